@@ -1,0 +1,43 @@
+"""vdm: a versioned domain model.
+
+Group changes to many objects into one explicit revision, read any object,
+link or the whole model *as of* a revision, and undo deletes.  This package
+holds only the backend-neutral vocabulary; the backends live in
+:mod:`vdm.sqlalchemy` and :mod:`vdm.sqlobject`, and importing :mod:`vdm`
+imports neither ORM::
+
+    >>> import vdm
+    >>> vdm.State.ACTIVE == "active"
+    True
+    >>> vdm.Operation.DELETE
+    <Operation.DELETE: 2>
+"""
+
+from vdm.errors import (
+    ConfigurationError,
+    ConflictError,
+    IntegrityViolation,
+    NoRevisionError,
+    ReadOnlyError,
+    RevisionNotFoundError,
+    UnversionedChangeError,
+    VdmError,
+)
+from vdm.operations import Operation
+from vdm.states import State
+
+__version__ = "0.16.0"
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "IntegrityViolation",
+    "NoRevisionError",
+    "Operation",
+    "ReadOnlyError",
+    "RevisionNotFoundError",
+    "State",
+    "UnversionedChangeError",
+    "VdmError",
+    "__version__",
+]

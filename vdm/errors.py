@@ -1,0 +1,78 @@
+"""The errors vdm raises.
+
+Every error derives from :class:`VdmError` and also from the builtin that
+fits it, so callers may catch either.  Errors keep the things they are about
+as attributes (``obj``, ``cls``, ``revision``) and their messages name the
+object or class and say what to do instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VdmError(Exception):
+    """Root of every error vdm raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        obj: Any = None,
+        cls: Any = None,
+        revision: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.obj = obj
+        self.cls = cls if cls is not None or obj is None else type(obj)
+        self.revision = revision
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NoRevisionError(VdmError, RuntimeError):
+    """Versioned objects were changed but the session has no revision."""
+
+
+class ConflictError(VdmError, RuntimeError):
+    """A write was based on a stale read, or an undo met a later change.
+
+    ``fields`` names the conflicting fields where known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        obj: Any = None,
+        cls: Any = None,
+        revision: Any = None,
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, obj=obj, cls=cls, revision=revision)
+        self.fields = fields
+
+
+class ReadOnlyError(VdmError, AttributeError):
+    """Something read-only (a version, an as-of view) was written to."""
+
+
+class ConfigurationError(VdmError, TypeError):
+    """A versioned class is declared in a way vdm cannot support.
+
+    Raised when the class is declared, never at the first flush.
+    """
+
+
+class RevisionNotFoundError(VdmError, LookupError):
+    """A revision id or datetime names no revision in the database."""
+
+
+class UnversionedChangeError(VdmError, RuntimeError):
+    """A change would bypass history (e.g. an ORM bulk UPDATE/DELETE)."""
+
+
+class IntegrityViolation(VdmError, ValueError):
+    """An operation would leave the model or its history inconsistent."""

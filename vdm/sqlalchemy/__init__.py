@@ -1,0 +1,36 @@
+"""vdm for SQLAlchemy 2: revisions, versions and as-of reads.
+
+Declare versioned classes with the :class:`Revisioned` (and optionally
+:class:`Stateful`) mixins, then group every change in a revision::
+
+    session.revision = Revision(author="me", message="first")
+    session.add(Book(name="warandpeace", title="War and Peacee"))
+    session.commit()
+
+    old = book.get_as_of(first_revision)   # a BookRevision, or None
+"""
+
+from vdm.operations import Operation
+from vdm.sqlalchemy import session as _session_hooks  # noqa: F401 - registers the flush hooks
+from vdm.sqlalchemy.changes import changeset
+from vdm.sqlalchemy.mapping import Revisioned, Stateful, Versioning, versioning_of
+from vdm.sqlalchemy.repository import Repository, Violation
+from vdm.sqlalchemy.revision import Revision
+from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR
+from vdm.sqlalchemy.versions import Version
+from vdm.states import State
+
+__all__ = [
+    "AUTO_REVISION_AUTHOR",
+    "Operation",
+    "Repository",
+    "Revision",
+    "Revisioned",
+    "State",
+    "Stateful",
+    "Version",
+    "Versioning",
+    "Violation",
+    "changeset",
+    "versioning_of",
+]

@@ -1,0 +1,266 @@
+"""Declaring versioned classes: the ``Revisioned`` and ``Stateful`` mixins.
+
+When a class using :class:`Revisioned` is mapped, vdm builds its version
+table (``<table>_revision``) in the same metadata, its version class
+(``<Class>Revision``, also ``Class.__revision_class__``) in the same
+registry, and copies the ``revision`` table into the metadata so that
+``Base.metadata.create_all()`` creates everything::
+
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+    from vdm.sqlalchemy import Revisioned, Stateful
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Book(Revisioned, Stateful, Base):
+        __tablename__ = "book"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str | None]
+
+Problems (no primary key, inheritance, a clashing column name) raise
+:class:`vdm.ConfigurationError` right there, when the class is declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
+from sqlalchemy.orm import (
+    Mapped,
+    Mapper,
+    declared_attr,
+    foreign,
+    mapped_column,
+    relationship,
+)
+
+from vdm.errors import ConfigurationError
+from vdm.naming import (
+    BOOKKEEPING_COLUMNS,
+    REVISION_ID,
+    REVISION_TABLE,
+    STATE,
+    version_class_name,
+)
+from vdm.sqlalchemy.revision import Revision, attach_revision_tables
+from vdm.sqlalchemy.schema import build_version_table, check_versionable
+from vdm.sqlalchemy.types import StateType
+from vdm.states import State
+
+if TYPE_CHECKING:
+    from vdm.sqlalchemy.versions import Version
+
+Key = tuple[Any, ...]
+
+
+@dataclass(eq=False)
+class Versioning:
+    """What vdm knows about one versioned class (``Class.__versioning__``)."""
+
+    cls: type
+    mapper: Mapper[Any]
+    table: Table
+    version_table: Table
+    version_class: type[Version] = field(init=False)
+    #: Live primary key column names, in key order.
+    key_names: list[str] = field(init=False)
+    #: Attribute key -> column name, for the class's own columns and state.
+    fields: dict[str, str] = field(init=False)
+    stateful: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_names = [c.name for c in self.table.primary_key.columns]
+        self.fields = {}
+        # mapper.columns is ready before configuration (column_attrs is not).
+        for key, col in self.mapper.columns.items():
+            if getattr(col, "table", None) is self.table:
+                if col.name not in BOOKKEEPING_COLUMNS:
+                    self.fields[key] = col.name
+        self.stateful = STATE in self.table.c
+        if not self.stateful:
+            self.fields.setdefault(STATE, STATE)
+
+    @property
+    def name(self) -> str:
+        """The class name, as messages use it."""
+        return self.cls.__name__
+
+    def key_of(self, obj: Any) -> Key:
+        """The primary key of live object ``obj`` as a tuple."""
+        return tuple(self.mapper.primary_key_from_instance(obj))
+
+    def live_key_clause(self, keys: list[Key]) -> ColumnElement[bool]:
+        """``key IN keys`` on the live table."""
+        return key_in([self.table.c[n] for n in self.key_names], keys)
+
+    def version_key_clause(self, keys: list[Key]) -> ColumnElement[bool]:
+        """``key IN keys`` on the version table."""
+        return key_in([self.version_table.c[n] for n in self.key_names], keys)
+
+    def describe(self, key: Key) -> str:
+        """``Book(id=1)``: how messages name one object."""
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key))
+        return f"{self.name}({pairs})"
+
+
+def key_in(columns: list[Any], keys: list[Key]) -> ColumnElement[bool]:
+    """``columns IN keys``, for one-column and composite keys alike."""
+    if len(columns) == 1:
+        return columns[0].in_([k[0] for k in keys])
+    return tuple_(*columns).in_(keys)
+
+
+def key_equals(columns: list[Any], key: Key) -> ColumnElement[bool]:
+    """``columns = key``."""
+    return and_(*(c == v for c, v in zip(columns, key)))
+
+
+def versioning_of(obj_or_cls: Any) -> Versioning | None:
+    """The :class:`Versioning` of a versioned object or class, else None."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    return cls.__dict__.get("__versioning__")
+
+
+#: Every versioned class mapped in this process, by mapper.
+versioned_mappers: dict[Mapper[Any], Versioning] = {}
+
+
+class Revisioned:
+    """Mixin for a declarative class whose changes are versioned.
+
+    Adds ``revision_id`` (the revision that last changed the row) and the
+    ``revision`` relationship; the history methods are those of
+    :class:`vdm.sqlalchemy.versions.HistoryMixin`, mixed in below.
+    """
+
+    __versioning__: ClassVar[Versioning]
+    __revision_class__: ClassVar[type[Version]]
+
+    @declared_attr
+    def revision_id(cls) -> Mapped[int | None]:
+        """The id of the revision that last changed this object."""
+        return mapped_column(
+            REVISION_ID, ForeignKey(f"{REVISION_TABLE}.id"), index=True,
+            nullable=True,
+        )
+
+    @declared_attr
+    def revision(cls) -> Mapped[Revision | None]:
+        """The revision that last changed this object (read-only)."""
+        return relationship(
+            Revision,
+            primaryjoin=lambda: foreign(cls.revision_id) == Revision.id,  # type: ignore[attr-defined]
+            viewonly=True,
+            lazy="select",
+        )
+
+
+    def get_as_of(self, revision: Any) -> Version | None:
+        """This object as of ``revision`` (a Revision, its id or a datetime).
+
+        Returns its version then, or None if it did not exist.  Reading
+        history never changes what the session writes next.
+        """
+        from vdm.sqlalchemy.versions import get_as_of
+
+        return get_as_of(self, revision)
+
+    @property
+    def versions(self) -> list[Version]:
+        """Every version of this object, oldest first (read from the database)."""
+        from vdm.sqlalchemy.versions import versions_of
+
+        return versions_of(self)
+
+    @property
+    def all_revisions(self) -> list[Version]:
+        """Every version of this object, newest first (vdm's order)."""
+        from vdm.sqlalchemy.versions import versions_of
+
+        return versions_of(self, newest_first=True)
+
+    def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
+        """``{field: diff text}`` between two revisions of this object.
+
+        ``to_revision`` defaults to the latest version and ``from_revision``
+        to the one before it; the text is in ``difflib.Differ`` format.
+        """
+        from vdm.sqlalchemy.versions import diff_of
+
+        return diff_of(self, to_revision, from_revision)
+
+
+class Stateful:
+    """Mixin for objects with a versioned ``state``: soft delete and undelete."""
+
+    @declared_attr
+    def state(cls) -> Mapped[State]:
+        """``active``, ``deleted`` or ``pending``."""
+        return mapped_column(
+            STATE, StateType, nullable=False, default=State.ACTIVE,
+            server_default=State.ACTIVE.value,
+        )
+
+    def delete(self) -> None:
+        """Mark this object deleted (undoable; versioned like any change)."""
+        self.state = State.DELETED  # type: ignore[assignment]
+
+    def undelete(self) -> None:
+        """Mark this object active again."""
+        self.state = State.ACTIVE  # type: ignore[assignment]
+
+    def is_active(self) -> bool:
+        """True when the state is ``active``."""
+        return bool(self.state == State.ACTIVE)  # type: ignore[has-type]
+
+
+def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
+    """Build the version table and class of mapped class ``cls``."""
+    from vdm.sqlalchemy.versions import Version, version_properties
+
+    existing = cls.__dict__.get("__versioning__")
+    if existing is not None:
+        return existing
+    if mapper.inherits is not None:
+        raise ConfigurationError(
+            f"{cls.__name__} inherits from the mapped class "
+            f"{mapper.inherits.class_.__name__}; versioning of mapped "
+            f"inheritance is not supported, version each table as its own "
+            f"class",
+            cls=cls,
+        )
+    table = mapper.local_table
+    if not isinstance(table, Table):
+        raise ConfigurationError(
+            f"{cls.__name__} is mapped to a {type(table).__name__}, not a "
+            f"table; only classes mapped to one table can be versioned",
+            cls=cls,
+        )
+    check_versionable(table, cls.__name__)
+    attach_revision_tables(table.metadata)
+    versioning = Versioning(
+        cls=cls, mapper=mapper, table=table,
+        version_table=build_version_table(table),
+    )
+    version_cls = type(
+        version_class_name(cls.__name__),
+        (Version,),
+        {"__module__": cls.__module__, "__versioning__": versioning,
+         "__doc__": f"A version of {cls.__name__} (read-only)."},
+    )
+    mapper.registry.map_imperatively(
+        version_cls, versioning.version_table,
+        properties=version_properties(versioning, version_cls),
+    )
+    versioning.version_class = version_cls
+    cls.__versioning__ = versioning  # type: ignore[attr-defined]
+    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    versioned_mappers[mapper] = versioning
+    return versioning
+
+
+@event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)
+def _on_mapped(mapper: Mapper[Any], cls: type) -> None:
+    make_versioned(mapper, cls)

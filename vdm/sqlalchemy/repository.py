@@ -1,0 +1,191 @@
+"""The repository: database set-up, revisions, history and maintenance.
+
+vdm 0.15's entry point, on SQLAlchemy 2::
+
+    repo = Repository(Base.metadata, session)
+    repo.create_db()
+    rev = repo.new_revision(author="me", message="first")
+    session.add(Book(name="warandpeace"))
+    repo.commit()
+    repo.history()          # revisions, newest first
+    repo.verify()           # [] when the history is sound
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    MetaData,
+    create_engine,
+
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session
+
+from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.maintenance import purge_object, purge_revision
+from vdm.sqlalchemy.revision import Revision, revision_table
+from vdm.sqlalchemy.verification import Violation, verify_history
+from vdm.sqlalchemy.versions import Version
+
+__all__ = ["Repository", "Violation"]
+
+
+class Repository:
+    """Set up, inspect and maintain a versioned model.
+
+    ``metadata`` holds the versioned tables, ``session`` is a Session or a
+    ``scoped_session``; ``versioned_objects`` limits the versioned classes
+    considered (default: every versioned class of ``metadata``); ``dburi``
+    binds ``metadata`` to a new engine when the session has no bind.
+    """
+
+    def __init__(
+        self,
+        metadata: MetaData,
+        session: Session | scoped_session[Session],
+        versioned_objects: Iterable[type] | None = None,
+        dburi: str | None = None,
+    ) -> None:
+        self.metadata = metadata
+        self.session = session
+        self._versioned_objects = list(versioned_objects) if versioned_objects else None
+        self._engine: Engine | None = create_engine(dburi) if dburi else None
+
+    # -- set-up ---------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the repository creates and drops tables with."""
+        if self._engine is not None:
+            return self._engine
+        bind = self._session().get_bind()
+        return bind if isinstance(bind, Engine) else bind.engine
+
+    def _session(self) -> Session:
+        s = self.session
+        return s() if isinstance(s, scoped_session) else s
+
+    def create_db(self) -> None:
+        """Create every table of the metadata (the revision tables included)."""
+        self._session().close()
+        self.metadata.create_all(self.engine)
+
+    def init_db(self) -> None:
+        """Create what is missing; existing tables and data are kept."""
+        self.create_db()
+
+    def clean_db(self) -> None:
+        """Drop every table of the metadata."""
+        self._session().close()
+        self.metadata.drop_all(self.engine)
+
+    def rebuild_db(self) -> None:
+        """Drop and recreate every table: an empty model."""
+        self.clean_db()
+        self.init_db()
+
+    # -- writing --------------------------------------------------------
+
+    def new_revision(self, author: str | None = None, message: str | None = None,
+                     extra: Any = None) -> Revision:
+        """Start a revision on the session and return it."""
+        revision = Revision(author=author, message=message, extra=extra)
+        self._session().revision = revision  # type: ignore[attr-defined]
+        return revision
+
+    def commit(self) -> None:
+        """Commit the session (and so the current revision)."""
+        self._session().commit()
+
+    def commit_and_remove(self) -> None:
+        """Commit, then close the session (``remove()`` a scoped session)."""
+        self.commit()
+        if isinstance(self.session, scoped_session):
+            self.session.remove()
+        else:
+            self.session.close()
+
+    # -- reading --------------------------------------------------------
+
+    @property
+    def versioned_classes(self) -> list[Versioning]:
+        """The versioned classes of this repository's metadata."""
+        if self._versioned_objects is not None:
+            found = [versioning_of(c) for c in self._versioned_objects]
+            return [v for v in found if v is not None]
+        return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
+
+    def history(self, limit: int | None = None, offset: int = 0) -> list[Revision]:
+        """Revisions, newest first; ``limit``/``offset`` page through them."""
+        query = select(Revision).order_by(revision_table.c.id.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        session = self._session()
+        with session.no_autoflush:
+            return list(session.scalars(query))
+
+    def youngest_revision(self) -> Revision | None:
+        """The most recent revision, or None in an empty database."""
+        page = self.history(limit=1)
+        return page[0] if page else None
+
+    def get_revision(self, revision: RevisionRef) -> Revision:
+        """The revision with this id (or at this datetime)."""
+        session = self._session()
+        revision_id = resolve_revision(session, revision)
+        found = session.get(Revision, revision_id)
+        assert found is not None
+        return found
+
+    def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
+        """``{Class: [versions written by the revision]}``; one query per class."""
+        session = self._session()
+        revision_id = resolve_revision(session, revision)
+        changes: dict[type, list[Version]] = {}
+        with session.no_autoflush:
+            for v in self.versioned_classes:
+                cls = v.version_class
+                rows = list(session.scalars(
+                    select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
+                ))
+                if rows:
+                    changes[v.cls] = rows
+        return changes
+
+    def count_revisions(self) -> int:
+        """How many revisions the database holds."""
+        return int(self._session().execute(select(func.count()).select_from(revision_table)).scalar_one())
+
+    # -- maintenance ----------------------------------------------------
+
+    def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
+        """Rewrite history as if ``revision`` never happened, and commit.
+
+        Live rows it changed fall back to their previous version (rows it
+        created vanish, rows it hard-deleted come back); validity intervals
+        stay contiguous.  With ``leave_record`` the revision row is kept,
+        marked deleted.
+        """
+        session = self._session()
+        revision_id = resolve_revision(session, revision)
+        purge_revision(session, self.versioned_classes, revision_id, leave_record)
+        session.commit()
+
+    def purge(self, obj: Any) -> None:
+        """Erase ``obj`` and all its history, and commit."""
+        session = self._session()
+        purge_object(session, obj)
+        session.commit()
+
+    def verify(self) -> list[Violation]:
+        """Check the history invariants; the list of violations (empty if sound)."""
+        session = self._session()
+        with session.no_autoflush:
+            return verify_history(session.connection(), self.versioned_classes)
+

@@ -1,0 +1,175 @@
+"""The ``revision`` table and the :class:`Revision` class.
+
+A revision is one atomic changeset.  Its id comes from the one-row
+``revision_sequence`` table: the row is updated (and so locked) when a
+transaction first writes versioned data, and stays locked until commit, so
+writers serialise and revision ids follow commit order on every database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import registry
+
+from vdm.errors import ConfigurationError
+from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.sqlalchemy.types import JSONText, StateType
+from vdm.states import State
+
+_metadata = MetaData()
+_registry = registry(metadata=_metadata)
+
+#: DATETIME keeps microseconds on MariaDB/MySQL only when asked to.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+revision_table = Table(
+    REVISION_TABLE,
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("timestamp", Timestamp, nullable=False, index=True),
+    Column("author", String(AUTHOR_LENGTH)),
+    Column("message", Text),
+    Column("state", StateType, nullable=False, default=State.ACTIVE,
+           server_default=State.ACTIVE.value),
+    Column("extra", JSONText),
+)
+
+revision_sequence_table = Table(
+    REVISION_SEQUENCE_TABLE,
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Integer, nullable=False),
+)
+
+
+def _seed_sequence(target: Table, connection: Connection, **kw: Any) -> None:
+    connection.execute(insert(target).values(id=1, last_id=0))
+
+
+class Revision:
+    """One atomic changeset: who (``author``), why (``message``), when.
+
+    Create one and give it to the session before changing versioned
+    objects; it is written when the first versioned change is flushed::
+
+        session.revision = Revision(author="me", message="fix typo")
+
+    ``id`` and ``timestamp`` (UTC) are assigned then; ``extra`` holds JSON
+    metadata such as a request id.
+    """
+
+    id: int | None
+    timestamp: dt.datetime | None
+    author: str | None
+    message: str | None
+    state: State
+    extra: Any
+
+    def __init__(
+        self,
+        author: str | None = None,
+        message: str | None = None,
+        extra: Any = None,
+        state: State | str = State.ACTIVE,
+    ) -> None:
+        if author is not None and not isinstance(author, str):
+            raise TypeError(
+                f"Revision author must be a str, not {type(author).__name__}"
+            )
+        if message is not None and not isinstance(message, str):
+            raise TypeError(
+                f"Revision message must be a str, not {type(message).__name__}"
+            )
+        if author is not None and len(author) > AUTHOR_LENGTH:
+            raise ValueError(
+                f"Revision author is {len(author)} characters long; "
+                f"the revision table keeps at most {AUTHOR_LENGTH}"
+            )
+        self.author = author
+        self.message = message
+        self.extra = extra
+        self.state = State.coerce(state)
+
+    def __repr__(self) -> str:
+        ident = "uncommitted" if self.id is None else f"id={self.id}"
+        return f"<Revision {ident} author={self.author!r} message={self.message!r}>"
+
+
+_registry.map_imperatively(Revision, revision_table)
+event.listen(revision_sequence_table, "after_create", _seed_sequence)
+
+
+def attach_revision_tables(metadata: MetaData) -> None:
+    """Put the ``revision`` tables into a user's metadata.
+
+    So ``metadata.create_all()`` (and Alembic autogenerate) sees them.
+    """
+    for table in (revision_table, revision_sequence_table):
+        existing = metadata.tables.get(table.name)
+        if existing is None:
+            copy = table.to_metadata(metadata)
+            if table is revision_sequence_table:
+                event.listen(copy, "after_create", _seed_sequence)
+        elif set(existing.c.keys()) != set(table.c.keys()):
+            raise ConfigurationError(
+                f"the metadata already has a table named {table.name!r} that "
+                f"is not vdm's; rename that table, vdm needs the name"
+            )
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC, naive (as the ``timestamp`` column stores it)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def allocate_revision(connection: Connection, revision: Revision) -> None:
+    """Lock the revision sequence, take the next id and write ``revision``.
+
+    The sequence row stays locked until the transaction ends, so no other
+    writer can commit a revision in between: ids follow commit order and the
+    timestamp, taken under the lock, never decreases along ids.
+    """
+    seq = revision_sequence_table
+    bumped = connection.execute(
+        update(seq).where(seq.c.id == 1).values(last_id=seq.c.last_id + 1)
+    )
+    if bumped.rowcount == 0:
+        # Tables made without create_all (e.g. by a migration) lack the row.
+        start = select(func.coalesce(func.max(revision_table.c.id), 0) + 1)
+        connection.execute(
+            insert(seq).values(id=1, last_id=start.scalar_subquery())
+        )
+    new_id = connection.execute(
+        select(seq.c.last_id).where(seq.c.id == 1)
+    ).scalar_one()
+    timestamp = utcnow()
+    connection.execute(
+        insert(revision_table).values(
+            id=new_id,
+            timestamp=timestamp,
+            author=revision.author,
+            message=revision.message,
+            state=revision.state,
+            extra=revision.extra,
+        )
+    )
+    revision.id = new_id
+    revision.timestamp = timestamp

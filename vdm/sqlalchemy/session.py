@@ -1,0 +1,364 @@
+"""The flush hooks: how changes to versioned objects become history.
+
+vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
+
+* ``before_flush`` checks that versioned changes have a revision
+  (``session.revision``), takes the revision lock, writes the revision row
+  and checks that no changed object was changed meanwhile by another
+  revision (:class:`vdm.ConflictError`);
+* mapper events stamp ``revision_id`` on the rows written and record which
+  keys were inserted, updated or deleted;
+* ``after_flush`` writes their versions, a few statements per table
+  (:mod:`vdm.sqlalchemy.writer`);
+* the end of the transaction clears ``session.revision``; a rollback also
+  forgets the revision's id, so nothing of it remains.
+
+A session may opt into automatic revisions with a default author::
+
+    Session = sessionmaker(engine, info={AUTO_REVISION_AUTHOR: "importer"})
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import (
+    Mapper,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+    make_transient,
+    make_transient_to_detached,
+    object_session,
+)
+from sqlalchemy.orm import attributes as orm_attributes
+
+from vdm.errors import (
+    ConflictError,
+    NoRevisionError,
+    ReadOnlyError,
+    UnversionedChangeError,
+    VdmError,
+)
+from vdm.naming import REVISION_ID
+from vdm.operations import Operation
+from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
+from vdm.sqlalchemy.revision import Revision, allocate_revision
+from vdm.sqlalchemy.versions import Version
+from vdm.sqlalchemy.writer import TableChanges, write_versions
+
+#: ``Session.info`` key: author of automatic revisions (opt-in).
+AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
+_STATE_KEY = "vdm.transaction"
+
+
+@dataclass
+class TransactionState:
+    """What vdm tracks for one session transaction."""
+
+    revision: Revision | None = None
+    #: Per versioned table, the keys this revision versioned and how.
+    written: dict[Versioning, dict[Key, Operation]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    #: Keys changed by the flush under way.
+    pending: dict[Versioning, TableChanges] = field(
+        default_factory=lambda: defaultdict(TableChanges)
+    )
+    #: Snapshots taken when savepoints begin, restored if they roll back.
+    savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
+        default_factory=dict
+    )
+
+
+def transaction_state(session: Session) -> TransactionState:
+    """vdm's state for ``session``'s current transaction."""
+    state = session.info.get(_STATE_KEY)
+    if state is None:
+        state = session.info[_STATE_KEY] = TransactionState()
+    return state
+
+
+def current_revision(session: Session) -> Revision | None:
+    """The revision ``session`` will write changes under, if any."""
+    return getattr(session, "revision", None)
+
+
+def describe(obj: Any) -> str:
+    """``Book(id=1)`` for a versioned object, ``repr`` otherwise."""
+    versioning = versioning_of(obj)
+    if versioning is None:
+        return repr(obj)
+    try:
+        key = versioning.key_of(obj)
+    except Exception:  # noqa: BLE001 - a transient object has no key to show
+        return f"a new {versioning.name}"
+    if all(k is None for k in key):
+        return f"a new {versioning.name}"
+    return versioning.describe(key)
+
+
+def _column_changed(obj: Any, versioning: Versioning) -> bool:
+    state = orm_attributes.instance_state(obj)
+    for key in versioning.mapper.column_attrs.keys():
+        if key == REVISION_ID:
+            continue
+        hist = state.attrs[key].load_history()
+        if hist.has_changes():
+            return True
+    return False
+
+
+def ensure_revision(session: Session, connection: Connection) -> int:
+    """Write the transaction's revision row (once) and return its id."""
+    tx = transaction_state(session)
+    if tx.revision is not None and tx.revision.id is not None:
+        return tx.revision.id
+    revision = current_revision(session)
+    if revision is None:
+        author = session.info.get(AUTO_REVISION_AUTHOR)
+        if author is None:
+            raise NoRevisionError(
+                "versioned objects were changed but the session has no "
+                "revision; set session.revision = Revision(author=..., "
+                "message=...) before flushing or committing (with "
+                "scoped_session: Session().revision = ...)"
+            )
+        revision = Revision(author=author, message="automatic revision")
+        session.revision = revision  # type: ignore[attr-defined]
+    if not isinstance(revision, Revision):
+        raise TypeError(
+            f"session.revision must be a vdm.sqlalchemy.Revision, not "
+            f"{type(revision).__name__}"
+        )
+    if getattr(revision, "id", None) is not None:
+        raise VdmError(
+            f"{revision!r} is already written; a revision covers one "
+            f"transaction, create a new Revision for these changes",
+            revision=revision,
+        )
+    if revision in session:
+        session.expunge(revision)
+    allocate_revision(connection, revision)
+    make_transient_to_detached(revision)
+    tx.revision = revision
+    assert revision.id is not None
+    return revision.id
+
+
+def _check_stale(session: Session, objs: list[Any]) -> None:
+    by_table: dict[Versioning, dict[Key, tuple[Any, Any]]] = defaultdict(dict)
+    for obj in objs:
+        state = orm_attributes.instance_state(obj)
+        if state.key is None:
+            continue
+        loaded = state.committed_state.get(REVISION_ID, state.dict.get(REVISION_ID, _UNKNOWN))
+        if loaded is _UNKNOWN or loaded is orm_attributes.NO_VALUE:
+            continue
+        versioning = versioning_of(obj)
+        assert versioning is not None
+        by_table[versioning][tuple(state.key[1])] = (obj, loaded)
+    connection = session.connection()
+    for versioning, expected in by_table.items():
+        table = versioning.table
+        found: dict[Key, Any] = {}
+        for batch in _batches(list(expected)):
+            rows = connection.execute(
+                select(*(table.c[n] for n in versioning.key_names), table.c[REVISION_ID])
+                .where(versioning.live_key_clause(batch))
+                .with_for_update()
+            )
+            for row in rows:
+                found[tuple(row[:-1])] = row[-1]
+        for key, (obj, loaded) in expected.items():
+            if key not in found:
+                raise ConflictError(
+                    f"{versioning.describe(key)} was deleted by another "
+                    f"transaction after this session read it; reload your "
+                    f"data and decide again",
+                    obj=obj,
+                )
+            if found[key] != loaded:
+                raise ConflictError(
+                    f"{versioning.describe(key)} was changed by revision "
+                    f"{found[key]} after this session read it (at revision "
+                    f"{loaded}); refresh it (session.refresh(obj)) and apply "
+                    f"your change again",
+                    obj=obj, revision=found[key],
+                )
+
+
+_UNKNOWN = object()
+
+
+def _batches(keys: list[Key], size: int = 500) -> list[list[Key]]:
+    return [keys[i:i + size] for i in range(0, len(keys), size)]
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    changed: list[Any] = []
+    stale_candidates: list[Any] = []
+    for obj in session.new:
+        _refuse_version(obj, "add")
+        if versioning_of(obj) is not None:
+            changed.append(obj)
+    for obj in session.deleted:
+        _refuse_version(obj, "delete")
+        if versioning_of(obj) is not None:
+            changed.append(obj)
+            stale_candidates.append(obj)
+    for obj in session.dirty:
+        _refuse_version(obj, "change")
+        versioning = versioning_of(obj)
+        if versioning is not None and _column_changed(obj, versioning):
+            changed.append(obj)
+            stale_candidates.append(obj)
+    if not changed:
+        return
+    ensure_revision(session, session.connection())
+    if stale_candidates:
+        _check_stale(session, stale_candidates)
+
+
+def _refuse_version(obj: Any, verb: str) -> None:
+    if isinstance(obj, Version):
+        raise ReadOnlyError(
+            f"cannot {verb} {obj!r}: versions are read-only; change the live "
+            f"object instead", obj=obj,
+        )
+
+
+def _session_for(target: Any) -> Session:
+    session = object_session(target)
+    assert session is not None
+    return session
+
+
+@event.listens_for(Revisioned, "before_insert", propagate=True)
+def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    target.revision_id = ensure_revision(_session_for(target), connection)
+
+
+@event.listens_for(Revisioned, "before_update", propagate=True)
+def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    versioning = versioning_of(target)
+    assert versioning is not None
+    if not _column_changed(target, versioning):
+        return
+    session = _session_for(target)
+    target.revision_id = ensure_revision(session, connection)
+    changes = transaction_state(session).pending[versioning]
+    state = orm_attributes.instance_state(target)
+    old_key = tuple(state.key[1]) if state.key is not None else None
+    new_key = versioning.key_of(target)
+    if old_key is not None and old_key != new_key:
+        # A new primary key is a new object: the old one ends here.
+        changes.deleted.add(old_key)
+        changes.inserted.add(new_key)
+    else:
+        changes.updated.add(new_key)
+
+
+@event.listens_for(Revisioned, "after_insert", propagate=True)
+def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    versioning = versioning_of(target)
+    assert versioning is not None
+    transaction_state(_session_for(target)).pending[versioning].inserted.add(
+        versioning.key_of(target)
+    )
+
+
+@event.listens_for(Revisioned, "before_delete", propagate=True)
+def _before_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    ensure_revision(_session_for(target), connection)
+
+
+@event.listens_for(Revisioned, "after_delete", propagate=True)
+def _after_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    versioning = versioning_of(target)
+    assert versioning is not None
+    state = orm_attributes.instance_state(target)
+    key = tuple(state.key[1]) if state.key is not None else versioning.key_of(target)
+    transaction_state(_session_for(target)).pending[versioning].deleted.add(key)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    tx = transaction_state(session)
+    if not tx.pending:
+        return
+    pending, tx.pending = tx.pending, defaultdict(TableChanges)
+    if tx.revision is None or tx.revision.id is None:
+        return
+    connection = session.connection()
+    for versioning, changes in pending.items():
+        if changes:
+            write_versions(
+                connection, versioning, changes, tx.revision.id,
+                tx.written[versioning],
+            )
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        tx = transaction_state(session)
+        tx.savepoints[id(transaction)] = (tx.revision, copy.deepcopy(dict(tx.written)))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    tx = transaction_state(session)
+    tx.pending = defaultdict(TableChanges)
+    snapshot = tx.savepoints.pop(id(previous_transaction), None)
+    if previous_transaction.nested and snapshot is not None:
+        revision, written = snapshot
+        if tx.revision is not None and revision is None:
+            _forget(tx.revision)
+        tx.revision = revision
+        tx.written = defaultdict(dict, written)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    session.info.pop(_STATE_KEY, None)
+    if hasattr(session, "revision"):
+        session.revision = None  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    tx = session.info.pop(_STATE_KEY, None)
+    if tx is not None and tx.revision is not None:
+        _forget(tx.revision)
+    if hasattr(session, "revision"):
+        session.revision = None  # type: ignore[attr-defined]
+
+
+def _forget(revision: Revision) -> None:
+    """Make a rolled-back revision transient again, so it can be reused."""
+    make_transient(revision)
+    revision.id = None
+    revision.timestamp = None
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    for mapper in state.all_mappers:
+        cls = mapper.class_
+        if versioning_of(cls) is not None or issubclass(cls, Version):
+            verb = "UPDATE" if state.is_update else "DELETE" if state.is_delete else "INSERT"
+            raise UnversionedChangeError(
+                f"a bulk {verb} statement on {cls.__name__} would bypass its "
+                f"history; load the objects and change them through the "
+                f"session (session.add / attribute changes / session.delete)",
+                cls=cls,
+            )

@@ -1,0 +1,393 @@
+"""Versions: read-only rows of ``<table>_revision`` and history reads.
+
+A version holds the full values of one object as written by one revision.
+It is read-only, knows its neighbours (``previous``, ``next``, ``index``),
+what it changed (``changeset``), and resolves relationships *as of its
+revision*: a many-to-one follows the foreign key stored in the version, a
+versioned target comes back as its version at that revision, and a
+collection lists what was active then::
+
+    old = book.get_as_of(first_revision)
+    old.title                 # the title as of that revision
+    old.changeset             # {"title": [None, "War and Peacee"], ...}
+    old.next.title            # the following version
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import (
+    RelationshipDirection,
+    RelationshipProperty,
+    Session,
+    foreign,
+    object_session,
+    relationship,
+)
+
+from vdm.difftext import changed_fields, diff_values
+from vdm.errors import ReadOnlyError, VdmError
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
+from vdm.operations import Operation
+from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.revision import Revision
+from vdm.states import State
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+
+class Version:
+    """Base of every version class (``Class.__revision_class__``)."""
+
+    __versioning__: Versioning
+    revision_id: int
+    expired_id: int | None
+    operation_type: Operation
+    revision: Revision
+    continuity: Any
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_sa_"):
+            object.__setattr__(self, name, value)
+            return
+        raise ReadOnlyError(
+            f"{self._describe()} is a version and read-only; change the live "
+            f"object (version.continuity) in a new revision, or call "
+            f"version.revert()",
+            obj=self,
+        )
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self._describe()} "
+                f"{self.operation_type.name.lower()}>")
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not columns: relationships of the
+        # live class resolve as of this version's revision.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        versioning = type(self).__versioning__
+        prop = versioning.mapper.relationships.get(name)
+        if prop is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {name!r}"
+            )
+        return related_as_of(self, prop, self.as_of)
+
+    @property
+    def as_of(self) -> int:
+        """The revision this version is read as of.
+
+        Relationships resolve as of it: the revision ``get_as_of`` was asked
+        for, or, for a version read any other way, its own ``revision_id``.
+        """
+        return int(self.__dict__.get("_vdm_as_of") or self.revision_id)
+
+    def _read_as_of(self, revision_id: int) -> None:
+        # A version is shared through the identity map: the latest as-of
+        # read decides what its relationships resolve to.
+        self.__dict__["_vdm_as_of"] = revision_id
+
+    def _describe(self) -> str:
+        v = type(self).__versioning__
+        return f"{v.describe(self.key)} as of revision {self.revision_id}"
+
+    @property
+    def key(self) -> Key:
+        """The primary key of the object this is a version of."""
+        v = type(self).__versioning__
+        return tuple(self.__dict__.get(_attr_key(v, n)) for n in v.key_names)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """``{field: value}`` for the object's own columns and ``state``."""
+        v = type(self).__versioning__
+        return {f: getattr(self, f) for f in v.fields}
+
+    def _session(self) -> Session:
+        session = object_session(self)
+        if session is None:
+            raise VdmError(
+                f"{self._describe()} is not in a session; read history "
+                f"through a session", obj=self,
+            )
+        return session
+
+    def _neighbour(self, later: bool) -> Version | None:
+        cls = type(self)
+        col = getattr(cls, REVISION_ID)
+        cond = col > self.revision_id if later else col < self.revision_id
+        query = (
+            select(cls).where(_version_key_clause(cls, self.key), cond)
+            .order_by(col if later else col.desc()).limit(1)
+        )
+        with self._session().no_autoflush:
+            return self._session().scalars(query).first()
+
+    @property
+    def next(self) -> Version | None:
+        """The version that followed this one, or None."""
+        return self._neighbour(later=True)
+
+    @property
+    def previous(self) -> Version | None:
+        """The version this one replaced, or None."""
+        return self._neighbour(later=False)
+
+    @property
+    def index(self) -> int:
+        """Position in the object's history (0 for the first version)."""
+        cls = type(self)
+        query = select(func.count()).select_from(cls).where(
+            _version_key_clause(cls, self.key),
+            getattr(cls, REVISION_ID) < self.revision_id,
+        )
+        return int(self._session().execute(query).scalar_one())
+
+    @property
+    def changeset(self) -> dict[str, list[Any]]:
+        """``{field: [old, new]}`` for the fields this version changed."""
+        fields = list(type(self).__versioning__.fields)
+        if self.operation_type == Operation.DELETE:
+            return {f: [v, None] for f, v in self.values.items() if v is not None}
+        previous = self.previous
+        old = previous.values if previous is not None else None
+        if previous is not None and previous.operation_type == Operation.DELETE:
+            old = None
+        return changed_fields(old, self.values, fields)
+
+    def diff(self, other: Version | None = None) -> dict[str, str]:
+        """``{field: text}`` from ``other`` (default: previous) to this one."""
+        if other is None:
+            other = self.previous
+        old = other.values if other is not None else {}
+        return diff_values(old, self.values, list(type(self).__versioning__.fields))
+
+    def revert(self) -> Any:
+        """Make the live object look like this version again.
+
+        Writes through the session like any change, so it needs a revision
+        and becomes a new version; a hard-deleted object is re-created.
+        Returns the live object.
+        """
+        versioning = type(self).__versioning__
+        session = self._session()
+        if self.operation_type == Operation.DELETE:
+            raise VdmError(
+                f"{self._describe()} records a delete; revert the version "
+                f"before it (version.previous.revert()) to bring the object "
+                f"back", obj=self,
+            )
+        live = session.get(versioning.cls, self.key)
+        values = self.values
+        if not versioning.stateful:
+            values.pop(STATE, None)
+        if live is None:
+            live = versioning.mapper.class_manager.new_instance()
+            for field, value in values.items():
+                setattr(live, field, value)
+            session.add(live)
+        else:
+            for field, value in values.items():
+                if getattr(live, field) != value:
+                    setattr(live, field, value)
+        return live
+
+
+def _attr_key(versioning: Versioning, column_name: str) -> str:
+    for key, name in versioning.fields.items():
+        if name == column_name:
+            return key
+    return column_name
+
+
+def _version_key_clause(cls: type[Version], key: Key) -> Any:
+    v = cls.__versioning__
+    return key_equals([v.version_table.c[n] for n in v.key_names], key)
+
+
+def version_properties(versioning: Versioning, version_cls: type) -> dict[str, Any]:
+    """The mapper properties of a version class."""
+    vt = versioning.version_table
+    props: dict[str, Any] = {}
+    for key, name in versioning.fields.items():
+        props[key] = vt.c[name]
+    props[REVISION_ID] = vt.c[REVISION_ID]
+    props[EXPIRED_ID] = vt.c[EXPIRED_ID]
+    props[OPERATION_TYPE] = vt.c[OPERATION_TYPE]
+    props["revision"] = relationship(
+        Revision,
+        primaryjoin=lambda: foreign(vt.c[REVISION_ID]) == Revision.id,  # type: ignore[attr-defined]
+        viewonly=True,
+        lazy="select",
+    )
+    live = versioning.table
+    props["continuity"] = relationship(
+        versioning.cls,
+        primaryjoin=and_(*(foreign(vt.c[n]) == live.c[n] for n in versioning.key_names)),
+        viewonly=True,
+        lazy="select",
+        uselist=False,
+    )
+    return props
+
+
+def select_as_of(versioning: Versioning, revision_id: int) -> Select[Any]:
+    """``SELECT`` of every version of the class current as of the revision."""
+    return select(versioning.version_class).where(
+        current_as_of(versioning.version_table, revision_id)
+    )
+
+
+def get_as_of(obj: Any, revision: RevisionRef) -> Version | None:
+    """The version of live ``obj`` as of ``revision``, or None."""
+    versioning = _versioning(obj)
+    session = _session_of(obj)
+    with session.no_autoflush:
+        revision_id = resolve_revision(session, revision)
+        return version_as_of(session, versioning, versioning.key_of(obj), revision_id)
+
+
+def version_as_of(
+    session: Session, versioning: Versioning, key: Key, revision_id: int
+) -> Version | None:
+    """The version of the object with ``key`` as of ``revision_id``."""
+    cls = versioning.version_class
+    col = getattr(cls, REVISION_ID)
+    query = (
+        select(cls)
+        .where(_version_key_clause(cls, key), col <= revision_id)
+        .order_by(col.desc())
+        .limit(1)
+    )
+    with session.no_autoflush:
+        found = session.scalars(query).first()
+    if found is None or found.operation_type == Operation.DELETE:
+        return None
+    found._read_as_of(revision_id)
+    return found
+
+
+def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
+    """Every committed (or flushed) version of live ``obj``."""
+    versioning = _versioning(obj)
+    session = _session_of(obj)
+    cls = versioning.version_class
+    col = getattr(cls, REVISION_ID)
+    query = select(cls).where(
+        _version_key_clause(cls, versioning.key_of(obj))
+    ).order_by(col.desc() if newest_first else col)
+    with session.no_autoflush:
+        return list(session.scalars(query))
+
+
+def diff_of(
+    obj: Any,
+    to_revision: RevisionRef | None = None,
+    from_revision: RevisionRef | None = None,
+) -> dict[str, str]:
+    """vdm's ``diff``: ``{field: text}`` between two revisions of ``obj``.
+
+    ``to_revision`` defaults to the latest version, ``from_revision`` to
+    the version before it.
+    """
+    versioning = _versioning(obj)
+    session = _session_of(obj)
+    key = versioning.key_of(obj)
+    with session.no_autoflush:
+        to_id = resolve_revision(session, to_revision)
+        to_version = version_as_of(session, versioning, key, to_id)
+        if from_revision is None:
+            from_version = to_version.previous if to_version is not None else None
+        else:
+            from_id = resolve_revision(session, from_revision)
+            from_version = version_as_of(session, versioning, key, from_id)
+    old = from_version.values if from_version is not None else {}
+    new = to_version.values if to_version is not None else {}
+    return diff_values(old, new, list(versioning.fields))
+
+
+def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: int) -> Any:
+    """Relationship ``prop`` of a version's object, as of ``revision_id``."""
+    session = object_session(version)
+    if session is None:
+        raise VdmError(f"{version!r} is not in a session", obj=version)
+    target_versioning = versioning_of(prop.mapper.class_)
+    pairs = prop.local_remote_pairs or []
+    conditions = []
+    for local, remote in pairs:
+        value = _column_value(version, local)
+        if value is None and prop.direction is RelationshipDirection.MANYTOONE:
+            return None
+        if target_versioning is not None:
+            target_col = target_versioning.version_table.c[remote.name]
+        else:
+            target_col = remote
+        conditions.append(target_col == value)
+    query: Select[Any]
+    if target_versioning is not None:
+        query = select_as_of(target_versioning, revision_id).where(*conditions)
+        if target_versioning.stateful and prop.direction is not RelationshipDirection.MANYTOONE:
+            query = query.where(
+                target_versioning.version_table.c[STATE] == State.ACTIVE
+            )
+    else:
+        query = select(prop.mapper.class_).where(*conditions)
+    if prop.order_by:
+        query = query.order_by(*_order_by_for(prop, target_versioning))
+    if prop.lazy in ("dynamic", "write_only"):
+        return query
+    with session.no_autoflush:
+        rows = list(session.scalars(query))
+    if target_versioning is not None:
+        for row in rows:
+            row._read_as_of(revision_id)
+    if prop.uselist:
+        return rows
+    return rows[0] if rows else None
+
+
+def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None) -> list[Any]:
+    if versioning is None:
+        return list(prop.order_by)
+    out = []
+    for clause in prop.order_by:
+        name = getattr(clause, "name", None)
+        out.append(versioning.version_table.c[name] if name in versioning.version_table.c else clause)
+    return out
+
+
+def _column_value(version: Any, column: Any) -> Any:
+    versioning: Versioning = type(version).__versioning__
+    table: Table = versioning.table
+    if column.table is not table:
+        raise VdmError(
+            f"{type(version).__name__} cannot follow a relationship through "
+            f"{column}; only foreign keys stored in the versioned table can be "
+            f"resolved as of a revision", obj=version,
+        )
+    return version.__dict__.get(_attr_key(versioning, column.name))
+
+
+def _versioning(obj: Any) -> Versioning:
+    versioning = versioning_of(obj)
+    if versioning is None:
+        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+    return versioning
+
+
+def _session_of(obj: Any) -> Session:
+    session = object_session(obj)
+    if session is None:
+        raise VdmError(
+            f"{obj!r} is not in a session; add it to one (or load it "
+            f"through one) to read its history", obj=obj,
+        )
+    return session

@@ -1,0 +1,36 @@
+"""The states of a stateful object: ``active``, ``deleted`` and ``pending``."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class State(str, Enum):
+    """The state of a stateful object or link.
+
+    A ``str`` subclass, so ``State.ACTIVE == "active"`` and the value is what
+    the ``state`` column stores.
+    """
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+    PENDING = "pending"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def coerce(cls, value: object) -> State:
+        """Return the :class:`State` for ``value`` (a State or its text).
+
+        Raises :class:`ValueError` naming the allowed values otherwise.
+        """
+        if isinstance(value, State):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(repr(s.value) for s in cls)
+            raise ValueError(
+                f"{value!r} is not a vdm state; use one of {allowed}"
+            ) from None
