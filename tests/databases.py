@@ -1,0 +1,82 @@
+"""The database matrix of the test suite: which servers, at which URLs.
+
+``VDM_TEST_DATABASES`` (or ``pytest --db``) names the databases to run on,
+comma-separated from ``sqlite``, ``postgresql`` and ``mariadb``.  When it is
+given, an unreachable server is an error (CI sets it); when it is not, every
+database is tried and the unreachable ones are skipped with a reason shown
+at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, create_engine, inspect, text
+
+ALL = ("sqlite", "postgresql", "mariadb")
+
+DEFAULT_URLS = {
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4",
+}
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database of the matrix."""
+
+    name: str
+    url: str
+
+    def sqlobject_uri(self) -> str:
+        """The same database as an SQLObject connection URI."""
+        if self.name == "sqlite":
+            return "sqlite:" + self.url.removeprefix("sqlite:///")
+        if self.name == "postgresql":
+            return "postgres://postgres@127.0.0.1:5432/test?driver=psycopg2"
+        return "mysql://root@127.0.0.1:3306/test?driver=pymysql&charset=utf8mb4"
+
+
+def sqlite_url(directory: Path) -> str:
+    """A fresh SQLite file in ``directory`` (files, not :memory:, so that
+    several connections see one database)."""
+    return f"sqlite:///{directory / 'vdm-test.db'}"
+
+
+def server_url(name: str) -> str:
+    """The URL of server database ``name`` (environment overrides defaults)."""
+    return os.environ.get(f"VDM_TEST_{name.upper()}_URL", DEFAULT_URLS[name])
+
+
+def reachable(url: str) -> str | None:
+    """None if a connection can be made, else the reason why not."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def reset(engine: Engine) -> None:
+    """Drop every table in the database, whatever created it."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        return
+    with engine.begin() as conn:
+        if engine.dialect.name in ("mysql", "mariadb"):
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for name in inspect(conn).get_table_names():
+                conn.execute(text(f"DROP TABLE `{name}`"))
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        else:
+            meta = MetaData()
+            meta.reflect(conn)
+            meta.drop_all(conn)
