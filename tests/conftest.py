@@ -101,3 +101,35 @@ def db(database: Database, module_engine: Engine) -> Iterator[Database]:
 def engine(db: Database, module_engine: Engine) -> Engine:
     """An engine on the test's empty database."""
     return module_engine
+
+
+@pytest.fixture
+def story_engine(engine: Engine) -> Engine:
+    """The engine with the tables of :mod:`models` created."""
+    from models import Base
+
+    Base.metadata.create_all(engine)
+    return engine
+
+
+@pytest.fixture
+def make_session(story_engine: Engine) -> Iterator[object]:
+    """A factory of sessions on the story model; closes them afterwards."""
+    from sqlalchemy.orm import Session
+
+    sessions: list[Session] = []
+
+    def factory(**kw: object) -> Session:
+        session = Session(story_engine, **kw)
+        sessions.append(session)
+        return session
+
+    yield factory
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def session(make_session):  # type: ignore[no-untyped-def]
+    """A session on the story model."""
+    return make_session()

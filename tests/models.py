@@ -25,7 +25,7 @@ class Publisher(Base):
 class License(Revisioned, Base):
     __tablename__ = "license"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(100))
 
 
 class Book(Revisioned, Stateful, Base):

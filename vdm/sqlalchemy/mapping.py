@@ -264,3 +264,26 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
 @event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)
 def _on_mapped(mapper: Mapper[Any], cls: type) -> None:
     make_versioned(mapper, cls)
+
+
+def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> None:
+    """Nothing to do: listening with active_history is the point."""
+
+
+def watch_old_values(versioning: Versioning) -> None:
+    """Load a field's old value before it is replaced, even when expired.
+
+    Then assigning an unchanged value after a commit is seen as no change,
+    and writes neither an UPDATE nor a version.
+    """
+    for key in versioning.fields:
+        attr = getattr(versioning.cls, key, None)
+        if attr is not None and not event.contains(attr, "set", _keep_old_value):
+            event.listen(attr, "set", _keep_old_value, active_history=True)
+
+
+@event.listens_for(Revisioned, "mapper_configured", propagate=True)
+def _on_configured(mapper: Mapper[Any], cls: type) -> None:
+    versioning = versioned_mappers.get(mapper)
+    if versioning is not None:
+        watch_old_values(versioning)

@@ -20,7 +20,6 @@ A session may opt into automatic revisions with a default author::
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +69,7 @@ class TransactionState:
     pending: dict[Versioning, TableChanges] = field(
         default_factory=lambda: defaultdict(TableChanges)
     )
+    committed: bool = False
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
@@ -309,7 +309,9 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
 def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested:
         tx = transaction_state(session)
-        tx.savepoints[id(transaction)] = (tx.revision, copy.deepcopy(dict(tx.written)))
+        tx.savepoints[id(transaction)] = (
+            tx.revision, {v: dict(keys) for v, keys in tx.written.items()}
+        )
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -327,15 +329,15 @@ def _after_soft_rollback(session: Session, previous_transaction: SessionTransact
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    session.info.pop(_STATE_KEY, None)
-    if hasattr(session, "revision"):
-        session.revision = None  # type: ignore[attr-defined]
+    transaction_state(session).committed = True
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None or transaction.nested:
+        return
     tx = session.info.pop(_STATE_KEY, None)
-    if tx is not None and tx.revision is not None:
+    if tx is not None and not tx.committed and tx.revision is not None:
         _forget(tx.revision)
     if hasattr(session, "revision"):
         session.revision = None  # type: ignore[attr-defined]
