@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,6 +76,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except VdmError as exc:
         print(f"vdm {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (``vdm demo | head``): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        sys.stdout = open(os.devnull, "w")
+        return 141
 
 
 # -- vdm demo -----------------------------------------------------------

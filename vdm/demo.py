@@ -19,7 +19,7 @@ from collections.abc import Callable
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from vdm.sqlalchemy import Repository, Revision, Revisioned, Stateful
+from vdm.sqlalchemy import Repository, Revisioned, Stateful
 
 
 class Base(DeclarativeBase):

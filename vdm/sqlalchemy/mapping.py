@@ -141,6 +141,10 @@ class Revisioned:
     @declared_attr
     def revision_id(cls) -> Mapped[int | None]:
         """The id of the revision that last changed this object."""
+        table = cls.__dict__.get("__table__")
+        if table is not None and REVISION_ID in table.c:
+            # A class mapped to an explicit Table brings its own column.
+            return table.c[REVISION_ID]  # type: ignore[no-any-return]
         return mapped_column(
             REVISION_ID, ForeignKey(f"{REVISION_TABLE}.id"), index=True,
             nullable=True,
@@ -198,9 +202,13 @@ class Stateful:
     @declared_attr
     def state(cls) -> Mapped[State]:
         """``active``, ``deleted`` or ``pending``."""
+        table = cls.__dict__.get("__table__")
+        if table is not None and STATE in table.c:
+            return table.c[STATE]  # type: ignore[no-any-return]
+        # No server default: SQLAlchemy would then fetch it back with
+        # RETURNING one row at a time on SQLite instead of batching inserts.
         return mapped_column(
             STATE, StateType, nullable=False, default=State.ACTIVE,
-            server_default=State.ACTIVE.value,
         )
 
     def delete(self) -> None:
@@ -259,6 +267,15 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
     versioned_mappers[mapper] = versioning
     return versioning
+
+
+@event.listens_for(Revisioned, "instrument_class", propagate=True)
+def _on_instrument(mapper: Mapper[Any], cls: type) -> None:
+    # Runs before SQLAlchemy looks for a primary key, so a keyless versioned
+    # class gets vdm's error rather than a generic mapping error.
+    table = mapper.local_table
+    if isinstance(table, Table) and mapper.inherits is None:
+        check_versionable(table, cls.__name__)
 
 
 @event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)

@@ -1,0 +1,206 @@
+"""Bad input: each error names the object, says what to do, writes nothing."""
+
+import pytest
+from sqlalchemy import ForeignKey, String, delete, insert, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from history_helpers import rows
+from models import Book, License
+from vdm import (
+    ConfigurationError,
+    ConflictError,
+    NoRevisionError,
+    ReadOnlyError,
+    UnversionedChangeError,
+    VdmError,
+)
+from vdm.sqlalchemy import Revision, Revisioned
+
+
+def snapshot(engine):
+    return {t: rows(engine, f"SELECT * FROM {t} ORDER BY 1, 2")
+            for t in ("revision", "book", "book_revision")}
+
+
+@pytest.fixture
+def one_book(session):
+    session.revision = Revision(author="a", message="create")
+    book = Book(name="b", title="t")
+    session.add(book)
+    session.commit()
+    return book
+
+
+def test_flushing_without_a_revision_raises_and_writes_nothing(session, engine, one_book):
+    before = snapshot(engine)
+    one_book.title = "changed"
+    with pytest.raises(NoRevisionError, match=r"set session.revision = Revision\(author=..., message=...\)"):
+        session.commit()
+    session.rollback()
+    assert snapshot(engine) == before
+    assert one_book.title == "t"
+
+
+def test_a_new_object_without_a_revision_is_refused_too(session, engine):
+    session.add(Book(name="x"))
+    with pytest.raises(NoRevisionError):
+        session.flush()
+    session.rollback()
+    assert rows(engine, "SELECT count(*) FROM book") == [(0,)]
+
+
+def test_a_stale_write_raises_conflict_naming_object_and_revision(make_session, engine, one_book):
+    alice, bob = make_session(), make_session()
+    a_book = alice.get(Book, one_book.id)
+    b_book = bob.get(Book, one_book.id)
+    alice.revision = Revision(author="alice", message="edit")
+    a_book.title = "alice's"
+    alice.commit()
+    before = snapshot(engine)
+    bob.revision = Revision(author="bob", message="edit")
+    b_book.title = "bob's"
+    with pytest.raises(ConflictError) as caught:
+        bob.commit()
+    assert str(caught.value) == (
+        "Book(id=1) was changed by revision 2 after this session read it (at "
+        "revision 1); refresh it (session.refresh(obj)) and apply your change again")
+    assert caught.value.obj is b_book and caught.value.revision == 2
+    bob.rollback()
+    assert snapshot(engine) == before
+    bob.revision = Revision(author="bob", message="edit again")
+    b_book.title = "bob's"
+    bob.commit()
+    assert rows(engine, "SELECT title, revision_id FROM book") == [("bob's", 3)]
+
+
+def test_a_stale_hard_delete_is_a_conflict(make_session, engine, one_book):
+    alice, bob = make_session(), make_session()
+    a_book, b_book = alice.get(Book, 1), bob.get(Book, 1)
+    alice.revision = Revision(author="alice")
+    a_book.title = "new"
+    alice.commit()
+    bob.revision = Revision(author="bob")
+    bob.delete(b_book)
+    with pytest.raises(ConflictError, match="changed by revision 2"):
+        bob.commit()
+    bob.rollback()
+    assert rows(engine, "SELECT title FROM book") == [("new",)]
+
+
+def test_writing_over_a_row_deleted_meanwhile_is_a_conflict(make_session, engine, one_book):
+    alice, bob = make_session(), make_session()
+    a_book, b_book = alice.get(Book, 1), bob.get(Book, 1)
+    alice.revision = Revision(author="alice")
+    alice.delete(a_book)
+    alice.commit()
+    bob.revision = Revision(author="bob")
+    b_book.title = "new"
+    with pytest.raises(ConflictError, match=r"Book\(id=1\) was deleted by another transaction"):
+        bob.commit()
+
+
+@pytest.mark.parametrize("statement", [
+    update(Book).values(title="bulk"),
+    delete(Book).where(Book.name == "b"),
+], ids=["update", "delete"])
+def test_bulk_statements_on_versioned_classes_are_refused(session, engine, one_book, statement):
+    before = snapshot(engine)
+    session.revision = Revision(author="a")
+    verb = "UPDATE" if "update" in str(type(statement)).lower() else "DELETE"
+    with pytest.raises(UnversionedChangeError, match=f"a bulk {verb} statement on Book would bypass its history"):
+        session.execute(statement)
+    session.rollback()
+    assert snapshot(engine) == before
+
+
+def test_bulk_insert_of_versioned_objects_is_refused(session, engine):
+    with pytest.raises(UnversionedChangeError, match="bulk INSERT statement on Book"):
+        session.execute(insert(Book), [{"name": "x"}, {"name": "y"}])
+    session.rollback()
+    assert rows(engine, "SELECT count(*) FROM book") == [(0,)]
+
+
+def test_versions_cannot_be_deleted_or_added_through_the_session(session, engine, one_book):
+    version = one_book.versions[0]
+    session.revision = Revision(author="a")
+    session.delete(version)
+    with pytest.raises(ReadOnlyError, match="versions are read-only"):
+        session.flush()
+    session.rollback()
+    assert len(rows(engine, "SELECT * FROM book_revision")) == 1
+    with pytest.raises(UnversionedChangeError, match="BookRevision"):
+        session.execute(update(Book.__revision_class__).values(title="x"))
+
+
+def test_a_committed_revision_cannot_be_used_again(session, engine, one_book):
+    used = session.get(Revision, 1)
+    session.revision = used
+    one_book.title = "again"
+    with pytest.raises(VdmError, match="is already written; a revision covers one transaction"):
+        session.commit()
+    session.rollback()
+    assert rows(engine, "SELECT title FROM book") == [("t",)]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"author": 42}, TypeError, "Revision author must be a str, not int"),
+    ({"message": b"x"}, TypeError, "Revision message must be a str, not bytes"),
+    ({"author": "a" * 201}, ValueError, "Revision author is 201 characters long"),
+    ({"state": "gone"}, ValueError, "'gone' is not a vdm state"),
+])
+def test_revision_metadata_of_the_wrong_type_is_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Revision(**kwargs)
+
+
+def test_session_revision_of_the_wrong_type_is_refused(session, engine):
+    session.revision = "me"
+    session.add(License(name="x"))
+    with pytest.raises(TypeError, match="session.revision must be a vdm.sqlalchemy.Revision, not str"):
+        session.flush()
+    session.rollback()
+    assert rows(engine, "SELECT count(*) FROM license") == [(0,)]
+
+
+class OtherBase(DeclarativeBase):
+    pass
+
+
+def test_a_versioned_class_without_primary_key_fails_when_declared():
+    from sqlalchemy import Column, Integer, Table
+
+    table = Table("nokey", OtherBase.metadata, Column("x", Integer), Column("revision_id", Integer))
+    with pytest.raises(Exception) as caught:
+        class NoKey(Revisioned, OtherBase):
+            __table__ = table
+    assert caught.type is ConfigurationError
+    assert str(caught.value) == (
+        "NoKey (table 'nokey') has no primary key; versioned classes need one "
+        "to identify their versions")
+
+
+def test_a_versioned_subclass_in_mapped_inheritance_fails_when_declared():
+    class Parent(Revisioned, OtherBase):
+        __tablename__ = "parent_inh"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        kind: Mapped[str] = mapped_column(String(10))
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "p"}
+
+    with pytest.raises(ConfigurationError, match="Child inherits from the mapped class Parent"):
+        class Child(Parent):
+            __tablename__ = "child_inh"
+            id: Mapped[int] = mapped_column(ForeignKey("parent_inh.id"), primary_key=True)
+            __mapper_args__ = {"polymorphic_identity": "c"}
+
+
+def test_a_column_clashing_with_history_bookkeeping_fails_when_declared():
+    with pytest.raises(ConfigurationError, match="has a column named 'expired_id'"):
+        class Clash(Revisioned, OtherBase):
+            __tablename__ = "clash"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            expired_id: Mapped[int | None]
+
+
+def test_modifying_a_version_through_delattr_is_refused(one_book):
+    with pytest.raises(ReadOnlyError):
+        del one_book.versions[0].title

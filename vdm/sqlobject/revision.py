@@ -1,0 +1,163 @@
+"""Revisions: the :class:`Revision` object and the ``revision`` tables.
+
+A revision is one atomic changeset.  It is a plain object until the first
+versioned change of its session needs it; then :func:`allocate_revision`
+bumps the one-row ``revision_sequence`` table (which locks that row until
+the transaction ends), takes the new id and writes the ``revision`` row with
+a naive UTC timestamp.  Because the lock is held until commit, writers
+serialise and revision ids follow commit order on SQLite, PostgreSQL and
+MySQL/MariaDB alike::
+
+    session.revision = Revision(author="me", message="fix typo")
+
+The tables are exactly those the SQLAlchemy backend creates (see the schema
+format in the documentation), so either backend reads the other's history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.sqlobject.dialect import (
+    as_datetime,
+    from_json_text,
+    json_text,
+    literal,
+    table_exists,
+    timestamp_type,
+)
+from vdm.states import State
+
+#: The index SQLAlchemy's ``index=True`` gives ``revision.timestamp``.
+TIMESTAMP_INDEX = f"ix_{REVISION_TABLE}_timestamp"
+#: Columns of the revision table, in order.
+REVISION_COLUMNS = ("id", "timestamp", "author", "message", "state", "extra")
+
+
+class Revision:
+    """One atomic changeset: who (``author``), why (``message``), when.
+
+    Give it to a :class:`vdm.sqlobject.Session` before changing versioned
+    objects; ``id`` and ``timestamp`` (UTC) are assigned when the first
+    change is written, and forgotten again if the session rolls back.
+    ``extra`` holds JSON metadata such as a request id.
+    """
+
+    def __init__(
+        self,
+        author: str | None = None,
+        message: str | None = None,
+        extra: Any = None,
+        state: State | str = State.ACTIVE,
+    ) -> None:
+        if author is not None and not isinstance(author, str):
+            raise TypeError(f"Revision author must be a str, not {type(author).__name__}")
+        if message is not None and not isinstance(message, str):
+            raise TypeError(f"Revision message must be a str, not {type(message).__name__}")
+        if author is not None and len(author) > AUTHOR_LENGTH:
+            raise ValueError(
+                f"Revision author is {len(author)} characters long; "
+                f"the revision table keeps at most {AUTHOR_LENGTH}"
+            )
+        self.id: int | None = None
+        self.timestamp: dt.datetime | None = None
+        self.author = author
+        self.message = message
+        self.extra = extra
+        self.state = State.coerce(state)
+
+    def __repr__(self) -> str:
+        ident = "uncommitted" if self.id is None else f"id={self.id}"
+        return f"<Revision {ident} author={self.author!r} message={self.message!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Revision):
+            return NotImplemented
+        if self.id is None or other.id is None:
+            return self is other
+        return self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash(self.id) if self.id is not None else id(self)
+
+
+def revision_ddl(conn: Any) -> list[str]:
+    """``CREATE`` statements of the ``revision`` tables for ``conn``."""
+    return [
+        f"CREATE TABLE {REVISION_TABLE} (\n"
+        f"    id INTEGER NOT NULL,\n"
+        f"    timestamp {timestamp_type(conn)} NOT NULL,\n"
+        f"    author VARCHAR({AUTHOR_LENGTH}),\n"
+        f"    message TEXT,\n"
+        f"    state VARCHAR(8) DEFAULT 'active' NOT NULL,\n"
+        f"    extra TEXT,\n"
+        f"    PRIMARY KEY (id)\n)",
+        f"CREATE INDEX {TIMESTAMP_INDEX} ON {REVISION_TABLE} (timestamp)",
+        f"CREATE TABLE {REVISION_SEQUENCE_TABLE} (\n"
+        f"    id INTEGER NOT NULL,\n"
+        f"    last_id INTEGER NOT NULL,\n"
+        f"    PRIMARY KEY (id)\n)",
+        f"INSERT INTO {REVISION_SEQUENCE_TABLE} (id, last_id) VALUES (1, 0)",
+    ]
+
+
+def create_revision_tables(conn: Any) -> None:
+    """Create the ``revision`` tables unless they exist."""
+    if table_exists(conn, REVISION_TABLE):
+        return
+    for statement in revision_ddl(conn):
+        conn.query(statement)
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC, naive (as the ``timestamp`` column stores it)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def allocate_revision(conn: Any, revision: Revision) -> None:
+    """Lock the revision sequence, take the next id and write ``revision``.
+
+    ``conn`` is the session's SQLObject transaction; the sequence row stays
+    locked until it ends, so ids follow commit order and timestamps, taken
+    under the lock, never decrease along ids.
+    """
+    seq = REVISION_SEQUENCE_TABLE
+    conn.query(f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1")
+    row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
+    if row is None:
+        # Tables made by a migration may lack the row: start after the last id.
+        conn.query(
+            f"INSERT INTO {seq} (id, last_id) SELECT 1, COALESCE(MAX(id), 0) + 1 "
+            f"FROM {REVISION_TABLE}"
+        )
+        row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
+    new_id = int(row[0])
+    timestamp = utcnow()
+    values = [new_id, timestamp, revision.author, revision.message,
+              revision.state, json_text(revision.extra)]
+    conn.query(
+        f"INSERT INTO {REVISION_TABLE} ({', '.join(REVISION_COLUMNS)}) VALUES "
+        f"({', '.join(literal(conn, v) for v in values)})"
+    )
+    revision.id = new_id
+    revision.timestamp = timestamp
+
+
+def revision_from_row(row: Any) -> Revision:
+    """A :class:`Revision` from a row of :data:`REVISION_COLUMNS`."""
+    rid, timestamp, author, message, state, extra = row
+    revision = Revision(author=author, message=message, extra=from_json_text(extra),
+                        state=state or State.ACTIVE)
+    revision.id = int(rid)
+    revision.timestamp = as_datetime(timestamp)
+    return revision
+
+
+def select_revisions(conn: Any, where: str = "", suffix: str = "") -> list[Revision]:
+    """Revisions matching an SQL ``where`` text, with an ORDER/LIMIT ``suffix``."""
+    sql = f"SELECT {', '.join(REVISION_COLUMNS)} FROM {REVISION_TABLE}"
+    if where:
+        sql += f" WHERE {where}"
+    return [revision_from_row(r) for r in conn.queryAll(sql + suffix)]
