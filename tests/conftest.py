@@ -17,9 +17,19 @@ from sqlalchemy import Engine, create_engine
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from databases import ALL, Database, reachable, reset, server_url, sqlite_url  # noqa: E402
+from databases import (  # noqa: E402
+    ALL,
+    Database,
+    create_run_database,
+    drop_run_database,
+    reachable,
+    reset,
+    server_url,
+    sqlite_url,
+)
 
 _skipped: dict[str, str] = {}
+_run_urls: dict[str, str] = {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +65,14 @@ def pytest_configure(config: pytest.Config) -> None:
                     f"{server_url(name)!r}: {reason}"
                 )
             _skipped[name] = reason
+        else:
+            _run_urls[name] = create_run_database(name)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in list(_run_urls):
+        drop_run_database(name)
+        del _run_urls[name]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,7 +96,7 @@ def database(database_name: str, tmp_path_factory: pytest.TempPathFactory) -> Da
         pytest.skip(f"{database_name} unreachable: {_skipped[database_name]}")
     if database_name == "sqlite":
         return Database("sqlite", sqlite_url(tmp_path_factory.mktemp("sqlite")))
-    return Database(database_name, server_url(database_name))
+    return Database(database_name, _run_urls[database_name])
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,9 @@ comma-separated from ``sqlite``, ``postgresql`` and ``mariadb``.  When it is
 given, an unreachable server is an error (CI sets it); when it is not, every
 database is tried and the unreachable ones are skipped with a reason shown
 at the end of the run.
+
+Each run works in a database of its own on each server (created at the
+start, dropped at the end), and each test starts from an empty one.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, create_engine, inspect, make_url, text
 
 ALL = ("sqlite", "postgresql", "mariadb")
 
@@ -30,14 +33,6 @@ class Database:
     name: str
     url: str
 
-    def sqlobject_uri(self) -> str:
-        """The same database as an SQLObject connection URI."""
-        if self.name == "sqlite":
-            return "sqlite:" + self.url.removeprefix("sqlite:///")
-        if self.name == "postgresql":
-            return "postgres://postgres@127.0.0.1:5432/test?driver=psycopg2"
-        return "mysql://root@127.0.0.1:3306/test?driver=pymysql&charset=utf8mb4"
-
 
 def sqlite_url(directory: Path) -> str:
     """A fresh SQLite file in ``directory`` (files, not :memory:, so that
@@ -48,6 +43,44 @@ def sqlite_url(directory: Path) -> str:
 def server_url(name: str) -> str:
     """The URL of server database ``name`` (environment overrides defaults)."""
     return os.environ.get(f"VDM_TEST_{name.upper()}_URL", DEFAULT_URLS[name])
+
+
+def run_database_name() -> str:
+    """A database of this test run's own, so that concurrent runs (two
+    developers, or a run beside CI) never drop each other's tables."""
+    return f"vdm_test_{os.getpid()}"
+
+
+def create_run_database(name: str) -> str:
+    """Create this run's database on server ``name``; return its URL."""
+    admin = make_url(server_url(name))
+    run_db = run_database_name()
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            quote = engine.dialect.identifier_preparer.quote
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quote(run_db)}"))
+            conn.execute(text(f"CREATE DATABASE {quote(run_db)}"))
+    finally:
+        engine.dispose()
+    return admin.set(database=run_db).render_as_string(hide_password=False)
+
+
+def drop_run_database(name: str) -> None:
+    """Drop this run's database on server ``name``."""
+    admin = make_url(server_url(name))
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            quote = engine.dialect.identifier_preparer.quote
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :db AND pid <> pg_backend_pid()"
+                ), {"db": run_database_name()})
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quote(run_database_name())}"))
+    finally:
+        engine.dispose()
 
 
 def reachable(url: str) -> str | None:
@@ -70,6 +103,7 @@ def reset(engine: Engine) -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         return
+    engine.dispose()
     with engine.begin() as conn:
         if engine.dialect.name in ("mysql", "mariadb"):
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class State(str, Enum):
+class State(StrEnum):
     """The state of a stateful object or link.
 
     A ``str`` subclass, so ``State.ACTIVE == "active"`` and the value is what
@@ -16,9 +16,6 @@ class State(str, Enum):
     DELETED = "deleted"
     PENDING = "pending"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
     def coerce(cls, value: object) -> State:
         """Return the :class:`State` for ``value`` (a State or its text).
@@ -28,7 +25,7 @@ class State(str, Enum):
         if isinstance(value, State):
             return value
         try:
-            return cls(value)
+            return cls(str(value))
         except ValueError:
             allowed = ", ".join(repr(s.value) for s in cls)
             raise ValueError(

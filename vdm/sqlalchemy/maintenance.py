@@ -112,7 +112,7 @@ def _plan_key(v: Versioning, key: Key, history: list[dict[str, Any]],
     new_head = kept[-1] if kept else None
     was_live = old_head[OPERATION_TYPE] != Operation.DELETE
     now_live = new_head is not None and new_head[OPERATION_TYPE] != Operation.DELETE
-    if new_head is old_head or (new_head is not None and new_head[REVISION_ID] == old_head[REVISION_ID]):
+    if new_head is not None and new_head[REVISION_ID] == old_head[REVISION_ID]:
         return
     if now_live and new_head is not None:
         values = {c.name: new_head[c.name] for c in v.table.c}
@@ -166,7 +166,10 @@ def purge_object(session: Session, obj: Any) -> None:
     """Erase live ``obj`` and every version of it."""
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned; delete it with session.delete()", obj=obj)
+        raise VdmError(
+            f"{type(obj).__name__} is not versioned; delete it with session.delete()",
+            obj=obj,
+        )
     if object_session(obj) is not session:
         raise VdmError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
@@ -187,7 +190,7 @@ def _refuse_if_referenced(connection: Connection, v: Versioning, key: Key) -> No
         for fk in table.foreign_key_constraints:
             if fk.referred_table is not v.table or table is v.table:
                 continue
-            values = dict(zip(v.key_names, key))
+            values = dict(zip(v.key_names, key, strict=True))
             conditions = []
             for element in fk.elements:
                 target = element.column.name

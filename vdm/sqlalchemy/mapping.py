@@ -44,7 +44,7 @@ from vdm.naming import (
     STATE,
     version_class_name,
 )
-from vdm.sqlalchemy.revision import Revision, attach_revision_tables
+from vdm.sqlalchemy.revision import Revision, attach_revision_tables, revision_table
 from vdm.sqlalchemy.schema import build_version_table, check_versionable
 from vdm.sqlalchemy.types import StateType
 from vdm.states import State
@@ -101,26 +101,28 @@ class Versioning:
 
     def describe(self, key: Key) -> str:
         """``Book(id=1)``: how messages name one object."""
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key))
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key, strict=True))
         return f"{self.name}({pairs})"
 
 
 def key_in(columns: list[Any], keys: list[Key]) -> ColumnElement[bool]:
     """``columns IN keys``, for one-column and composite keys alike."""
     if len(columns) == 1:
-        return columns[0].in_([k[0] for k in keys])
+        single: ColumnElement[bool] = columns[0].in_([k[0] for k in keys])
+        return single
     return tuple_(*columns).in_(keys)
 
 
 def key_equals(columns: list[Any], key: Key) -> ColumnElement[bool]:
     """``columns = key``."""
-    return and_(*(c == v for c, v in zip(columns, key)))
+    return and_(*(c == v for c, v in zip(columns, key, strict=True)))
 
 
 def versioning_of(obj_or_cls: Any) -> Versioning | None:
     """The :class:`Versioning` of a versioned object or class, else None."""
     cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
-    return cls.__dict__.get("__versioning__")
+    found: Versioning | None = cls.__dict__.get("__versioning__")
+    return found
 
 
 #: Every versioned class mapped in this process, by mapper.
@@ -155,7 +157,9 @@ class Revisioned:
         """The revision that last changed this object (read-only)."""
         return relationship(
             Revision,
-            primaryjoin=lambda: foreign(cls.revision_id) == Revision.id,  # type: ignore[attr-defined]
+            primaryjoin=lambda: (
+                foreign(cls.__table__.c[REVISION_ID]) == revision_table.c.id  # type: ignore[attr-defined]
+            ),
             viewonly=True,
             lazy="select",
         )
@@ -213,22 +217,22 @@ class Stateful:
 
     def delete(self) -> None:
         """Mark this object deleted (undoable; versioned like any change)."""
-        self.state = State.DELETED  # type: ignore[assignment]
+        self.state = State.DELETED
 
     def undelete(self) -> None:
         """Mark this object active again."""
-        self.state = State.ACTIVE  # type: ignore[assignment]
+        self.state = State.ACTIVE
 
     def is_active(self) -> bool:
         """True when the state is ``active``."""
-        return bool(self.state == State.ACTIVE)  # type: ignore[has-type]
+        return bool(self.state == State.ACTIVE)
 
 
 def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     """Build the version table and class of mapped class ``cls``."""
     from vdm.sqlalchemy.versions import Version, version_properties
 
-    existing = cls.__dict__.get("__versioning__")
+    existing = versioning_of(cls)
     if existing is not None:
         return existing
     if mapper.inherits is not None:

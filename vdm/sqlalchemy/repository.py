@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     MetaData,
     create_engine,
-
     func,
     select,
 )
@@ -27,8 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
+from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.verification import Violation, verify_history
 from vdm.sqlalchemy.versions import Version
@@ -160,7 +159,8 @@ class Repository:
 
     def count_revisions(self) -> int:
         """How many revisions the database holds."""
-        return int(self._session().execute(select(func.count()).select_from(revision_table)).scalar_one())
+        query = select(func.count()).select_from(revision_table)
+        return int(self._session().execute(query).scalar_one())
 
     # -- maintenance ----------------------------------------------------
 

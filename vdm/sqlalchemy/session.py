@@ -340,7 +340,7 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     if tx is not None and not tx.committed and tx.revision is not None:
         _forget(tx.revision)
     if hasattr(session, "revision"):
-        session.revision = None  # type: ignore[attr-defined]
+        session.revision = None
 
 
 def _forget(revision: Revision) -> None:

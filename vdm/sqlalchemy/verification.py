@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Executable
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
@@ -33,37 +33,40 @@ class Violation:
         return f"{self.table} {self.key}: {self.kind}: {self.detail}"
 
 
-#: The kinds of violation :func:`verify_history` reports.
-KINDS = (
-    "missing-version",      # a live row with no current version
-    "multiple-current",     # more than one current version of a key
-    "orphan-current",       # a current version whose live row is gone
-    "bad-interval",         # expired_id not after revision_id
-    "gap",                  # expired_id names no following version
-    "overlap",              # a version starts inside another's interval
-    "head-mismatch",        # the live row differs from its current version
-    "missing-revision",     # a version names a revision that does not exist
-)
+#: The kinds of violation :func:`verify_history` reports, with their text.
+MESSAGES = {
+    "missing-version": "{obj} is live but has no current version",
+    "multiple-current": "{obj} has more than one version with no expiry",
+    "orphan-current": "{obj} has a current version (revision {rev}) but no live row",
+    "bad-interval": "the version of {obj} from revision {rev} expires before it starts",
+    "gap": "the version of {obj} from revision {rev} expires at a revision "
+           "with no following version",
+    "overlap": "a version of {obj} (revision {rev}) starts inside the interval "
+               "of an earlier version",
+    "head-mismatch": "{obj} differs from its current version (revision {rev})",
+    "missing-revision": "a version of {obj} names revision {rev}, which does not exist",
+}
 
 
 def verify_history(connection: Connection, versionings: Iterable[Versioning]) -> list[Violation]:
     """Every violation of the history invariants in these tables."""
     found: list[Violation] = []
     for v in versionings:
-        for kind, query, describe in _checks(v):
+        for kind, query in _checks(v):
             for row in connection.execute(query):
                 key = tuple(row[: len(v.key_names)])
-                rev = row[len(v.key_names)] if len(row) > len(v.key_names) else None
-                found.append(Violation(kind, v.table.name, key, rev, describe(v, key, rev)))
+                rev = row[len(v.key_names)]
+                text = MESSAGES[kind].format(obj=v.describe(key), rev=rev)
+                found.append(Violation(kind, v.table.name, key, rev, text))
     return found
 
 
-def _checks(v: Versioning) -> list[tuple[str, Select[Any], Any]]:
+def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     live, vt = v.table, v.version_table
     live_key = [live.c[n] for n in v.key_names]
     vt_key = [vt.c[n] for n in v.key_names]
     current = and_(vt.c[EXPIRED_ID].is_(None), vt.c[OPERATION_TYPE] != Operation.DELETE)
-    same_key = and_(*(a == b for a, b in zip(live_key, vt_key)))
+    same_key = and_(*(a == b for a, b in zip(live_key, vt_key, strict=True)))
     nxt = vt.alias("following")
     nxt_same = and_(*(vt.c[n] == nxt.c[n] for n in v.key_names))
     rev = revision_table.alias("rev")
@@ -73,25 +76,20 @@ def _checks(v: Versioning) -> list[tuple[str, Select[Any], Any]]:
         ("missing-version",
          select(*live_key, live.c[REVISION_ID]).select_from(
              live.outerjoin(vt, and_(same_key, current))
-         ).where(vt.c[REVISION_ID].is_(None)),
-         lambda v, k, r: f"{v.describe(k)} is live but has no current version"),
+         ).where(vt.c[REVISION_ID].is_(None))),
         ("multiple-current",
          select(*vt_key, func.max(vt.c[REVISION_ID])).where(vt.c[EXPIRED_ID].is_(None))
-         .group_by(*vt_key).having(func.count() > 1),
-         lambda v, k, r: f"{v.describe(k)} has more than one version with no expiry"),
+         .group_by(*vt_key).having(func.count() > 1)),
         ("orphan-current",
          select(*vt_key, vt.c[REVISION_ID]).select_from(
              vt.outerjoin(live, same_key)
-         ).where(current, live_key[0].is_(None)),
-         lambda v, k, r: f"{v.describe(k)} has a current version (revision {r}) but no live row"),
+         ).where(current, live_key[0].is_(None))),
         ("bad-interval",
-         select(*vt_key, vt.c[REVISION_ID]).where(vt.c[EXPIRED_ID] <= vt.c[REVISION_ID]),
-         lambda v, k, r: f"the version of {v.describe(k)} from revision {r} expires before it starts"),
+         select(*vt_key, vt.c[REVISION_ID]).where(vt.c[EXPIRED_ID] <= vt.c[REVISION_ID])),
         ("gap",
          select(*vt_key, vt.c[REVISION_ID]).select_from(
              vt.outerjoin(nxt, and_(nxt_same, nxt.c[REVISION_ID] == vt.c[EXPIRED_ID]))
-         ).where(vt.c[EXPIRED_ID].is_not(None), nxt.c[REVISION_ID].is_(None)),
-         lambda v, k, r: f"the version of {v.describe(k)} from revision {r} expires at a revision with no following version"),
+         ).where(vt.c[EXPIRED_ID].is_not(None), nxt.c[REVISION_ID].is_(None))),
         ("overlap",
          select(*vt_key, nxt.c[REVISION_ID]).select_from(
              vt.join(nxt, and_(
@@ -99,13 +97,11 @@ def _checks(v: Versioning) -> list[tuple[str, Select[Any], Any]]:
                  nxt.c[REVISION_ID] > vt.c[REVISION_ID],
                  or_(vt.c[EXPIRED_ID].is_(None), nxt.c[REVISION_ID] < vt.c[EXPIRED_ID]),
              ))
-         ),
-         lambda v, k, r: f"the version of {v.describe(k)} from revision {r} starts inside the interval of an earlier version"),
+         )),
         ("head-mismatch",
          select(*live_key, vt.c[REVISION_ID]).select_from(
              live.join(vt, and_(same_key, current))
-         ).where(differs),
-         lambda v, k, r: f"{v.describe(k)} differs from its current version (revision {r})"),
+         ).where(differs)),
         ("missing-revision",
          select(*vt_key, vt.c[REVISION_ID]).select_from(
              vt.outerjoin(rev, or_(rev.c.id == vt.c[REVISION_ID]))
@@ -113,6 +109,5 @@ def _checks(v: Versioning) -> list[tuple[str, Select[Any], Any]]:
              select(*vt_key, vt.c[EXPIRED_ID]).select_from(
                  vt.outerjoin(rev, rev.c.id == vt.c[EXPIRED_ID])
              ).where(vt.c[EXPIRED_ID].is_not(None), rev.c.id.is_(None))
-         ),
-         lambda v, k, r: f"a version of {v.describe(k)} names revision {r}, which does not exist"),
+         )),
     ]

@@ -33,7 +33,7 @@ from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
-from vdm.sqlalchemy.revision import Revision
+from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ def version_properties(versioning: Versioning, version_cls: type) -> dict[str, A
     props[OPERATION_TYPE] = vt.c[OPERATION_TYPE]
     props["revision"] = relationship(
         Revision,
-        primaryjoin=lambda: foreign(vt.c[REVISION_ID]) == Revision.id,  # type: ignore[attr-defined]
+        primaryjoin=lambda: foreign(vt.c[REVISION_ID]) == revision_table.c.id,
         viewonly=True,
         lazy="select",
     )
@@ -356,11 +356,13 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
 
 def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None) -> list[Any]:
     if versioning is None:
-        return list(prop.order_by)
+        return list(prop.order_by or ())
+    # Ordering columns of the live table become those of the version table.
+    columns = versioning.version_table.c
     out = []
-    for clause in prop.order_by:
+    for clause in prop.order_by or ():
         name = getattr(clause, "name", None)
-        out.append(versioning.version_table.c[name] if name in versioning.version_table.c else clause)
+        out.append(columns[name] if isinstance(name, str) and name in columns else clause)
     return out
 
 
