@@ -12,7 +12,13 @@ Declare versioned classes with the :class:`Revisioned` (and optionally
 
 from vdm.operations import Operation
 from vdm.sqlalchemy import session as _session_hooks  # noqa: F401 - registers the flush hooks
+from vdm.collections import StatefulDict, StatefulList
 from vdm.sqlalchemy.changes import changeset
+from vdm.sqlalchemy.links import (
+    VersionedDict,
+    add_stateful_versioned_dict,
+    add_stateful_versioned_m2m,
+)
 from vdm.sqlalchemy.mapping import Revisioned, Stateful, Versioning, versioning_of
 from vdm.sqlalchemy.repository import Repository, Violation
 from vdm.sqlalchemy.revision import Revision
@@ -28,6 +34,11 @@ __all__ = [
     "Revisioned",
     "State",
     "Stateful",
+    "StatefulDict",
+    "StatefulList",
+    "VersionedDict",
+    "add_stateful_versioned_dict",
+    "add_stateful_versioned_m2m",
     "Version",
     "Versioning",
     "Violation",

@@ -69,6 +69,9 @@ class Versioning:
     #: Attribute key -> column name, for the class's own columns and state.
     fields: dict[str, str] = field(init=False)
     stateful: bool = field(init=False)
+    #: Versioned link collections of this class, by attribute name
+    #: (filled by :mod:`vdm.sqlalchemy.links`).
+    links: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.key_names = [c.name for c in self.table.primary_key.columns]
@@ -188,6 +191,13 @@ class Revisioned:
         from vdm.sqlalchemy.versions import versions_of
 
         return versions_of(self, newest_first=True)
+
+    @property
+    def all_related_revisions(self) -> list[Revision]:
+        """Revisions that changed this object or its versioned links, newest first."""
+        from vdm.sqlalchemy.links import related_revisions
+
+        return related_revisions(self)
 
     def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
         """``{field: diff text}`` between two revisions of this object.

@@ -74,6 +74,11 @@ class Version:
         if name.startswith("_"):
             raise AttributeError(name)
         versioning = type(self).__versioning__
+        spec = versioning.links.get(name.removesuffix("_active").removesuffix("_deleted"))
+        if spec is not None:
+            from vdm.sqlalchemy.links import links_as_of
+
+            return links_as_of(self, spec, name, self.as_of)
         prop = versioning.mapper.relationships.get(name)
         if prop is None:
             raise AttributeError(

@@ -1,0 +1,342 @@
+"""Versioned many-to-many links and versioned key/value maps.
+
+A versioned many-to-many is an explicit link class that is itself
+revisioned and stateful (``PackageTag``).  vdm 0.15's helper adds list views
+to the owner::
+
+    add_stateful_versioned_m2m(Package, PackageTag, "tags", "tag", "package_tags")
+
+    package.tags.append(tag)        # creates (or undeletes) a PackageTag
+    package.tags.remove(tag)        # marks the link deleted
+    package.tags_active             # the active PackageTag objects
+    package.tags_deleted            # the deleted ones
+    package.get_as_of(r1).tags      # the tags (as of r1) linked as of r1
+
+:func:`add_stateful_versioned_dict` does the same for keyed links, giving a
+versioned map (``package.extras["key"] = "value"``) whose per-key history is
+``package.extras.history("key")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, inspect, select, union
+from sqlalchemy.orm import Mapper, Session, class_mapper, object_session, relationship
+
+from vdm.collections import KeyedLinkAdapter, LinkAdapter, StatefulDict, StatefulList
+from vdm.errors import ConfigurationError
+from vdm.naming import REVISION_ID, STATE
+from vdm.sqlalchemy.asof import current_as_of
+from vdm.sqlalchemy.mapping import Versioning, versioning_of
+from vdm.states import State
+
+
+@dataclass(eq=False)
+class LinkSpec:
+    """A versioned link collection of an owner class."""
+
+    owner: Versioning
+    link: Versioning
+    attr_name: str
+    base_list_name: str
+    #: Link attribute holding the target (m2m) or the value (dict).
+    other_attr: str
+    #: (owner column name, link column name) pairs of the link's foreign key.
+    owner_pairs: list[tuple[str, str]]
+    #: For dicts: the link attribute holding the key.
+    key_attr: str | None = None
+    position_attr: str | None = None
+
+    def order_columns(self) -> list[Any]:
+        """Version-table columns the link list is ordered by."""
+        vt = self.link.version_table
+        by_key = [vt.c[n] for n in self.link.key_names]
+        if self.position_attr:
+            return [vt.c[self.link.fields[self.position_attr]], *by_key]
+        return by_key
+
+    def of_owner(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
+        """Conditions on the link version table: links of this owner."""
+        vt = self.link.version_table
+        owner_values = dict(zip(self.owner.key_names, owner_key, strict=True))
+        return [vt.c[link_col] == owner_values[owner_col]
+                for owner_col, link_col in self.owner_pairs]
+
+    def links_as_of(
+        self, owner_key: tuple[Any, ...], revision_id: int, state: State
+    ) -> list[ColumnElement[bool]]:
+        """Conditions: this owner's links in ``state`` as of ``revision_id``."""
+        vt = self.link.version_table
+        return [current_as_of(vt, revision_id), vt.c[STATE] == state,
+                *self.of_owner(owner_key)]
+
+
+class _ORMLinks(LinkAdapter[Any, Any]):
+    def __init__(self, spec: LinkSpec, owner: Any) -> None:
+        self.spec = spec
+        self.owner = owner
+
+    def target(self, link: Any) -> Any:
+        return getattr(link, self.spec.other_attr)
+
+    def is_active(self, link: Any) -> bool:
+        return bool(getattr(link, STATE) == State.ACTIVE)
+
+    def create(self, item: Any) -> Any:
+        return self.spec.link.cls(**{self.spec.other_attr: item, STATE: State.ACTIVE})
+
+    def set_active(self, link: Any, active: bool) -> None:
+        setattr(link, STATE, State.ACTIVE if active else State.DELETED)
+
+    def is_new(self, link: Any) -> bool:
+        state = inspect(link)
+        return bool(state.transient or state.pending)
+
+    def discard(self, link: Any) -> None:
+        session = object_session(link)
+        if session is not None and link in session:
+            session.expunge(link)
+
+    def moved(self, links: list[Any]) -> None:
+        position = self.spec.position_attr
+        if position is None:
+            return
+        active = [link for link in links if self.is_active(link)]
+        for index, link in enumerate(active):
+            if getattr(link, position) != index:
+                setattr(link, position, index)
+
+
+class _ORMKeyedLinks(_ORMLinks, KeyedLinkAdapter):
+    def key_of(self, link: Any) -> Any:
+        assert self.spec.key_attr is not None
+        return getattr(link, self.spec.key_attr)
+
+    def set_value(self, link: Any, value: Any) -> None:
+        setattr(link, self.spec.other_attr, value)
+
+    def create_keyed(self, key: Any, value: Any) -> Any:
+        assert self.spec.key_attr is not None
+        return self.spec.link.cls(
+            **{self.spec.key_attr: key, self.spec.other_attr: value, STATE: State.ACTIVE}
+        )
+
+
+class VersionedDict(StatefulDict):
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
+
+    def __init__(self, links: list[Any], adapter: _ORMKeyedLinks) -> None:
+        super().__init__(links, adapter)
+        self._spec = adapter.spec
+        self._owner = adapter.owner
+
+    def history(self, key: Any) -> list[Any]:
+        """Every version of the link of ``key``, oldest first.
+
+        Each has ``revision`` (who set it, when), the value attribute and
+        ``state`` (``deleted`` when the key was removed).
+        """
+        spec = self._spec
+        assert spec.key_attr is not None
+        vt = spec.link.version_table
+        session = object_session(self._owner)
+        assert session is not None
+        query = select(spec.link.version_class).where(
+            vt.c[spec.link.fields[spec.key_attr]] == key,
+            *spec.of_owner(spec.owner.key_of(self._owner)),
+        ).order_by(vt.c[REVISION_ID])
+        with session.no_autoflush:
+            return list(session.scalars(query))
+
+
+def _owner_pairs(owner: Versioning, link: Versioning) -> list[tuple[str, str]]:
+    for fk in link.table.foreign_key_constraints:
+        if fk.referred_table is owner.table:
+            return [(el.column.name, el.parent.name) for el in fk.elements]
+    raise ConfigurationError(
+        f"{link.name} has no foreign key to {owner.name}'s table "
+        f"{owner.table.name!r}; a link class needs one",
+        cls=link.cls,
+    )
+
+
+def _prepare(
+    owner_cls: type, link_cls: type, attr_name: str, base_list_name: str,
+    other_attr: str, key_attr: str | None, position_attr: str | None,
+) -> LinkSpec:
+    owner = versioning_of(owner_cls)
+    link = versioning_of(link_cls)
+    for cls, v, role in ((owner_cls, owner, "owner"), (link_cls, link, "link")):
+        if v is None:
+            raise ConfigurationError(
+                f"{cls.__name__} is not versioned; the {role} of a versioned "
+                f"link must use the Revisioned mixin", cls=cls,
+            )
+    assert owner is not None and link is not None
+    if not link.stateful:
+        raise ConfigurationError(
+            f"{link.name} is not stateful; a link class needs the Stateful "
+            f"mixin so that removing a link marks it deleted", cls=link_cls,
+        )
+    for attr in (other_attr, key_attr, position_attr):
+        if attr is not None and attr not in link.fields and not hasattr(link_cls, attr):
+            raise ConfigurationError(
+                f"{link.name} has no attribute {attr!r}", cls=link_cls,
+            )
+    if attr_name in owner.links:
+        raise ConfigurationError(
+            f"{owner.name}.{attr_name} is already a versioned link collection",
+            cls=owner_cls,
+        )
+    spec = LinkSpec(
+        owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
+        other_attr=other_attr, owner_pairs=_owner_pairs(owner, link),
+        key_attr=key_attr, position_attr=position_attr,
+    )
+    mapper: Mapper[Any] = class_mapper(owner_cls, configure=False)
+    if not mapper.has_property(base_list_name):
+        order = [link.table.c[n] for n in link.key_names]
+        if position_attr:
+            order.insert(0, link.table.c[link.fields[position_attr]])
+        mapper.add_property(base_list_name, relationship(link_cls, order_by=order))
+    owner.links[attr_name] = spec
+    return spec
+
+
+def add_stateful_versioned_m2m(
+    owner_cls: type,
+    link_cls: type,
+    attr_name: str,
+    other_attr_name: str,
+    base_list_name: str,
+    position_attr: str | None = None,
+) -> None:
+    """Give ``owner_cls`` a versioned many-to-many through ``link_cls``.
+
+    ``link_cls`` is revisioned and stateful, has a foreign key to the owner
+    and a many-to-one ``other_attr_name`` to the target.  The owner gets
+    ``base_list_name`` (every link; created if missing), ``attr_name`` (a
+    :class:`~vdm.collections.StatefulList` of active targets; assigning a
+    list replaces it), ``<attr_name>_active`` and ``<attr_name>_deleted``
+    (link objects).  With ``position_attr`` the links' order is stored in
+    that column, so :meth:`list.insert` and reordering survive a reload;
+    without it the order is the links' creation order.
+    """
+    spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
+                    other_attr_name, None, position_attr)
+
+    def view(self: Any) -> StatefulList[Any]:
+        return StatefulList(getattr(self, base_list_name), _ORMLinks(spec, self))
+
+    def assign(self: Any, items: Any) -> None:
+        view(self).replace(items)
+
+    def links_in(state: State) -> Any:
+        def read(self: Any) -> list[Any]:
+            return [link for link in getattr(self, base_list_name)
+                    if getattr(link, STATE) == state]
+        return property(read, doc=f"The {state.value} {link_cls.__name__} links.")
+
+    setattr(owner_cls, attr_name, property(
+        view, assign, doc=f"Active {other_attr_name} items via {link_cls.__name__} links."))
+    setattr(owner_cls, f"{attr_name}_active", links_in(State.ACTIVE))
+    setattr(owner_cls, f"{attr_name}_deleted", links_in(State.DELETED))
+
+
+def add_stateful_versioned_dict(
+    owner_cls: type,
+    link_cls: type,
+    attr_name: str,
+    key_attr: str,
+    value_attr: str,
+    base_list_name: str,
+) -> None:
+    """Give ``owner_cls`` a versioned key/value map stored in ``link_cls`` rows.
+
+    Each key is one stateful, revisioned link row (``key_attr``,
+    ``value_attr``); setting a key writes a version, deleting one marks its
+    row deleted, and ``owner.<attr_name>.history(key)`` lists its versions.
+    """
+    spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
+                    value_attr, key_attr, None)
+
+    def view(self: Any) -> VersionedDict:
+        return VersionedDict(getattr(self, base_list_name), _ORMKeyedLinks(spec, self))
+
+    def assign(self: Any, mapping: Any) -> None:
+        view(self).replace(dict(mapping))
+
+    setattr(owner_cls, attr_name, property(
+        view, assign, doc=f"Versioned map of {link_cls.__name__} rows."))
+
+
+def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> Any:
+    """A link view of a version's object as of ``revision_id``.
+
+    ``name`` is the view's attribute: the targets (one query), the active
+    or deleted link versions, or (for dicts) ``{key: value}``.
+    """
+    session: Session | None = object_session(version)
+    assert session is not None
+    state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
+    conditions = spec.links_as_of(version.key, revision_id, state)
+    links = select(spec.link.version_class).where(*conditions).order_by(*spec.order_columns())
+    with session.no_autoflush:
+        if name.endswith(("_deleted", "_active")):
+            return list(session.scalars(links))
+        if spec.key_attr is not None:
+            return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
+                    for v in session.scalars(links)}
+        return _targets_as_of(session, spec, conditions, revision_id)
+
+
+def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElement[bool]],
+                   revision_id: int) -> list[Any]:
+    """The targets of the active links, as of the revision: one query."""
+    prop: Any = spec.link.mapper.get_property(spec.other_attr)
+    target = versioning_of(prop.mapper.class_)
+    vt = spec.link.version_table
+    entity: Any
+    if target is None:
+        entity = prop.mapper.class_
+        on = and_(*(remote == vt.c[local.name] for local, remote in prop.local_remote_pairs))
+    else:
+        entity = target.version_class
+        tvt = target.version_table
+        on = and_(*(tvt.c[remote.name] == vt.c[local.name]
+                    for local, remote in prop.local_remote_pairs))
+        conditions = [*conditions, current_as_of(tvt, revision_id)]
+    query = (
+        select(entity).join_from(entity, vt, on).where(*conditions)
+        .order_by(*spec.order_columns())
+    )
+    rows = list(session.scalars(query))
+    if target is not None:
+        for row in rows:
+            row._read_as_of(revision_id)
+    return rows
+
+
+def related_revisions(obj: Any) -> list[Any]:
+    """Revisions that changed ``obj`` or its versioned links, newest first."""
+    from vdm.sqlalchemy.mapping import key_equals
+    from vdm.sqlalchemy.revision import Revision, revision_table
+
+    versioning = versioning_of(obj)
+    assert versioning is not None
+    session = object_session(obj)
+    assert session is not None
+    key = versioning.key_of(obj)
+    vt = versioning.version_table
+    sources = [select(vt.c[REVISION_ID]).where(
+        key_equals([vt.c[n] for n in versioning.key_names], key))]
+    for spec in versioning.links.values():
+        lvt = spec.link.version_table
+        sources.append(select(lvt.c[REVISION_ID]).where(*spec.of_owner(key)))
+    ids = union(*sources).subquery()
+    query = select(Revision).where(revision_table.c.id.in_(select(ids.c[0]))).order_by(
+        revision_table.c.id.desc())
+    with session.no_autoflush:
+        return list(session.scalars(query))
