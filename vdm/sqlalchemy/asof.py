@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from vdm.errors import RevisionNotFoundError
@@ -38,7 +38,12 @@ def resolve_revision(session: Session, revision: RevisionRef | None) -> int:
     :class:`RevisionNotFoundError` when nothing matches.
     """
     if isinstance(revision, Revision):
-        if revision.id is None:
+        # The identity holds the id even when the object is detached and
+        # expired (e.g. read in a session that has since been closed).
+        identity = inspect(revision).identity
+        if identity is not None:
+            return int(identity[0])
+        if revision.__dict__.get("id") is None:
             raise RevisionNotFoundError(
                 f"{revision!r} has not been written yet; flush or commit "
                 f"its changes before reading history as of it",

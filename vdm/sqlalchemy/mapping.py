@@ -294,7 +294,15 @@ def _on_instrument(mapper: Mapper[Any], cls: type) -> None:
 
 @event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)
 def _on_mapped(mapper: Mapper[Any], cls: type) -> None:
-    make_versioned(mapper, cls)
+    versioning = make_versioned(mapper, cls)
+    if not mapper.has_property("revision"):
+        # Imperative mappings do not apply the mixin's declared_attr.
+        table = versioning.table
+        mapper.add_property("revision", relationship(
+            Revision,
+            primaryjoin=foreign(table.c[REVISION_ID]) == revision_table.c.id,
+            viewonly=True,
+        ))
 
 
 def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> None:
