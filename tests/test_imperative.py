@@ -8,10 +8,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from history_helpers import rows
 from sqlalchemy import Column, Integer, MetaData, Table
 from sqlalchemy.orm import Session
 
-from history_helpers import rows
 from vdm import ConfigurationError, Operation
 from vdm.sqlalchemy import Repository, Revision
 from vdm.sqlalchemy.imperative import (

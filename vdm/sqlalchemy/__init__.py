@@ -10,9 +10,9 @@ Declare versioned classes with the :class:`Revisioned` (and optionally
     old = book.get_as_of(first_revision)   # a BookRevision, or None
 """
 
+from vdm.collections import StatefulDict, StatefulList
 from vdm.operations import Operation
 from vdm.sqlalchemy import session as _session_hooks  # noqa: F401 - registers the flush hooks
-from vdm.collections import StatefulDict, StatefulList
 from vdm.sqlalchemy.changes import changeset
 from vdm.sqlalchemy.links import (
     VersionedDict,

@@ -43,13 +43,14 @@ def resolve_revision(session: Session, revision: RevisionRef | None) -> int:
         identity = inspect(revision).identity
         if identity is not None:
             return int(identity[0])
-        if revision.__dict__.get("id") is None:
+        written = revision.__dict__.get("id")
+        if written is None:
             raise RevisionNotFoundError(
                 f"{revision!r} has not been written yet; flush or commit "
                 f"its changes before reading history as of it",
                 revision=revision,
             )
-        return revision.id
+        return int(written)
     if revision is None:
         youngest = session.execute(select(func.max(revision_table.c.id))).scalar()
         if youngest is None:
