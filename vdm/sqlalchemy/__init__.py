@@ -23,11 +23,13 @@ from vdm.sqlalchemy.mapping import Revisioned, Stateful, Versioning, versioning_
 from vdm.sqlalchemy.repository import Repository, Violation
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR
+from vdm.sqlalchemy.timetravel import ModelAsOf, as_of
 from vdm.sqlalchemy.versions import Version
 from vdm.states import State
 
 __all__ = [
     "AUTO_REVISION_AUTHOR",
+    "ModelAsOf",
     "Operation",
     "Repository",
     "Revision",
@@ -39,6 +41,7 @@ __all__ = [
     "VersionedDict",
     "add_stateful_versioned_dict",
     "add_stateful_versioned_m2m",
+    "as_of",
     "Version",
     "Versioning",
     "Violation",

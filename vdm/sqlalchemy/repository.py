@@ -29,6 +29,7 @@ from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
+from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.verification import Violation, verify_history
 from vdm.sqlalchemy.versions import Version
 
@@ -141,6 +142,10 @@ class Repository:
         found = session.get(Revision, revision_id)
         assert found is not None
         return found
+
+    def as_of(self, revision: RevisionRef) -> ModelAsOf:
+        """A read-only view of the whole model as of ``revision``."""
+        return ModelAsOf(self._session(), revision)
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
         """``{Class: [versions written by the revision]}``; one query per class."""
