@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from databases import (  # noqa: E402
+from databases import (
     ALL,
     Database,
     create_run_database,

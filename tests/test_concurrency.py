@@ -11,10 +11,10 @@ import threading
 import time
 
 import pytest
+from models import Base, Book
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Base, Book
 from vdm import ConflictError
 from vdm.sqlalchemy import Repository, Revision
 

@@ -1,10 +1,17 @@
 """Declaring versioned classes: generated tables, classes and sessions."""
 
-from sqlalchemy import String, inspect, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
-
 from history_helpers import rows
 from models import Base, Book, Edition
+from sqlalchemy import String, inspect, select
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    scoped_session,
+    sessionmaker,
+)
+
 from vdm.sqlalchemy import Repository, Revision, Revisioned, Stateful
 
 

@@ -1,11 +1,11 @@
 """Bad input: each error names the object, says what to do, writes nothing."""
 
 import pytest
-from sqlalchemy import ForeignKey, String, delete, insert, select, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
 from history_helpers import rows
 from models import Book, License
+from sqlalchemy import ForeignKey, String, delete, insert, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from vdm import (
     ConfigurationError,
     ConflictError,

@@ -1,11 +1,11 @@
 """Versioned many-to-many links, stateful list views and versioned maps."""
 
 import pytest
+from history_helpers import rows
+from link_models import Group, License, LinkBase, Package, PackageExtra, PackageTag, Tag
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from history_helpers import rows
-from link_models import Group, License, LinkBase, Package, PackageExtra, PackageTag, Tag
 from vdm import Operation
 from vdm.sqlalchemy import Repository, Revision
 

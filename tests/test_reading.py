@@ -3,9 +3,9 @@
 import datetime as dt
 
 import pytest
+from models import Author, Book, Edition, License, Publisher
 from sqlalchemy import select
 
-from models import Author, Book, Edition, License, Publisher
 from vdm import Operation, ReadOnlyError, RevisionNotFoundError
 from vdm.sqlalchemy import Revision, changeset
 

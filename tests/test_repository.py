@@ -1,10 +1,10 @@
 """The repository: set-up, history, list_changes, purge and verify."""
 
 import pytest
-from sqlalchemy import inspect, select, text
-
 from history_helpers import rows
 from models import Author, Base, Book, License
+from sqlalchemy import inspect, select, text
+
 from vdm import IntegrityViolation, Operation
 from vdm.sqlalchemy import Repository, Revision
 

@@ -8,11 +8,10 @@ and vdm never selects per object.
 import re
 
 import pytest
+from models import Book
 from sqlalchemy import event, select
 
-from models import Book
 from vdm.sqlalchemy import Revision
-
 
 VDM_TABLE = re.compile(r"^(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM) (revision|revision_sequence|\w+_revision)\b")
 

@@ -1,8 +1,8 @@
 """The original vdm story, as a user tells it (SPEC §4)."""
 
+from models import Author, Book
 from sqlalchemy import select
 
-from models import Author, Book
 from vdm.sqlalchemy import Repository, Revision
 
 

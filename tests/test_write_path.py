@@ -1,10 +1,10 @@
 """The write path: one version per object per revision, intervals, collapse."""
 
 import pytest
-from sqlalchemy import select
-
 from history_helpers import revision_ids, rows, version_rows
 from models import Author, Book, Edition, License
+from sqlalchemy import select
+
 from vdm import Operation
 from vdm.sqlalchemy import Revision
 

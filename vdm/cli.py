@@ -95,6 +95,10 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     from vdm.sqlalchemy import Repository
 
     path = Path(args.db)
+    if not path.parent.is_dir():
+        print(f"vdm demo: error: {path.parent} is not a directory; "
+              f"give --db a file in an existing directory", file=sys.stderr)
+        return 2
     for stale in (path, path.with_name(path.name + "-journal")):
         stale.unlink(missing_ok=True)
     engine = create_engine(f"sqlite:///{path}")
@@ -181,10 +185,10 @@ def describe_change(cls: type, version: Any) -> str:
 
 def _label(cls: type, version: Any) -> str:
     # Objects with a name are named by it; others by their primary key.
-    name = version.values.get("name")
+    name = version.field_values.get("name")
     if isinstance(name, str):
         return f"{cls.__name__} {name}"
-    key = ", ".join(str(part) for part in version.key)
+    key = ", ".join(str(part) for part in version.object_key)
     return f"{cls.__name__} #{key}"
 
 

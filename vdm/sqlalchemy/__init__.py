@@ -14,6 +14,15 @@ from vdm.collections import StatefulDict, StatefulList
 from vdm.operations import Operation
 from vdm.sqlalchemy import session as _session_hooks  # noqa: F401 - registers the flush hooks
 from vdm.sqlalchemy.changes import changeset
+from vdm.sqlalchemy.inspection import (
+    ModelDiff,
+    ObjectChange,
+    RevisionChanges,
+    blame,
+    changes_in,
+    diff_model,
+    field_history,
+)
 from vdm.sqlalchemy.links import (
     VersionedDict,
     add_stateful_versioned_dict,
@@ -21,6 +30,7 @@ from vdm.sqlalchemy.links import (
 )
 from vdm.sqlalchemy.mapping import Revisioned, Stateful, Versioning, versioning_of
 from vdm.sqlalchemy.repository import Repository, Violation
+from vdm.sqlalchemy.restore import restore_model, restore_object, undo_revision
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR
 from vdm.sqlalchemy.timetravel import ModelAsOf, as_of
@@ -30,9 +40,12 @@ from vdm.states import State
 __all__ = [
     "AUTO_REVISION_AUTHOR",
     "ModelAsOf",
+    "ModelDiff",
+    "ObjectChange",
     "Operation",
     "Repository",
     "Revision",
+    "RevisionChanges",
     "Revisioned",
     "State",
     "Stateful",
@@ -42,6 +55,13 @@ __all__ = [
     "add_stateful_versioned_dict",
     "add_stateful_versioned_m2m",
     "as_of",
+    "blame",
+    "changes_in",
+    "diff_model",
+    "field_history",
+    "restore_model",
+    "restore_object",
+    "undo_revision",
     "Version",
     "Versioning",
     "Violation",

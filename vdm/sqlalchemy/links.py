@@ -281,7 +281,7 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     session: Session | None = object_session(version)
     assert session is not None
     state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
-    conditions = spec.links_as_of(version.key, revision_id, state)
+    conditions = spec.links_as_of(version.object_key, revision_id, state)
     links = select(spec.link.version_class).where(*conditions).order_by(*spec.order_columns())
     with session.no_autoflush:
         if name.endswith(("_deleted", "_active")):

@@ -136,8 +136,9 @@ class Revisioned:
     """Mixin for a declarative class whose changes are versioned.
 
     Adds ``revision_id`` (the revision that last changed the row) and the
-    ``revision`` relationship; the history methods are those of
-    :class:`vdm.sqlalchemy.versions.HistoryMixin`, mixed in below.
+    read-only ``revision`` relationship, and the history readers
+    :meth:`get_as_of`, :attr:`versions`, :attr:`all_revisions`,
+    :attr:`all_related_revisions` and :meth:`diff`.
     """
 
     __versioning__: ClassVar[Versioning]

@@ -13,6 +13,7 @@ vdm 0.15's entry point, on SQLAlchemy 2::
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,8 +27,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.inspection import ModelDiff, RevisionChanges, changes_in, diff_model
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.restore import restore_model, undo_revision
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.verification import Violation, verify_history
@@ -121,9 +124,26 @@ class Repository:
             return [v for v in found if v is not None]
         return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
 
-    def history(self, limit: int | None = None, offset: int = 0) -> list[Revision]:
-        """Revisions, newest first; ``limit``/``offset`` page through them."""
+    def history(
+        self,
+        limit: int | None = None,
+        offset: int = 0,
+        author: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[Revision]:
+        """Revisions, newest first; ``limit``/``offset`` page through them.
+
+        ``author`` keeps one author's revisions; ``since`` and ``until``
+        (UTC, inclusive) keep those whose timestamp lies between.
+        """
         query = select(Revision).order_by(revision_table.c.id.desc()).offset(offset)
+        if author is not None:
+            query = query.where(revision_table.c.author == author)
+        if since is not None:
+            query = query.where(revision_table.c.timestamp >= _utc(since))
+        if until is not None:
+            query = query.where(revision_table.c.timestamp <= _utc(until))
         if limit is not None:
             query = query.limit(limit)
         session = self._session()
@@ -162,6 +182,22 @@ class Repository:
                     changes[v.cls] = rows
         return changes
 
+    def changes(self, revision: RevisionRef) -> RevisionChanges:
+        """Everything ``revision`` changed, object by object (plain data)."""
+        return changes_in(self._session(), revision, self.versioned_classes)
+
+    def diff(self, a: RevisionRef, b: RevisionRef) -> ModelDiff:
+        """The whole model's differences from revision ``a`` to ``b``."""
+        return diff_model(self._session(), a, b, self.versioned_classes)
+
+    def restore(self, revision: RevisionRef) -> None:
+        """Bring the whole model back to ``revision`` (in the session's revision)."""
+        restore_model(self._session(), revision, self.versioned_classes)
+
+    def undo(self, revision: RevisionRef) -> None:
+        """Undo ``revision``'s changes (in the session's revision); may raise ConflictError."""
+        undo_revision(self._session(), revision, self.versioned_classes)
+
     def count_revisions(self) -> int:
         """How many revisions the database holds."""
         query = select(func.count()).select_from(revision_table)
@@ -194,3 +230,9 @@ class Repository:
         with session.no_autoflush:
             return verify_history(session.connection(), self.versioned_classes)
 
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)

@@ -102,16 +102,16 @@ class Version:
 
     def _describe(self) -> str:
         v = type(self).__versioning__
-        return f"{v.describe(self.key)} as of revision {self.revision_id}"
+        return f"{v.describe(self.object_key)} as of revision {self.revision_id}"
 
     @property
-    def key(self) -> Key:
+    def object_key(self) -> Key:
         """The primary key of the object this is a version of."""
         v = type(self).__versioning__
         return tuple(self.__dict__.get(_attr_key(v, n)) for n in v.key_names)
 
     @property
-    def values(self) -> dict[str, Any]:
+    def field_values(self) -> dict[str, Any]:
         """``{field: value}`` for the object's own columns and ``state``."""
         v = type(self).__versioning__
         return {f: getattr(self, f) for f in v.fields}
@@ -130,7 +130,7 @@ class Version:
         col = getattr(cls, REVISION_ID)
         cond = col > self.revision_id if later else col < self.revision_id
         query = (
-            select(cls).where(_version_key_clause(cls, self.key), cond)
+            select(cls).where(_version_key_clause(cls, self.object_key), cond)
             .order_by(col if later else col.desc()).limit(1)
         )
         with self._session().no_autoflush:
@@ -151,7 +151,7 @@ class Version:
         """Position in the object's history (0 for the first version)."""
         cls = type(self)
         query = select(func.count()).select_from(cls).where(
-            _version_key_clause(cls, self.key),
+            _version_key_clause(cls, self.object_key),
             getattr(cls, REVISION_ID) < self.revision_id,
         )
         return int(self._session().execute(query).scalar_one())
@@ -161,19 +161,19 @@ class Version:
         """``{field: [old, new]}`` for the fields this version changed."""
         fields = list(type(self).__versioning__.fields)
         if self.operation_type == Operation.DELETE:
-            return {f: [v, None] for f, v in self.values.items() if v is not None}
+            return {f: [v, None] for f, v in self.field_values.items() if v is not None}
         previous = self.previous
-        old = previous.values if previous is not None else None
+        old = previous.field_values if previous is not None else None
         if previous is not None and previous.operation_type == Operation.DELETE:
             old = None
-        return changed_fields(old, self.values, fields)
+        return changed_fields(old, self.field_values, fields)
 
     def diff(self, other: Version | None = None) -> dict[str, str]:
         """``{field: text}`` from ``other`` (default: previous) to this one."""
         if other is None:
             other = self.previous
-        old = other.values if other is not None else {}
-        return diff_values(old, self.values, list(type(self).__versioning__.fields))
+        old = other.field_values if other is not None else {}
+        return diff_values(old, self.field_values, list(type(self).__versioning__.fields))
 
     def revert(self) -> Any:
         """Make the live object look like this version again.
@@ -190,8 +190,8 @@ class Version:
                 f"before it (version.previous.revert()) to bring the object "
                 f"back", obj=self,
             )
-        live = session.get(versioning.cls, self.key)
-        values = self.values
+        live = session.get(versioning.cls, self.object_key)
+        values = self.field_values
         if not versioning.stateful:
             values.pop(STATE, None)
         if live is None:
@@ -314,8 +314,8 @@ def diff_of(
         else:
             from_id = resolve_revision(session, from_revision)
             from_version = version_as_of(session, versioning, key, from_id)
-    old = from_version.values if from_version is not None else {}
-    new = to_version.values if to_version is not None else {}
+    old = from_version.field_values if from_version is not None else {}
+    new = to_version.field_values if to_version is not None else {}
     return diff_values(old, new, list(versioning.fields))
 
 

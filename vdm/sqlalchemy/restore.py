@@ -1,0 +1,188 @@
+"""Restoring and undoing, each written as a new revision.
+
+    session.revision = Revision(author="me", message="back to r3")
+    restore_object(session, book, 3)      # the book and its links as of r3
+    restore_model(session, 3)             # the whole model as of r3
+    undo_revision(session, 5)             # take back r5, keep later revisions
+    session.commit()
+
+They change live objects through the session like any edit, so the
+history records them as ordinary versions.  :func:`undo_revision` raises
+:class:`vdm.ConflictError` naming the object and fields when a later
+revision changed what it would undo, and then changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vdm.errors import ConflictError
+from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
+from vdm.operations import Operation
+from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.mapping import Key, Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.timetravel import ModelAsOf
+from vdm.sqlalchemy.versions import Version
+
+
+def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
+    return {k: val for k, val in values.items() if v.stateful or k != STATE}
+
+
+def _apply(session: Session, v: Versioning, key: Key, values: dict[str, Any] | None) -> Any:
+    """Make the live object with ``key`` hold ``values`` (None: not exist)."""
+    live = session.get(v.cls, key)
+    if values is None:
+        if live is not None:
+            session.delete(live)
+        return None
+    values = _writable(v, values)
+    if live is None:
+        live = v.mapper.class_manager.new_instance()
+        for name, value in values.items():
+            setattr(live, name, value)
+        session.add(live)
+        return live
+    for name, value in values.items():
+        if getattr(live, name) != value:
+            setattr(live, name, value)
+    return live
+
+
+def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
+    """Make ``obj`` and its versioned links look as they did at ``revision``.
+
+    ``obj`` may be a live object or a version (of an object since
+    destroyed).  Returns the live object (None if it did not exist then).
+    """
+    # One flush at the end lets the ORM order the writes by dependency.
+    with session.no_autoflush:
+        return _restore_object(session, obj, revision)
+
+
+def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
+    v = versioning_of(obj)
+    if v is None:
+        raise TypeError(f"{type(obj).__name__} is not versioned")
+    key = obj.object_key if isinstance(obj, Version) else v.key_of(obj)
+    view = ModelAsOf(session, revision)
+    then = view.get(v.cls, key)
+    live = _apply(session, v, key, then.field_values if then is not None else None)
+    for spec in v.links.values():
+        links_then = {link.object_key: link.field_values for link in view.scalars(
+            select(spec.link.cls).where(*_owner_filter(spec, key)))}
+        current = session.scalars(select(spec.link.cls).where(*_owner_filter(spec, key)))
+        for link in list(current):
+            link_key = spec.link.key_of(link)
+            if link_key not in links_then:
+                setattr(link, STATE, "deleted")
+        for link_key, values in links_then.items():
+            _apply(session, spec.link, link_key, values)
+    return live
+
+
+def _owner_filter(spec: Any, key: Key) -> list[Any]:
+    owner_values = dict(zip(spec.owner.key_names, key, strict=True))
+    return [getattr(spec.link.cls, _attr(spec.link, link_col)) == owner_values[owner_col]
+            for owner_col, link_col in spec.owner_pairs]
+
+
+def _attr(v: Versioning, column: str) -> str:
+    return next(k for k, c in v.fields.items() if c == column)
+
+
+def restore_model(session: Session, revision: RevisionRef,
+                  classes: Iterable[Versioning] | None = None) -> None:
+    """Make every versioned object look as it did at ``revision``.
+
+    Objects created since are destroyed (their history stays), objects
+    destroyed since come back, and every field returns to its old value.
+    """
+    with session.no_autoflush:
+        _restore_model(session, revision, classes)
+
+
+def _restore_model(session: Session, revision: RevisionRef,
+                   classes: Iterable[Versioning] | None) -> None:
+    view = ModelAsOf(session, revision)
+    for v in list(classes) if classes is not None else list(versioned_mappers.values()):
+        then = {x.object_key: x.field_values for x in view.all(v.cls)}
+        live: Any
+        for live in session.scalars(select(v.cls)):
+            key = v.key_of(live)
+            if key not in then:
+                session.delete(live)
+        for key, values in then.items():
+            _apply(session, v, key, values)
+
+
+def undo_revision(session: Session, revision: RevisionRef,
+                  classes: Iterable[Versioning] | None = None) -> None:
+    """Take back everything ``revision`` changed, keeping later revisions.
+
+    Raises :class:`ConflictError` (before changing anything) when a later
+    revision changed a field the undo would restore, or re-created an
+    object it would remove.
+    """
+    revision_id = resolve_revision(session, revision)
+    # (class, key, values to write back or None to destroy, whole object?)
+    plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
+    with session.no_autoflush:
+        for v in list(classes) if classes is not None else list(versioned_mappers.values()):
+            cls = v.version_class
+            written = list(session.scalars(select(cls).where(
+                v.version_table.c[REVISION_ID] == revision_id)))
+            if not written:
+                continue
+            before = {b.object_key: b for b in session.scalars(select(cls).where(
+                v.version_table.c[EXPIRED_ID] == revision_id))}
+            for version in written:
+                prior = before.get(version.object_key)
+                old = (prior.field_values if prior is not None
+                       and prior.operation_type != Operation.DELETE else None)
+                new = version.field_values if version.operation_type != Operation.DELETE else None
+                _check_unchanged_since(session, v, version, new, old)
+                if old is None or new is None:
+                    plan.append((v, version.object_key, old, True))
+                else:
+                    changed = {f: old[f] for f in v.fields if old[f] != new[f]}
+                    plan.append((v, version.object_key, changed, False))
+    for v, key, values, whole in plan:
+        if whole:
+            _apply(session, v, key, values)
+            continue
+        live = session.get(v.cls, key)
+        for name, value in _writable(v, values or {}).items():
+            setattr(live, name, value)
+
+
+def _check_unchanged_since(session: Session, v: Versioning, version: Version,
+                           new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
+    live = session.get(v.cls, version.object_key)
+    now = None if live is None else _writable(v, {f: getattr(live, f) for f in v.fields})
+    where = v.describe(version.object_key)
+    if new is None:
+        if now is not None:
+            raise ConflictError(
+                f"cannot undo revision {version.revision_id}: it destroyed {where}, "
+                f"which a later revision re-created; restore it by hand",
+                cls=v.cls, revision=version.revision_id, fields=tuple(now),
+            )
+        return
+    if now is None:
+        raise ConflictError(
+            f"cannot undo revision {version.revision_id}: {where} was destroyed "
+            f"by a later revision", cls=v.cls, revision=version.revision_id,
+        )
+    changed_by_it = [f for f in now if old is None or old.get(f) != new.get(f)]
+    later = tuple(f for f in changed_by_it if now[f] != new.get(f))
+    if later:
+        raise ConflictError(
+            f"cannot undo revision {version.revision_id}: a later revision also "
+            f"changed {', '.join(later)} of {where}; undo that one first or edit by hand",
+            obj=live, revision=version.revision_id, fields=later,
+        )
