@@ -7,7 +7,7 @@ checked; ``Publisher`` is not versioned; ``Edition`` has a composite key.
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, DynamicMapped, Mapped, mapped_column, relationship
 
 from vdm.sqlalchemy import Revisioned, Stateful
 
@@ -39,6 +39,7 @@ class Book(Revisioned, Stateful, Base):
     license: Mapped[License | None] = relationship()
     publisher: Mapped[Publisher | None] = relationship()
     authors: Mapped[list[Author]] = relationship(back_populates="book", order_by="Author.id")
+    author_query: DynamicMapped[Author] = relationship(lazy="dynamic", viewonly=True)
 
     def __repr__(self) -> str:
         return f"Book({self.name!r})"

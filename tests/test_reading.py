@@ -197,3 +197,19 @@ def test_revert_recreates_a_hard_deleted_object(session, engine):
     session.commit()
     assert session.get(Edition, ("b", 1)) is restored and restored.pages == 5
     assert [v.operation_type for v in restored.versions] == [Operation.INSERT, Operation.DELETE, Operation.INSERT]
+
+
+def test_a_dynamic_relationship_of_a_version_gives_a_query_as_of_its_revision(session):
+    revise(session)
+    book = Book(name="b")
+    book.authors.append(Author(name="a1"))
+    session.add(book)
+    session.commit()
+    revise(session)
+    book.authors.append(Author(name="a2"))
+    book.title = "t"
+    session.commit()
+    query = book.get_as_of(1).author_query
+    assert [a.name for a in session.scalars(query)] == ["a1"]
+    assert [a.name for a in session.scalars(book.get_as_of(2).author_query.where(
+        Author.__revision_class__.name == "a2"))] == ["a2"]
