@@ -86,6 +86,17 @@ class Versioning:
             self.fields.setdefault(STATE, STATE)
 
     @property
+    def column_keys(self) -> list[str]:
+        """Attribute keys of every column of the live table but ``revision_id``."""
+        keys: list[str] | None = self.__dict__.get("_column_keys")
+        if keys is None:
+            keys = self.__dict__["_column_keys"] = [
+                key for key, col in self.mapper.columns.items()
+                if getattr(col, "table", None) is self.table and col.name != REVISION_ID
+            ]
+        return keys
+
+    @property
     def name(self) -> str:
         """The class name, as messages use it."""
         return self.cls.__name__

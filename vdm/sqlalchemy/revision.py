@@ -140,6 +140,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+_BUMP = (update(revision_sequence_table).where(revision_sequence_table.c.id == 1)
+         .values(last_id=revision_sequence_table.c.last_id + 1))
+_BUMP_RETURNING = _BUMP.returning(revision_sequence_table.c.last_id)
+_READ = select(revision_sequence_table.c.last_id).where(revision_sequence_table.c.id == 1)
+_INSERT = insert(revision_table)
+
+
 def allocate_revision(connection: Connection, revision: Revision) -> None:
     """Lock the revision sequence, take the next id and write ``revision``.
 
@@ -148,28 +155,19 @@ def allocate_revision(connection: Connection, revision: Revision) -> None:
     timestamp, taken under the lock, never decreases along ids.
     """
     seq = revision_sequence_table
-    bumped = connection.execute(
-        update(seq).where(seq.c.id == 1).values(last_id=seq.c.last_id + 1)
-    )
-    if bumped.rowcount == 0:
+    if connection.dialect.update_returning:
+        new_id = connection.execute(_BUMP_RETURNING).scalar()
+    else:
+        new_id = connection.execute(_BUMP).rowcount and connection.execute(_READ).scalar()
+    if not new_id:
         # Tables made without create_all (e.g. by a migration) lack the row.
         start = select(func.coalesce(func.max(revision_table.c.id), 0) + 1)
-        connection.execute(
-            insert(seq).values(id=1, last_id=start.scalar_subquery())
-        )
-    new_id = connection.execute(
-        select(seq.c.last_id).where(seq.c.id == 1)
-    ).scalar_one()
+        connection.execute(insert(seq).values(id=1, last_id=start.scalar_subquery()))
+        new_id = connection.execute(_READ).scalar_one()
     timestamp = utcnow()
-    connection.execute(
-        insert(revision_table).values(
-            id=new_id,
-            timestamp=timestamp,
-            author=revision.author,
-            message=revision.message,
-            state=revision.state,
-            extra=revision.extra,
-        )
-    )
+    connection.execute(_INSERT, {
+        "id": new_id, "timestamp": timestamp, "author": revision.author,
+        "message": revision.message, "state": revision.state, "extra": revision.extra,
+    })
     revision.id = new_id
     revision.timestamp = timestamp

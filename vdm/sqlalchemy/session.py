@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -49,7 +49,7 @@ from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, allocate_revision
 from vdm.sqlalchemy.versions import Version
-from vdm.sqlalchemy.writer import TableChanges, write_versions
+from vdm.sqlalchemy.writer import TableChanges, chunks, statements_for, write_versions
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
@@ -65,6 +65,8 @@ class TransactionState:
     written: dict[Versioning, dict[Key, Operation]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    #: Objects before_flush found changed, so before_update need not look again.
+    changed: set[Any] = field(default_factory=set)
     #: Keys changed by the flush under way.
     pending: dict[Versioning, TableChanges] = field(
         default_factory=lambda: defaultdict(TableChanges)
@@ -104,13 +106,22 @@ def describe(obj: Any) -> str:
 
 
 def _column_changed(obj: Any, versioning: Versioning) -> bool:
+    """True when a column of ``obj`` (other than ``revision_id``) really changed.
+
+    SQLAlchemy keeps the value a changed attribute had when loaded in
+    ``committed_state``; the old-value listeners (``watch_old_values``) make
+    sure it is there, so equal values count as no change.
+    """
     state = orm_attributes.instance_state(obj)
-    for key in versioning.mapper.column_attrs.keys():
-        if key == REVISION_ID:
-            continue
-        hist = state.attrs[key].load_history()
-        if hist.has_changes():
-            return True
+    committed = state.committed_state
+    if not committed:
+        return False
+    current = state.dict
+    for key in versioning.column_keys:
+        if key in committed:
+            old = committed[key]
+            if old is orm_attributes.NO_VALUE or old != current.get(key, orm_attributes.NO_VALUE):
+                return True
     return False
 
 
@@ -165,14 +176,10 @@ def _check_stale(session: Session, objs: list[Any]) -> None:
         by_table[versioning][tuple(state.key[1])] = (obj, loaded)
     connection = session.connection()
     for versioning, expected in by_table.items():
-        table = versioning.table
+        statements = statements_for(versioning)
         found: dict[Key, Any] = {}
-        for batch in _batches(list(expected)):
-            rows = connection.execute(
-                select(*(table.c[n] for n in versioning.key_names), table.c[REVISION_ID])
-                .where(versioning.live_key_clause(batch))
-                .with_for_update()
-            )
+        for batch in chunks(expected):
+            rows = connection.execute(statements.stale_check, {"keys": statements.keys_param(batch)})
             for row in rows:
                 found[tuple(row[:-1])] = row[-1]
         for key, (obj, loaded) in expected.items():
@@ -196,10 +203,6 @@ def _check_stale(session: Session, objs: list[Any]) -> None:
 _UNKNOWN = object()
 
 
-def _batches(keys: list[Key], size: int = 500) -> list[list[Key]]:
-    return [keys[i:i + size] for i in range(0, len(keys), size)]
-
-
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
     changed: list[Any] = []
@@ -221,6 +224,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
             stale_candidates.append(obj)
     if not changed:
         return
+    transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
     ensure_revision(session, session.connection())
     if stale_candidates:
         _check_stale(session, stale_candidates)
@@ -249,12 +253,13 @@ def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> 
 def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     versioning = versioning_of(target)
     assert versioning is not None
-    if not _column_changed(target, versioning):
-        return
     session = _session_for(target)
+    state = orm_attributes.instance_state(target)
+    # A foreign key set by the flush itself (a moved child) is only seen here.
+    if state not in transaction_state(session).changed and not _column_changed(target, versioning):
+        return
     target.revision_id = ensure_revision(session, connection)
     changes = transaction_state(session).pending[versioning]
-    state = orm_attributes.instance_state(target)
     old_key = tuple(state.key[1]) if state.key is not None else None
     new_key = versioning.key_of(target)
     if old_key is not None and old_key != new_key:
@@ -294,6 +299,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     if not tx.pending:
         return
     pending, tx.pending = tx.pending, defaultdict(TableChanges)
+    tx.changed = set()
     if tx.revision is None or tx.revision.id is None:
         return
     connection = session.connection()

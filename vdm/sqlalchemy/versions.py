@@ -255,15 +255,27 @@ def get_as_of(obj: Any, revision: RevisionRef) -> Version | None:
     """The version of live ``obj`` as of ``revision``, or None."""
     versioning = _versioning(obj)
     session = _session_of(obj)
+    key = versioning.key_of(obj)
     with session.no_autoflush:
+        if isinstance(revision, int) and not isinstance(revision, bool):
+            # One round trip: the revision's existence is checked in the
+            # same query, and again on its own only when nothing was found.
+            found = version_as_of(session, versioning, key, revision, check_revision=True)
+            if found is None:
+                resolve_revision(session, revision)
+            return found
         revision_id = resolve_revision(session, revision)
-        return version_as_of(session, versioning, versioning.key_of(obj), revision_id)
+        return version_as_of(session, versioning, key, revision_id)
 
 
 def version_as_of(
-    session: Session, versioning: Versioning, key: Key, revision_id: int
+    session: Session, versioning: Versioning, key: Key, revision_id: int,
+    check_revision: bool = False,
 ) -> Version | None:
-    """The version of the object with ``key`` as of ``revision_id``."""
+    """The version of the object with ``key`` as of ``revision_id``.
+
+    With ``check_revision`` nothing is found unless the revision exists.
+    """
     cls = versioning.version_class
     col = getattr(cls, REVISION_ID)
     query = (
@@ -272,6 +284,10 @@ def version_as_of(
         .order_by(col.desc())
         .limit(1)
     )
+    if check_revision:
+        query = query.where(
+            select(revision_table.c.id).where(revision_table.c.id == revision_id).exists()
+        )
     with session.no_autoflush:
         found = session.scalars(query).first()
     if found is None or found.operation_type == Operation.DELETE:

@@ -1,29 +1,40 @@
 """Writing version rows: set-based statements, one batch per table.
 
 The flush hooks (:mod:`vdm.sqlalchemy.session`) only record which keys of
-which versioned table were inserted, updated or deleted; :func:`write_versions`
-then writes their versions with a constant number of statements per table,
+which versioned table were inserted, updated or deleted;
+:func:`write_versions` asks :func:`vdm.writeplan.plan_versions` what to
+write and runs the plan with a constant number of statements per table,
 whatever the number of objects: rows are copied from the live table (or,
 for deletes, from the current version) by ``INSERT ... SELECT``.
 
-Within one revision each object keeps one version: a later flush replaces
-the row this revision wrote earlier, keeping its operation (an object
-created in this revision stays an insert), and an object created and
-destroyed in the same revision leaves nothing.
+The statements of each table are built once (:class:`TableStatements`)
+with expanding key lists, so a flush only binds parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, delete, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Integer,
+    bindparam,
+    delete,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Key, Versioning
 from vdm.states import State
+from vdm.writeplan import plan_versions
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
 CHUNK = 500
@@ -53,6 +64,104 @@ def chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
         yield batch
 
 
+def _keys_in(columns: list[Any]) -> Any:
+    """``columns IN :keys`` with one expanding parameter."""
+    if len(columns) == 1:
+        return columns[0].in_(bindparam("keys", expanding=True))
+    return tuple_(*columns).in_(bindparam("keys", expanding=True))
+
+
+class TableStatements:
+    """The statements that write one table's versions, built once."""
+
+    def __init__(self, versioning: Versioning) -> None:
+        self.v = versioning
+
+    def keys_param(self, batch: list[Key]) -> list[Any]:
+        """The ``keys`` parameter for a batch (scalars for one-column keys)."""
+        if len(self.v.key_names) == 1:
+            return [k[0] for k in batch]
+        return batch
+
+    @cached_property
+    def _vt_keys(self) -> Any:
+        return _keys_in([self.v.version_table.c[n] for n in self.v.key_names])
+
+    @cached_property
+    def _live_keys(self) -> Any:
+        return _keys_in([self.v.table.c[n] for n in self.v.key_names])
+
+    @cached_property
+    def drop_own(self) -> Executable:
+        vt = self.v.version_table
+        return delete(vt).where(self._vt_keys, vt.c[REVISION_ID] == bindparam("rid"))
+
+    @cached_property
+    def unexpire(self) -> Executable:
+        vt = self.v.version_table
+        return (update(vt).where(self._vt_keys, vt.c[EXPIRED_ID] == bindparam("rid"))
+                .values({EXPIRED_ID: None}))
+
+    @cached_property
+    def mark_deleted(self) -> Executable:
+        vt = self.v.version_table
+        return (update(vt).where(self._vt_keys, vt.c[REVISION_ID] == bindparam("rid"))
+                .values({OPERATION_TYPE: Operation.DELETE}))
+
+    @cached_property
+    def copy_current_as_delete(self) -> Executable:
+        vt = self.v.version_table
+        names = [c.name for c in vt.c if c.name not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
+        source = select(
+            *(vt.c[n] for n in names),
+            bindparam("rid", type_=Integer),
+            literal(Operation.DELETE, vt.c[OPERATION_TYPE].type),
+        ).where(self._vt_keys, vt.c[EXPIRED_ID].is_(None), vt.c[REVISION_ID] != bindparam("rid"))
+        return vt.insert().from_select([*names, REVISION_ID, OPERATION_TYPE], source)
+
+    def copy_live(self, op: Operation) -> Executable:
+        """Copy live rows as versions with operation ``op``."""
+        return self._copy_live[op]
+
+    @cached_property
+    def _copy_live(self) -> dict[Operation, Executable]:
+        vt, live = self.v.version_table, self.v.table
+        names = [c.name for c in live.c]
+        statements: dict[Operation, Executable] = {}
+        for op in (Operation.INSERT, Operation.UPDATE):
+            extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
+            target = [*names, OPERATION_TYPE]
+            if not self.v.stateful:
+                extra.append(literal(State.ACTIVE, vt.c[STATE].type))
+                target.append(STATE)
+            source = select(*(live.c[n] for n in names), *extra).where(self._live_keys)
+            statements[op] = vt.insert().from_select(target, source)
+        return statements
+
+    @cached_property
+    def expire_previous(self) -> Executable:
+        vt = self.v.version_table
+        return (update(vt)
+                .where(self._vt_keys, vt.c[EXPIRED_ID].is_(None),
+                       vt.c[REVISION_ID] != bindparam("rid"))
+                .values({EXPIRED_ID: bindparam("rid")}))
+
+    @cached_property
+    def stale_check(self) -> Executable:
+        """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
+        live = self.v.table
+        return (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
+                .where(self._live_keys).with_for_update())
+
+
+def statements_for(versioning: Versioning) -> TableStatements:
+    """The (cached) statements of one versioned table."""
+    cached: TableStatements | None = versioning.__dict__.get("_statements")
+    if cached is None:
+        cached = versioning.__dict__["_statements"] = TableStatements(versioning)
+    return cached
+
+
 def write_versions(
     connection: Connection,
     versioning: Versioning,
@@ -65,121 +174,19 @@ def write_versions(
     ``written`` maps the keys this revision already versioned to their
     operation; it is updated in place.
     """
-    # An object deleted and re-created in one flush is an update of it.
-    recreated = changes.deleted & changes.inserted
-    deleted = changes.deleted - recreated
-    copies: dict[Operation, set[Key]] = {Operation.INSERT: set(), Operation.UPDATE: set()}
-    for key in changes.inserted | changes.updated:
-        earlier = written.get(key)
-        if earlier is Operation.INSERT:
-            copies[Operation.INSERT].add(key)
-        elif earlier is not None or key in recreated or key in changes.updated:
-            copies[Operation.UPDATE].add(key)
-        else:
-            copies[Operation.INSERT].add(key)
+    plan = plan_versions(changes.inserted, changes.updated, changes.deleted, written)
+    st = statements_for(versioning)
 
-    vanish = {k for k in deleted if written.get(k) is Operation.INSERT}
-    now_deleted = {k for k in deleted if written.get(k) is Operation.UPDATE}
-    to_delete = deleted - vanish - now_deleted
-    replace = {k for k in changes.inserted | changes.updated if k in written}
+    def run(statement: Executable, keys: set[Key]) -> None:
+        for batch in chunks(keys):
+            connection.execute(statement, {"keys": st.keys_param(batch), "rid": revision_id})
 
-    _drop_own_rows(connection, versioning, replace | vanish, revision_id)
-    _unexpire(connection, versioning, vanish, revision_id)
-    _mark_deleted(connection, versioning, now_deleted, revision_id)
-    _copy_current_as_delete(connection, versioning, to_delete, revision_id)
-    for op, keys in copies.items():
-        _copy_live(connection, versioning, keys, revision_id, op)
-    _expire_previous(
-        connection, versioning,
-        (changes.inserted | changes.updated | to_delete) - set(written),
-        revision_id,
-    )
-
-    for key in vanish:
-        del written[key]
-    for key in now_deleted | to_delete:
-        written[key] = Operation.DELETE
-    for op, keys in copies.items():
-        for key in keys:
-            written[key] = op
-
-
-def _drop_own_rows(conn: Connection, v: Versioning, keys: set[Key], rid: int) -> None:
-    vt = v.version_table
-    for batch in chunks(keys):
-        conn.execute(
-            delete(vt).where(v.version_key_clause(batch), vt.c[REVISION_ID] == rid)
-        )
-
-
-def _unexpire(conn: Connection, v: Versioning, keys: set[Key], rid: int) -> None:
-    vt = v.version_table
-    for batch in chunks(keys):
-        conn.execute(
-            update(vt)
-            .where(v.version_key_clause(batch), vt.c[EXPIRED_ID] == rid)
-            .values({EXPIRED_ID: None})
-        )
-
-
-def _mark_deleted(conn: Connection, v: Versioning, keys: set[Key], rid: int) -> None:
-    vt = v.version_table
-    for batch in chunks(keys):
-        conn.execute(
-            update(vt)
-            .where(v.version_key_clause(batch), vt.c[REVISION_ID] == rid)
-            .values({OPERATION_TYPE: Operation.DELETE})
-        )
-
-
-def _copy_current_as_delete(
-    conn: Connection, v: Versioning, keys: set[Key], rid: int
-) -> None:
-    vt = v.version_table
-    bookkeeping = (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)
-    names = [c.name for c in vt.c if c.name not in bookkeeping]
-    for batch in chunks(keys):
-        source = select(
-            *(vt.c[n] for n in names),
-            literal(rid, vt.c[REVISION_ID].type),
-            literal(Operation.DELETE, vt.c[OPERATION_TYPE].type),
-        ).where(
-            v.version_key_clause(batch),
-            vt.c[EXPIRED_ID].is_(None),
-            vt.c[REVISION_ID] != rid,
-        )
-        conn.execute(
-            vt.insert().from_select([*names, REVISION_ID, OPERATION_TYPE], source)
-        )
-
-
-def _copy_live(
-    conn: Connection, v: Versioning, keys: set[Key], rid: int, op: Operation
-) -> None:
-    vt = v.version_table
-    live = v.table
-    names = [c.name for c in live.c]
-    extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
-    target = [*names, OPERATION_TYPE]
-    if not v.stateful:
-        extra.append(literal(State.ACTIVE, vt.c[STATE].type))
-        target.append(STATE)
-    for batch in chunks(keys):
-        source = select(*(live.c[n] for n in names), *extra).where(
-            v.live_key_clause(batch)
-        )
-        conn.execute(vt.insert().from_select(target, source))
-
-
-def _expire_previous(conn: Connection, v: Versioning, keys: set[Key], rid: int) -> None:
-    vt = v.version_table
-    for batch in chunks(keys):
-        conn.execute(
-            update(vt)
-            .where(
-                v.version_key_clause(batch),
-                vt.c[EXPIRED_ID].is_(None),
-                vt.c[REVISION_ID] != rid,
-            )
-            .values({EXPIRED_ID: rid})
-        )
+    run(st.drop_own, plan.drop_own)
+    run(st.unexpire, plan.unexpire)
+    run(st.mark_deleted, plan.mark_deleted)
+    run(st.copy_current_as_delete, plan.copy_current_as_delete)
+    for op, keys in plan.copy_live.items():
+        run(st.copy_live(op), keys)
+    run(st.expire_previous, plan.expire_previous)
+    written.clear()
+    written.update(plan.written)

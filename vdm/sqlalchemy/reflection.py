@@ -1,0 +1,338 @@
+"""Any vdm database, read without its Python model: the schema by reflection.
+
+The history of a vdm database is in public tables (see ``doc/schema.rst``),
+so tools need not import the application's classes to read it.  This
+module finds them by reflection: the ``revision`` table, and every table
+``T`` that has a ``T_revision`` table with ``expired_id`` and
+``operation_type`` columns::
+
+    with engine.connect() as connection:
+        model = ReflectedModel(connection)       # NotVdmDatabaseError if it is not one
+        [h.name for h in model.histories]        # ['author', 'book']
+        model.revisions(limit=10, author="ann")  # newest first, plain data
+        book = model.history("book")             # UnknownTableError if not versioned
+        book.parse_key("1")                      # (1,): MalformedKeyError if not a key
+        verify_history(connection, model.histories)
+
+A :class:`ReflectedHistory` has what
+:func:`vdm.sqlalchemy.verification.verify_history` reads from a versioned
+class (``table``, ``version_table``, ``key_names``, ``name``,
+``describe(key)``), with ``cls`` None.  What a revision changed, model
+diffs and blame are in :mod:`vdm.sqlalchemy.tablehistory`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Column, Connection, MetaData, Table, func, inspect, select
+
+from vdm.errors import RevisionNotFoundError, VdmError
+from vdm.naming import (
+    BOOKKEEPING_COLUMNS,
+    EXPIRED_ID,
+    OPERATION_TYPE,
+    REVISION_ID,
+    REVISION_TABLE,
+    revision_table_name,
+)
+from vdm.sqlalchemy.verification import Violation, verify_history
+
+if TYPE_CHECKING:
+    from vdm.sqlalchemy.mapping import Versioning
+
+#: A primary key value, one item per key column.
+Key = tuple[Any, ...]
+
+
+class NotVdmDatabaseError(VdmError, LookupError):
+    """The database has no ``revision`` table: vdm never wrote to it."""
+
+
+class UnknownTableError(VdmError, LookupError):
+    """A table name names no versioned table of the database."""
+
+
+class UnknownRowError(VdmError, LookupError):
+    """A key names no row that the table's history ever held."""
+
+
+class MalformedKeyError(VdmError, ValueError):
+    """A primary key given as text does not fit the table's key columns."""
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One row of the ``revision`` table, as plain data."""
+
+    id: int
+    timestamp: dt.datetime | None
+    author: str | None
+    message: str | None
+    state: str
+    extra: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        """The revision as JSON-ready data (timestamp in ISO 8601, UTC)."""
+        return {
+            "id": self.id,
+            "timestamp": iso_utc(self.timestamp),
+            "author": self.author,
+            "message": self.message,
+            "state": self.state,
+            "extra": self.extra,
+        }
+
+
+def iso_utc(when: dt.datetime | None) -> str | None:
+    """``2024-05-01T12:00:00+00:00`` for a naive UTC timestamp (None stays None)."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.isoformat()
+
+
+class ReflectedHistory:
+    """One versioned table ``T`` and its version table ``T_revision``.
+
+    ``fields`` are the columns diffs compare: those of ``T`` that the
+    version table copies, ``state`` included, bookkeeping excluded.
+    """
+
+    #: There is no Python class behind a reflected table.
+    cls: type | None = None
+
+    def __init__(self, table: Table, version_table: Table) -> None:
+        self.table = table
+        self.version_table = version_table
+        live_key = [c.name for c in table.primary_key.columns]
+        if not live_key:
+            # A live table reflected without its key (a view, say): the
+            # version table's key is T's key followed by revision_id.
+            live_key = [c.name for c in version_table.primary_key.columns
+                        if c.name != REVISION_ID]
+        self.key_names: list[str] = live_key
+        self.fields: list[str] = [
+            c.name for c in table.columns
+            if c.name in version_table.c and c.name not in BOOKKEEPING_COLUMNS
+        ]
+
+    def __repr__(self) -> str:
+        return f"<ReflectedHistory {self.name}>"
+
+    @property
+    def name(self) -> str:
+        """The live table's name, as messages use it."""
+        return self.table.name
+
+    def describe(self, key: Key) -> str:
+        """``book(id=1)``: how messages name one row."""
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key, strict=True))
+        return f"{self.name}({pairs})"
+
+    def key_dict(self, key: Key) -> dict[str, Any]:
+        """``{"id": 1}``: a key with its column names."""
+        return dict(zip(self.key_names, key, strict=True))
+
+    def parse_key(self, text: str) -> Key:
+        """The key written as ``text`` (values comma-separated, in key order).
+
+        Each value is converted to its column's type; raises
+        :class:`MalformedKeyError` when the count or a value does not fit.
+        """
+        parts = [part.strip() for part in text.split(",")]
+        names = ", ".join(self.key_names)
+        if len(parts) != len(self.key_names):
+            raise MalformedKeyError(
+                f"malformed key {text!r} for table {self.name}: expected "
+                f"{len(self.key_names)} comma-separated value(s), one for each "
+                f"key column ({names})"
+            )
+        key = []
+        for name, part in zip(self.key_names, parts, strict=True):
+            try:
+                key.append(_convert(self.version_table.c[name], part))
+            except (TypeError, ValueError, decimal.InvalidOperation):
+                raise MalformedKeyError(
+                    f"malformed key {text!r} for table {self.name}: {part!r} is "
+                    f"not a value of column {name} ({self.version_table.c[name].type})"
+                ) from None
+        return tuple(key)
+
+
+def _convert(column: Column[Any], text: str) -> Any:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return text
+    if python_type is bool:
+        lowered = text.lower()
+        if lowered not in ("0", "1", "true", "false"):
+            raise ValueError(text)
+        return lowered in ("1", "true")
+    if python_type in (dt.datetime, dt.date, dt.time):
+        return python_type.fromisoformat(text)
+    if python_type is decimal.Decimal:
+        return decimal.Decimal(text)
+    if python_type in (int, float, str):
+        return python_type(text)
+    return text
+
+
+class ReflectedModel:
+    """The history tables of one vdm database, found by reflection.
+
+    Raises :class:`NotVdmDatabaseError` when the database has no
+    ``revision`` table.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        names = set(inspect(connection).get_table_names())
+        if REVISION_TABLE not in names:
+            raise NotVdmDatabaseError(
+                "it has no revision table, so vdm never wrote to it"
+            )
+        candidates = sorted(t for t in names if revision_table_name(t) in names)
+        self.metadata = MetaData()
+        self.metadata.reflect(
+            connection,
+            only=[REVISION_TABLE, *candidates, *(revision_table_name(t) for t in candidates)],
+        )
+        tables = self.metadata.tables
+        #: The ``revision`` table.
+        self.revision_table: Table = tables[REVISION_TABLE]
+        #: Every versioned table, by name.
+        self.by_name: dict[str, ReflectedHistory] = {}
+        for name in candidates:
+            version_table = tables[revision_table_name(name)]
+            if EXPIRED_ID in version_table.c and OPERATION_TYPE in version_table.c:
+                self.by_name[name] = ReflectedHistory(tables[name], version_table)
+
+    @property
+    def histories(self) -> list[ReflectedHistory]:
+        """Every versioned table, by name."""
+        return list(self.by_name.values())
+
+    def history(self, name: str) -> ReflectedHistory:
+        """The versioned table called ``name``; :class:`UnknownTableError` if none."""
+        found = self.by_name.get(name)
+        if found is None:
+            known = ", ".join(self.by_name) or "none"
+            raise UnknownTableError(
+                f"there is no versioned table {name!r} in the database "
+                f"(versioned tables: {known})"
+            )
+        return found
+
+    # -- revisions ------------------------------------------------------
+
+    def revisions(
+        self,
+        limit: int | None = None,
+        offset: int = 0,
+        author: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[RevisionRecord]:
+        """Revisions, newest first, paged and filtered as ``Repository.history``."""
+        rt = self.revision_table
+        query = select(rt).where(*self._filters(author, since, until))
+        query = query.order_by(rt.c.id.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_record(row) for row in self.connection.execute(query).mappings()]
+
+    def count_revisions(
+        self,
+        author: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> int:
+        """How many revisions the filters keep."""
+        query = select(func.count()).select_from(self.revision_table)
+        query = query.where(*self._filters(author, since, until))
+        return int(self.connection.execute(query).scalar_one())
+
+    def _filters(self, author: str | None, since: dt.datetime | None,
+                 until: dt.datetime | None) -> list[Any]:
+        c = self.revision_table.c
+        found: list[Any] = []
+        if author is not None:
+            found.append(c.author == author)
+        if since is not None:
+            found.append(c.timestamp >= naive_utc(since))
+        if until is not None:
+            found.append(c.timestamp <= naive_utc(until))
+        return found
+
+    def revision(self, revision_id: int) -> RevisionRecord:
+        """The revision ``revision_id``; :class:`RevisionNotFoundError` if none."""
+        return self.revisions_by_id([revision_id])[revision_id]
+
+    def revisions_by_id(self, ids: Iterable[int]) -> dict[int, RevisionRecord]:
+        """``{id: revision}`` for these ids, all of which must exist: one query."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rt = self.revision_table
+        rows = self.connection.execute(select(rt).where(rt.c.id.in_(wanted))).mappings()
+        found = {record.id: record for record in map(_record, rows)}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise RevisionNotFoundError(
+                f"there is no revision {missing[0]} in the database; "
+                f"`vdm log` lists the revisions",
+                revision=missing[0],
+            )
+        return found
+
+    def verify(self) -> list[Violation]:
+        """Check the history invariants of every versioned table (``Repository.verify``)."""
+        # verify_history reads only what a ReflectedHistory has in common
+        # with a Versioning (table, version_table, key_names, name, describe).
+        histories = cast("list[Versioning]", self.histories)
+        return verify_history(self.connection, histories)
+
+    def change_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        """``{revision id: versions it wrote}``: one grouped query per table."""
+        counts = dict.fromkeys(ids, 0)
+        if not ids:
+            return counts
+        for history in self.histories:
+            rid = history.version_table.c[REVISION_ID]
+            query = select(rid, func.count()).where(rid.in_(list(ids))).group_by(rid)
+            for revision_id, count in self.connection.execute(query):
+                counts[revision_id] += count
+        return counts
+
+
+def naive_utc(when: dt.datetime) -> dt.datetime:
+    """``when`` in UTC without a time zone, as the ``timestamp`` column stores it."""
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _record(row: Any) -> RevisionRecord:
+    extra = row.get("extra")
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            pass  # not JSON after all: show the text as it is
+    state = row.get("state")
+    return RevisionRecord(
+        id=int(row["id"]),
+        timestamp=row.get("timestamp"),
+        author=row.get("author"),
+        message=row.get("message"),
+        state=str(state) if state is not None else "active",
+        extra=extra,
+    )
