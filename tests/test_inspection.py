@@ -174,3 +174,10 @@ def test_undoing_a_destroy_that_was_redone_later_is_a_conflict(repo, session, ca
     with pytest.raises(ConflictError, match="it destroyed PackageTag\\(id=1\\), which a later revision re-created"):
         repo.undo(4)
     session.rollback()
+
+
+def test_undo_works_for_classes_without_state(repo, session, catalogue):
+    revise(repo, "eve", "rename licence", lambda: setattr(catalogue["gpl"], "name", "GPL-3"))
+    revise(repo, "dan", "undo eve", lambda: repo.undo(5))
+    assert catalogue["gpl"].name == "GPL"
+    assert [c.describe() for c in repo.changes(6).updated] == ["License(id=1) updated: name"]

@@ -74,5 +74,29 @@ class UnversionedChangeError(VdmError, RuntimeError):
     """A change would bypass history (e.g. an ORM bulk UPDATE/DELETE)."""
 
 
+class InvalidInputError(VdmError, TypeError, ValueError):
+    """An argument of the wrong type or value (e.g. a revision's author).
+
+    It is both a :class:`TypeError` and a :class:`ValueError`, so callers
+    may catch the builtin they would expect.
+    """
+
+
 class IntegrityViolation(VdmError, ValueError):
     """An operation would leave the model or its history inconsistent."""
+
+
+class NotVdmDatabaseError(VdmError, LookupError):
+    """The database has no ``revision`` table: vdm never wrote to it."""
+
+
+class UnknownTableError(VdmError, LookupError):
+    """A table name names no versioned table of the database."""
+
+
+class UnknownRowError(VdmError, LookupError):
+    """A key names no row that the table's history ever held."""
+
+
+class MalformedKeyError(VdmError, ValueError):
+    """A primary key given as text does not fit the table's key columns."""

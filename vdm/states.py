@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from vdm.errors import InvalidInputError
+
 
 class State(StrEnum):
     """The state of a stateful object or link.
@@ -28,6 +30,6 @@ class State(StrEnum):
             return cls(str(value))
         except ValueError:
             allowed = ", ".join(repr(s.value) for s in cls)
-            raise ValueError(
+            raise InvalidInputError(
                 f"{value!r} is not a vdm state; use one of {allowed}"
             ) from None

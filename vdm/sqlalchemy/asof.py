@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from vdm.errors import RevisionNotFoundError
+from vdm.errors import InvalidInputError, RevisionNotFoundError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.revision import Revision, revision_table
@@ -41,16 +41,15 @@ def resolve_revision(session: Session, revision: RevisionRef | None) -> int:
         # The identity holds the id even when the object is detached and
         # expired (e.g. read in a session that has since been closed).
         identity = inspect(revision).identity
-        if identity is not None:
-            return int(identity[0])
-        written = revision.__dict__.get("id")
+        written = identity[0] if identity is not None else revision.__dict__.get("id")
         if written is None:
             raise RevisionNotFoundError(
                 f"{revision!r} has not been written yet; flush or commit "
                 f"its changes before reading history as of it",
                 revision=revision,
             )
-        return int(written)
+        # A Revision from another database may carry an id unknown here.
+        return resolve_revision(session, int(written))
     if revision is None:
         youngest = session.execute(select(func.max(revision_table.c.id))).scalar()
         if youngest is None:
@@ -61,7 +60,7 @@ def resolve_revision(session: Session, revision: RevisionRef | None) -> int:
     if isinstance(revision, dt.datetime):
         return _revision_at(session, revision)
     if isinstance(revision, bool) or not isinstance(revision, int):
-        raise TypeError(
+        raise InvalidInputError(
             f"a revision is a Revision, an id (int) or a datetime, "
             f"not {type(revision).__name__}"
         )

@@ -57,6 +57,14 @@ class LinkSpec:
             return [vt.c[self.link.fields[self.position_attr]], *by_key]
         return by_key
 
+    def identity_columns(self) -> list[Any]:
+        """Live link columns that must be unique per owner: target key or map key."""
+        table = self.link.table
+        if self.key_attr is not None:
+            return [table.c[self.link.fields[self.key_attr]]]
+        prop: Any = self.link.mapper.get_property(self.other_attr)
+        return [table.c[local.name] for local, _ in prop.local_remote_pairs]
+
     def of_owner(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
         """Conditions on the link version table: links of this owner."""
         vt = self.link.version_table

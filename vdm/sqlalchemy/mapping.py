@@ -97,6 +97,17 @@ class Versioning:
         return keys
 
     @property
+    def many_to_one_keys(self) -> list[str]:
+        """Keys of the class's many-to-one relationships (after configuration)."""
+        keys: list[str] | None = self.__dict__.get("_many_to_one_keys")
+        if keys is None:
+            keys = self.__dict__["_many_to_one_keys"] = [
+                prop.key for prop in self.mapper.relationships
+                if prop.direction.name == "MANYTOONE" and not prop.viewonly
+            ]
+        return keys
+
+    @property
     def name(self) -> str:
         """The class name, as messages use it."""
         return self.cls.__name__

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Column, Connection, MetaData, Table, func, inspect, select
 
-from vdm.errors import RevisionNotFoundError, VdmError
+from vdm.errors import (
+    MalformedKeyError,
+    NotVdmDatabaseError,
+    RevisionNotFoundError,
+    UnknownTableError,
+)
 from vdm.naming import (
     BOOKKEEPING_COLUMNS,
     EXPIRED_ID,
@@ -48,22 +53,6 @@ if TYPE_CHECKING:
 
 #: A primary key value, one item per key column.
 Key = tuple[Any, ...]
-
-
-class NotVdmDatabaseError(VdmError, LookupError):
-    """The database has no ``revision`` table: vdm never wrote to it."""
-
-
-class UnknownTableError(VdmError, LookupError):
-    """A table name names no versioned table of the database."""
-
-
-class UnknownRowError(VdmError, LookupError):
-    """A key names no row that the table's history ever held."""
-
-
-class MalformedKeyError(VdmError, ValueError):
-    """A primary key given as text does not fit the table's key columns."""
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,8 @@ def undo_revision(session: Session, revision: RevisionRef,
 def _check_unchanged_since(session: Session, v: Versioning, version: Version,
                            new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
     live = session.get(v.cls, version.object_key)
-    now = None if live is None else _writable(v, {f: getattr(live, f) for f in v.fields})
+    fields = _writable(v, dict.fromkeys(v.fields))
+    now = None if live is None else {f: getattr(live, f) for f in fields}
     where = v.describe(version.object_key)
     if new is None:
         if now is not None:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import registry
 
 from vdm.errors import ConfigurationError
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.revisions import check_revision_metadata
 from vdm.sqlalchemy.types import JSONText, StateType
 from vdm.states import State
 
@@ -90,19 +91,7 @@ class Revision:
         extra: Any = None,
         state: State | str = State.ACTIVE,
     ) -> None:
-        if author is not None and not isinstance(author, str):
-            raise TypeError(
-                f"Revision author must be a str, not {type(author).__name__}"
-            )
-        if message is not None and not isinstance(message, str):
-            raise TypeError(
-                f"Revision message must be a str, not {type(message).__name__}"
-            )
-        if author is not None and len(author) > AUTHOR_LENGTH:
-            raise ValueError(
-                f"Revision author is {len(author)} characters long; "
-                f"the revision table keeps at most {AUTHOR_LENGTH}"
-            )
+        check_revision_metadata(author, message)
         self.author = author
         self.message = message
         self.extra = extra

@@ -38,18 +38,24 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.errors import (
-    ConflictError,
+    InvalidInputError,
     NoRevisionError,
     ReadOnlyError,
     UnversionedChangeError,
     VdmError,
 )
-from vdm.naming import REVISION_ID
 from vdm.operations import Operation
+from vdm.sqlalchemy.conflicts import (
+    check_duplicate_links,
+    check_exist,
+    check_no_new_references,
+    check_stale,
+    referenced_objects,
+)
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, allocate_revision
 from vdm.sqlalchemy.versions import Version
-from vdm.sqlalchemy.writer import TableChanges, chunks, statements_for, write_versions
+from vdm.sqlalchemy.writer import TableChanges, write_versions
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
@@ -116,6 +122,9 @@ def _column_changed(obj: Any, versioning: Versioning) -> bool:
     committed = state.committed_state
     if not committed:
         return False
+    # A new many-to-one target changes a foreign key column at flush time.
+    if any(key in committed for key in versioning.many_to_one_keys):
+        return True
     current = state.dict
     for key in versioning.column_keys:
         if key in committed:
@@ -125,8 +134,13 @@ def _column_changed(obj: Any, versioning: Versioning) -> bool:
     return False
 
 
-def ensure_revision(session: Session, connection: Connection) -> int:
-    """Write the transaction's revision row (once) and return its id."""
+def ensure_revision(
+    session: Session, connection: Connection, changed: list[Any] | None = None
+) -> int:
+    """Write the transaction's revision row (once) and return its id.
+
+    ``changed`` names the objects that need it, for the error message.
+    """
     tx = transaction_state(session)
     if tx.revision is not None and tx.revision.id is not None:
         return tx.revision.id
@@ -134,16 +148,20 @@ def ensure_revision(session: Session, connection: Connection) -> int:
     if revision is None:
         author = session.info.get(AUTO_REVISION_AUTHOR)
         if author is None:
+            names = [describe(o) for o in (changed or [])[:3]]
+            more = len(changed or []) - len(names)
+            what = ", ".join(names) + (f" and {more} more" if more > 0 else "")
             raise NoRevisionError(
-                "versioned objects were changed but the session has no "
+                f"{what or 'versioned objects'} changed but the session has no "
                 "revision; set session.revision = Revision(author=..., "
                 "message=...) before flushing or committing (with "
-                "scoped_session: Session().revision = ...)"
+                "scoped_session: Session().revision = ...)",
+                obj=(changed or [None])[0],
             )
         revision = Revision(author=author, message="automatic revision")
         session.revision = revision  # type: ignore[attr-defined]
     if not isinstance(revision, Revision):
-        raise TypeError(
+        raise InvalidInputError(
             f"session.revision must be a vdm.sqlalchemy.Revision, not "
             f"{type(revision).__name__}"
         )
@@ -162,72 +180,36 @@ def ensure_revision(session: Session, connection: Connection) -> int:
     return revision.id
 
 
-def _check_stale(session: Session, objs: list[Any]) -> None:
-    by_table: dict[Versioning, dict[Key, tuple[Any, Any]]] = defaultdict(dict)
-    for obj in objs:
-        state = orm_attributes.instance_state(obj)
-        if state.key is None:
-            continue
-        loaded = state.committed_state.get(REVISION_ID, state.dict.get(REVISION_ID, _UNKNOWN))
-        if loaded is _UNKNOWN or loaded is orm_attributes.NO_VALUE:
-            continue
-        versioning = versioning_of(obj)
-        assert versioning is not None
-        by_table[versioning][tuple(state.key[1])] = (obj, loaded)
-    connection = session.connection()
-    for versioning, expected in by_table.items():
-        statements = statements_for(versioning)
-        found: dict[Key, Any] = {}
-        for batch in chunks(expected):
-            rows = connection.execute(statements.stale_check, {"keys": statements.keys_param(batch)})
-            for row in rows:
-                found[tuple(row[:-1])] = row[-1]
-        for key, (obj, loaded) in expected.items():
-            if key not in found:
-                raise ConflictError(
-                    f"{versioning.describe(key)} was deleted by another "
-                    f"transaction after this session read it; reload your "
-                    f"data and decide again",
-                    obj=obj,
-                )
-            if found[key] != loaded:
-                raise ConflictError(
-                    f"{versioning.describe(key)} was changed by revision "
-                    f"{found[key]} after this session read it (at revision "
-                    f"{loaded}); refresh it (session.refresh(obj)) and apply "
-                    f"your change again",
-                    obj=obj, revision=found[key],
-                )
-
-
-_UNKNOWN = object()
-
-
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    changed: list[Any] = []
-    stale_candidates: list[Any] = []
+    new: list[Any] = []
+    deleted: list[Any] = []
+    dirty: list[Any] = []
+    changed_dirty: list[Any] = []
     for obj in session.new:
         _refuse_version(obj, "add")
         if versioning_of(obj) is not None:
-            changed.append(obj)
+            new.append(obj)
     for obj in session.deleted:
         _refuse_version(obj, "delete")
         if versioning_of(obj) is not None:
-            changed.append(obj)
-            stale_candidates.append(obj)
+            deleted.append(obj)
     for obj in session.dirty:
         _refuse_version(obj, "change")
         versioning = versioning_of(obj)
-        if versioning is not None and _column_changed(obj, versioning):
-            changed.append(obj)
-            stale_candidates.append(obj)
+        if versioning is not None:
+            dirty.append(obj)
+            if _column_changed(obj, versioning):
+                changed_dirty.append(obj)
+    changed = new + deleted + changed_dirty
     if not changed:
         return
     transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
-    ensure_revision(session, session.connection())
-    if stale_candidates:
-        _check_stale(session, stale_candidates)
+    ensure_revision(session, session.connection(), changed)
+    check_stale(session, deleted + changed_dirty)
+    check_exist(session, referenced_objects(session, new, dirty))
+    if deleted:
+        check_no_new_references(session, deleted)
 
 
 def _refuse_version(obj: Any, verb: str) -> None:
@@ -246,7 +228,7 @@ def _session_for(target: Any) -> Session:
 
 @event.listens_for(Revisioned, "before_insert", propagate=True)
 def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    target.revision_id = ensure_revision(_session_for(target), connection)
+    target.revision_id = ensure_revision(_session_for(target), connection, [target])
 
 
 @event.listens_for(Revisioned, "before_update", propagate=True)
@@ -258,7 +240,7 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     # A foreign key set by the flush itself (a moved child) is only seen here.
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
-    target.revision_id = ensure_revision(session, connection)
+    target.revision_id = ensure_revision(session, connection, [target])
     changes = transaction_state(session).pending[versioning]
     old_key = tuple(state.key[1]) if state.key is not None else None
     new_key = versioning.key_of(target)
@@ -281,7 +263,7 @@ def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> N
 
 @event.listens_for(Revisioned, "before_delete", propagate=True)
 def _before_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    ensure_revision(_session_for(target), connection)
+    ensure_revision(_session_for(target), connection, [target])
 
 
 @event.listens_for(Revisioned, "after_delete", propagate=True)
@@ -309,6 +291,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
                 connection, versioning, changes, tx.revision.id,
                 tx.written[versioning],
             )
+    check_duplicate_links(connection, {v: c.inserted for v, c in pending.items() if c.inserted})
 
 
 @event.listens_for(Session, "after_transaction_create")

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from vdm.difftext import changed_fields
+from vdm.errors import UnknownRowError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
@@ -31,7 +32,6 @@ from vdm.sqlalchemy.reflection import (
     ReflectedHistory,
     ReflectedModel,
     RevisionRecord,
-    UnknownRowError,
 )
 from vdm.states import State
 

@@ -257,6 +257,8 @@ def get_as_of(obj: Any, revision: RevisionRef) -> Version | None:
     session = _session_of(obj)
     key = versioning.key_of(obj)
     with session.no_autoflush:
+        if isinstance(revision, Revision) and revision.__dict__.get("id") is not None:
+            revision = int(revision.__dict__["id"])
         if isinstance(revision, int) and not isinstance(revision, bool):
             # One round trip: the revision's existence is checked in the
             # same query, and again on its own only when nothing was found.

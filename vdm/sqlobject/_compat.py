@@ -7,6 +7,14 @@ fixes below are in place before any versioned class is declared:
   ``pkg_resources`` and so warns at import time on Python 3.11+.  Those
   warnings are about FormEncode's own imports, not about the caller's code,
   so they are silenced for the duration of that one import only.
+* SQLObject connects to MySQL/MariaDB with PyMySQL's deprecated ``db=``
+  and ``passwd=`` keywords and pings with the deprecated ``reconnect``
+  argument; the driver module it calls gets a thin wrapper that passes
+  ``database=`` and ``password=`` and reconnects without the deprecated
+  argument.
+* SQLObject uses the MySQL ``charset`` of the URI (``utf8mb4``, MySQL's
+  full UTF-8) as a Python codec name; vdm registers ``utf8mb4`` as an
+  alias of UTF-8 (looked up only when that name is asked for).
 * ``connection.Book`` (SQLObject's class-level connection wrapper,
   ``ConnWrapper``) calls ``inspect.getargspec``, which Python 3.11 removed.
   SQLObject's module gets a small stand-in built on
@@ -15,6 +23,7 @@ fixes below are in place before any versioned class is declared:
 
 from __future__ import annotations
 
+import codecs
 import inspect as _inspect
 import types
 import warnings
@@ -23,7 +32,7 @@ from typing import Any, NamedTuple
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    import formencode  # noqa: F401 - imported here so its warnings stay here
+    import formencode
     import formencode.validators  # noqa: F401
     import sqlobject
     from sqlobject import dbconnection as _dbconnection
@@ -52,9 +61,79 @@ def _patch_connwrapper() -> None:
         **{name: getattr(_inspect, name) for name in dir(_inspect) if not name.startswith("__")}
     )
     shim.getargspec = getargspec
-    _dbconnection.inspect = shim  # type: ignore[attr-defined]
+    _dbconnection.inspect = shim
+
+
+class _PyMySQLModule:
+    """PyMySQL as SQLObject calls it, with today's keyword names."""
+
+    _renamed = {"db": "database", "passwd": "password"}
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def connect(self, *args: Any, **kw: Any) -> Any:
+        for old, new in self._renamed.items():
+            if old in kw:
+                kw[new] = kw.pop(old)
+        return _pymysql_connection_class()(*args, **kw)
+
+
+def _pymysql_connection_class() -> Any:
+    global _PyMySQLConnection
+    if _PyMySQLConnection is None:
+        import pymysql.connections
+
+        class Connection(pymysql.connections.Connection):
+            """PyMySQL's connection; ``ping(True)`` reconnects without a warning."""
+
+            def ping(self, reconnect: bool = False) -> None:
+                if not reconnect:
+                    return super().ping(False)  # type: ignore[no-any-return]
+                try:
+                    if self._sock is None:
+                        self.connect()
+                    return super().ping(False)  # type: ignore[no-any-return]
+                except pymysql.err.Error:
+                    self.connect()
+                    return super().ping(False)  # type: ignore[no-any-return]
+
+        _PyMySQLConnection = Connection
+    return _PyMySQLConnection
+
+
+_PyMySQLConnection: Any = None
+
+
+def _patch_mysql() -> None:
+    from sqlobject.mysql import mysqlconnection
+
+    cls: Any = mysqlconnection.MySQLConnection
+    if getattr(cls, "_vdm_patched", False):
+        return
+    original = cls.makeConnection
+
+    def make_connection(self: Any) -> Any:
+        if self.driver == "pymysql" and not isinstance(self.module, _PyMySQLModule):
+            self.module = _PyMySQLModule(self.module)
+        return original(self)
+
+    cls.makeConnection = make_connection
+    cls._vdm_patched = True
+
+
+def _mysql_codec(name: str) -> codecs.CodecInfo | None:
+    return codecs.lookup("utf-8") if name in ("utf8mb4", "utf8mb3") else None
 
 
 _patch_connwrapper()
+_patch_mysql()
+try:
+    codecs.lookup("utf8mb4")
+except LookupError:
+    codecs.register(_mysql_codec)
 
 __all__ = ["getargspec", "sqlobject"]

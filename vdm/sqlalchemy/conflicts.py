@@ -1,0 +1,203 @@
+"""Stale writes become :class:`vdm.ConflictError`, never a lost update.
+
+Writers hold the revision lock from their first versioned flush to commit,
+so once it is taken nobody else can change versioned rows.  What remains is
+to check that what this session read is still true, with locking reads
+(``SELECT ... FOR UPDATE``) that see the latest committed data on every
+database — one statement per table, never one per object:
+
+* a changed or deleted object still has the ``revision_id`` it was read at;
+* an object that new rows will refer to (the owner of a new link, the
+  target of a new many-to-one) still exists;
+* an object being destroyed has gained no rows referring to it meanwhile;
+* after the flush, no owner has two links to the same target (or key),
+  which two writers adding the same link at once would create.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import RelationshipDirection, Session
+from sqlalchemy.orm import attributes as orm_attributes
+
+from vdm.errors import ConflictError
+from vdm.naming import REVISION_ID
+from vdm.sqlalchemy.mapping import Key, Versioning, key_in, versioned_mappers, versioning_of
+from vdm.sqlalchemy.writer import chunks, statements_for
+
+_UNKNOWN = object()
+
+
+def check_stale(session: Session, objs: list[Any]) -> None:
+    """Raise if another revision changed or deleted ``objs`` since they were read."""
+    by_table: dict[Versioning, dict[Key, tuple[Any, Any]]] = defaultdict(dict)
+    for obj in objs:
+        state = orm_attributes.instance_state(obj)
+        if state.key is None:
+            continue
+        loaded = state.committed_state.get(REVISION_ID, state.dict.get(REVISION_ID, _UNKNOWN))
+        if loaded is _UNKNOWN or loaded is orm_attributes.NO_VALUE:
+            continue
+        versioning = versioning_of(obj)
+        assert versioning is not None
+        by_table[versioning][tuple(state.key[1])] = (obj, loaded)
+    for versioning, expected in by_table.items():
+        found = _locked_revisions(session.connection(), versioning, list(expected))
+        for key, (obj, loaded) in expected.items():
+            if key not in found:
+                raise _deleted_meanwhile(versioning, key, obj)
+            if found[key] != loaded:
+                raise ConflictError(
+                    f"{versioning.describe(key)} was changed by revision "
+                    f"{found[key]} after this session read it (at revision "
+                    f"{loaded}); refresh it (session.refresh(obj)) and apply "
+                    f"your change again",
+                    obj=obj, revision=found[key],
+                )
+
+
+def _locked_revisions(connection: Connection, v: Versioning, keys: list[Key]) -> dict[Key, Any]:
+    statements = statements_for(v)
+    found: dict[Key, Any] = {}
+    for batch in chunks(keys):
+        params = {"keys": statements.keys_param(batch)}
+        for row in connection.execute(statements.stale_check, params):
+            found[tuple(row[:-1])] = row[-1]
+    return found
+
+
+def _deleted_meanwhile(v: Versioning, key: Key, obj: Any) -> ConflictError:
+    return ConflictError(
+        f"{v.describe(key)} was deleted by another transaction after this "
+        f"session read it; reload your data and decide again",
+        obj=obj,
+    )
+
+
+def referenced_objects(session: Session, new: list[Any], dirty: list[Any]) -> list[Any]:
+    """Persistent versioned objects that rows written by this flush will refer to.
+
+    The targets of new objects' many-to-one relationships, and the owners
+    whose one-to-many collections gained items (e.g. a new link).
+    """
+    found: dict[int, Any] = {}
+    for obj in new:
+        state = orm_attributes.instance_state(obj)
+        for prop in state.mapper.relationships:
+            if prop.direction is RelationshipDirection.MANYTOONE:
+                target = state.dict.get(prop.key)
+                if target is not None and versioning_of(target) is not None:
+                    found[id(target)] = target
+    for obj in dirty:
+        state = orm_attributes.instance_state(obj)
+        for prop in state.mapper.relationships:
+            if prop.direction is not RelationshipDirection.ONETOMANY:
+                continue
+            if prop.key in state.committed_state:
+                history = state.attrs[prop.key].history
+                if history.added:
+                    found[id(obj)] = obj
+                    break
+    return [o for o in found.values() if orm_attributes.instance_state(o).key is not None]
+
+
+def check_exist(session: Session, objs: list[Any]) -> None:
+    """Raise if any of ``objs`` was deleted by another transaction (and lock them)."""
+    by_table: dict[Versioning, dict[Key, Any]] = defaultdict(dict)
+    for obj in objs:
+        v = versioning_of(obj)
+        state = orm_attributes.instance_state(obj)
+        if v is not None and state.key is not None:
+            by_table[v][tuple(state.key[1])] = obj
+    for v, wanted in by_table.items():
+        found = _locked_revisions(session.connection(), v, list(wanted))
+        for key, obj in wanted.items():
+            if key not in found:
+                raise _deleted_meanwhile(v, key, obj)
+
+
+def check_no_new_references(session: Session, doomed: list[Any]) -> None:
+    """Raise if rows unknown to this session refer to objects it destroys."""
+    by_table: dict[Versioning, list[Key]] = defaultdict(list)
+    for obj in doomed:
+        v = versioning_of(obj)
+        state = orm_attributes.instance_state(obj)
+        if v is not None and state.key is not None:
+            by_table[v].append(tuple(state.key[1]))
+    connection = session.connection()
+    for owner, keys in by_table.items():
+        for child in versioned_mappers.values():
+            for fk in child.table.foreign_key_constraints:
+                if fk.referred_table is not owner.table:
+                    continue
+                pairs = [(el.column.name, el.parent) for el in fk.elements]
+                if sorted(name for name, _ in pairs) != sorted(owner.key_names):
+                    continue
+                ordered = [dict(pairs)[name] for name in owner.key_names]
+                key_cols = [child.table.c[n] for n in child.key_names]
+                for batch in chunks(keys):
+                    rows = connection.execute(
+                        select(*key_cols, child.table.c[REVISION_ID], *ordered)
+                        .where(key_in(ordered, batch)).with_for_update()
+                    )
+                    for row in rows:
+                        child_key = tuple(row[: len(key_cols)])
+                        known = session.identity_key(child.cls, child_key) in session.identity_map
+                        if not known:
+                            owner_key = tuple(row[len(key_cols) + 1:])
+                            raise ConflictError(
+                                f"{owner.describe(owner_key)} gained "
+                                f"{child.describe(child_key)} in revision "
+                                f"{row[len(key_cols)]} after this session read it; "
+                                f"reload it and decide again",
+                                cls=owner.cls, revision=row[len(key_cols)],
+                            )
+
+
+def check_duplicate_links(connection: Connection, inserted: dict[Versioning, set[Key]]) -> None:
+    """Raise if an owner now has two links to one target (or two rows for one key)."""
+    for owner in versioned_mappers.values():
+        for spec in owner.links.values():
+            new = inserted.get(spec.link)
+            if not new:
+                continue
+            link = spec.link
+            owner_cols = [link.table.c[col] for _, col in spec.owner_pairs]
+            ident_cols = spec.identity_columns()
+            key_cols = [link.table.c[n] for n in link.key_names]
+            rows: list[Any] = []
+            for batch in chunks(new):
+                owners = connection.execute(
+                    select(*owner_cols).where(key_in(key_cols, batch))
+                ).all()
+                owner_keys = sorted({tuple(r) for r in owners}, key=repr)
+                rows.extend(connection.execute(
+                    select(*owner_cols, *ident_cols, *key_cols, link.table.c[REVISION_ID])
+                    .where(key_in(owner_cols, owner_keys)).with_for_update()
+                ).all())
+            seen: dict[tuple[Any, ...], Any] = {}
+            width = len(owner_cols) + len(ident_cols)
+            owner_order = [spec.owner.key_names.index(o) for o, _ in spec.owner_pairs]
+            for row in rows:
+                ident = tuple(row[:width])
+                if ident in seen:
+                    other = seen[ident]
+                    # Name the link that was not this flush's own.
+                    theirs = [r for r in (other, row)
+                              if tuple(r[width:width + len(key_cols)]) not in new]
+                    earlier = theirs[0] if theirs else other
+                    owner_key = [None] * len(owner_order)
+                    for position, value in zip(owner_order, ident, strict=False):
+                        owner_key[position] = value
+                    what = ", ".join(repr(v) for v in ident[len(owner_cols):])
+                    raise ConflictError(
+                        f"{spec.owner.describe(tuple(owner_key))} already has a "
+                        f"{link.name} for {what} (written by revision "
+                        f"{earlier[-1]}); reload {spec.owner.name}.{spec.attr_name} "
+                        f"and apply your change again",
+                        cls=link.cls, revision=earlier[-1],
+                    )
+                seen[ident] = row

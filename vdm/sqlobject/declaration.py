@@ -1,0 +1,343 @@
+"""Declaring versioned classes: the ``Revisioned`` and ``Stateful`` mixins.
+
+List the mixins before :class:`sqlobject.SQLObject` and declare columns as
+usual::
+
+    from sqlobject import SQLObject, StringCol, ForeignKey
+    from vdm.sqlobject import Revisioned, Stateful
+
+    class Book(Revisioned, Stateful, SQLObject):
+        name = StringCol(length=100, unique=True, notNone=True)
+        title = StringCol(length=200, default=None)
+        license = ForeignKey("License", default=None)
+
+While SQLObject builds the class, vdm adds the columns it needs:
+``revision_id`` (the revision that last changed the row) and, with
+:class:`Stateful`, ``state`` (``active``/``deleted``/``pending``).  It then
+checks the class and registers its event handlers *strongly* (SQLObject's
+dispatcher holds receivers weakly by default, so a handler that nothing
+else references would silently vanish).  What vdm cannot version raises
+:class:`vdm.ConfigurationError` right there, at declaration:
+
+* ``sqlmeta.lazyUpdate = True`` (changes would reach the database, and
+  vdm's hooks, only at ``syncUpdate()``, outside the revision);
+* a ``RelatedJoin`` (SQLObject writes its intermediate table with raw SQL
+  and fires no events; use an explicit link class, see
+  :mod:`vdm.sqlobject.links`);
+* ``InheritableSQLObject`` hierarchies, and columns named ``expired_id`` or
+  ``operation_type`` (the version table needs those names).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vdm.errors import ConfigurationError, UnversionedChangeError
+from vdm.naming import (
+    EXPIRED_ID,
+    OPERATION_TYPE,
+    REVISION_ID,
+    STATE,
+    STATE_LENGTH,
+    revision_table_name,
+    version_class_name,
+)
+from vdm.sqlobject._compat import sqlobject
+from vdm.states import State
+
+if TYPE_CHECKING:
+    from vdm.sqlobject.revision import Revision
+    from vdm.sqlobject.versions import Version
+
+from sqlobject import col, events, joins
+
+
+@dataclass(frozen=True)
+class ForeignKeyInfo:
+    """A many-to-one of a versioned class: ``license`` via ``licenseID``."""
+
+    name: str
+    attr: str
+    column: str
+    target: str
+
+
+@dataclass(eq=False)
+class Versioning:
+    """What vdm knows about one versioned class (``Class.__versioning__``)."""
+
+    cls: type
+    table: str
+    id_name: str
+    version_table: str
+    stateful: bool
+    #: (attribute name, column name) of every live column but the id.
+    columns: list[tuple[str, str]]
+    foreign_keys: dict[str, ForeignKeyInfo]
+    #: Versioned link views of the class (``tags``), by name.
+    links: dict[str, Any] = field(default_factory=dict)
+    version_class: type[Version] = field(init=False)
+
+    @property
+    def name(self) -> str:
+        """The class name, as messages use it."""
+        return self.cls.__name__
+
+    @property
+    def live_columns(self) -> list[str]:
+        """Column names of the live table, the id first."""
+        return [self.id_name] + [c for _, c in self.columns]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """Attribute -> column for diffs: own columns and ``state``, no bookkeeping."""
+        out = {"id": self.id_name}
+        out.update({a: c for a, c in self.columns if c != REVISION_ID})
+        out.setdefault(STATE, STATE)
+        return out
+
+    @property
+    def version_columns(self) -> list[str]:
+        """Column names of the version table, in order."""
+        extra = [] if self.stateful else [STATE]
+        return [*self.live_columns, EXPIRED_ID, OPERATION_TYPE, *extra]
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Attribute -> column for every column of the version table."""
+        out = {"id": self.id_name}
+        out.update(dict(self.columns))
+        for name in (EXPIRED_ID, OPERATION_TYPE, STATE):
+            out.setdefault(name, name)
+        return out
+
+    def describe(self, key: Any) -> str:
+        """``Book(id=1)``: how messages name one object."""
+        return f"{self.name}({self.id_name}={key!r})"
+
+    def join(self, name: str) -> Any:
+        """The SQLObject ``MultipleJoin`` called ``name``, or None."""
+        for j in self.cls.sqlmeta.joins:  # type: ignore[attr-defined]
+            if getattr(j, "joinMethodName", None) == name:
+                return j
+        return None
+
+
+def versioning_of(obj_or_cls: Any) -> Versioning | None:
+    """The :class:`Versioning` of a versioned object or class, else None."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    return cls.__dict__.get("__versioning__")
+
+
+#: Every versioned SQLObject class declared in this process.
+versioned_classes: list[Versioning] = []
+
+
+class Revisioned:
+    """Mixin for an SQLObject class whose changes are versioned.
+
+    Adds the ``revision_id`` column and the history methods.  Bulk
+    ``deleteMany``/``deleteBy`` are refused: they would bypass history.
+    """
+
+    __versioning__: ClassVar[Versioning]
+    __revision_class__: ClassVar[type[Version]]
+
+    @property
+    def revision(self) -> Revision | None:
+        """The revision that last changed this object."""
+        from vdm.sqlobject.versions import revision_of
+
+        return revision_of(self)
+
+    def get_as_of(self, revision: Any) -> Version | None:
+        """This object as of ``revision`` (a Revision, its id or a datetime).
+
+        Returns its version then, or None if it did not exist.  Reading
+        history never changes what the session writes next.
+        """
+        from vdm.sqlobject.versions import get_as_of
+
+        return get_as_of(self, revision)
+
+    @property
+    def versions(self) -> list[Version]:
+        """Every version of this object, oldest first (read from the database)."""
+        from vdm.sqlobject.versions import versions_of
+
+        return versions_of(self)
+
+    @property
+    def all_revisions(self) -> list[Version]:
+        """Every version of this object, newest first (vdm's order)."""
+        from vdm.sqlobject.versions import versions_of
+
+        return versions_of(self, newest_first=True)
+
+    def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
+        """``{field: diff text}`` between two revisions of this object."""
+        from vdm.sqlobject.versions import diff_of
+
+        return diff_of(self, to_revision, from_revision)
+
+    @classmethod
+    def deleteMany(cls, where: Any = None, connection: Any = None) -> None:
+        """Refused: a bulk DELETE would bypass history."""
+        _refuse_bulk(cls, "deleteMany")
+
+    @classmethod
+    def deleteBy(cls, connection: Any = None, **kw: Any) -> None:
+        """Refused: a bulk DELETE would bypass history."""
+        _refuse_bulk(cls, "deleteBy")
+
+
+def _refuse_bulk(cls: type, method: str) -> None:
+    raise UnversionedChangeError(
+        f"{cls.__name__}.{method}() deletes rows with one raw DELETE and "
+        f"would bypass their history; select the objects and call "
+        f"destroySelf() (hard delete) or delete() (soft delete) on each",
+        cls=cls,
+    )
+
+
+class _DeleteDescriptor:
+    """``obj.delete()`` soft-deletes; ``Class.delete(id)`` stays SQLObject's.
+
+    SQLObject's ``delete`` is a classmethod (a hard delete by id); vdm's is
+    the undoable instance method.  Both spellings keep working.
+    """
+
+    def __get__(self, obj: Any, cls: type) -> Any:
+        if obj is None:
+            return functools.partial(_hard_delete_by_id, cls)
+        return functools.partial(_soft_delete, obj)
+
+
+def _hard_delete_by_id(cls: type, id: Any, connection: Any = None) -> None:
+    cls.get(id, connection=connection).destroySelf()  # type: ignore[attr-defined]
+
+
+def _soft_delete(obj: Any) -> None:
+    obj.state = State.DELETED.value
+
+
+class Stateful:
+    """Mixin for objects with a versioned ``state``: soft delete and undelete."""
+
+    delete = _DeleteDescriptor()
+
+    def undelete(self) -> None:
+        """Mark this object active again."""
+        self.state = State.ACTIVE.value
+
+    def is_active(self) -> bool:
+        """True when the state is ``active``."""
+        return bool(self.state == State.ACTIVE)
+
+
+def _inherited_column(bases: tuple[type, ...], name: str) -> bool:
+    for base in bases:
+        meta = getattr(base, "sqlmeta", None)
+        if meta is not None and name in getattr(meta, "columns", {}):
+            return True
+    return False
+
+
+def _on_class_create(
+    new_class_name: str, bases: tuple[type, ...], new_attrs: dict[str, Any],
+    post_funcs: list[Any], early_funcs: list[Any],
+) -> None:
+    if not any(issubclass(b, Revisioned) for b in bases):
+        return
+    if not any(issubclass(b, sqlobject.SQLObject) for b in bases):
+        return
+    if REVISION_ID not in new_attrs and not _inherited_column(bases, REVISION_ID):
+        new_attrs[REVISION_ID] = col.IntCol(dbName=REVISION_ID, default=None)
+    stateful = any(issubclass(b, Stateful) for b in bases)
+    if stateful and STATE not in new_attrs and not _inherited_column(bases, STATE):
+        new_attrs[STATE] = col.StringCol(
+            dbName=STATE, length=STATE_LENGTH, varchar=True, notNone=True,
+            default=State.ACTIVE.value,
+        )  # no SQL DEFAULT: the SQLAlchemy backend declares none either
+    post_funcs.append(make_versioned)
+
+
+def make_versioned(cls: type) -> Versioning:
+    """Check ``cls``, build its version class and register its event handlers."""
+    from vdm.sqlobject.session import register_handlers
+    from vdm.sqlobject.versions import Version
+
+    existing: Versioning | None = cls.__dict__.get("__versioning__")
+    if existing is not None:
+        return existing
+    meta: Any = cls.sqlmeta  # type: ignore[attr-defined]
+    _check_versionable(cls, meta)
+    columns = [(c.name, c.dbName) for c in meta.columnList]
+    fks = {}
+    for c in meta.columnList:
+        if isinstance(c, col.SOForeignKey):
+            name = c.foreignName or c.name.removesuffix("ID")
+            fks[name] = ForeignKeyInfo(name=name, attr=c.name, column=c.dbName,
+                                       target=c.foreignKey)
+    versioning = Versioning(
+        cls=cls, table=meta.table, id_name=meta.idName,
+        version_table=revision_table_name(meta.table),
+        stateful=STATE in meta.columns, columns=columns, foreign_keys=fks,
+    )
+    version_cls = type(
+        version_class_name(cls.__name__), (Version,),
+        {"__module__": cls.__module__, "__versioning__": versioning,
+         "__doc__": f"A version of {cls.__name__} (read-only)."},
+    )
+    versioning.version_class = version_cls
+    cls.__versioning__ = versioning  # type: ignore[attr-defined]
+    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    versioned_classes.append(versioning)
+    register_handlers(cls)
+    return versioning
+
+
+def _check_versionable(cls: type, meta: Any) -> None:
+    from sqlobject.inheritance import InheritableSQLObject
+
+    name = cls.__name__
+    if issubclass(cls, InheritableSQLObject):
+        raise ConfigurationError(
+            f"{name} is an InheritableSQLObject; vdm cannot version rows "
+            f"spread over several tables, version each table as its own class",
+            cls=cls,
+        )
+    if meta.lazyUpdate:
+        raise ConfigurationError(
+            f"{name} sets sqlmeta.lazyUpdate = True: its changes would be "
+            f"written (and versioned) only at syncUpdate(), outside the "
+            f"revision; remove lazyUpdate from versioned classes",
+            cls=cls,
+        )
+    for j in meta.joins:
+        if isinstance(j, (joins.SORelatedJoin, joins.SOSQLRelatedJoin)):
+            raise ConfigurationError(
+                f"{name}.{j.joinMethodName} is a RelatedJoin: SQLObject "
+                f"writes its intermediate table with raw SQL and fires no "
+                f"events, so it cannot be versioned; declare an explicit "
+                f"link class (Revisioned, Stateful) and use "
+                f"vdm.sqlobject.add_stateful_versioned_m2m",
+                cls=cls,
+            )
+    for reserved in (EXPIRED_ID, OPERATION_TYPE):
+        if reserved in [c.dbName for c in meta.columnList]:
+            raise ConfigurationError(
+                f"{name} (table {meta.table!r}) has a column named "
+                f"{reserved!r}, which vdm's version table needs; rename it",
+                cls=cls,
+            )
+
+
+# Strong registration: a weakly held receiver would vanish with nothing
+# referring to it; this module keeps the function alive anyway, but being
+# explicit costs nothing.
+events.dispatcher.connect(
+    _on_class_create, signal=events.ClassCreateSignal, weak=False
+)

@@ -1,0 +1,144 @@
+"""The repository: tables, revisions, history and maintenance.
+
+vdm 0.15's entry point, for SQLObject::
+
+    repo = Repository(connection, [License, Book, Author])
+    repo.create_db()
+    session = repo.session()
+    session.revision = repo.new_revision(author="me", message="first")
+    ...
+    session.commit()
+    repo.history()            # revisions, newest first
+    repo.list_changes(1)      # {Book: [versions written by revision 1]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from vdm.errors import IntegrityViolation, VdmError
+from vdm.naming import REVISION_ID, REVISION_TABLE
+from vdm.sqlobject.declaration import Versioning, versioning_of
+from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.revision import Revision, select_revisions
+from vdm.sqlobject.schema import create_tables, drop_tables
+from vdm.sqlobject.session import Session
+from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision, select_versions
+
+
+class Repository:
+    """Set up, inspect and maintain the versioned model of ``classes``.
+
+    ``connection`` is an SQLObject connection; ``classes`` the SQLObject
+    classes of the model (versioned or not), in any order.
+    """
+
+    def __init__(self, connection: Any, classes: Iterable[type]) -> None:
+        self.connection = connection
+        self.classes = list(classes)
+
+    @property
+    def versioned_classes(self) -> list[Versioning]:
+        """The versioning of each versioned class of the model."""
+        found = [versioning_of(c) for c in self.classes]
+        return [v for v in found if v is not None]
+
+    # -- set-up ---------------------------------------------------------
+
+    def create_db(self) -> None:
+        """Create every table of the model, the revision tables included."""
+        create_tables(self.connection, self.classes)
+
+    def init_db(self) -> None:
+        """Create what is missing; existing tables and data are kept."""
+        self.create_db()
+
+    def clean_db(self) -> None:
+        """Drop every table of the model and the revision tables."""
+        drop_tables(self.connection, self.classes)
+
+    def rebuild_db(self) -> None:
+        """Drop and recreate every table: an empty model."""
+        self.clean_db()
+        self.init_db()
+
+    # -- writing --------------------------------------------------------
+
+    def session(self, auto_revision_author: str | None = None) -> Session:
+        """A new :class:`Session` on the repository's connection."""
+        return Session(self.connection, auto_revision_author=auto_revision_author)
+
+    def new_revision(self, author: str | None = None, message: str | None = None,
+                     extra: Any = None) -> Revision:
+        """A new :class:`Revision`; give it to a session (``session.revision``)."""
+        return Revision(author=author, message=message, extra=extra)
+
+    # -- reading --------------------------------------------------------
+
+    def history(self, limit: int | None = None, offset: int = 0) -> list[Revision]:
+        """Revisions, newest first; ``limit``/``offset`` page through them."""
+        suffix = " ORDER BY id DESC"
+        if limit is not None:
+            suffix += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        elif offset:
+            suffix += f" LIMIT 1000000000 OFFSET {int(offset)}"
+        return select_revisions(self.connection, suffix=suffix)
+
+    def youngest_revision(self) -> Revision | None:
+        """The most recent revision, or None in an empty database."""
+        page = self.history(limit=1)
+        return page[0] if page else None
+
+    def get_revision(self, revision: RevisionRef) -> Revision:
+        """The revision with this id (or at this datetime)."""
+        rid = resolve_revision(self.connection, revision)
+        return select_revisions(self.connection, f"id = {rid}")[0]
+
+    def count_revisions(self) -> int:
+        """How many revisions the database holds."""
+        return int(self.connection.queryOne(f"SELECT COUNT(*) FROM {REVISION_TABLE}")[0])
+
+    def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
+        """``{Class: [versions written by the revision]}``; one query per class."""
+        rid = resolve_revision(self.connection, revision)
+        changes: dict[type, list[Version]] = {}
+        for v in self.versioned_classes:
+            found = select_versions(self.connection, v, f"{REVISION_ID} = {rid}",
+                                    f" ORDER BY {v.id_name}")
+            if found:
+                changes[v.cls] = found
+        return changes
+
+    # -- maintenance ----------------------------------------------------
+
+    def purge(self, obj: Any) -> None:
+        """Erase ``obj`` and all its history, in its session (commit it after).
+
+        Refused with :class:`vdm.IntegrityViolation` while live rows of the
+        model still refer to it.
+        """
+        v = versioning_of(obj)
+        if v is None:
+            raise VdmError(
+                f"{type(obj).__name__} is not versioned; delete it with destroySelf()",
+                obj=obj,
+            )
+        conn = obj._connection
+        key = literal(conn, obj.id)
+        for cls in self.classes:
+            meta: Any = cls.sqlmeta  # type: ignore[attr-defined]
+            for column in meta.columnList:
+                if getattr(column, "foreignKey", None) == v.cls.__name__:
+                    count = conn.queryOne(
+                        f"SELECT COUNT(*) FROM {meta.table} WHERE {column.dbName} = {key}"
+                    )[0]
+                    if count:
+                        raise IntegrityViolation(
+                            f"cannot purge {v.describe(obj.id)}: {count} row(s) of "
+                            f"{meta.table!r} still refer to it; purge or change "
+                            f"those first", cls=v.cls,
+                        )
+        conn.query(f"DELETE FROM {v.version_table} WHERE {v.id_name} = {key}")
+        conn.query(f"DELETE FROM {v.table} WHERE {v.id_name} = {key}")
+        conn.cache.expire(obj.id, v.cls)

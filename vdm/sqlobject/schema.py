@@ -1,0 +1,146 @@
+"""Creating the tables of versioned classes: live, version and revision.
+
+:func:`create_tables` writes the same schema as the SQLAlchemy backend's
+``Base.metadata.create_all()``:
+
+* the live table, created by SQLObject from the class's columns, with
+  ``revision_id`` referencing ``revision(id)`` and indexed
+  (``ix_<table>_revision_id``);
+* ``<table>_revision``: every live column (types only: no unique
+  constraints, no foreign keys to live tables, nothing required but the
+  key), then ``expired_id``, ``operation_type`` and, for classes that are
+  not stateful, ``state``; primary key = the live key + ``revision_id``;
+  indexed on ``revision_id`` and ``expired_id``;
+* ``revision`` and ``revision_sequence`` (:mod:`vdm.sqlobject.revision`).
+
+    create_tables(connection, [License, Book, Author])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from vdm.errors import ConfigurationError
+from vdm.naming import (
+    EXPIRED_ID,
+    OPERATION_TYPE,
+    REVISION_ID,
+    REVISION_SEQUENCE_TABLE,
+    REVISION_TABLE,
+    STATE,
+    STATE_LENGTH,
+    live_revision_index_name,
+    version_expired_index_name,
+    version_revision_index_name,
+)
+from vdm.sqlobject.declaration import Versioning, versioning_of
+from vdm.sqlobject.dialect import MYSQL, db_name, table_exists
+from vdm.sqlobject.revision import create_revision_tables
+
+
+def _id_type(conn: Any, cls: Any) -> str:
+    if cls.sqlmeta.idType is str:
+        # MySQL cannot index TEXT without a length.
+        return "VARCHAR(255)" if db_name(conn) == MYSQL else "TEXT"
+    return "INTEGER"
+
+
+def _column_type(conn: Any, column: Any) -> str:
+    name = db_name(conn)
+    method = getattr(column, f"_{name}Type", None) or column._sqlType
+    return str(method())
+
+
+def version_table_ddl(conn: Any, versioning: Versioning) -> list[str]:
+    """``CREATE`` statements of the version table of ``versioning``'s class."""
+    cls: Any = versioning.cls
+    vt = versioning.version_table
+    lines = [f"{versioning.id_name} {_id_type(conn, cls)} NOT NULL"]
+    for column in cls.sqlmeta.columnList:
+        if column.dbName == REVISION_ID:
+            lines.append(f"{REVISION_ID} INTEGER NOT NULL")
+        else:
+            lines.append(f"{column.dbName} {_column_type(conn, column)}")
+    lines.append(f"{EXPIRED_ID} INTEGER")
+    lines.append(f"{OPERATION_TYPE} INTEGER NOT NULL")
+    if not versioning.stateful:
+        lines.append(f"{STATE} VARCHAR({STATE_LENGTH})")
+    lines.append(f"PRIMARY KEY ({versioning.id_name}, {REVISION_ID})")
+    lines.append(f"FOREIGN KEY ({REVISION_ID}) REFERENCES {REVISION_TABLE} (id)")
+    lines.append(f"FOREIGN KEY ({EXPIRED_ID}) REFERENCES {REVISION_TABLE} (id)")
+    body = ",\n    ".join(lines)
+    return [
+        f"CREATE TABLE {vt} (\n    {body}\n)",
+        f"CREATE INDEX {version_revision_index_name(versioning.table)} "
+        f"ON {vt} ({REVISION_ID})",
+        f"CREATE INDEX {version_expired_index_name(versioning.table)} "
+        f"ON {vt} ({EXPIRED_ID})",
+    ]
+
+
+def _live_table(conn: Any, cls: Any, versioning: Versioning | None) -> list[str]:
+    sql, constraints = conn.createTableSQL(cls)
+    if versioning is not None:
+        sql = sql.rstrip()
+        if not sql.endswith(")"):
+            raise ConfigurationError(
+                f"cannot add vdm's revision_id foreign key to SQLObject's "
+                f"CREATE TABLE of {cls.__name__}: {sql!r}", cls=cls,
+            )
+        sql = (sql[:-1].rstrip() + f",\n    FOREIGN KEY ({REVISION_ID}) "
+               f"REFERENCES {REVISION_TABLE} (id)\n)")
+    conn.query(sql)
+    return list(constraints)
+
+
+def create_tables(conn: Any, classes: Iterable[type], if_not_exists: bool = True) -> None:
+    """Create the tables of ``classes`` and the revision tables.
+
+    ``classes`` may mix versioned and plain SQLObject classes; foreign-key
+    constraints are added after every table exists, so order does not
+    matter.  Existing tables are left alone.
+    """
+    create_revision_tables(conn)
+    constraints: list[str] = []
+    for cls in classes:
+        so_cls: Any = cls
+        table = so_cls.sqlmeta.table
+        versioning = versioning_of(cls)
+        if not (if_not_exists and table_exists(conn, table)):
+            constraints.extend(_live_table(conn, so_cls, versioning))
+            so_cls.createJoinTables(ifNotExists=True, connection=conn)
+            so_cls.createIndexes(ifNotExists=True, connection=conn)
+            if versioning is not None:
+                conn.query(
+                    f"CREATE INDEX {live_revision_index_name(table)} "
+                    f"ON {table} ({REVISION_ID})"
+                )
+        if versioning is not None and not (
+            if_not_exists and table_exists(conn, versioning.version_table)
+        ):
+            for statement in version_table_ddl(conn, versioning):
+                conn.query(statement)
+    for constraint in constraints:
+        conn.query(constraint)
+
+
+def drop_tables(conn: Any, classes: Iterable[type]) -> None:
+    """Drop the tables of ``classes`` (versions included) and the revision tables."""
+    names: list[str] = []
+    for cls in classes:
+        versioning = versioning_of(cls)
+        if versioning is not None:
+            names.append(versioning.version_table)
+        names.append(cls.sqlmeta.table)  # type: ignore[attr-defined]
+    names += [REVISION_SEQUENCE_TABLE, REVISION_TABLE]
+    cascade = " CASCADE" if db_name(conn) == "postgres" else ""
+    if db_name(conn) == MYSQL:
+        conn.query("SET FOREIGN_KEY_CHECKS=0")
+    try:
+        for name in names:
+            if table_exists(conn, name):
+                conn.query(f"DROP TABLE {name}{cascade}")
+    finally:
+        if db_name(conn) == MYSQL:
+            conn.query("SET FOREIGN_KEY_CHECKS=1")

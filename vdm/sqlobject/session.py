@@ -1,0 +1,356 @@
+"""The vdm session: one SQLObject transaction, one revision at a time.
+
+SQLObject has no unit of work, so vdm gives it one: a :class:`Session`
+owns one SQLObject ``Transaction``; objects created, read and changed
+through it (``connection=session.transaction``) are written inside it, and
+``commit()`` makes them permanent together with their revision::
+
+    session = Session(connectionForURI("sqlite:/tmp/books.db"))
+    session.revision = Revision(author="me", message="first")
+    Book(name="warandpeace", title="War and Peacee",
+         connection=session.transaction)
+    session.commit()
+
+How changes become history, through SQLObject's public events:
+
+* ``RowCreateSignal`` / ``RowUpdateSignal`` / ``RowDestroySignal`` (before
+  the row is written) check there is a revision (else
+  :class:`vdm.NoRevisionError`, and nothing is written), allocate it once
+  (which locks the revision sequence until commit), check that the object
+  was not changed meanwhile by another revision (else
+  :class:`vdm.ConflictError`) and stamp ``revision_id`` on the row (on
+  creation, in the very INSERT SQLObject is about to run);
+* the ids changed are recorded, and :meth:`Session.flush` (run by
+  ``commit()`` and before any history read) writes their versions a few
+  statements per table (:mod:`vdm.sqlobject.writer`);
+* ``rollback()`` leaves no trace, and forgets the revision's id.
+
+SQLObject caches objects per connection; values cached by this session
+could be stale once other sessions commit, so every instance this session
+cached is expired when its transaction ends, and a write based on a stale
+read is refused by the conflict check.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlobject import events
+from sqlobject.dbconnection import Transaction
+
+from vdm.errors import ConflictError, NoRevisionError, VdmError
+from vdm.naming import REVISION_ID
+from vdm.operations import Operation
+from vdm.sqlobject._compat import sqlobject
+from vdm.sqlobject.declaration import Versioning, versioning_of
+from vdm.sqlobject.dialect import for_update, literal
+from vdm.sqlobject.revision import Revision, allocate_revision
+from vdm.sqlobject.writer import TableChanges, write_versions
+
+_SESSION_KEY = "_vdm_session"
+#: Sessions opened on each SQLite :memory: connection (by id).
+_memory_sessions: dict[int, list[Session]] = {}
+_UNKNOWN = object()
+
+
+class Session:
+    """A unit of work over one SQLObject transaction, with a revision.
+
+    ``connection`` is an SQLObject connection (``connectionForURI(...)``).
+    Pass ``connection=session.transaction`` to SQLObject calls (creating,
+    ``get``, ``select``) so that they run in this session.  With
+    ``auto_revision_author`` set, changes made without a revision get an
+    automatic one by that author instead of raising
+    :class:`vdm.NoRevisionError`.
+
+    Use ``sqlite:`` *files*: SQLite ``:memory:`` databases give every
+    transaction the same connection, so sessions would not be isolated.
+    """
+
+    def __init__(self, connection: Any, auto_revision_author: str | None = None) -> None:
+        if isinstance(connection, Transaction):
+            raise TypeError(
+                "Session takes an SQLObject connection (connectionForURI), "
+                "not a Transaction; the session opens its own transaction"
+            )
+        if getattr(connection, "_memory", False):
+            open_sessions = _memory_sessions.setdefault(id(connection), [])
+            if any(not s.transaction._obsolete for s in open_sessions):
+                raise VdmError(
+                    "an SQLite :memory: database gives every SQLObject "
+                    "transaction the same connection, so a second session "
+                    "would share the first one's transaction; close the "
+                    "other session first, or use an SQLite file"
+                )
+            open_sessions.append(self)
+        self.connection = connection
+        self.auto_revision_author = auto_revision_author
+        self.transaction: Any = connection.transaction()
+        self.transaction.__dict__[_SESSION_KEY] = self
+        self._revision: Revision | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._allocated: Revision | None = None
+        self._written: dict[Versioning, dict[Any, Operation]] = defaultdict(dict)
+        self._pending: dict[Versioning, TableChanges] = defaultdict(TableChanges)
+
+    # -- the revision -----------------------------------------------------
+
+    @property
+    def revision(self) -> Revision | None:
+        """The revision this session's changes are written under."""
+        return self._revision
+
+    @revision.setter
+    def revision(self, revision: Revision | None) -> None:
+        if revision is not None and not isinstance(revision, Revision):
+            raise TypeError(
+                f"session.revision must be a vdm.sqlobject.Revision, not "
+                f"{type(revision).__name__}"
+            )
+        if self._allocated is not None and revision is not self._allocated:
+            raise VdmError(
+                f"this session already wrote changes under "
+                f"{self._allocated!r}; commit or roll back before starting "
+                f"another revision", revision=self._allocated,
+            )
+        self._revision = revision
+
+    def ensure_revision(self) -> int:
+        """Write this transaction's revision row (once) and return its id."""
+        if self._allocated is not None:
+            assert self._allocated.id is not None
+            return self._allocated.id
+        revision = self._revision
+        if revision is None:
+            if self.auto_revision_author is None:
+                raise NoRevisionError(
+                    "versioned objects were changed but the session has no "
+                    "revision; set session.revision = Revision(author=..., "
+                    "message=...) before changing them"
+                )
+            revision = self._revision = Revision(
+                author=self.auto_revision_author, message="automatic revision"
+            )
+        if revision.id is not None:
+            raise VdmError(
+                f"{revision!r} is already written; a revision covers one "
+                f"transaction, create a new Revision for these changes",
+                revision=revision,
+            )
+        allocate_revision(self.transaction, revision)
+        self._allocated = revision
+        assert revision.id is not None
+        return revision.id
+
+    # -- the transaction --------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the versions of the changes made since the last flush."""
+        if not any(self._pending.values()):
+            return
+        pending, self._pending = self._pending, defaultdict(TableChanges)
+        assert self._allocated is not None and self._allocated.id is not None
+        for versioning, changes in pending.items():
+            if changes:
+                write_versions(self.transaction, versioning, changes,
+                               self._allocated.id, self._written[versioning])
+
+    def commit(self) -> None:
+        """Write pending versions and commit; clears ``session.revision``."""
+        self.flush()
+        self.transaction.commit()
+        self._end()
+
+    def rollback(self) -> None:
+        """Undo everything since the last commit, the revision included."""
+        self.transaction.rollback()
+        self.transaction.begin()
+        if self._allocated is not None:
+            self._allocated.id = None
+            self._allocated.timestamp = None
+        self._end()
+
+    def close(self) -> None:
+        """Roll back what is not committed and give the connection back."""
+        self.rollback()
+        self.transaction.commit(close=True)
+
+    def _end(self) -> None:
+        self._reset()
+        self._revision = None
+        # Other sessions may commit before this one reads again: forget
+        # every value cached here (SQLObject only expires its base cache).
+        for instance in self.transaction.cache.getAll():
+            instance.expire()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def new_revision(self, author: str | None = None, message: str | None = None,
+                     extra: Any = None) -> Iterator[Revision]:
+        """``with session.new_revision(author=...):`` commits at the end.
+
+        An exception rolls the revision back and propagates.
+        """
+        revision = Revision(author=author, message=message, extra=extra)
+        self.revision = revision
+        try:
+            yield revision
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    # -- SQLObject's view -------------------------------------------------
+
+    def get(self, cls: type, id: Any) -> Any:
+        """``cls.get(id)`` in this session."""
+        return cls.get(id, connection=self.transaction)  # type: ignore[attr-defined]
+
+    def select(self, cls: type, *args: Any, **kw: Any) -> Any:
+        """``cls.select(...)`` in this session."""
+        return cls.select(*args, connection=self.transaction, **kw)  # type: ignore[attr-defined]
+
+    def check_stale(self, instance: Any, versioning: Versioning) -> None:
+        """Refuse a write to ``instance`` if another revision changed it since it was read.
+
+        Call with the revision sequence locked (after :meth:`ensure_revision`):
+        the row is read with ``SELECT ... FOR UPDATE`` so that the latest
+        committed ``revision_id`` is compared, on every isolation level.
+        """
+        loaded = instance.__dict__.get(f"_SO_val_{REVISION_ID}", _UNKNOWN)
+        if loaded is _UNKNOWN:
+            return
+        if self._allocated is not None and loaded == self._allocated.id:
+            return  # stamped by this revision: checked when first stamped
+        conn = self.transaction
+        row = conn.queryOne(
+            f"SELECT {REVISION_ID} FROM {versioning.table} WHERE "
+            f"{versioning.id_name} = {literal(conn, instance.id)}{for_update(conn)}"
+        )
+        described = versioning.describe(instance.id)
+        if row is None:
+            raise ConflictError(
+                f"{described} was deleted by another transaction after this "
+                f"session read it; reload your data and decide again",
+                obj=instance,
+            )
+        if row[0] != loaded:
+            raise ConflictError(
+                f"{described} was changed by revision {row[0]} after this "
+                f"session read it (at revision {loaded}); roll back, read it "
+                f"again (obj.expire() or a new session) and apply your "
+                f"change again",
+                obj=instance, revision=row[0],
+            )
+
+    def stamp(self, instance: Any, versioning: Versioning) -> None:
+        """Set ``revision_id`` of ``instance``'s row to this revision (once).
+
+        A statement of its own: SQLObject's ``set()`` holds a non-reentrant
+        lock while it runs the setters, so vdm cannot add the column to the
+        statement SQLObject is about to run.
+        """
+        assert self._allocated is not None
+        rid = self._allocated.id
+        attr = f"_SO_val_{REVISION_ID}"
+        if instance.__dict__.get(attr) == rid:
+            return
+        conn = self.transaction
+        conn.query(
+            f"UPDATE {versioning.table} SET {REVISION_ID} = {rid} WHERE "
+            f"{versioning.id_name} = {literal(conn, instance.id)}"
+        )
+        if instance.sqlmeta.cacheValues:
+            instance.__dict__[attr] = rid
+
+    def record(self, versioning: Versioning, kind: str, key: Any) -> None:
+        """Note that ``key`` of ``versioning``'s class was inserted/updated/deleted."""
+        getattr(self._pending[versioning], kind).add(key)
+
+
+def session_of(conn: Any) -> Session | None:
+    """The vdm session owning SQLObject connection/transaction ``conn``."""
+    if conn is None:
+        return None
+    return vars(conn).get(_SESSION_KEY) if hasattr(conn, "__dict__") else None
+
+
+def _session_for(conn: Any, instance: Any, verb: str) -> Session:
+    session = session_of(conn)
+    if session is None:
+        raise NoRevisionError(
+            f"cannot {verb} {type(instance).__name__} outside a vdm session: "
+            f"versioned changes need a revision; create "
+            f"session = vdm.sqlobject.Session(connection), set "
+            f"session.revision = Revision(...) and pass "
+            f"connection=session.transaction",
+            obj=instance,
+        )
+    return session
+
+
+def _changed(instance: Any, kwargs: dict[str, Any]) -> bool:
+    columns = instance.sqlmeta.columns
+    state = instance._SO_validatorState
+    for name, value in kwargs.items():
+        if name not in columns or name == REVISION_ID:
+            continue
+        from_python = getattr(instance, f"_SO_from_python_{name}", None)
+        to_python = getattr(instance, f"_SO_to_python_{name}", None)
+        db_value = from_python(value, state) if from_python else value
+        new = to_python(db_value, state) if to_python else db_value
+        if getattr(instance, name) != new:
+            return True
+    return False
+
+
+def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) -> None:
+    versioning = versioning_of(instance)
+    if versioning is None:
+        return
+    conn = kwargs.get("connection") or type(instance)._connection
+    session = _session_for(conn, instance, "create")
+    kwargs[REVISION_ID] = session.ensure_revision()
+    post_funcs.append(lambda inst: session.record(versioning, "inserted", inst.id))
+
+
+def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
+    versioning = versioning_of(instance)
+    if versioning is None or not _changed(instance, kwargs):
+        return
+    session = _session_for(instance._connection, instance, "change")
+    session.ensure_revision()
+    session.check_stale(instance, versioning)
+    session.stamp(instance, versioning)
+    session.record(versioning, "updated", instance.id)
+
+
+def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
+    versioning = versioning_of(instance)
+    if versioning is None:
+        return
+    session = _session_for(instance._connection, instance, "destroy")
+    session.ensure_revision()
+    session.check_stale(instance, versioning)
+    key = instance.id
+    post_funcs.append(lambda inst: session.record(versioning, "deleted", key))
+
+
+def register_handlers(cls: type) -> None:
+    """Listen to ``cls``'s row events, strongly (weak receivers can vanish)."""
+    events.listen(_row_create, cls, events.RowCreateSignal, weak=False)
+    events.listen(_row_update, cls, events.RowUpdateSignal, weak=False)
+    events.listen(_row_destroy, cls, events.RowDestroySignal, weak=False)
+
+
+__all__ = ["Session", "register_handlers", "session_of", "sqlobject"]
