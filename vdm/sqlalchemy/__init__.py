@@ -32,6 +32,7 @@ from vdm.sqlalchemy.mapping import Revisioned, Stateful, Versioning, versioning_
 from vdm.sqlalchemy.repository import Repository, Violation
 from vdm.sqlalchemy.restore import restore_model, restore_object, undo_revision
 from vdm.sqlalchemy.revision import Revision
+from vdm.sqlalchemy.scope import revision_scope
 from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR
 from vdm.sqlalchemy.timetravel import ModelAsOf, as_of
 from vdm.sqlalchemy.versions import Version
@@ -61,6 +62,7 @@ __all__ = [
     "field_history",
     "restore_model",
     "restore_object",
+    "revision_scope",
     "undo_revision",
     "Version",
     "Versioning",

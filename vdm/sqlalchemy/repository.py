@@ -32,6 +32,7 @@ from vdm.sqlalchemy.maintenance import purge_object, purge_revision
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.restore import restore_model, undo_revision
 from vdm.sqlalchemy.revision import Revision, revision_table
+from vdm.sqlalchemy.scope import revision_scope
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.verification import Violation, verify_history
 from vdm.sqlalchemy.versions import Version
@@ -101,6 +102,11 @@ class Repository:
         revision = Revision(author=author, message=message, extra=extra)
         self._session().revision = revision  # type: ignore[attr-defined]
         return revision
+
+    def revision(self, author: str | None = None, message: str | None = None,
+                 extra: Any = None) -> revision_scope:
+        """A block (``with`` or decorator) that commits one revision."""
+        return revision_scope(self.session, author=author, message=message, extra=extra)
 
     def commit(self) -> None:
         """Commit the session (and so the current revision)."""
