@@ -45,13 +45,15 @@ class revision_scope(ContextDecorator):
     def __enter__(self) -> Revision:
         session = self._current()
         depth = session.info.get(_DEPTH, 0)
-        if depth and getattr(session, "revision", None) is not None:
-            self.revision = getattr(session, "revision", None)
+        outer: Revision | None = getattr(session, "revision", None)
+        if depth and outer is not None:
+            revision = outer
         else:
-            self.revision = Revision(**self._fields)
-            session.revision = self.revision  # type: ignore[attr-defined]
+            revision = Revision(**self._fields)
+            session.revision = revision  # type: ignore[attr-defined]
         session.info[_DEPTH] = depth + 1
-        return self.revision
+        self.revision = revision
+        return revision
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         session = self._current()
