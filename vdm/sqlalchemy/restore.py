@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vdm.changes import undo_conflict
 from vdm.errors import ConflictError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
@@ -165,25 +166,8 @@ def _check_unchanged_since(session: Session, v: Versioning, version: Version,
     live = session.get(v.cls, version.object_key)
     fields = _writable(v, dict.fromkeys(v.fields))
     now = None if live is None else {f: getattr(live, f) for f in fields}
-    where = v.describe(version.object_key)
-    if new is None:
-        if now is not None:
-            raise ConflictError(
-                f"cannot undo revision {version.revision_id}: it destroyed {where}, "
-                f"which a later revision re-created; restore it by hand",
-                cls=v.cls, revision=version.revision_id, fields=tuple(now),
-            )
-        return
-    if now is None:
-        raise ConflictError(
-            f"cannot undo revision {version.revision_id}: {where} was destroyed "
-            f"by a later revision", cls=v.cls, revision=version.revision_id,
-        )
-    changed_by_it = [f for f in now if old is None or old.get(f) != new.get(f)]
-    later = tuple(f for f in changed_by_it if now[f] != new.get(f))
-    if later:
-        raise ConflictError(
-            f"cannot undo revision {version.revision_id}: a later revision also "
-            f"changed {', '.join(later)} of {where}; undo that one first or edit by hand",
-            obj=live, revision=version.revision_id, fields=later,
-        )
+    conflict = undo_conflict(v.describe(version.object_key), version.revision_id, old, new, now)
+    if conflict is not None:
+        message, conflicting = conflict
+        raise ConflictError(message, obj=live, cls=v.cls, revision=version.revision_id,
+                            fields=conflicting)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     event,
     func,
     insert,
@@ -134,6 +135,24 @@ _BUMP = (update(revision_sequence_table).where(revision_sequence_table.c.id == 1
 _BUMP_RETURNING = _BUMP.returning(revision_sequence_table.c.last_id)
 _READ = select(revision_sequence_table.c.last_id).where(revision_sequence_table.c.id == 1)
 _INSERT = insert(revision_table)
+_BUMPED = _BUMP_RETURNING.cte("bumped")
+# PostgreSQL takes the id and writes the revision in one round trip; its
+# clock is read after the sequence lock is granted, as elsewhere.
+_INSERT_BUMPED = (
+    insert(revision_table)
+    .from_select(
+        ["id", "timestamp", "author", "message", "state", "extra"],
+        select(
+            _BUMPED.c.last_id,
+            func.timezone("UTC", func.clock_timestamp()),
+            bindparam("author", type_=revision_table.c.author.type),
+            bindparam("message", type_=revision_table.c.message.type),
+            bindparam("state", type_=revision_table.c.state.type),
+            bindparam("extra", type_=revision_table.c.extra.type),
+        ),
+    )
+    .returning(revision_table.c.id, revision_table.c.timestamp)
+)
 
 
 def allocate_revision(connection: Connection, revision: Revision) -> None:
@@ -144,6 +163,13 @@ def allocate_revision(connection: Connection, revision: Revision) -> None:
     timestamp, taken under the lock, never decreases along ids.
     """
     seq = revision_sequence_table
+    fields = {"author": revision.author, "message": revision.message,
+              "state": revision.state, "extra": revision.extra}
+    if connection.dialect.name == "postgresql":
+        written = connection.execute(_INSERT_BUMPED, fields).first()
+        if written is not None:
+            revision.id, revision.timestamp = written
+            return
     if connection.dialect.update_returning:
         new_id = connection.execute(_BUMP_RETURNING).scalar()
     else:
@@ -154,9 +180,6 @@ def allocate_revision(connection: Connection, revision: Revision) -> None:
         connection.execute(insert(seq).values(id=1, last_id=start.scalar_subquery()))
         new_id = connection.execute(_READ).scalar_one()
     timestamp = utcnow()
-    connection.execute(_INSERT, {
-        "id": new_id, "timestamp": timestamp, "author": revision.author,
-        "message": revision.message, "state": revision.state, "extra": revision.extra,
-    })
+    connection.execute(_INSERT, {"id": new_id, "timestamp": timestamp, **fields})
     revision.id = new_id
     revision.timestamp = timestamp

@@ -64,11 +64,11 @@ def chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
         yield batch
 
 
-def _keys_in(columns: list[Any]) -> Any:
-    """``columns IN :keys`` with one expanding parameter."""
+def _keys_in(columns: list[Any], name: str = "keys") -> Any:
+    """``columns IN :name`` with one expanding parameter."""
     if len(columns) == 1:
-        return columns[0].in_(bindparam("keys", expanding=True))
-    return tuple_(*columns).in_(bindparam("keys", expanding=True))
+        return columns[0].in_(bindparam(name, expanding=True))
+    return tuple_(*columns).in_(bindparam(name, expanding=True))
 
 
 class TableStatements:
@@ -146,6 +146,28 @@ class TableStatements:
                        vt.c[REVISION_ID] != bindparam("rid"))
                 .values({EXPIRED_ID: bindparam("rid")}))
 
+    def copy_live_and_expire(self, op: Operation) -> Executable:
+        """:meth:`copy_live` and :attr:`expire_previous` as one statement.
+
+        For PostgreSQL, whose data-modifying CTEs save a round trip; both
+        parts see the table as it was before the statement.
+        """
+        return self._copy_live_and_expire[op]
+
+    @cached_property
+    def _copy_live_and_expire(self) -> dict[Operation, Executable]:
+        vt = self.v.version_table
+        expire = (
+            update(vt)
+            .where(_keys_in([vt.c[n] for n in self.v.key_names], "expire_keys"),
+                   vt.c[EXPIRED_ID].is_(None), vt.c[REVISION_ID] != bindparam("rid"))
+            .values({EXPIRED_ID: bindparam("rid")})
+            .returning(vt.c[REVISION_ID])
+            .cte("expired")
+        )
+        return {op: statement.add_cte(expire)  # type: ignore[attr-defined]
+                for op, statement in self._copy_live.items()}
+
     @cached_property
     def stale_check(self) -> Executable:
         """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
@@ -185,8 +207,21 @@ def write_versions(
     run(st.unexpire, plan.unexpire)
     run(st.mark_deleted, plan.mark_deleted)
     run(st.copy_current_as_delete, plan.copy_current_as_delete)
-    for op, keys in plan.copy_live.items():
-        run(st.copy_live(op), keys)
-    run(st.expire_previous, plan.expire_previous)
+    copies = [(op, keys) for op, keys in plan.copy_live.items() if keys]
+    expire = plan.expire_previous
+    if (connection.dialect.name == "postgresql" and copies and expire
+            and max(len(expire), *(len(k) for _, k in copies)) <= CHUNK):
+        for op, keys in copies[:-1]:
+            run(st.copy_live(op), keys)
+        op, keys = copies[-1]
+        connection.execute(st.copy_live_and_expire(op), {
+            "keys": st.keys_param(sorted(keys, key=repr)),
+            "expire_keys": st.keys_param(sorted(expire, key=repr)),
+            "rid": revision_id,
+        })
+    else:
+        for op, keys in copies:
+            run(st.copy_live(op), keys)
+        run(st.expire_previous, expire)
     written.clear()
     written.update(plan.written)
