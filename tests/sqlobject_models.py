@@ -14,11 +14,26 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
-from sqlobject import ForeignKey, MultipleJoin, SQLObject, StringCol, connectionForURI
+from sqlobject import (
+    ForeignKey,
+    IntCol,
+    MultipleJoin,
+    SQLObject,
+    StringCol,
+    connectionForURI,
+)
 
-from vdm.sqlobject import Revisioned, Session, Stateful, create_tables
+from vdm.sqlobject import (
+    Revisioned,
+    Session,
+    Stateful,
+    add_stateful_versioned_dict,
+    add_stateful_versioned_m2m,
+    create_tables,
+)
 
 REGISTRY = "vdm-tests"
+LINK_REGISTRY = "vdm-link-tests"
 
 
 class Publisher(SQLObject):
@@ -34,7 +49,7 @@ class License(Revisioned, SQLObject):
         table = "license"
         registry = REGISTRY
 
-    name = StringCol(length=100, notNone=True)
+    name = StringCol(length=100, default=None)
 
 
 class Book(Revisioned, Stateful, SQLObject):
@@ -63,6 +78,87 @@ class Author(Revisioned, Stateful, SQLObject):
 
 
 STORY = [Publisher, License, Book, Author]
+
+
+# The classic vdm model with versioned links, mirroring :mod:`link_models`
+# (``package_extra``'s key column is ``extra_key``: SQLObject does not quote
+# names, and ``key`` is reserved on MySQL/MariaDB).
+
+class LinkLicense(Revisioned, SQLObject):
+    class sqlmeta:
+        table = "license"
+        registry = LINK_REGISTRY
+
+    name = StringCol(length=100, notNone=True)
+
+
+class Package(Revisioned, Stateful, SQLObject):
+    class sqlmeta:
+        table = "package"
+        registry = LINK_REGISTRY
+
+    name = StringCol(length=100, unique=True, notNone=True)
+    license = ForeignKey("LinkLicense", default=None)
+
+
+class Tag(Revisioned, Stateful, SQLObject):
+    class sqlmeta:
+        table = "tag"
+        registry = LINK_REGISTRY
+
+    name = StringCol(length=100, notNone=True)
+
+    def __repr__(self) -> str:
+        return f"Tag({self.name!r})"
+
+
+class PackageTag(Revisioned, Stateful, SQLObject):
+    class sqlmeta:
+        table = "package_tag"
+        registry = LINK_REGISTRY
+
+    package = ForeignKey("Package", notNone=True)
+    tag = ForeignKey("Tag", notNone=True)
+    position = IntCol(default=None)
+
+
+class Group(Revisioned, SQLObject):
+    """A non-stateful target (groups are never soft-deleted)."""
+
+    class sqlmeta:
+        table = "grp"
+        registry = LINK_REGISTRY
+
+    name = StringCol(length=100, notNone=True)
+
+
+class PackageGroup(Revisioned, Stateful, SQLObject):
+    """A link without a position column: creation order."""
+
+    class sqlmeta:
+        table = "package_group"
+        registry = LINK_REGISTRY
+
+    package = ForeignKey("Package", notNone=True)
+    group = ForeignKey("Group", notNone=True)
+
+
+class PackageExtra(Revisioned, Stateful, SQLObject):
+    class sqlmeta:
+        table = "package_extra"
+        registry = LINK_REGISTRY
+
+    package = ForeignKey("Package", notNone=True)
+    key = StringCol(length=100, dbName="extra_key", notNone=True)
+    value = StringCol(length=200, default=None)
+
+
+add_stateful_versioned_m2m(Package, PackageTag, "tags", "tag", "package_tags",
+                           position_attr="position")
+add_stateful_versioned_m2m(Package, PackageGroup, "groups", "group", "package_groups")
+add_stateful_versioned_dict(Package, PackageExtra, "extras", "key", "value", "extras_list")
+
+LINKS = [LinkLicense, Package, Tag, PackageTag, Group, PackageGroup, PackageExtra]
 
 
 def create_story_tables(connection: Any) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 import vdm
 import vdm.sqlalchemy
+import vdm.sqlobject
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "doc"
@@ -56,7 +57,7 @@ def test_code_of_the_pages_runs(doctrees: Path) -> None:
     assert " 0 failures in tests" in report, report
 
 
-@pytest.mark.parametrize("module", [vdm, vdm.sqlalchemy], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [vdm, vdm.sqlalchemy, vdm.sqlobject], ids=lambda m: m.__name__)
 def test_api_page_lists_every_public_name(module: ModuleType) -> None:
     api = (DOC / "api.rst").read_text() + (DOC / "errors.rst").read_text()
     # State and Operation are re-exported by vdm.sqlalchemy from vdm.

@@ -16,7 +16,7 @@ from sqlobject_models import (  # noqa: F401 - fixtures
 )
 
 from vdm import NoRevisionError, Operation, ReadOnlyError, State
-from vdm.sqlobject import Revision, Session
+from vdm.sqlobject import Revision, Session, as_of
 
 
 def rows(engine: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -233,3 +233,36 @@ def test_versions_are_read_only(session: Session) -> None:
         "object (version.continuity) in a new revision, or call version.revert()")
     with pytest.raises(ReadOnlyError):
         del version.name
+
+
+def test_objects_held_across_commits_stay_the_cached_ones(session: Session, engine: Any) -> None:
+    t = session.transaction
+    session.revision = Revision(author="me", message="create")
+    book = Book(name="b", title="one", connection=t)
+    session.commit()
+    assert Book.get(book.id, connection=t) is book
+    session.revision = Revision(author="me", message="edit through the held object")
+    book.title = "two"
+    session.commit()
+    session.revision = Revision(author="me", message="and again")
+    Book.get(book.id, connection=t).title = "three"
+    session.commit()
+    assert book.title == "three"
+    assert rows(engine, "SELECT title, revision_id FROM book") == [("three", 3)]
+
+
+def test_reverting_a_destroyed_stateful_object_brings_it_back(session: Session, engine: Any) -> None:
+    t = session.transaction
+    session.revision = Revision(author="me", message="create")
+    book = Book(name="b", title="kept", connection=t)
+    book_id = book.id
+    session.commit()
+    session.revision = Revision(author="me", message="destroy")
+    Book.delete(book_id, connection=t)
+    session.commit()
+    version = as_of(t, 1).get(Book, book_id)
+    session.revision = Revision(author="me", message="bring back")
+    restored = version.revert()
+    session.commit()
+    assert (restored.title, restored.state) == ("kept", State.ACTIVE)
+    assert rows(engine, "SELECT id, title, state FROM book") == [(book_id, "kept", "active")]

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from vdm.operations import Operation
 
 
 def as_text(value: Any) -> str:
@@ -55,3 +57,27 @@ def changed_fields(
         for f in fields
         if before.get(f) != new.get(f)
     }
+
+
+def version_changeset(
+    operation: Operation,
+    values: Mapping[str, Any],
+    previous: Callable[[], tuple[Operation, Mapping[str, Any]] | None],
+    fields: list[str],
+) -> dict[str, list[Any]]:
+    """``{field: [old, new]}``: what one version changed (both backends' ``changeset``).
+
+    ``previous`` returns the operation and values of the version before
+    (or None); it is only called when needed.  A delete version lists every
+    field that had a value as ``[value, None]``; a version following a
+    delete counts as a creation.
+
+        >>> version_changeset(Operation.UPDATE, {"title": "B"},
+        ...                   lambda: (Operation.INSERT, {"title": "A"}), ["title"])
+        {'title': ['A', 'B']}
+    """
+    if operation == Operation.DELETE:
+        return {f: [value, None] for f, value in values.items() if value is not None}
+    before = previous()
+    old = None if before is None or before[0] == Operation.DELETE else before[1]
+    return changed_fields(old, values, fields)

@@ -1,7 +1,8 @@
 """Rewriting history: ``purge_revision`` and ``purge``.
 
 Both work per table with a handful of statements: they read the affected
-keys' histories, recompute the chain of validity intervals in Python, and
+keys' histories, let :func:`vdm.purgeplan.plan_purge` recompute the chain
+of validity intervals (plain data, shared with the SQLObject backend), and
 write the differences back with executemany.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
@@ -17,20 +17,11 @@ from sqlalchemy.orm import Session, object_session
 
 from vdm.errors import IntegrityViolation, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
-from vdm.operations import Operation
+from vdm.purgeplan import PurgePlan, plan_purge
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import revision_table
 from vdm.sqlalchemy.writer import chunks
 from vdm.states import State
-
-
-@dataclass
-class _Plan:
-    drop: list[dict[str, Any]] = field(default_factory=list)
-    relink: list[dict[str, Any]] = field(default_factory=list)
-    restore: list[dict[str, Any]] = field(default_factory=list)
-    recreate: list[dict[str, Any]] = field(default_factory=list)
-    remove_live: list[Key] = field(default_factory=list)
 
 
 def purge_revision(
@@ -39,7 +30,7 @@ def purge_revision(
 ) -> None:
     """Remove ``revision_id`` from the history of every versioned table."""
     connection = session.connection()
-    plans: dict[Versioning, _Plan] = {}
+    plans: dict[Versioning, PurgePlan] = {}
     for v in versionings:
         plan = _plan_table(connection, v, revision_id)
         if plan is not None:
@@ -60,7 +51,7 @@ def purge_revision(
     session.expire_all()
 
 
-def _sorted(plans: dict[Versioning, _Plan]) -> list[Versioning]:
+def _sorted(plans: dict[Versioning, PurgePlan]) -> list[Versioning]:
     if not plans:
         return []
     metadata = next(iter(plans)).table.metadata
@@ -68,7 +59,7 @@ def _sorted(plans: dict[Versioning, _Plan]) -> list[Versioning]:
     return sorted(plans, key=lambda v: rank.get(v.table, 0))
 
 
-def _plan_table(connection: Connection, v: Versioning, revision_id: int) -> _Plan | None:
+def _plan_table(connection: Connection, v: Versioning, revision_id: int) -> PurgePlan | None:
     vt = v.version_table
     key_cols = [vt.c[n] for n in v.key_names]
     keys = [tuple(r) for r in connection.execute(
@@ -83,66 +74,34 @@ def _plan_table(connection: Connection, v: Versioning, revision_id: int) -> _Pla
         ).mappings()
         for row in rows:
             histories[tuple(row[n] for n in v.key_names)].append(dict(row))
-    plan = _Plan()
-    for key, history in histories.items():
-        _plan_key(v, key, history, revision_id, plan)
-    return plan
+    return plan_purge(histories, revision_id, [c.name for c in v.table.c])
 
 
-def _plan_key(v: Versioning, key: Key, history: list[dict[str, Any]],
-              revision_id: int, plan: _Plan) -> None:
-    kept: list[dict[str, Any]] = []
-    for row in history:
-        if row[REVISION_ID] == revision_id:
-            plan.drop.append(_ident(v, row))
-            continue
-        alive_before = bool(kept) and kept[-1][OPERATION_TYPE] != Operation.DELETE
-        if row[OPERATION_TYPE] == Operation.DELETE and not alive_before:
-            plan.drop.append(_ident(v, row))   # deletes an object that no longer exists
-            continue
-        op = row[OPERATION_TYPE]
-        if op != Operation.DELETE:
-            op = Operation.UPDATE if alive_before else Operation.INSERT
-        kept.append({**row, "_op": op})
-    for i, row in enumerate(kept):
-        expired = kept[i + 1][REVISION_ID] if i + 1 < len(kept) else None
-        if expired != row[EXPIRED_ID] or row["_op"] != row[OPERATION_TYPE]:
-            plan.relink.append({**_ident(v, row), "_expired": expired, "_op": row["_op"]})
-    old_head = history[-1]
-    new_head = kept[-1] if kept else None
-    was_live = old_head[OPERATION_TYPE] != Operation.DELETE
-    now_live = new_head is not None and new_head[OPERATION_TYPE] != Operation.DELETE
-    if new_head is not None and new_head[REVISION_ID] == old_head[REVISION_ID]:
-        return
-    if now_live and new_head is not None:
-        values = {c.name: new_head[c.name] for c in v.table.c}
-        (plan.restore if was_live else plan.recreate).append(values)
-    elif was_live:
-        plan.remove_live.append(key)
+def _ident(v: Versioning, key: Any, revision_id: int) -> dict[str, Any]:
+    return {**{f"_k_{n}": k for n, k in zip(v.key_names, key, strict=True)},
+            "_rev": revision_id}
 
 
-def _ident(v: Versioning, row: dict[str, Any]) -> dict[str, Any]:
-    return {**{f"_k_{n}": row[n] for n in v.key_names}, "_rev": row[REVISION_ID]}
-
-
-def _apply_versions(connection: Connection, v: Versioning, plan: _Plan) -> None:
+def _apply_versions(connection: Connection, v: Versioning, plan: PurgePlan) -> None:
     vt = v.version_table
     match = and_(
         *(vt.c[n] == bindparam(f"_k_{n}") for n in v.key_names),
         vt.c[REVISION_ID] == bindparam("_rev"),
     )
     if plan.drop:
-        connection.execute(delete(vt).where(match), plan.drop)
+        connection.execute(delete(vt).where(match),
+                           [_ident(v, ref.key, ref.revision_id) for ref in plan.drop])
     if plan.relink:
         connection.execute(
             update(vt).where(match).values({
                 EXPIRED_ID: bindparam("_expired"), OPERATION_TYPE: bindparam("_op"),
             }),
-            plan.relink,
+            [{**_ident(v, r.key, r.revision_id), "_expired": r.expired_id, "_op": r.operation}
+             for r in plan.relink],
         )
 
 
-def _apply_live_upserts(connection: Connection, v: Versioning, plan: _Plan) -> None:
+def _apply_live_upserts(connection: Connection, v: Versioning, plan: PurgePlan) -> None:
     live = v.table
     if plan.restore:
         params = [{f"_k_{n}": row[n] for n in v.key_names} | {f"_v_{c}": row[c] for c in row}
@@ -157,7 +116,7 @@ def _apply_live_upserts(connection: Connection, v: Versioning, plan: _Plan) -> N
         connection.execute(insert(live), plan.recreate)
 
 
-def _apply_live_removals(connection: Connection, v: Versioning, plan: _Plan) -> None:
+def _apply_live_removals(connection: Connection, v: Versioning, plan: PurgePlan) -> None:
     for batch in chunks(plan.remove_live):
         connection.execute(delete(v.table).where(v.live_key_clause(batch)))
 

@@ -1,14 +1,13 @@
 """``verify()``: check the invariants of the history, set-based, per table.
 
 Each check is one query per versioned table and reports what it finds as a
-:class:`Violation` (plain data, so tools can print or count them).
+:class:`vdm.violations.Violation` (plain data, shared with the SQLObject
+backend, so tools can print or count them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.sql import Executable
@@ -17,35 +16,9 @@ from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Versioning
 from vdm.sqlalchemy.revision import revision_table
+from vdm.violations import Violation, violation
 
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken invariant: what (``kind``), where, and a sentence."""
-
-    kind: str
-    table: str
-    key: tuple[Any, ...] | None
-    revision_id: int | None
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.table} {self.key}: {self.kind}: {self.detail}"
-
-
-#: The kinds of violation :func:`verify_history` reports, with their text.
-MESSAGES = {
-    "missing-version": "{obj} is live but has no current version",
-    "multiple-current": "{obj} has more than one version with no expiry",
-    "orphan-current": "{obj} has a current version (revision {rev}) but no live row",
-    "bad-interval": "the version of {obj} from revision {rev} expires before it starts",
-    "gap": "the version of {obj} from revision {rev} expires at a revision "
-           "with no following version",
-    "overlap": "a version of {obj} (revision {rev}) starts inside the interval "
-               "of an earlier version",
-    "head-mismatch": "{obj} differs from its current version (revision {rev})",
-    "missing-revision": "a version of {obj} names revision {rev}, which does not exist",
-}
+__all__ = ["Violation", "verify_history"]
 
 
 def verify_history(connection: Connection, versionings: Iterable[Versioning]) -> list[Violation]:
@@ -56,8 +29,7 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
             for row in connection.execute(query):
                 key = tuple(row[: len(v.key_names)])
                 rev = row[len(v.key_names)]
-                text = MESSAGES[kind].format(obj=v.describe(key), rev=rev)
-                found.append(Violation(kind, v.table.name, key, rev, text))
+                found.append(violation(kind, v.table.name, key, rev, v.describe(key)))
     return found
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from vdm.difftext import changed_fields, diff_values
+from vdm.difftext import diff_values, version_changeset
 from vdm.errors import ReadOnlyError, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
@@ -159,14 +159,12 @@ class Version:
     @property
     def changeset(self) -> dict[str, list[Any]]:
         """``{field: [old, new]}`` for the fields this version changed."""
-        fields = list(type(self).__versioning__.fields)
-        if self.operation_type == Operation.DELETE:
-            return {f: [v, None] for f, v in self.field_values.items() if v is not None}
-        previous = self.previous
-        old = previous.field_values if previous is not None else None
-        if previous is not None and previous.operation_type == Operation.DELETE:
-            old = None
-        return changed_fields(old, self.field_values, fields)
+        def previous() -> tuple[Operation, dict[str, Any]] | None:
+            found = self.previous
+            return None if found is None else (found.operation_type, found.field_values)
+
+        return version_changeset(self.operation_type, self.field_values, previous,
+                                 list(type(self).__versioning__.fields))
 
     def diff(self, other: Version | None = None) -> dict[str, str]:
         """``{field: text}`` from ``other`` (default: previous) to this one."""

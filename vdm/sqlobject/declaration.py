@@ -76,7 +76,8 @@ class Versioning:
     #: (attribute name, column name) of every live column but the id.
     columns: list[tuple[str, str]]
     foreign_keys: dict[str, ForeignKeyInfo]
-    #: Versioned link views of the class (``tags``), by name.
+    #: Versioned link collections and maps of the class (``tags``), by name
+    #: (:class:`vdm.sqlobject.links.LinkSpec`).
     links: dict[str, Any] = field(default_factory=dict)
     version_class: type[Version] = field(init=False)
 
@@ -175,6 +176,13 @@ class Revisioned:
         from vdm.sqlobject.versions import versions_of
 
         return versions_of(self, newest_first=True)
+
+    @property
+    def all_related_revisions(self) -> list[Revision]:
+        """Revisions that changed this object or its versioned links, newest first."""
+        from vdm.sqlobject.links import related_revisions
+
+        return related_revisions(self)
 
     def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
         """``{field: diff text}`` between two revisions of this object."""

@@ -95,3 +95,12 @@ def chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
 def table_exists(conn: Any, table: str) -> bool:
     """Whether ``table`` exists (SQLObject's own check)."""
     return bool(conn.tableExists(table))
+
+
+def is_distinct(conn: Any, a: str, b: str) -> str:
+    """SQL: ``a`` and ``b`` differ, NULLs compared as values."""
+    return {
+        SQLITE: f"{a} IS NOT {b}",
+        POSTGRES: f"{a} IS DISTINCT FROM {b}",
+        MYSQL: f"NOT ({a} <=> {b})",
+    }[db_name(conn)]

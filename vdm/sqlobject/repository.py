@@ -10,6 +10,8 @@ vdm 0.15's entry point, for SQLObject::
     session.commit()
     repo.history()            # revisions, newest first
     repo.list_changes(1)      # {Book: [versions written by revision 1]}
+    repo.purge_revision(2)    # history as if revision 2 never happened
+    repo.verify()             # [] when the history is sound
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from vdm.changes import ModelDiff, RevisionChanges
 from vdm.errors import IntegrityViolation, VdmError
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.inspection import changes_in, diff_model
+from vdm.sqlobject.maintenance import purge_revision
+from vdm.sqlobject.restore import restore_model, undo_revision
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
 from vdm.sqlobject.session import Session
+from vdm.sqlobject.timetravel import ModelAsOf, as_of
+from vdm.sqlobject.verification import verify_history
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision, select_versions
+from vdm.violations import Violation
 
 
 class Repository:
@@ -75,6 +84,26 @@ class Repository:
         return Revision(author=author, message=message, extra=extra)
 
     # -- reading --------------------------------------------------------
+
+    def as_of(self, revision: RevisionRef) -> ModelAsOf:
+        """A read-only view of the whole model as of ``revision``."""
+        return as_of(self.connection, revision)
+
+    def changes(self, revision: RevisionRef) -> RevisionChanges:
+        """Everything ``revision`` changed, object by object (plain data)."""
+        return changes_in(self.connection, revision, self.classes)
+
+    def diff(self, a: RevisionRef, b: RevisionRef) -> ModelDiff:
+        """The whole model's differences from revision ``a`` to ``b``."""
+        return diff_model(self.connection, a, b, self.classes)
+
+    def restore(self, session: Session, revision: RevisionRef) -> None:
+        """Bring the whole model back to ``revision``, in ``session``'s revision."""
+        restore_model(session, revision, self.classes)
+
+    def undo(self, session: Session, revision: RevisionRef) -> None:
+        """Undo ``revision``'s changes in ``session``'s revision; may raise ConflictError."""
+        undo_revision(session, revision, self.classes)
 
     def history(self, limit: int | None = None, offset: int = 0) -> list[Revision]:
         """Revisions, newest first; ``limit``/``offset`` page through them."""
@@ -142,3 +171,31 @@ class Repository:
         conn.query(f"DELETE FROM {v.version_table} WHERE {v.id_name} = {key}")
         conn.query(f"DELETE FROM {v.table} WHERE {v.id_name} = {key}")
         conn.cache.expire(obj.id, v.cls)
+
+    def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
+        """Rewrite history as if ``revision`` never happened, and commit.
+
+        Live rows it changed fall back to their previous version (rows it
+        created vanish, rows it hard-deleted come back); validity intervals
+        stay contiguous.  With ``leave_record`` the revision row is kept,
+        marked deleted.  Runs in a transaction of its own on the
+        repository's connection; objects cached by that connection are
+        expired, and sessions read the new history from their next
+        transaction on.
+        """
+        transaction = self.connection.transaction()
+        try:
+            revision_id = resolve_revision(transaction, revision)
+            purge_revision(transaction, self.versioned_classes, revision_id, leave_record)
+        except BaseException:
+            transaction.rollback()
+            raise
+        finally:
+            if not transaction._obsolete:
+                transaction.commit(close=True)
+        for instance in self.connection.cache.getAll():
+            instance.expire()
+
+    def verify(self) -> list[Violation]:
+        """Check the history invariants; the list of violations (empty if sound)."""
+        return verify_history(self.connection, self.versioned_classes)

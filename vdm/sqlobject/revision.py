@@ -20,6 +20,7 @@ import datetime as dt
 from typing import Any
 
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.revisions import check_revision_metadata
 from vdm.sqlobject.dialect import (
     as_datetime,
     from_json_text,
@@ -52,15 +53,7 @@ class Revision:
         extra: Any = None,
         state: State | str = State.ACTIVE,
     ) -> None:
-        if author is not None and not isinstance(author, str):
-            raise TypeError(f"Revision author must be a str, not {type(author).__name__}")
-        if message is not None and not isinstance(message, str):
-            raise TypeError(f"Revision message must be a str, not {type(message).__name__}")
-        if author is not None and len(author) > AUTHOR_LENGTH:
-            raise ValueError(
-                f"Revision author is {len(author)} characters long; "
-                f"the revision table keeps at most {AUTHOR_LENGTH}"
-            )
+        check_revision_metadata(author, message)
         self.id: int | None = None
         self.timestamp: dt.datetime | None = None
         self.author = author

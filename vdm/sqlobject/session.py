@@ -42,7 +42,7 @@ from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
 from vdm.errors import ConflictError, NoRevisionError, VdmError
-from vdm.naming import REVISION_ID
+from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
@@ -161,9 +161,22 @@ class Session:
                                self._allocated.id, self._written[versioning])
 
     def commit(self) -> None:
-        """Write pending versions and commit; clears ``session.revision``."""
+        """Write pending versions and commit; clears ``session.revision``.
+
+        A revision whose changes cancelled out (objects created and
+        destroyed again) leaves no row, as if nothing had been written.
+        """
         self.flush()
+        allocated = self._allocated
+        empty = allocated is not None and not any(self._written.values())
+        if empty:
+            assert allocated is not None
+            self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
         self.transaction.commit()
+        if empty:
+            assert allocated is not None
+            allocated.id = None
+            allocated.timestamp = None
         self._end()
 
     def rollback(self) -> None:
@@ -185,8 +198,11 @@ class Session:
         self._revision = None
         # Other sessions may commit before this one reads again: forget
         # every value cached here (SQLObject only expires its base cache).
+        # Expiring drops an instance from SQLObject's cache; put it back so
+        # that the objects the application holds stay the ones get() returns.
         for instance in self.transaction.cache.getAll():
             instance.expire()
+            self.transaction.cache.put(instance.id, type(instance), instance)
 
     def __enter__(self) -> Session:
         return self
@@ -274,8 +290,36 @@ class Session:
             instance.__dict__[attr] = rid
 
     def record(self, versioning: Versioning, kind: str, key: Any) -> None:
-        """Note that ``key`` of ``versioning``'s class was inserted/updated/deleted."""
-        getattr(self._pending[versioning], kind).add(key)
+        """Note that ``key`` of ``versioning``'s class was inserted/updated/deleted.
+
+        The write plan (:func:`vdm.writeplan.plan_versions`) knows one
+        order per flush: a key both deleted and inserted was destroyed,
+        then created again.  Other orders are flushed apart: a change to a
+        row created since the last flush needs nothing more (its insert
+        copies the latest values), and re-creating a destroyed id flushes
+        the destroy first (:func:`_row_destroy` flushes before destroying
+        a row changed since the last flush).
+        """
+        pending = self._pending[versioning]
+        if kind == "updated" and key in pending.inserted:
+            return
+        if kind == "inserted" and key in pending.deleted:
+            self.flush()
+            pending = self._pending[versioning]
+        getattr(pending, kind).add(key)
+
+    def created_here(self, versioning: Versioning, key: Any) -> bool:
+        """Whether the revision under way created object ``key`` of the class."""
+        pending = self._pending.get(versioning)
+        if pending is not None and key in pending.inserted:
+            return True
+        return self._written.get(versioning, {}).get(key) is Operation.INSERT
+
+    def flush_before_destroy(self, versioning: Versioning, key: Any) -> None:
+        """Write the pending version of ``key`` while its live row still exists."""
+        pending = self._pending.get(versioning)
+        if pending is not None and (key in pending.inserted or key in pending.updated):
+            self.flush()
 
 
 def session_of(conn: Any) -> Session | None:
@@ -299,9 +343,29 @@ def _session_for(conn: Any, instance: Any, verb: str) -> Session:
     return session
 
 
+def _reload_expired(instance: Any) -> None:
+    """Read an expired instance's row again, without SQLObject's write lock.
+
+    ``set()`` holds the instance's non-reentrant lock while it sends
+    ``RowUpdateSignal``; reading an expired attribute there would take the
+    lock again and hang.  An expired instance held no values, so nothing it
+    showed can be stale: its row is simply read now.
+    """
+    meta = instance.sqlmeta
+    if all(f"_SO_val_{c.name}" in instance.__dict__ for c in meta.columnList):
+        return
+    results = instance._connection._SO_selectOne(
+        instance, [c.dbName for c in meta.columnList])
+    if results:
+        instance._SO_selectInit(results)
+        meta.expired = False
+
+
 def _changed(instance: Any, kwargs: dict[str, Any]) -> bool:
     columns = instance.sqlmeta.columns
     state = instance._SO_validatorState
+    if instance.sqlmeta.cacheValues:
+        _reload_expired(instance)
     for name, value in kwargs.items():
         if name not in columns or name == REVISION_ID:
             continue
@@ -343,6 +407,7 @@ def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
     session.ensure_revision()
     session.check_stale(instance, versioning)
     key = instance.id
+    session.flush_before_destroy(versioning, key)
     post_funcs.append(lambda inst: session.record(versioning, "deleted", key))
 
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from sqlobject.classregistry import findClass
 
-from vdm.difftext import changed_fields, diff_values
+from vdm.difftext import diff_values, version_changeset
 from vdm.errors import ReadOnlyError, RevisionNotFoundError, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
@@ -137,8 +137,9 @@ class Version:
                 return values[attr]
         if name in v.foreign_keys:
             return self._follow(v.foreign_keys[name].attr, v.foreign_keys[name].target)
-        if name in v.links:
-            return v.links[name].as_of(self)
+        spec = v.links.get(name.removesuffix("_active").removesuffix("_deleted"))
+        if spec is not None:
+            return spec.as_of(self, name)
         join = v.join(name)
         if join is not None:
             return self._join(join)
@@ -229,14 +230,12 @@ class Version:
     @property
     def changeset(self) -> dict[str, list[Any]]:
         """``{field: [old, new]}`` for the fields this version changed."""
-        fields = list(type(self).__versioning__.fields)
-        if self.operation_type == Operation.DELETE:
-            return {f: [value, None] for f, value in self.values.items() if value is not None}
-        previous = self.previous
-        old = previous.values if previous is not None else None
-        if previous is not None and previous.operation_type == Operation.DELETE:
-            old = None
-        return changed_fields(old, self.values, fields)
+        def previous() -> tuple[Operation, dict[str, Any]] | None:
+            found = self.previous
+            return None if found is None else (found.operation_type, found.values)
+
+        return version_changeset(self.operation_type, self.values, previous,
+                                 list(type(self).__versioning__.fields))
 
     def diff(self, other: Version | None = None) -> dict[str, str]:
         """``{field: text}`` from ``other`` (default: previous) to this one."""
@@ -259,7 +258,7 @@ class Version:
                 f"before it (version.previous.revert()) to bring the object back",
                 obj=self,
             )
-        values = {a: self.__dict__["_values"][a] for a, c in v.columns if c != REVISION_ID}
+        values = {a: _plain(self.__dict__["_values"][a]) for a, c in v.columns if c != REVISION_ID}
         live = self.continuity
         if live is None:
             return v.cls(id=self.key, connection=conn, **values)
@@ -320,10 +319,11 @@ def select_versions(conn: Any, v: Versioning, where: str, suffix: str = "",
     return [v.version_class(conn, dict(zip(names, row, strict=True)), as_of) for row in rows]
 
 
-def current_as_of(rid: int) -> str:
-    """SQL: the rows of a version table that are the live data as of ``rid``."""
-    return (f"{REVISION_ID} <= {rid} AND ({EXPIRED_ID} IS NULL OR {EXPIRED_ID} > {rid}) "
-            f"AND {OPERATION_TYPE} <> {int(Operation.DELETE)}")
+def current_as_of(rid: int, alias: str = "") -> str:
+    """SQL: the rows of a version table (``alias``) that are the live data as of ``rid``."""
+    p = f"{alias}." if alias else ""
+    return (f"{p}{REVISION_ID} <= {rid} AND ({p}{EXPIRED_ID} IS NULL OR {p}{EXPIRED_ID} > {rid}) "
+            f"AND {p}{OPERATION_TYPE} <> {int(Operation.DELETE)}")
 
 
 def select_as_of(conn: Any, v: Versioning, rid: int, where: str = "") -> list[Version]:
@@ -392,3 +392,8 @@ def diff_of(obj: Any, to_revision: RevisionRef | None = None,
     old = from_version.values if from_version is not None else {}
     new = to_version.values if to_version is not None else {}
     return diff_values(old, new, list(v.fields))
+
+
+def _plain(value: Any) -> Any:
+    """A value SQLObject can store: states as their text."""
+    return value.value if isinstance(value, State) else value

@@ -4,14 +4,17 @@ The event handlers (:mod:`vdm.sqlobject.session`) only stamp
 ``revision_id`` on the rows SQLObject writes and record which ids of which
 versioned class were inserted, updated or destroyed.  When the session
 flushes (at commit, or before it reads history), :func:`write_versions`
-writes their versions with a constant number of statements per table,
-whatever the number of objects, by ``INSERT ... SELECT`` from the live
-table (or, for destroyed rows, from their current version).
+asks :func:`vdm.writeplan.plan_versions` (the core both backends share)
+what to write, and writes it with a constant number of statements per
+table, whatever the number of objects, by ``INSERT ... SELECT`` from the
+live table (or, for destroyed rows, from their current version).
 
 Within one revision each object keeps one version: a later flush replaces
 the row this revision wrote earlier, keeping its operation (an object
 created in this revision stays an insert), and an object created and
-destroyed in the same revision leaves nothing.
+destroyed in the same revision leaves nothing.  The plan reads a key both
+destroyed and created in one flush as destroyed *then* created again; the
+session flushes before any other order (see :meth:`Session.record`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from vdm.operations import Operation
 from vdm.sqlobject.declaration import Versioning
 from vdm.sqlobject.dialect import chunks, in_clause, literal
 from vdm.states import State
+from vdm.writeplan import plan_versions
 
 
 @dataclass
@@ -45,55 +49,31 @@ def write_versions(
     """Write the versions of one class's changes for revision ``rid``.
 
     ``written`` maps the ids this revision already versioned to their
-    operation; it is updated in place.
+    operation; it is updated in place.  What to write is planned by
+    :func:`vdm.writeplan.plan_versions`, as for the SQLAlchemy backend.
     """
-    created = changes.inserted - changes.deleted
-    deleted = changes.deleted
-    changed = (created | changes.updated) - deleted
-    copies: dict[Operation, set[Any]] = {Operation.INSERT: set(), Operation.UPDATE: set()}
-    for key in changed:
-        earlier = written.get(key)
-        if earlier is Operation.INSERT or (earlier is None and key in created):
-            copies[Operation.INSERT].add(key)
-        else:
-            copies[Operation.UPDATE].add(key)
-    # Created and destroyed between two flushes: nothing to record.
-    transient = changes.inserted & changes.deleted - set(written)
-    deleted = deleted - transient
-    vanish = {k for k in deleted if written.get(k) is Operation.INSERT}
-    now_deleted = {k for k in deleted if written.get(k) is Operation.UPDATE}
-    to_delete = deleted - vanish - now_deleted - {
-        k for k in deleted if written.get(k) is Operation.DELETE
-    }
-    replace = {k for k in changed if k in written}
-
+    plan = plan_versions(changes.inserted, changes.updated, changes.deleted, written)
     vt, idn = v.version_table, v.id_name
-    for batch in chunks(replace | vanish):
+    for batch in chunks(plan.drop_own):
         conn.query(f"DELETE FROM {vt} WHERE {in_clause(conn, idn, batch)} "
                    f"AND {REVISION_ID} = {rid}")
-    for batch in chunks(vanish):
+    for batch in chunks(plan.unexpire):
         conn.query(f"UPDATE {vt} SET {EXPIRED_ID} = NULL WHERE "
                    f"{in_clause(conn, idn, batch)} AND {EXPIRED_ID} = {rid}")
-    for batch in chunks(now_deleted):
+    for batch in chunks(plan.mark_deleted):
         conn.query(f"UPDATE {vt} SET {OPERATION_TYPE} = {int(Operation.DELETE)} "
                    f"WHERE {in_clause(conn, idn, batch)} AND {REVISION_ID} = {rid}")
-    _copy_current_as_delete(conn, v, to_delete, rid)
-    for op, keys in copies.items():
+    _copy_current_as_delete(conn, v, plan.copy_current_as_delete, rid)
+    for op, keys in plan.copy_live.items():
         _copy_live(conn, v, keys, rid, op)
-    for batch in chunks((changed | to_delete) - set(written)):
+    for batch in chunks(plan.expire_previous):
         conn.query(
             f"UPDATE {vt} SET {EXPIRED_ID} = {rid} WHERE "
             f"{in_clause(conn, idn, batch)} AND {EXPIRED_ID} IS NULL "
             f"AND {REVISION_ID} <> {rid}"
         )
-
-    for key in vanish:
-        del written[key]
-    for key in now_deleted | to_delete:
-        written[key] = Operation.DELETE
-    for op, keys in copies.items():
-        for key in keys:
-            written[key] = op
+    written.clear()
+    written.update(plan.written)
 
 
 def _copy_current_as_delete(conn: Any, v: Versioning, keys: set[Any], rid: int) -> None:

@@ -1,0 +1,1 @@
+"""The acceptance suite: user stories, run for every backend x database."""

@@ -1,0 +1,300 @@
+"""A small harness per backend, so one acceptance suite runs on both.
+
+The stories speak to a :class:`Harness`: begin a revision, create, change,
+delete, commit or roll back, read history.  What the objects and versions
+*are* is each backend's own (attribute names are the same in both models:
+``book.title``, ``version.license.name``, ``package.tags``); only how a
+backend is driven differs, and that is all a harness hides.
+
+Two models: ``story`` (books, authors, licenses: :mod:`models` and
+:mod:`sqlobject_models`) and ``links`` (packages, tags, extras:
+:mod:`link_models` and the link classes of :mod:`sqlobject_models`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session as SASession
+
+from vdm.states import State
+from vdm.violations import Violation
+
+
+class Harness:
+    """What the acceptance stories need from a backend."""
+
+    backend: str
+
+    def __init__(self, engine: Engine, model: str) -> None:
+        self.engine = engine
+        self.model = model
+        self.others: list[Harness] = []
+
+    # -- revisions ----------------------------------------------------------
+
+    def begin(self, message: str = "change", author: str = "tester") -> Any:
+        """Start a revision on this harness's session; return it."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    def revise(self, message: str, change: Any) -> None:
+        """Begin, run ``change()``, commit."""
+        self.begin(message)
+        change()
+        self.commit()
+
+    def other(self) -> Harness:
+        """A second session on the same database (closed with this one)."""
+        harness = self._other()
+        self.others.append(harness)
+        return harness
+
+    def _other(self) -> Harness:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        for harness in self.others:
+            harness.close()
+        self._close()
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    # -- objects --------------------------------------------------------------
+
+    def create(self, cls_name: str, **values: Any) -> Any:
+        """A new object of the model's class ``cls_name`` in the session."""
+        raise NotImplementedError
+
+    def find(self, cls_name: str, **filters: Any) -> Any:
+        """The one live object matching ``filters`` (read in the session), or None."""
+        raise NotImplementedError
+
+    def update(self, obj: Any, **values: Any) -> None:
+        raise NotImplementedError
+
+    def destroy(self, obj: Any) -> None:
+        """The hard delete."""
+        raise NotImplementedError
+
+    def soft_delete(self, obj: Any) -> None:
+        obj.delete()
+
+    def undelete(self, obj: Any) -> None:
+        obj.undelete()
+
+    # -- history --------------------------------------------------------------
+
+    def repository(self) -> Any:
+        raise NotImplementedError
+
+    def history(self) -> list[str]:
+        """Messages of the revisions, newest first."""
+        return [r.message for r in self.repository().history()]
+
+    def list_changes(self, revision: int) -> dict[str, list[tuple[Any, int, str]]]:
+        """``{class name: [(id, operation, state)]}`` of one revision."""
+        return {
+            cls.__name__: sorted((self.key(v), int(v.operation_type), State(v.state).value)
+                                 for v in versions)
+            for cls, versions in self.repository().list_changes(revision).items()
+        }
+
+    def key(self, version: Any) -> Any:
+        raise NotImplementedError
+
+    def purge_revision(self, revision: int, leave_record: bool = False) -> None:
+        raise NotImplementedError
+
+    def verify(self) -> list[Violation]:
+        raise NotImplementedError
+
+    # -- links ------------------------------------------------------------------
+
+    def extras_history(self, package: Any, key: str) -> list[tuple[int, str, str]]:
+        """``(revision id, value, state)`` of each version of one map key."""
+        return [(v.revision_id, v.value, State(v.state).value)
+                for v in package.extras.history(key)]
+
+    # -- the database -------------------------------------------------------------
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of raw SQL, read outside every session."""
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+
+    def break_history(self, sql: str) -> None:
+        """Run ``sql`` past the foreign keys, as a broken tool would."""
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name in ("mysql", "mariadb"):
+                conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            elif self.engine.dialect.name == "postgresql":
+                conn.execute(text("SET session_replication_role = replica"))
+            conn.execute(text(sql))
+
+
+class SQLAlchemyHarness(Harness):
+    """vdm.sqlalchemy: declarative classes, a plain Session."""
+
+    backend = "sqlalchemy"
+
+    def __init__(self, engine: Engine, model: str, create: bool = True) -> None:
+        super().__init__(engine, model)
+        if model == "story":
+            import models
+
+            self.classes = {c: getattr(models, c) for c in ("Book", "Author", "License")}
+            self.metadata = models.Base.metadata
+        else:
+            import link_models
+
+            self.classes = {c: getattr(link_models, c) for c in (
+                "Package", "Tag", "PackageTag", "PackageExtra", "License")}
+            self.metadata = link_models.LinkBase.metadata
+        if create:
+            self.metadata.create_all(engine)
+        self.session = SASession(engine)
+
+    def begin(self, message: str = "change", author: str = "tester") -> Any:
+        from vdm.sqlalchemy import Revision
+
+        revision = Revision(author=author, message=message)
+        self.session.revision = revision  # type: ignore[attr-defined]
+        return revision
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def _other(self) -> Harness:
+        return SQLAlchemyHarness(self.engine, self.model, create=False)
+
+    def _close(self) -> None:
+        self.session.close()
+
+    def create(self, cls_name: str, **values: Any) -> Any:
+        obj = self.classes[cls_name](**values)
+        self.session.add(obj)
+        return obj
+
+    def find(self, cls_name: str, **filters: Any) -> Any:
+        query = select(self.classes[cls_name]).filter_by(**filters)
+        return self.session.scalars(query).one_or_none()
+
+    def update(self, obj: Any, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(obj, name, value)
+        self.session.flush()
+
+    def destroy(self, obj: Any) -> None:
+        self.session.delete(obj)
+        self.session.flush()
+
+    def repository(self) -> Any:
+        from vdm.sqlalchemy import Repository
+
+        return Repository(self.metadata, self.session)
+
+    def key(self, version: Any) -> Any:
+        return version.id
+
+    def purge_revision(self, revision: int, leave_record: bool = False) -> None:
+        self.repository().purge_revision(revision, leave_record=leave_record)
+
+    def verify(self) -> list[Violation]:
+        self.session.rollback()
+        return self.repository().verify()  # type: ignore[no-any-return]
+
+
+class SQLObjectHarness(Harness):
+    """vdm.sqlobject: SQLObject classes, a vdm Session over one transaction."""
+
+    backend = "sqlobject"
+
+    def __init__(self, engine: Engine, model: str, uri: str | None = None,
+                 connection: Any = None) -> None:
+        super().__init__(engine, model)
+        import sqlobject_models as so
+        from sqlobject import connectionForURI
+
+        from vdm.sqlobject import Session, create_tables
+
+        if model == "story":
+            self.classes = {"Book": so.Book, "Author": so.Author, "License": so.License}
+            self.all_classes = so.STORY
+        else:
+            self.classes = {"Package": so.Package, "Tag": so.Tag, "PackageTag": so.PackageTag,
+                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense}
+            self.all_classes = so.LINKS
+        self.owns_connection = connection is None
+        if connection is None:
+            assert uri is not None
+            connection = connectionForURI(uri)
+            create_tables(connection, self.all_classes)
+        self.connection = connection
+        self.session = Session(connection)
+
+    def begin(self, message: str = "change", author: str = "tester") -> Any:
+        from vdm.sqlobject import Revision
+
+        revision = Revision(author=author, message=message)
+        self.session.revision = revision
+        return revision
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def _other(self) -> Harness:
+        return SQLObjectHarness(self.engine, self.model, connection=self.connection)
+
+    def _close(self) -> None:
+        if not self.session.transaction._obsolete:
+            self.session.close()
+        if self.owns_connection:
+            self.connection.close()
+
+    def create(self, cls_name: str, **values: Any) -> Any:
+        return self.classes[cls_name](connection=self.session.transaction, **values)
+
+    def find(self, cls_name: str, **filters: Any) -> Any:
+        found = list(self.classes[cls_name].selectBy(connection=self.session.transaction,
+                                                     **filters))
+        assert len(found) <= 1
+        return found[0] if found else None
+
+    def update(self, obj: Any, **values: Any) -> None:
+        obj.set(**values)
+
+    def destroy(self, obj: Any) -> None:
+        obj.destroySelf()
+
+    def repository(self) -> Any:
+        from vdm.sqlobject import Repository
+
+        return Repository(self.connection, self.all_classes)
+
+    def key(self, version: Any) -> Any:
+        return version.key
+
+    def purge_revision(self, revision: int, leave_record: bool = False) -> None:
+        # Like the SQLAlchemy repository: the session's work is committed
+        # first, and the session reads the rewritten history afterwards.
+        self.session.commit()
+        self.repository().purge_revision(revision, leave_record=leave_record)
+        self.session.rollback()
+
+    def verify(self) -> list[Violation]:
+        self.session.rollback()
+        return self.repository().verify()  # type: ignore[no-any-return]

@@ -1,0 +1,163 @@
+"""Writing revisions and reading history, in users' words, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from vdm import ConflictError, NoRevisionError, Operation, ReadOnlyError, State
+
+from .harness import Harness
+
+
+def seed(h: Harness) -> dict[str, object]:
+    """r1: two books (one with a typo); r2: the typo fixed, an author added."""
+    h.begin("first")
+    war = h.create("Book", name="warandpeace", title="War and Peacee")
+    anna = h.create("Book", name="annakarenina", title="Anna")
+    h.commit()
+    h.begin("fix typo, add author")
+    h.update(war, title="War and Peace")
+    h.create("Author", name="tolstoy", book=war)
+    h.commit()
+    return {"war": war, "anna": anna}
+
+
+def test_the_seed_story_reads_the_past_as_it_was(story: Harness) -> None:
+    war = seed(story)["war"]
+    old = war.get_as_of(1)
+    assert old.title == "War and Peacee" and old.authors == []
+    assert [a.name for a in war.get_as_of(2).authors] == ["tolstoy"]
+    assert war.title == "War and Peace"
+    assert story.history() == ["fix typo, add author", "first"]
+    assert story.rows("SELECT id, author, message FROM revision ORDER BY id") == [
+        (1, "tester", "first"), (2, "tester", "fix typo, add author")]
+
+
+def test_a_revision_keeps_one_version_per_object_with_the_last_values(story: Harness) -> None:
+    story.begin("many edits")
+    book = story.create("Book", name="b", title="one")
+    story.update(book, title="two")
+    story.update(book, title="three")
+    story.commit()
+    story.begin("more edits")
+    story.update(book, title="four")
+    story.update(book, title="five")
+    story.commit()
+    assert story.rows("SELECT title, revision_id, expired_id, operation_type "
+                      "FROM book_revision ORDER BY revision_id") == [
+        ("three", 1, 2, 0), ("five", 2, None, 1)]
+
+
+def test_assigning_unchanged_values_writes_nothing(story: Harness) -> None:
+    story.begin("create")
+    book = story.create("Book", name="b", title="t")
+    story.commit()
+    story.begin("no-op")
+    story.update(book, title="t")
+    story.commit()
+    assert story.rows("SELECT COUNT(*) FROM revision") == [(1,)]
+    assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
+
+
+def test_an_object_with_only_default_values_is_recorded(story: Harness) -> None:
+    story.begin("defaults")
+    story.create("License")
+    story.commit()
+    assert story.rows("SELECT revision_id, operation_type FROM license_revision") == [(1, 0)]
+
+
+def test_a_rollback_leaves_no_trace(story: Harness) -> None:
+    revision = story.begin("oops")
+    story.create("Book", name="b")
+    story.rollback()
+    assert revision.id is None
+    for table in ("book", "book_revision", "revision"):
+        assert story.rows(f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+
+
+def test_changing_without_a_revision_raises_and_writes_nothing(story: Harness) -> None:
+    with pytest.raises(NoRevisionError, match="revision"):
+        story.create("Book", name="b")
+        story.commit()
+    story.rollback()
+    assert story.rows("SELECT COUNT(*) FROM book") == [(0,)]
+    assert story.rows("SELECT COUNT(*) FROM revision") == [(0,)]
+
+
+def test_soft_delete_and_undelete_are_versioned_changes(story: Harness) -> None:
+    anna = seed(story)["anna"]
+    story.revise("delete anna", lambda: story.soft_delete(anna))
+    story.revise("bring anna back", lambda: story.undelete(anna))
+    assert [v.state for v in anna.versions] == [State.ACTIVE, State.DELETED, State.ACTIVE]
+    assert anna.get_as_of(3).state == State.DELETED
+    assert anna.get_as_of(3).changeset == {"state": ["active", "deleted"]}
+
+
+def test_a_hard_delete_keeps_the_history(story: Harness) -> None:
+    anna = seed(story)["anna"]
+    story.revise("destroy anna", lambda: story.destroy(anna))
+    assert story.find("Book", name="annakarenina") is None
+    assert story.rows("SELECT revision_id, expired_id, operation_type FROM book_revision "
+                      "WHERE name = 'annakarenina' ORDER BY revision_id") == [
+        (1, 3, int(Operation.INSERT)), (3, None, int(Operation.DELETE))]
+    war = story.find("Book", name="warandpeace")
+    assert war.get_as_of(3) is not None
+    assert story.list_changes(3) == {"Book": [(2, int(Operation.DELETE), "active")]}
+
+
+def test_as_of_follows_the_foreign_key_stored_then(story: Harness) -> None:
+    story.begin("r1")
+    gpl = story.create("License", name="gpl")
+    book = story.create("Book", name="b", license=gpl)
+    story.commit()
+    story.begin("r2: relicense")
+    mit = story.create("License", name="mit")
+    story.update(book, license=mit)
+    story.commit()
+    story.revise("r3: rename gpl", lambda: story.update(gpl, name="GPL-3"))
+    assert book.get_as_of(1).license.name == "gpl"
+    assert book.get_as_of(2).license.name == "mit"
+    assert book.get_as_of(3).license.name == "mit"
+    assert gpl.get_as_of(3).name == "GPL-3"
+
+
+def test_versions_know_their_neighbours_changesets_and_diffs(story: Harness) -> None:
+    war = seed(story)["war"]
+    first, second = war.versions
+    assert [v.revision_id for v in war.all_revisions] == [2, 1]
+    assert first.operation_type == Operation.INSERT and second.operation_type == Operation.UPDATE
+    assert first.next == second and second.previous == first and second.index == 1
+    assert second.changeset == {"title": ["War and Peacee", "War and Peace"]}
+    assert first.changeset["title"] == [None, "War and Peacee"]
+    assert second.revision.message == "fix typo, add author"
+    expected = "- War and Peacee\n?              -\n+ War and Peace"
+    assert war.diff() == {"title": expected}
+    assert war.diff(2, 1) == {"title": expected}
+    assert second.diff() == {"title": expected}
+
+
+def test_versions_are_read_only(story: Harness) -> None:
+    war = seed(story)["war"]
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        war.get_as_of(1).title = "x"
+
+
+def test_list_changes_reports_every_version_a_revision_wrote(story: Harness) -> None:
+    seed(story)
+    assert story.list_changes(1) == {"Book": [(1, 0, "active"), (2, 0, "active")]}
+    assert story.list_changes(2) == {"Book": [(1, 1, "active")], "Author": [(1, 0, "active")]}
+
+
+def test_a_write_based_on_a_stale_read_is_a_conflict(story: Harness) -> None:
+    seed(story)
+    mine = story.find("Book", name="warandpeace")
+    assert mine.title == "War and Peace"  # read, and kept, in this transaction
+    theirs = story.other()
+    theirs.revise("theirs", lambda: theirs.update(
+        theirs.find("Book", name="warandpeace"), title="Theirs"))
+    story.begin("mine")
+    with pytest.raises(ConflictError, match=r"Book\(id=1\)"):
+        story.update(mine, title="Mine")
+        story.commit()
+    story.rollback()
+    assert story.rows("SELECT title FROM book WHERE name = 'warandpeace'") == [("Theirs",)]

@@ -1,0 +1,115 @@
+"""``purge_revision`` for SQLObject: history rewritten as if a revision never happened.
+
+Per versioned table, the histories of the keys the revision wrote are read
+in a few statements; :func:`vdm.purgeplan.plan_purge` (shared with the
+SQLAlchemy backend) decides which versions to drop or relink and which
+live rows fall back, come back or vanish; the plan is written back grouped
+into a few statements.  Tables are handled parents first (children first
+for removals), so foreign keys hold on every database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
+from vdm.purgeplan import PurgePlan, plan_purge
+from vdm.sqlobject.declaration import Versioning
+from vdm.sqlobject.dialect import chunks, in_clause, literal
+from vdm.states import State
+
+
+def purge_revision(conn: Any, versionings: Iterable[Versioning], revision_id: int,
+                   leave_record: bool) -> None:
+    """Remove ``revision_id`` from the history of every class, in transaction ``conn``."""
+    plans: dict[Versioning, PurgePlan] = {}
+    for v in versionings:
+        plan = _plan_table(conn, v, revision_id)
+        if plan is not None:
+            plans[v] = plan
+    order = _parents_first(list(plans))
+    for v in order:
+        _apply_versions(conn, v, plans[v])
+        _apply_live_upserts(conn, v, plans[v])
+    for v in reversed(order):
+        for batch in chunks(plans[v].remove_live):
+            conn.query(f"DELETE FROM {v.table} WHERE {in_clause(conn, v.id_name, batch)}")
+    if leave_record:
+        conn.query(f"UPDATE {REVISION_TABLE} SET state = {literal(conn, State.DELETED)} "
+                   f"WHERE id = {revision_id}")
+    else:
+        conn.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {revision_id}")
+
+
+def _parents_first(versionings: list[Versioning]) -> list[Versioning]:
+    by_name = {v.name: v for v in versionings}
+    done: list[Versioning] = []
+
+    def visit(v: Versioning, path: tuple[str, ...]) -> None:
+        if v in done or v.name in path:
+            return
+        for fk in v.foreign_keys.values():
+            parent = by_name.get(fk.target)
+            if parent is not None and parent is not v:
+                visit(parent, (*path, v.name))
+        done.append(v)
+
+    for v in versionings:
+        visit(v, ())
+    return done
+
+
+def _plan_table(conn: Any, v: Versioning, revision_id: int) -> PurgePlan | None:
+    vt, idn = v.version_table, v.id_name
+    keys = [r[0] for r in conn.queryAll(
+        f"SELECT {idn} FROM {vt} WHERE {REVISION_ID} = {revision_id}")]
+    if not keys:
+        return None
+    names = v.version_columns
+    histories: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for batch in chunks(keys):
+        rows = conn.queryAll(
+            f"SELECT {', '.join(names)} FROM {vt} WHERE {in_clause(conn, idn, batch)} "
+            f"ORDER BY {idn}, {REVISION_ID}"
+        )
+        for row in rows:
+            values = dict(zip(names, row, strict=True))
+            histories[values[idn]].append(values)
+    return plan_purge(histories, revision_id, v.live_columns)
+
+
+def _apply_versions(conn: Any, v: Versioning, plan: PurgePlan) -> None:
+    vt, idn = v.version_table, v.id_name
+    dropped: dict[int, list[Any]] = defaultdict(list)
+    for ref in plan.drop:
+        dropped[ref.revision_id].append(ref.key)
+    for rid, keys in dropped.items():
+        for batch in chunks(keys):
+            conn.query(f"DELETE FROM {vt} WHERE {REVISION_ID} = {rid} "
+                       f"AND {in_clause(conn, idn, batch)}")
+    relinked: dict[tuple[int, int | None, int], list[Any]] = defaultdict(list)
+    for r in plan.relink:
+        relinked[(r.revision_id, r.expired_id, int(r.operation))].append(r.key)
+    for (rid, expired, op), keys in relinked.items():
+        for batch in chunks(keys):
+            conn.query(
+                f"UPDATE {vt} SET {EXPIRED_ID} = {literal(conn, expired)}, "
+                f"{OPERATION_TYPE} = {op} WHERE {REVISION_ID} = {rid} "
+                f"AND {in_clause(conn, idn, batch)}"
+            )
+
+
+def _apply_live_upserts(conn: Any, v: Versioning, plan: PurgePlan) -> None:
+    for values in plan.restore:
+        assignments = ", ".join(f"{c} = {literal(conn, values[c])}"
+                                for c in v.live_columns if c != v.id_name)
+        conn.query(f"UPDATE {v.table} SET {assignments} "
+                   f"WHERE {v.id_name} = {literal(conn, values[v.id_name])}")
+    for values in plan.recreate:
+        columns = v.live_columns
+        conn.query(
+            f"INSERT INTO {v.table} ({', '.join(columns)}) VALUES "
+            f"({', '.join(literal(conn, values[c]) for c in columns)})"
+        )

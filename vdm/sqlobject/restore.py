@@ -1,0 +1,229 @@
+"""Restoring and undoing, each written as a new revision.
+
+    session.revision = Revision(author="me", message="back to r3")
+    restore_object(session, book, 3)      # the book (and its links) as of r3
+    restore_model(session, 3)             # the whole model as of r3
+    undo_revision(session, 5)             # take back r5, keep later revisions
+    session.commit()
+
+They change live objects through the vdm session like any edit (creating
+with the old id, ``set()``, ``destroySelf()``), so the history records them
+as ordinary versions of the session's current revision.  Objects are
+written parents first and destroyed children first, so foreign keys hold
+at every statement.  :func:`undo_revision` raises
+:class:`vdm.ConflictError` naming the object and the fields when a later
+revision changed what it would undo, and then changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlobject.classregistry import findClass
+
+from vdm.changes import undo_conflict
+from vdm.errors import ConflictError, VdmError
+from vdm.naming import REVISION_ID, STATE
+from vdm.operations import Operation
+from vdm.sqlobject._compat import sqlobject
+from vdm.sqlobject.declaration import Versioning, versioning_of
+from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.inspection import Classes, versionings, written_by
+from vdm.sqlobject.session import Session
+from vdm.sqlobject.timetravel import ModelAsOf
+from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision
+from vdm.states import State
+
+#: ``{attribute: value}`` to write, or None: the object must not exist.
+Values = dict[str, Any] | None
+
+
+def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
+    """The values a live object takes: its columns but the id and ``revision_id``.
+
+    A version's ``state`` is a :class:`State`; SQLObject writes only its text.
+    """
+    return {a: values[a].value if isinstance(values[a], State) else values[a]
+            for a, c in v.columns if c != REVISION_ID and a in values}
+
+
+def _compared(v: Versioning) -> list[str]:
+    """The fields a live object of ``v``'s class has (``state`` only if stateful)."""
+    return [f for f in v.fields if v.stateful or f != STATE]
+
+
+def _live(session: Session, v: Versioning, key: Any) -> Any:
+    try:
+        return session.get(v.cls, key)
+    except sqlobject.SQLObjectNotFound:
+        return None
+
+
+def _apply(session: Session, v: Versioning, key: Any, values: Values, live: Any) -> Any:
+    """Make the object ``key`` (``live``, or None) hold ``values`` (None: not exist)."""
+    if values is None:
+        if live is not None:
+            live.destroySelf()
+        return None
+    wanted = _writable(v, values)
+    if live is None:
+        return v.cls(id=key, connection=session.transaction, **wanted)
+    changed = {a: value for a, value in wanted.items() if getattr(live, a) != value}
+    if changed:
+        live.set(**changed)
+    return live
+
+
+def dependency_order(classes: Iterable[Versioning]) -> list[Versioning]:
+    """``classes`` with the targets of each class's foreign keys before it.
+
+    Targets are matched by table, so a class of another SQLObject registry
+    mapped to the same table stands for the declared target.
+    """
+    pending = list(classes)
+    by_table = {v.table: v for v in pending}
+    ordered: list[Versioning] = []
+    visiting: set[str] = set()
+
+    def visit(v: Versioning) -> None:
+        if v in ordered or v.table in visiting:
+            return  # done, or a cycle: its order is as good as any
+        visiting.add(v.table)
+        registry = v.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        for fk in v.foreign_keys.values():
+            target = findClass(fk.target, registry)
+            found = by_table.get(target.sqlmeta.table)
+            if found is not None:
+                visit(found)
+        ordered.append(v)
+
+    for v in pending:
+        visit(v)
+    return ordered
+
+
+def _write(session: Session, plan: dict[Versioning, dict[Any, Values]],
+           live: dict[Versioning, dict[Any, Any]]) -> None:
+    """Carry out ``plan``: writes parents first, destroys children first."""
+    order = dependency_order(plan)
+    for v in order:
+        for key, values in plan[v].items():
+            if values is not None:
+                _apply(session, v, key, values, live[v].get(key))
+    for v in reversed(order):
+        for key, values in plan[v].items():
+            if values is None:
+                _apply(session, v, key, None, live[v].get(key))
+
+
+def _load(session: Session, v: Versioning, where: str | None = None) -> dict[Any, Any]:
+    """Live objects of ``v``'s class (matching SQL ``where``) by id: one query."""
+    found = v.cls.select(where, connection=session.transaction)  # type: ignore[attr-defined]
+    return {obj.id: obj for obj in found}
+
+
+def _links_of(v: Versioning) -> list[tuple[Versioning, str]]:
+    """(link class, column naming the owner) of each versioned link view of ``v``."""
+    found: list[tuple[Versioning, str]] = []
+    for spec in v.links.values():
+        link = getattr(spec, "link", None)
+        if link is not None and not isinstance(link, Versioning):
+            link = versioning_of(link)
+        if link is None:
+            continue
+        owner_fk = getattr(spec, "owner_fk", None)
+        columns = [owner_fk.column] if owner_fk is not None else [
+            fk.column for fk in link.foreign_keys.values() if fk.target == v.name]
+        found.extend((link, c) for c in columns if (link, c) not in found)
+    return found
+
+
+def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
+    """Make ``obj`` and its versioned links look as they did at ``revision``.
+
+    ``obj`` is a live object or a version (of an object since destroyed).
+    Links it has now but had not then are marked deleted.  Returns the
+    live object (None if it did not exist then).
+    """
+    v = versioning_of(obj)
+    if v is None:
+        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+    key = obj.key if isinstance(obj, Version) else obj.id
+    view = ModelAsOf(session, revision)
+    then = view.get(v.cls, key)
+    # The caller's instance, when it is in this session, is the one to
+    # change: it then holds the restored values.
+    live = obj if not isinstance(obj, Version) and obj._connection is session.transaction \
+        else _live(session, v, key)
+    restored = _apply(session, v, key, then.values if then is not None else None, live)
+    conn = session.transaction
+    for link, column in _links_of(v):
+        owner = f"{link.table}.{column} = {literal(conn, key)}"
+        links_then = {x.key: x.values for x in view.select(link.cls, owner)}
+        current = _load(session, link, owner)
+        for link_key, live_link in current.items():
+            if link_key not in links_then:
+                if link.stateful:
+                    live_link.state = State.DELETED.value
+                else:
+                    live_link.destroySelf()
+        for link_key, values in links_then.items():
+            _apply(session, link, link_key, values, current.get(link_key))
+    return restored
+
+
+def restore_model(session: Session, revision: RevisionRef, classes: Classes = None) -> None:
+    """Make every versioned object look as it did at ``revision``.
+
+    Objects created since are destroyed (their history stays), objects
+    destroyed since come back with their ids, every field returns to its
+    old value.  Two queries per class, then one write per changed object.
+    """
+    view = ModelAsOf(session, revision)
+    plan: dict[Versioning, dict[Any, Values]] = {}
+    live: dict[Versioning, dict[Any, Any]] = {}
+    for v in versionings(session.transaction, classes):
+        then: dict[Any, Values] = {x.key: x.values for x in view.all(v.cls)}
+        live[v] = _load(session, v)
+        plan[v] = {**then, **{key: None for key in live[v] if key not in then}}
+    _write(session, plan, live)
+
+
+def undo_revision(session: Session, revision: RevisionRef, classes: Classes = None) -> None:
+    """Take back everything ``revision`` changed, keeping later revisions.
+
+    Raises :class:`vdm.ConflictError` (before changing anything) when a
+    later revision changed a field the undo would restore, re-created an
+    object it would remove or destroyed one it would change.
+    """
+    conn = session.transaction
+    revision_id = resolve_revision(conn, revision)
+    plan: dict[Versioning, dict[Any, Values]] = {}
+    live: dict[Versioning, dict[Any, Any]] = {}
+    for v in versionings(conn, classes):
+        for version, before in written_by(conn, v, revision_id):
+            key = version.key
+            old = before.values if before is not None and not _is_delete(before) else None
+            new = version.values if not _is_delete(version) else None
+            obj = _live(session, v, key)
+            now = None if obj is None else {f: getattr(obj, f) for f in _compared(v)}
+            conflict = undo_conflict(v.describe(key), revision_id, old, new, now)
+            if conflict is not None:
+                message, fields = conflict
+                raise ConflictError(message, obj=obj, cls=v.cls, revision=revision_id,
+                                    fields=fields)
+            live.setdefault(v, {})[key] = obj
+            if old is None or new is None or obj is None:
+                plan.setdefault(v, {})[key] = old
+            else:
+                plan.setdefault(v, {})[key] = {
+                    f: old[f] for f in _compared(v) if old[f] != new[f]}
+    _write(session, plan, live)
+
+
+def _is_delete(version: Version) -> bool:
+    return bool(version.operation_type == Operation.DELETE)
+
+
+__all__ = ["dependency_order", "restore_model", "restore_object", "undo_revision"]

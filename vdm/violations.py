@@ -1,0 +1,55 @@
+"""What ``verify()`` reports: broken history invariants, as plain data.
+
+Both backends check the same invariants and report each finding as a
+:class:`Violation` whose ``kind`` and sentence come from :data:`MESSAGES`,
+so tools (and tests) see exactly the same report whichever backend wrote
+or checked the history::
+
+    >>> v = violation("bad-interval", "book", (1,), 2, "Book(id=1)")
+    >>> v.kind, v.detail
+    ('bad-interval', 'the version of Book(id=1) from revision 2 expires before it starts')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant: what (``kind``), where, and a sentence."""
+
+    kind: str
+    table: str
+    key: tuple[Any, ...] | None
+    revision_id: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.key}: {self.kind}: {self.detail}"
+
+
+#: The kinds of violation ``verify()`` reports, with their text.
+MESSAGES = {
+    "missing-version": "{obj} is live but has no current version",
+    "multiple-current": "{obj} has more than one version with no expiry",
+    "orphan-current": "{obj} has a current version (revision {rev}) but no live row",
+    "bad-interval": "the version of {obj} from revision {rev} expires before it starts",
+    "gap": "the version of {obj} from revision {rev} expires at a revision "
+           "with no following version",
+    "overlap": "a version of {obj} (revision {rev}) starts inside the interval "
+               "of an earlier version",
+    "head-mismatch": "{obj} differs from its current version (revision {rev})",
+    "missing-revision": "a version of {obj} names revision {rev}, which does not exist",
+}
+
+#: The kinds, in the order the checks run.
+KINDS = tuple(MESSAGES)
+
+
+def violation(kind: str, table: str, key: tuple[Any, ...], revision_id: Any,
+              described: str) -> Violation:
+    """The :class:`Violation` of ``kind`` found for object ``described``."""
+    rev = None if revision_id is None else int(revision_id)
+    return Violation(kind, table, key, rev, MESSAGES[kind].format(obj=described, rev=rev))
