@@ -25,8 +25,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, inspect, select, union
 from sqlalchemy.orm import Mapper, Session, class_mapper, object_session, relationship
 
-from vdm.collections import KeyedLinkAdapter, LinkAdapter, StatefulDict, StatefulList
+from vdm.collections import KeyedLinkAdapter, StatefulDict
 from vdm.errors import ConfigurationError
+from vdm.linkviews import (
+    AttributeLinks,
+    check_link_classes,
+    install_dict_view,
+    install_list_views,
+)
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.mapping import Versioning, versioning_of
@@ -81,22 +87,16 @@ class LinkSpec:
                 *self.of_owner(owner_key)]
 
 
-class _ORMLinks(LinkAdapter[Any, Any]):
+class _ORMLinks(AttributeLinks):
+    """Link objects of one owner, in an SQLAlchemy session."""
+
     def __init__(self, spec: LinkSpec, owner: Any) -> None:
+        super().__init__(spec.other_attr, spec.position_attr)
         self.spec = spec
         self.owner = owner
 
-    def target(self, link: Any) -> Any:
-        return getattr(link, self.spec.other_attr)
-
-    def is_active(self, link: Any) -> bool:
-        return bool(getattr(link, STATE) == State.ACTIVE)
-
     def create(self, item: Any) -> Any:
         return self.spec.link.cls(**{self.spec.other_attr: item, STATE: State.ACTIVE})
-
-    def set_active(self, link: Any, active: bool) -> None:
-        setattr(link, STATE, State.ACTIVE if active else State.DELETED)
 
     def is_new(self, link: Any) -> bool:
         state = inspect(link)
@@ -106,15 +106,6 @@ class _ORMLinks(LinkAdapter[Any, Any]):
         session = object_session(link)
         if session is not None and link in session:
             session.expunge(link)
-
-    def moved(self, links: list[Any]) -> None:
-        position = self.spec.position_attr
-        if position is None:
-            return
-        active = [link for link in links if self.is_active(link)]
-        for index, link in enumerate(active):
-            if getattr(link, position) != index:
-                setattr(link, position, index)
 
 
 class _ORMKeyedLinks(_ORMLinks, KeyedLinkAdapter):
@@ -176,18 +167,8 @@ def _prepare(
 ) -> LinkSpec:
     owner = versioning_of(owner_cls)
     link = versioning_of(link_cls)
-    for cls, v, role in ((owner_cls, owner, "owner"), (link_cls, link, "link")):
-        if v is None:
-            raise ConfigurationError(
-                f"{cls.__name__} is not versioned; the {role} of a versioned "
-                f"link must use the Revisioned mixin", cls=cls,
-            )
+    check_link_classes(owner_cls, owner, link_cls, link)
     assert owner is not None and link is not None
-    if not link.stateful:
-        raise ConfigurationError(
-            f"{link.name} is not stateful; a link class needs the Stateful "
-            f"mixin so that removing a link marks it deleted", cls=link_cls,
-        )
     for attr in (other_attr, key_attr, position_attr):
         if attr is not None and attr not in link.fields and not hasattr(link_cls, attr):
             raise ConfigurationError(
@@ -234,23 +215,11 @@ def add_stateful_versioned_m2m(
     """
     spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
                     other_attr_name, None, position_attr)
-
-    def view(self: Any) -> StatefulList[Any]:
-        return StatefulList(getattr(self, base_list_name), _ORMLinks(spec, self))
-
-    def assign(self: Any, items: Any) -> None:
-        view(self).replace(items)
-
-    def links_in(state: State) -> Any:
-        def read(self: Any) -> list[Any]:
-            return [link for link in getattr(self, base_list_name)
-                    if getattr(link, STATE) == state]
-        return property(read, doc=f"The {state.value} {link_cls.__name__} links.")
-
-    setattr(owner_cls, attr_name, property(
-        view, assign, doc=f"Active {other_attr_name} items via {link_cls.__name__} links."))
-    setattr(owner_cls, f"{attr_name}_active", links_in(State.ACTIVE))
-    setattr(owner_cls, f"{attr_name}_deleted", links_in(State.DELETED))
+    install_list_views(
+        owner_cls, attr_name, other_attr_name, link_cls,
+        all_links=lambda owner: getattr(owner, base_list_name),
+        adapter=lambda owner: _ORMLinks(spec, owner),
+    )
 
 
 def add_stateful_versioned_dict(
@@ -269,15 +238,12 @@ def add_stateful_versioned_dict(
     """
     spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
                     value_attr, key_attr, None)
-
-    def view(self: Any) -> VersionedDict:
-        return VersionedDict(getattr(self, base_list_name), _ORMKeyedLinks(spec, self))
-
-    def assign(self: Any, mapping: Any) -> None:
-        view(self).replace(dict(mapping))
-
-    setattr(owner_cls, attr_name, property(
-        view, assign, doc=f"Versioned map of {link_cls.__name__} rows."))
+    install_dict_view(
+        owner_cls, attr_name, link_cls,
+        all_links=lambda owner: getattr(owner, base_list_name),
+        adapter=lambda owner: _ORMKeyedLinks(spec, owner),
+        view_cls=VersionedDict,
+    )
 
 
 def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> Any:
