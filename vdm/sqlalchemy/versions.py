@@ -15,7 +15,7 @@ collection lists what was active then::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import (
@@ -27,7 +27,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from vdm.difftext import diff_values, version_changeset
+from vdm.difftext import diff_values
 from vdm.errors import ReadOnlyError, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
@@ -35,15 +35,16 @@ from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
+from vdm.versionreading import VersionReading
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
 
 
-class Version:
+class Version(VersionReading):
     """Base of every version class (``Class.__revision_class__``)."""
 
-    __versioning__: Versioning
+    __versioning__: ClassVar[Versioning]
     revision_id: int
     expired_id: int | None
     operation_type: Operation
@@ -155,23 +156,6 @@ class Version:
             getattr(cls, REVISION_ID) < self.revision_id,
         )
         return int(self._session().execute(query).scalar_one())
-
-    @property
-    def changeset(self) -> dict[str, list[Any]]:
-        """``{field: [old, new]}`` for the fields this version changed."""
-        def previous() -> tuple[Operation, dict[str, Any]] | None:
-            found = self.previous
-            return None if found is None else (found.operation_type, found.field_values)
-
-        return version_changeset(self.operation_type, self.field_values, previous,
-                                 list(type(self).__versioning__.fields))
-
-    def diff(self, other: Version | None = None) -> dict[str, str]:
-        """``{field: text}`` from ``other`` (default: previous) to this one."""
-        if other is None:
-            other = self.previous
-        old = other.field_values if other is not None else {}
-        return diff_values(old, self.field_values, list(type(self).__versioning__.fields))
 
     def revert(self) -> Any:
         """Make the live object look like this version again.

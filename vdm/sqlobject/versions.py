@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from sqlobject.classregistry import findClass
 
-from vdm.difftext import diff_values, version_changeset
+from vdm.difftext import diff_values
 from vdm.errors import ReadOnlyError, RevisionNotFoundError, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
@@ -35,6 +35,7 @@ from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import session_of
 from vdm.states import State
+from vdm.versionreading import VersionReading
 
 RevisionRef = Revision | int | dt.datetime
 
@@ -88,7 +89,7 @@ def _validator_state(cls: Any, conn: Any) -> Any:
     return types.SimpleNamespace(soObject=holder, connection=conn)
 
 
-class Version:
+class Version(VersionReading):
     """Base of every version class (``Class.__revision_class__``)."""
 
     __versioning__: ClassVar[Versioning]
@@ -174,9 +175,19 @@ class Version:
         return int(self.__dict__["_as_of"] or self.revision_id)
 
     @property
-    def values(self) -> dict[str, Any]:
+    def field_values(self) -> dict[str, Any]:
         """``{field: value}`` for the object's own columns and ``state``."""
         return {f: self.__dict__["_values"][f] for f in type(self).__versioning__.fields}
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The same as :attr:`field_values` (SQLObject-style name)."""
+        return self.field_values
+
+    @property
+    def object_key(self) -> tuple[Any, ...]:
+        """The primary key of the object this is a version of, as a tuple."""
+        return (self.key,)
 
     @property
     def revision(self) -> Revision:
@@ -226,23 +237,6 @@ class Version:
             f"{literal(conn, self.key)} AND {REVISION_ID} < {int(self.revision_id)}"
         )
         return int(row[0])
-
-    @property
-    def changeset(self) -> dict[str, list[Any]]:
-        """``{field: [old, new]}`` for the fields this version changed."""
-        def previous() -> tuple[Operation, dict[str, Any]] | None:
-            found = self.previous
-            return None if found is None else (found.operation_type, found.values)
-
-        return version_changeset(self.operation_type, self.values, previous,
-                                 list(type(self).__versioning__.fields))
-
-    def diff(self, other: Version | None = None) -> dict[str, str]:
-        """``{field: text}`` from ``other`` (default: previous) to this one."""
-        if other is None:
-            other = self.previous
-        old = other.values if other is not None else {}
-        return diff_values(old, self.values, list(type(self).__versioning__.fields))
 
     def revert(self) -> Any:
         """Make the live object look like this version again, in the session.
