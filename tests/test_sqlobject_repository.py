@@ -46,6 +46,15 @@ def test_history_and_changes(connection: Any, session: Session) -> None:
     assert {cls: [v.key for v in vs] for cls, vs in changes.items()} == {Book: [1], Author: [1]}
     assert changes[Book][0].changeset == {"title": [None, "t"]}
     assert repo.count_revisions() == 2
+    assert [r.id for r in repo.history(author="me")] == [1]
+    second = repo.get_revision(2)
+    assert second.timestamp is not None
+    assert [r.id for r in repo.history(since=second.timestamp)] == [2]
+    assert [r.id for r in repo.history(until=second.timestamp, author="you")] == [2]
+    assert [(c.kind, c.class_name) for c in repo.changes(2).objects] == [
+        ("created", "Author"), ("updated", "Book")]
+    assert repo.as_of(1).get(Book, book.id).title is None
+    assert repo.diff(1, 2).classes["Book"].changed == {(book.id,): {"title": (None, "t")}}
 
 
 def test_purge(connection: Any, session: Session, engine: Any) -> None:

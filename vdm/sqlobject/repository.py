@@ -16,6 +16,7 @@ vdm 0.15's entry point, for SQLObject::
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -85,34 +86,56 @@ class Repository:
 
     # -- reading --------------------------------------------------------
 
+    @property
+    def _versioned(self) -> list[type]:
+        return [v.cls for v in self.versioned_classes]
+
     def as_of(self, revision: RevisionRef) -> ModelAsOf:
         """A read-only view of the whole model as of ``revision``."""
         return as_of(self.connection, revision)
 
     def changes(self, revision: RevisionRef) -> RevisionChanges:
         """Everything ``revision`` changed, object by object (plain data)."""
-        return changes_in(self.connection, revision, self.classes)
+        return changes_in(self.connection, revision, self._versioned)
 
     def diff(self, a: RevisionRef, b: RevisionRef) -> ModelDiff:
         """The whole model's differences from revision ``a`` to ``b``."""
-        return diff_model(self.connection, a, b, self.classes)
+        return diff_model(self.connection, a, b, self._versioned)
 
     def restore(self, session: Session, revision: RevisionRef) -> None:
         """Bring the whole model back to ``revision``, in ``session``'s revision."""
-        restore_model(session, revision, self.classes)
+        restore_model(session, revision, self._versioned)
 
     def undo(self, session: Session, revision: RevisionRef) -> None:
         """Undo ``revision``'s changes in ``session``'s revision; may raise ConflictError."""
-        undo_revision(session, revision, self.classes)
+        undo_revision(session, revision, self._versioned)
 
-    def history(self, limit: int | None = None, offset: int = 0) -> list[Revision]:
-        """Revisions, newest first; ``limit``/``offset`` page through them."""
+    def history(
+        self,
+        limit: int | None = None,
+        offset: int = 0,
+        author: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[Revision]:
+        """Revisions, newest first; ``limit``/``offset`` page through them.
+
+        ``author`` keeps one author's revisions; ``since`` and ``until``
+        (UTC, inclusive) keep those whose timestamp lies between.
+        """
+        conditions = []
+        if author is not None:
+            conditions.append(f"author = {literal(self.connection, author)}")
+        if since is not None:
+            conditions.append(f"timestamp >= {literal(self.connection, _utc(since))}")
+        if until is not None:
+            conditions.append(f"timestamp <= {literal(self.connection, _utc(until))}")
         suffix = " ORDER BY id DESC"
         if limit is not None:
             suffix += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         elif offset:
             suffix += f" LIMIT 1000000000 OFFSET {int(offset)}"
-        return select_revisions(self.connection, suffix=suffix)
+        return select_revisions(self.connection, " AND ".join(conditions), suffix=suffix)
 
     def youngest_revision(self) -> Revision | None:
         """The most recent revision, or None in an empty database."""
@@ -199,3 +222,9 @@ class Repository:
     def verify(self) -> list[Violation]:
         """Check the history invariants; the list of violations (empty if sound)."""
         return verify_history(self.connection, self.versioned_classes)
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
