@@ -25,6 +25,7 @@ from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.errors import ConflictError
 from vdm.naming import REVISION_ID
+from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Key, Versioning, key_in, versioned_mappers, versioning_of
 from vdm.sqlalchemy.writer import chunks, statements_for
 
@@ -157,13 +158,24 @@ def check_no_new_references(session: Session, doomed: list[Any]) -> None:
                             )
 
 
-def check_duplicate_links(connection: Connection, inserted: dict[Versioning, set[Key]]) -> None:
-    """Raise if an owner now has two links to one target (or two rows for one key)."""
+def check_duplicate_links(
+    connection: Connection,
+    inserted: dict[Versioning, set[Key]],
+    written: dict[Versioning, dict[Key, Any]],
+) -> None:
+    """Raise if an owner now has two links to one target (or two rows for one key).
+
+    Only owners that existed before this revision can race: nobody else
+    can link to an owner this transaction has just created.
+    """
     for owner in versioned_mappers.values():
+        created = {k for k, op in written.get(owner, {}).items() if op == Operation.INSERT}
         for spec in owner.links.values():
             new = inserted.get(spec.link)
             if not new:
                 continue
+            positions = [owner.key_names.index(o) for o, _ in spec.owner_pairs]
+            just_created = {tuple(key[i] for i in positions) for key in created}
             link = spec.link
             owner_cols = [link.table.c[col] for _, col in spec.owner_pairs]
             ident_cols = spec.identity_columns()
@@ -173,7 +185,9 @@ def check_duplicate_links(connection: Connection, inserted: dict[Versioning, set
                 owners = connection.execute(
                     select(*owner_cols).where(key_in(key_cols, batch))
                 ).all()
-                owner_keys = sorted({tuple(r) for r in owners}, key=repr)
+                owner_keys = sorted({tuple(r) for r in owners} - just_created, key=repr)
+                if not owner_keys:
+                    continue
                 rows.extend(connection.execute(
                     select(*owner_cols, *ident_cols, *key_cols, link.table.c[REVISION_ID])
                     .where(key_in(owner_cols, owner_keys)).with_for_update()

@@ -291,7 +291,9 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
                 connection, versioning, changes, tx.revision.id,
                 tx.written[versioning],
             )
-    check_duplicate_links(connection, {v: c.inserted for v, c in pending.items() if c.inserted})
+    check_duplicate_links(
+        connection, {v: c.inserted for v, c in pending.items() if c.inserted}, tx.written,
+    )
 
 
 @event.listens_for(Session, "after_transaction_create")

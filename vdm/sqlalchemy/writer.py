@@ -37,7 +37,7 @@ from vdm.states import State
 from vdm.writeplan import plan_versions
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
-CHUNK = 500
+CHUNK = 1000
 
 
 @dataclass

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from vdm.sqlobject.revision import Revision
     from vdm.sqlobject.versions import Version
 
-from sqlobject import col, events, joins
+from sqlobject import classregistry, col, events, joins
 
 
 @dataclass(frozen=True)
@@ -200,6 +200,11 @@ class Revisioned:
         """Refused: a bulk DELETE would bypass history."""
         _refuse_bulk(cls, "deleteBy")
 
+    @classmethod
+    def clearTable(cls, connection: Any = None, clearJoinTables: bool = True) -> None:
+        """Refused: emptying the table with one DELETE would bypass history."""
+        _refuse_bulk(cls, "clearTable")
+
 
 def _refuse_bulk(cls: type, method: str) -> None:
     raise UnversionedChangeError(
@@ -308,6 +313,18 @@ def make_versioned(cls: type) -> Versioning:
 
 
 def _check_versionable(cls: type, meta: Any) -> None:
+    try:
+        _refuse_unversionable(cls, meta)
+    except ConfigurationError:
+        # Forget the refused class, so that the corrected one can be
+        # declared under the same name.
+        registry = classregistry.registry(meta.registry)
+        if registry.classes.get(cls.__name__) is cls:
+            del registry.classes[cls.__name__]
+        raise
+
+
+def _refuse_unversionable(cls: type, meta: Any) -> None:
     from sqlobject.inheritance import InheritableSQLObject
 
     name = cls.__name__

@@ -107,7 +107,10 @@ def create_tables(conn: Any, classes: Iterable[type], if_not_exists: bool = True
         so_cls: Any = cls
         table = so_cls.sqlmeta.table
         versioning = versioning_of(cls)
-        if not (if_not_exists and table_exists(conn, table)):
+        if if_not_exists and table_exists(conn, table):
+            if versioning is not None:
+                _check_existing(conn, so_cls, table)
+        else:
             constraints.extend(_live_table(conn, so_cls, versioning))
             so_cls.createJoinTables(ifNotExists=True, connection=conn)
             so_cls.createIndexes(ifNotExists=True, connection=conn)
@@ -144,3 +147,28 @@ def drop_tables(conn: Any, classes: Iterable[type]) -> None:
     finally:
         if db_name(conn) == MYSQL:
             conn.query("SET FOREIGN_KEY_CHECKS=1")
+
+
+def _check_existing(conn: Any, cls: Any, table: str) -> None:
+    """Refuse an existing live table that lacks the columns history needs."""
+    columns = {c.lower() for c in _column_names(conn, table)}
+    if REVISION_ID not in columns:
+        raise ConfigurationError(
+            f"{cls.__name__} (table {table!r}) has no {REVISION_ID!r} column; "
+            f"the table was made without vdm: add the column (and its "
+            f"{table}_revision table) with a migration, or drop the table "
+            f"and let create_tables() make it",
+            cls=cls,
+        )
+
+
+def _column_names(conn: Any, table: str) -> list[str]:
+    """The column names of an existing table (every database vdm supports)."""
+    if conn.dbName == "sqlite":
+        return [row[1] for row in conn.queryAll(f"PRAGMA table_info({table})")]
+    rows = conn.queryAll(
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_name = '{table}' AND table_schema = "
+        + ("current_schema()" if conn.dbName == "postgres" else "DATABASE()")
+    )
+    return [row[0] for row in rows]

@@ -41,12 +41,13 @@ from typing import Any
 from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
-from vdm.errors import ConflictError, NoRevisionError, VdmError
+from vdm.errors import ConflictError, InvalidInputError, NoRevisionError, VdmError
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import for_update, literal
+from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.revision import Revision, allocate_revision
 from vdm.sqlobject.writer import TableChanges, write_versions
 
@@ -108,7 +109,7 @@ class Session:
     @revision.setter
     def revision(self, revision: Revision | None) -> None:
         if revision is not None and not isinstance(revision, Revision):
-            raise TypeError(
+            raise InvalidInputError(
                 f"session.revision must be a vdm.sqlobject.Revision, not "
                 f"{type(revision).__name__}"
             )
@@ -120,8 +121,11 @@ class Session:
             )
         self._revision = revision
 
-    def ensure_revision(self) -> int:
-        """Write this transaction's revision row (once) and return its id."""
+    def ensure_revision(self, changed: str | None = None) -> int:
+        """Write this transaction's revision row (once) and return its id.
+
+        ``changed`` names the object that needs it, for the error message.
+        """
         if self._allocated is not None:
             assert self._allocated.id is not None
             return self._allocated.id
@@ -129,8 +133,8 @@ class Session:
         if revision is None:
             if self.auto_revision_author is None:
                 raise NoRevisionError(
-                    "versioned objects were changed but the session has no "
-                    "revision; set session.revision = Revision(author=..., "
+                    f"{changed or 'versioned objects'} changed but the session "
+                    "has no revision; set session.revision = Revision(author=..., "
                     "message=...) before changing them"
                 )
             revision = self._revision = Revision(
@@ -180,18 +184,31 @@ class Session:
         self._end()
 
     def rollback(self) -> None:
-        """Undo everything since the last commit, the revision included."""
-        self.transaction.rollback()
-        self.transaction.begin()
-        if self._allocated is not None:
-            self._allocated.id = None
-            self._allocated.timestamp = None
-        self._end()
+        """Undo everything since the last commit, the revision included.
+
+        Also after the database dropped the connection (the server rolled
+        back already): the revision forgets its id either way.
+        """
+        try:
+            self.transaction.rollback()
+            self.transaction.begin()
+        except Exception:  # noqa: BLE001 - any driver's "connection is gone"
+            # A dead connection cannot roll back, and needs not: the server
+            # discarded its transaction.  Retire it so nothing uses it again.
+            self.transaction._obsolete = True
+        finally:
+            if self._allocated is not None:
+                self._allocated.id = None
+                self._allocated.timestamp = None
+            self._end()
 
     def close(self) -> None:
         """Roll back what is not committed and give the connection back."""
-        self.rollback()
-        self.transaction.commit(close=True)
+        try:
+            self.rollback()
+        finally:
+            if not getattr(self.transaction, "_obsolete", False):
+                self.transaction.commit(close=True)
 
     def _end(self) -> None:
         self._reset()
@@ -384,7 +401,8 @@ def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) ->
         return
     conn = kwargs.get("connection") or type(instance)._connection
     session = _session_for(conn, instance, "create")
-    kwargs[REVISION_ID] = session.ensure_revision()
+    kwargs[REVISION_ID] = session.ensure_revision(f"a new {versioning.name}")
+    check_new_link(session.transaction, versioning, kwargs)
     post_funcs.append(lambda inst: session.record(versioning, "inserted", inst.id))
 
 
@@ -393,7 +411,7 @@ def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
     if versioning is None or not _changed(instance, kwargs):
         return
     session = _session_for(instance._connection, instance, "change")
-    session.ensure_revision()
+    session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     session.stamp(instance, versioning)
     session.record(versioning, "updated", instance.id)
@@ -404,9 +422,11 @@ def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
     if versioning is None:
         return
     session = _session_for(instance._connection, instance, "destroy")
-    session.ensure_revision()
+    session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     key = instance.id
+    if versioning.links:
+        check_no_new_links(session.transaction, versioning, key)
     session.flush_before_destroy(versioning, key)
     post_funcs.append(lambda inst: session.record(versioning, "deleted", key))
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from sqlobject.classregistry import findClass
 
 from vdm.difftext import diff_values
-from vdm.errors import ReadOnlyError, RevisionNotFoundError, VdmError
+from vdm.errors import InvalidInputError, ReadOnlyError, RevisionNotFoundError, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -52,7 +52,8 @@ def resolve_revision(conn: Any, revision: RevisionRef | None) -> int:
                 f"{revision!r} has not been written yet; commit its changes "
                 f"before reading history as of it", revision=revision,
             )
-        return revision.id
+        # A Revision from another database may carry an id unknown here.
+        return resolve_revision(conn, int(revision.id))
     if revision is None:
         row = conn.queryOne(f"SELECT MAX(id) FROM {REVISION_TABLE}")
         if row is None or row[0] is None:
@@ -72,7 +73,7 @@ def resolve_revision(conn: Any, revision: RevisionRef | None) -> int:
             )
         return int(row[0])
     if isinstance(revision, bool) or not isinstance(revision, int):
-        raise TypeError(
+        raise InvalidInputError(
             f"a revision is a Revision, an id (int) or a datetime, "
             f"not {type(revision).__name__}"
         )

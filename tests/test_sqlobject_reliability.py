@@ -1,0 +1,606 @@
+"""Reliability of the SQLObject backend: bad input, faults and stress.
+
+The SQLObject half of issue 7, mirroring ``test_bad_input.py``,
+``test_faults.py`` and ``test_stress.py`` of the SQLAlchemy backend:
+
+* bad input: one test per row of ``doc/bad-input.rst`` that applies to
+  SQLObject (exact error class, a message naming the object or class and
+  saying what to do, every table unchanged);
+* faults: an exception, a unique violation, the connection killed and the
+  process killed in the middle of a revision leave no trace, and the next
+  revision works with a larger id;
+* stress: concurrent writer sessions and as-of readers (``sqlobject_stress``)
+  in a small configuration on the server databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlobject import SQLObject, StringCol, connectionForURI
+from sqlobject_models import (  # noqa: F401 - fixtures
+    REGISTRY,
+    STORY,
+    Author,
+    Book,
+    License,
+    connection,
+    create_story_tables,
+    new_session,
+    session,
+    so_connection,
+    sqlobject_uri,
+)
+from test_faults import history_problems, snapshot
+
+from vdm import (
+    ConfigurationError,
+    ConflictError,
+    IntegrityViolation,
+    NoRevisionError,
+    ReadOnlyError,
+    RevisionNotFoundError,
+    UnversionedChangeError,
+    VdmError,
+)
+from vdm.sqlobject import Repository, Revision, Revisioned, Session, as_of, create_tables
+
+TESTS = Path(__file__).resolve().parent
+
+
+# -- the story ------------------------------------------------------------------
+
+
+@pytest.fixture
+def story(connection: Any, new_session: Any) -> Session:
+    """Revision 1: books a (with author x) and b; revision 2: a retitled."""
+    s: Session = new_session()
+    s.revision = Revision(author="setup", message="r1")
+    a = Book(name="a", title="A", connection=s.transaction)
+    Author(name="x", book=a, connection=s.transaction)
+    Book(name="b", connection=s.transaction)
+    s.commit()
+    s.revision = r2 = Revision(author="setup", message="r2")
+    book(s).title = "A2"
+    s.commit()
+    s.r2 = r2  # type: ignore[attr-defined] - the committed object, for reuse
+    return s
+
+
+@pytest.fixture
+def unchanged(story: Session, engine: Any) -> Any:
+    """Assert, after the test, that the database is as the story left it."""
+    before = snapshot(engine)
+    yield
+    story.rollback()
+    assert snapshot(engine) == before
+
+
+def book(s: Session, name: str = "a") -> Any:
+    return Book.selectBy(name=name, connection=s.transaction).getOne()
+
+
+# -- bad input: writing without (a usable) revision -------------------------------
+
+
+def test_bad_input_a_change_without_a_revision(story: Session, unchanged: Any) -> None:
+    target = book(story)
+    with pytest.raises(NoRevisionError) as caught:
+        target.title = "no revision"
+    assert type(caught.value) is NoRevisionError
+    assert "session.revision = Revision(author=..., message=...)" in str(caught.value)
+    # The message names what was changed, so the caller can find the code
+    # (the SQLAlchemy backend says "Book(id=1) changed but ...").
+    assert "Book(id=1)" in str(caught.value), str(caught.value)
+
+
+def test_bad_input_a_change_outside_any_session(story: Session, unchanged: Any,
+                                               connection: Any) -> None:
+    target = Book.get(1, connection=connection)
+    with pytest.raises(NoRevisionError) as caught:
+        target.title = "no session"
+    assert type(caught.value) is NoRevisionError
+    assert str(caught.value).startswith("cannot change Book outside a vdm session")
+    assert "pass connection=session.transaction" in str(caught.value)
+
+
+@pytest.mark.parametrize("how", ["kept object", "read back"])
+def test_bad_input_a_revision_already_committed(story: Session, unchanged: Any,
+                                               connection: Any, how: str) -> None:
+    if how == "kept object":
+        rid = 2
+        story.revision = story.r2  # type: ignore[attr-defined]
+    else:
+        rid = 1
+        story.revision = Repository(connection, STORY).get_revision(1)
+    with pytest.raises(VdmError) as caught:
+        book(story).title = "reused revision"
+    assert type(caught.value) is VdmError
+    assert f"<Revision id={rid}" in str(caught.value)
+    assert "create a new Revision for these changes" in str(caught.value)
+
+
+@pytest.fixture
+def other_database_revision(tmp_path: Path) -> Revision:
+    """A revision committed in another (SQLite) database, as id 7 there."""
+    other = connectionForURI(f"sqlite:{tmp_path / 'other.db'}")
+    create_story_tables(other)
+    s = Session(other)
+    for n in range(7):
+        s.revision = rev = Revision(author="elsewhere", message=f"other {n}")
+        Book(name=f"other{n}", connection=s.transaction)
+        s.commit()
+    s.close()
+    other.close()
+    assert rev.id == 7
+    return rev
+
+
+def test_bad_input_a_revision_from_another_database_for_writing(
+        story: Session, unchanged: Any, other_database_revision: Revision) -> None:
+    story.revision = other_database_revision
+    with pytest.raises(VdmError) as caught:
+        book(story).title = "foreign revision"
+    assert type(caught.value) is VdmError
+    assert "<Revision id=7" in str(caught.value)
+    assert "create a new Revision" in str(caught.value)
+
+
+def test_bad_input_a_revision_from_another_database_for_reading(
+        story: Session, unchanged: Any, other_database_revision: Revision) -> None:
+    with pytest.raises(RevisionNotFoundError) as caught:
+        as_of(story, other_database_revision)
+    assert "there is no revision with id 7" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [42, ["me"]], ids=["int", "list"])
+def test_bad_input_wrong_type_for_the_revision_author(connection: Any, engine: Any,
+                                                     value: Any) -> None:
+    before = snapshot(engine)
+    with pytest.raises(TypeError) as caught:
+        Revision(author=value, message="m")
+    assert "Revision author must be a str" in str(caught.value)
+    assert isinstance(caught.value, VdmError)
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize("value", [b"bytes", 3.5], ids=["bytes", "float"])
+def test_bad_input_wrong_type_for_the_revision_message(connection: Any, engine: Any,
+                                                      value: Any) -> None:
+    before = snapshot(engine)
+    with pytest.raises(TypeError) as caught:
+        Revision(author="me", message=value)
+    assert "Revision message must be a str" in str(caught.value)
+    assert isinstance(caught.value, VdmError)
+    assert snapshot(engine) == before
+
+
+def test_bad_input_a_session_revision_that_is_not_a_revision(story: Session,
+                                                            unchanged: Any) -> None:
+    with pytest.raises(TypeError) as caught:
+        story.revision = "me"  # type: ignore[assignment]
+    assert str(caught.value) == "session.revision must be a vdm.sqlobject.Revision, not str"
+    # The catalogue says: meant to be a VdmError too (as the revision's
+    # author and message checks are).
+    assert isinstance(caught.value, VdmError), "every error vdm raises derives from VdmError"
+
+
+# -- bad input: writing to history ----------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["set", "delete"])
+def test_bad_input_modifying_a_version(story: Session, unchanged: Any, how: str) -> None:
+    version = book(story).versions[0]
+    with pytest.raises(ReadOnlyError) as caught:
+        if how == "set":
+            version.title = "rewritten past"
+        else:
+            del version.title
+    assert type(caught.value) is ReadOnlyError
+    message = str(caught.value)
+    assert message.startswith("Book(id=1)") and "revision 1" in message, message
+    assert "is a version and read-only" in message
+    assert "in a new revision, or call version.revert()" in message
+
+
+@pytest.mark.parametrize("how", ["attribute", "add", "delete", "commit"])
+def test_bad_input_modifying_the_as_of_view(story: Session, unchanged: Any, how: str) -> None:
+    view = as_of(story, 1)
+    with pytest.raises(ReadOnlyError) as caught:
+        if how == "attribute":
+            view.get(Book, 1).title = "rewritten past"  # type: ignore[union-attr]
+        elif how == "add":
+            view.add(Book)
+        elif how == "delete":
+            view.delete(view.get(Book, 1))
+        else:
+            view.commit()
+    assert type(caught.value) is ReadOnlyError
+    message = str(caught.value)
+    assert "revision 1" in message
+    assert "new revision" in message
+
+
+def test_bad_input_a_stale_write(story: Session, new_session: Any, engine: Any) -> None:
+    other = new_session()
+    stale = book(other)
+    assert stale.title == "A2"
+    story.revision = Revision(author="first")
+    book(story).title = "first"
+    story.commit()
+    before = snapshot(engine)
+    other.revision = Revision(author="second")
+    with pytest.raises(ConflictError) as caught:
+        stale.title = "second, from a stale read"
+    other.rollback()
+    assert type(caught.value) is ConflictError
+    assert caught.value.obj is stale and caught.value.revision == 3
+    assert "Book(id=1) was changed by revision 3" in str(caught.value)
+    assert "read it again (obj.expire() or a new session) and apply your change again" \
+        in str(caught.value)
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize("how", ["deleteMany", "deleteBy", "clearTable"])
+def test_bad_input_a_bulk_delete_of_a_versioned_class(story: Session, unchanged: Any,
+                                                     how: str) -> None:
+    story.revision = Revision(author="bulk")
+    conn = story.transaction
+    with pytest.raises(UnversionedChangeError) as caught:
+        if how == "deleteMany":
+            Author.deleteMany(Author.q.name == "x", connection=conn)
+        elif how == "deleteBy":
+            Author.deleteBy(name="x", connection=conn)
+        else:
+            # SQLObject's clearTable() is one raw "DELETE FROM author".
+            Author.clearTable(connection=conn)
+    assert type(caught.value) is UnversionedChangeError
+    message = str(caught.value)
+    assert message.startswith(f"Author.{how}()"), message
+    assert "would bypass their history" in message
+    assert "destroySelf()" in message
+
+
+# -- bad input: unsupported models -----------------------------------------------
+
+
+def test_bad_input_lazy_update_is_refused_at_declaration(db: Any, engine: Any) -> None:
+    before = snapshot(engine)
+    with pytest.raises(ConfigurationError) as caught:
+        class LazyNote(Revisioned, SQLObject):
+            class sqlmeta:
+                lazyUpdate = True
+                # One registry per database: SQLObject registers the class
+                # before vdm refuses it.
+                registry = f"{REGISTRY}-reliability-lazy-{db.name}"
+
+            name = StringCol(default=None)
+    assert type(caught.value) is ConfigurationError
+    assert caught.value.cls.__name__ == "LazyNote"
+    assert str(caught.value) == (
+        "LazyNote sets sqlmeta.lazyUpdate = True: its changes would be written (and "
+        "versioned) only at syncUpdate(), outside the revision; remove lazyUpdate "
+        "from versioned classes")
+    assert snapshot(engine) == before
+
+
+def test_bad_input_a_reserved_column_name_is_refused_at_declaration(db: Any,
+                                                                  engine: Any) -> None:
+    before = snapshot(engine)
+    with pytest.raises(ConfigurationError) as caught:
+        class Clash(Revisioned, SQLObject):
+            class sqlmeta:
+                table = "clash"
+                registry = f"{REGISTRY}-reliability-clash-{db.name}"
+
+            expired_id = StringCol(default=None)
+    assert type(caught.value) is ConfigurationError
+    assert str(caught.value) == (
+        "Clash (table 'clash') has a column named 'expired_id', which vdm's version "
+        "table needs; rename it")
+    assert snapshot(engine) == before
+
+
+def test_bad_input_a_table_without_revision_id(db: Any, connection: Any, engine: Any) -> None:
+    # The live table exists already (made before the class was versioned)
+    # and lacks revision_id: create_tables() leaves existing tables alone.
+    connection.query("CREATE TABLE bare (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+
+    class Bare(Revisioned, SQLObject):
+        class sqlmeta:
+            table = "bare"
+            registry = f"{REGISTRY}-reliability-bare-{db.name}"
+
+        name = StringCol(length=20, default=None)
+
+    before = snapshot(engine)
+    with pytest.raises(ConfigurationError) as caught:
+        create_tables(connection, [Bare])
+    assert "Bare (table 'bare') has no 'revision_id' column" in str(caught.value)
+    assert snapshot(engine) == before
+
+
+# -- bad input: reading history --------------------------------------------------
+
+
+@pytest.mark.parametrize("revision", [99, 0, -1])
+def test_bad_input_an_as_of_with_an_unknown_revision_id(story: Session, unchanged: Any,
+                                                       revision: int) -> None:
+    with pytest.raises(RevisionNotFoundError) as caught:
+        as_of(story, revision)
+    assert type(caught.value) is RevisionNotFoundError
+    assert str(caught.value) == (
+        f"there is no revision with id {revision}; use an id from the history "
+        f"(Repository.history())")
+    with pytest.raises(RevisionNotFoundError):
+        book(story).get_as_of(revision)
+
+
+def test_bad_input_an_as_of_with_a_datetime_before_the_first_revision(
+        story: Session, unchanged: Any, connection: Any) -> None:
+    first = Repository(connection, STORY).get_revision(1).timestamp
+    assert first is not None
+    when = first - dt.timedelta(days=1)
+    with pytest.raises(RevisionNotFoundError) as caught:
+        as_of(story, when)
+    assert type(caught.value) is RevisionNotFoundError
+    assert f"there is no revision at or before {when.isoformat()} (UTC)" in str(caught.value)
+    assert "the history starts later" in str(caught.value)
+    with pytest.raises(RevisionNotFoundError):
+        book(story).get_as_of(when)
+
+
+# -- bad input: maintenance --------------------------------------------------------
+
+
+def test_bad_input_purge_of_an_object_referenced_by_live_rows(story: Session,
+                                                             unchanged: Any) -> None:
+    repo = Repository(story.transaction, STORY)
+    with pytest.raises(IntegrityViolation) as caught:
+        repo.purge(book(story))
+    assert type(caught.value) is IntegrityViolation
+    assert caught.value.cls is Book
+    assert str(caught.value) == (
+        "cannot purge Book(id=1): 1 row(s) of 'author' still refer to it; purge or "
+        "change those first")
+
+
+# -- faults in the middle of a revision ---------------------------------------------
+
+
+class Boom(Exception):
+    """The injected fault."""
+
+
+@pytest.fixture
+def model(connection: Any, new_session: Any, engine: Any) -> Any:
+    """One committed revision: books a (with author x) and b."""
+    s = new_session()
+    s.revision = Revision(author="setup", message="first")
+    a = Book(name="a", title="A", connection=s.transaction)
+    Author(name="x", book=a, connection=s.transaction)
+    Book(name="b", connection=s.transaction)
+    s.commit()
+    s.close()
+    return engine
+
+
+def start_revision(s: Session) -> Revision:
+    """A revision that changes, creates and destroys, and writes its versions."""
+    s.revision = rev = Revision(author="victim", message="never committed")
+    book(s).title = "half-written"
+    book(s, "b").destroySelf()
+    Book(name="new", connection=s.transaction)
+    s.flush()
+    assert rev.id is not None
+    return rev
+
+
+def assert_untouched_and_next_revision_works(engine: Any, connection: Any,
+                                             before: dict) -> None:
+    assert snapshot(engine) == before
+    assert history_problems(engine) == []
+    assert Repository(connection, STORY).verify() == []
+    highest = max(r[0] for r in connection.queryAll("SELECT id FROM revision"))
+    s = Session(connection)
+    try:
+        s.revision = rev = Revision(author="after", message="the next revision")
+        book(s).title = "after the fault"
+        Book(name="c", connection=s.transaction)
+        s.commit()
+    finally:
+        s.close()
+    assert rev.id is not None and rev.id > highest
+    assert Repository(connection, STORY).verify() == []
+    assert history_problems(engine) == []
+
+
+@pytest.mark.parametrize("how", ["new_revision()", "explicit rollback"])
+def test_fault_an_exception_mid_revision_leaves_no_trace(model: Any, connection: Any,
+                                                        new_session: Any, how: str) -> None:
+    before = snapshot(model)
+    s = new_session()
+    if how == "new_revision()":
+        with pytest.raises(Boom):
+            with s.new_revision(author="victim", message="never committed") as rev:
+                book(s).title = "half-written"
+                book(s, "b").destroySelf()
+                Book(name="new", connection=s.transaction)
+                s.flush()
+                assert rev.id is not None
+                book(s).title = "after the flush"  # pending, not yet flushed
+                raise Boom("raised between writes and commit")
+        assert rev.id is None, "a rolled-back revision forgets its id"
+    else:
+        rev = start_revision(s)
+        book(s).title = "after the flush"
+        try:
+            raise Boom("raised between writes and commit")
+        except Boom:
+            s.rollback()
+        assert rev.id is None
+    assert_untouched_and_next_revision_works(model, connection, before)
+
+
+def test_fault_a_unique_violation_mid_revision_leaves_no_trace(model: Any, connection: Any,
+                                                              new_session: Any) -> None:
+    from sqlobject.dberrors import DatabaseError
+
+    before = snapshot(model)
+    s = new_session()
+    start_revision(s)
+    with pytest.raises(DatabaseError) as caught:
+        Book(name="a", connection=s.transaction)  # name is unique
+    assert "unique" in str(caught.value).lower() or "duplicate" in str(caught.value).lower()
+    s.rollback()
+    assert_untouched_and_next_revision_works(model, connection, before)
+
+
+def test_fault_a_failed_revision_can_be_retried_with_the_same_revision_object(
+        model: Any, connection: Any, new_session: Any) -> None:
+    from sqlobject.dberrors import DatabaseError
+
+    before = snapshot(model)
+    s = new_session()
+    s.revision = rev = Revision(author="retry", message="second try works")
+    with pytest.raises(DatabaseError):
+        Book(name="b", connection=s.transaction)
+    s.rollback()
+    assert rev.id is None
+    assert snapshot(model) == before
+    s.revision = rev
+    Book(name="h", connection=s.transaction)
+    s.commit()
+    assert rev.id == 2
+    assert history_problems(model) == []
+    assert Repository(connection, STORY).verify() == []
+
+
+def _backend_id(conn: Any) -> int:
+    if conn.dbName == "postgres":
+        return int(conn.queryOne("SELECT pg_backend_pid()")[0])
+    return int(conn.queryOne("SELECT CONNECTION_ID()")[0])
+
+
+def _terminate(engine: Any, backend: int) -> None:
+    from sqlalchemy import text
+
+    with engine.connect() as admin:
+        if engine.dialect.name == "postgresql":
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"),
+                                 {"pid": backend}).scalar()
+        else:
+            admin.exec_driver_sql(f"KILL {int(backend)}")
+
+
+def test_fault_the_connection_killed_between_writes_and_commit_leaves_no_trace(
+        model: Any, connection: Any, db: Any) -> None:
+    if db.name == "sqlite":
+        pytest.skip("SQLite is embedded: there is no server connection to terminate")
+    before = snapshot(model)
+    victim_conn = connectionForURI(sqlobject_uri(db))
+    rollback_error: BaseException | None = None
+    try:
+        s = Session(victim_conn)
+        rev = start_revision(s)
+        _terminate(model, _backend_id(s.transaction))
+        with pytest.raises(Exception) as caught:
+            s.commit()
+        assert not isinstance(caught.value, AssertionError)
+        try:
+            s.rollback()
+        except Exception as exc:  # noqa: BLE001 - reported at the end
+            rollback_error = exc
+        # SQLObject's Transaction.__del__ would roll back (and fail) again.
+        s.transaction._obsolete = True
+    finally:
+        victim_conn.close()
+    # The killed transaction held the revision lock; the next writer must
+    # not wait for it.
+    assert_untouched_and_next_revision_works(model, connection, before)
+    # After the fault the session must be usable for cleanup: rollback()
+    # on a dead connection should not raise, and the revision must forget
+    # the id the server never committed (another revision now has it).
+    assert rollback_error is None, (
+        f"Session.rollback() after the connection was killed raised "
+        f"{type(rollback_error).__name__}: {rollback_error}; revision id left "
+        f"at {rev.id}")
+    assert rev.id is None
+
+
+CHILD = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {tests!r})
+    from sqlobject import connectionForURI
+    from sqlobject_models import Book
+    from vdm.sqlobject import Revision, Session
+
+    s = Session(connectionForURI({uri!r}))
+    s.revision = Revision(author="doomed", message="killed before commit")
+    a = Book.selectBy(name="a", connection=s.transaction).getOne()
+    a.title = "half-written"
+    Book.selectBy(name="b", connection=s.transaction).getOne().destroySelf()
+    Book(name="new", connection=s.transaction)
+    s.flush()
+    print("flushed", flush=True)
+    if {how!r} == "os._exit":
+        os._exit(3)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.parametrize("how", ["os._exit", "SIGKILL"])
+def test_fault_a_process_killed_mid_revision_leaves_no_trace(model: Any, connection: Any,
+                                                            db: Any, how: str) -> None:
+    before = snapshot(model)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(tests=str(TESTS), uri=sqlobject_uri(db), how=how)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        line = child.stdout.readline()
+        assert line.strip() == "flushed", child.stderr.read()
+        if how == "SIGKILL":
+            os.kill(child.pid, signal.SIGKILL)
+        code = child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
+    assert code == (3 if how == "os._exit" else -signal.SIGKILL)
+    # The server notices the dead client and rolls its transaction back.
+    started = time.monotonic()
+    assert_untouched_and_next_revision_works(model, connection, before)
+    assert time.monotonic() - started < 30
+
+
+# -- stress ------------------------------------------------------------------------
+
+
+def test_stress_concurrent_writers_and_readers_leave_a_history_equal_to_the_replay(
+        db: Any, engine: Any) -> None:
+    if db.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time by design (database lock); "
+                    "concurrent writers need a server database")
+    from sqlobject_stress import run_stress
+
+    started = time.monotonic()
+    result = run_stress(db.url, writers=4, revisions=8, readers=2, seed=7, time_limit=25)
+    print(result.figures())
+    assert not result.truncated, result.figures()
+    assert result.problems == [], result.figures()
+    assert result.revisions == 1 + 4 * 8
+    assert time.monotonic() - started < 30

@@ -1,0 +1,87 @@
+"""Concurrent link edits become :class:`vdm.ConflictError` (SQLObject).
+
+Writers serialise on the revision lock, so once a session holds it the
+rows it checks cannot change under it; locking reads (``FOR UPDATE``) see
+the latest committed data on every database.  Two checks remain that the
+stale-write check of an object cannot make, because a new link row was
+never read:
+
+* a new link's owner still exists, and has no link to the same target (or,
+  in a map, no row for the same key) that another writer added meanwhile;
+* an owner being destroyed has gained no link rows this session never saw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vdm.errors import ConflictError
+from vdm.naming import REVISION_ID
+from vdm.sqlobject.declaration import Versioning, versioned_classes
+from vdm.sqlobject.dialect import for_update, literal
+
+
+def _specs_with_link(link: Versioning) -> list[Any]:
+    return [spec for owner in versioned_classes for spec in owner.links.values()
+            if spec.link is link]
+
+
+def _value(kwargs: dict[str, Any], attr: str, fk_name: str | None = None) -> Any:
+    if attr in kwargs:
+        return kwargs[attr]
+    target = kwargs.get(fk_name) if fk_name else None
+    return getattr(target, "id", target)
+
+
+def check_new_link(conn: Any, link: Versioning, kwargs: dict[str, Any]) -> None:
+    """Raise if a link about to be created races another writer's change."""
+    for spec in _specs_with_link(link):
+        owner = spec.owner
+        owner_id = _value(kwargs, spec.owner_fk.attr, spec.owner_fk.name)
+        if owner_id is None:
+            continue
+        found = conn.queryOne(
+            f"SELECT {owner.id_name} FROM {owner.table} WHERE {owner.id_name} = "
+            f"{literal(conn, owner_id)}{for_update(conn)}"
+        )
+        if found is None:
+            raise ConflictError(
+                f"{owner.describe(owner_id)} was deleted by another transaction "
+                f"after this session read it; reload your data and decide again",
+                cls=owner.cls,
+            )
+        if spec.key_attr is not None:
+            column, value = spec.column(spec.key_attr), kwargs.get(spec.key_attr)
+        else:
+            fk = spec.target_fk
+            column, value = fk.column, _value(kwargs, fk.attr, fk.name)
+        twin = conn.queryOne(
+            f"SELECT {link.id_name}, {REVISION_ID} FROM {link.table} WHERE "
+            f"{spec.owner_fk.column} = {literal(conn, owner_id)} AND "
+            f"{column} = {literal(conn, value)}{for_update(conn)}"
+        )
+        if twin is not None:
+            raise ConflictError(
+                f"{owner.describe(owner_id)} already has a {link.name} for "
+                f"{value!r} (written by revision {twin[1]}); reload "
+                f"{owner.name}.{spec.attr_name} and apply your change again",
+                cls=link.cls, revision=twin[1],
+            )
+
+
+def check_no_new_links(conn: Any, owner: Versioning, owner_id: Any) -> None:
+    """Raise if link rows this session never saw refer to an owner it destroys."""
+    for spec in owner.links.values():
+        link = spec.link
+        rows = conn.queryAll(
+            f"SELECT {link.id_name}, {REVISION_ID} FROM {link.table} WHERE "
+            f"{spec.owner_fk.column} = {literal(conn, owner_id)}{for_update(conn)}"
+        )
+        for link_id, revision_id in rows:
+            if conn.cache.tryGet(link_id, link.cls) is None:
+                raise ConflictError(
+                    f"{owner.describe(owner_id)} gained {link.describe(link_id)} in "
+                    f"revision {revision_id} after this session read it; reload it "
+                    f"and decide again",
+                    cls=owner.cls, revision=revision_id,
+                )
