@@ -146,6 +146,57 @@ class TableStatements:
                        vt.c[REVISION_ID] != bindparam("rid"))
                 .values({EXPIRED_ID: bindparam("rid")}))
 
+    def copy_revision(self, op: Operation, merged: bool) -> Executable:
+        """Copy every live row stamped with revision ``:rid`` and not yet
+        versioned by it, closing their previous versions.
+
+        The fast path of a flush whose changes to this table are all one
+        operation: the live table's ``revision_id`` index finds the rows, so
+        no key list is sent.  ``merged`` (PostgreSQL) makes it one statement.
+        """
+        return self._copy_revision[(op, merged)]
+
+    @cached_property
+    def _copy_revision(self) -> dict[tuple[Operation, bool], Executable]:
+        vt, live = self.v.version_table, self.v.table
+        names = [c.name for c in live.c]
+        key_live = [live.c[n] for n in self.v.key_names]
+        key_vt = [vt.c[n] for n in self.v.key_names]
+        versioned = (
+            select(literal(1))
+            .where(*(a == b for a, b in zip(key_vt, key_live, strict=True)),
+                   vt.c[REVISION_ID] == live.c[REVISION_ID])
+            .exists()
+        )
+        expire: Any = self.expire_stamped
+        statements: dict[tuple[Operation, bool], Executable] = {}
+        for op in (Operation.INSERT, Operation.UPDATE):
+            extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
+            target = [*names, OPERATION_TYPE]
+            if not self.v.stateful:
+                extra.append(literal(State.ACTIVE, vt.c[STATE].type))
+                target.append(STATE)
+            source = select(*(live.c[n] for n in names), *extra).where(
+                live.c[REVISION_ID] == bindparam("rid"), ~versioned)
+            copy = vt.insert().from_select(target, source)
+            statements[(op, False)] = copy
+            statements[(op, True)] = copy.add_cte(
+                expire.returning(vt.c[REVISION_ID]).cte("expired"))
+        return statements
+
+    @cached_property
+    def expire_stamped(self) -> Executable:
+        """Close the previous versions of the live rows stamped ``:rid``."""
+        vt, live = self.v.version_table, self.v.table
+        key_vt = [vt.c[n] for n in self.v.key_names]
+        stamped = select(*(live.c[n] for n in self.v.key_names)).where(
+            live.c[REVISION_ID] == bindparam("rid"))
+        keys_vt = key_vt[0] if len(key_vt) == 1 else tuple_(*key_vt)
+        return (update(vt)
+                .where(keys_vt.in_(stamped), vt.c[EXPIRED_ID].is_(None),
+                       vt.c[REVISION_ID] != bindparam("rid"))
+                .values({EXPIRED_ID: bindparam("rid")}))
+
     def copy_live_and_expire(self, op: Operation) -> Executable:
         """:meth:`copy_live` and :attr:`expire_previous` as one statement.
 
@@ -208,6 +259,18 @@ def write_versions(
     run(st.mark_deleted, plan.mark_deleted)
     run(st.copy_current_as_delete, plan.copy_current_as_delete)
     copies = [(op, keys) for op, keys in plan.copy_live.items() if keys]
+    if len(copies) == 1 and not (plan.copy_current_as_delete or plan.mark_deleted
+                                 or plan.unexpire):
+        # Every change of this flush is one operation: find the rows by
+        # their revision stamp instead of sending the keys.
+        op = copies[0][0]
+        merged = connection.dialect.name == "postgresql"
+        if not merged:
+            connection.execute(st.expire_stamped, {"rid": revision_id})
+        connection.execute(st.copy_revision(op, merged), {"rid": revision_id})
+        written.clear()
+        written.update(plan.written)
+        return
     expire = plan.expire_previous
     if (connection.dialect.name == "postgresql" and copies and expire
             and max(len(expire), *(len(k) for _, k in copies)) <= CHUNK):
