@@ -288,8 +288,7 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
     )
     rows = list(session.scalars(query))
     if target is not None:
-        for row in rows:
-            row._read_as_of(revision_id)
+        rows = [row._read_as_of(revision_id) for row in rows]
     return rows
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import (
     object_session,
     relationship,
 )
+from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.difftext import diff_values
 from vdm.errors import ReadOnlyError, VdmError
@@ -96,10 +97,36 @@ class Version(VersionReading):
         """
         return int(self.__dict__.get("_vdm_as_of") or self.revision_id)
 
-    def _read_as_of(self, revision_id: int) -> None:
-        # A version is shared through the identity map: the latest as-of
-        # read decides what its relationships resolve to.
-        self.__dict__["_vdm_as_of"] = revision_id
+    def __eq__(self, other: object) -> bool:
+        # Two reads of one version row are equal, whatever they are read as
+        # of (each as-of read is an instance of its own).
+        if not isinstance(other, Version):
+            return NotImplemented
+        return (type(self) is type(other) and self.object_key == other.object_key
+                and self.revision_id == other.revision_id)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.object_key, self.revision_id))
+
+    def _read_as_of(self, revision_id: int) -> Version:
+        """This version as an instance of its own, read as of ``revision_id``.
+
+        The session's identity map holds one instance per version row; an
+        as-of read binds its revision to a copy outside it, so two reads of
+        one row as of different revisions never answer for each other.
+        """
+        state = orm_attributes.instance_state(self)
+        mapper = state.mapper
+        copy = mapper.class_manager.new_instance()
+        for prop in mapper.column_attrs:
+            copy.__dict__[prop.key] = getattr(self, prop.key)
+        copy.__dict__["_vdm_as_of"] = revision_id
+        copy_state = orm_attributes.instance_state(copy)
+        # Persistent in the session for lazy loads (revision, continuity),
+        # yet not in its identity map, so the shared instance stays unbound.
+        copy_state.key = state.key
+        copy_state.session_id = state.session_id
+        return copy
 
     def _describe(self) -> str:
         v = type(self).__versioning__
@@ -276,8 +303,7 @@ def version_as_of(
         found = session.scalars(query).first()
     if found is None or found.operation_type == Operation.DELETE:
         return None
-    found._read_as_of(revision_id)
-    return found
+    return found._read_as_of(revision_id)
 
 
 def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
@@ -352,8 +378,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     with session.no_autoflush:
         rows = list(session.scalars(query))
     if target_versioning is not None:
-        for row in rows:
-            row._read_as_of(revision_id)
+        rows = [row._read_as_of(revision_id) for row in rows]
     if prop.uselist:
         return rows
     return rows[0] if rows else None
