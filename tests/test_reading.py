@@ -213,3 +213,14 @@ def test_a_dynamic_relationship_of_a_version_gives_a_query_as_of_its_revision(se
     assert [a.name for a in session.scalars(query)] == ["a1"]
     assert [a.name for a in session.scalars(book.get_as_of(2).author_query.where(
         Author.__revision_class__.name == "a2"))] == ["a2"]
+
+
+def test_the_changeset_of_an_object_deleted_right_after_a_commit_lists_its_values(session):
+    revise(session, "r1")
+    book = Book(name="b", title="T")
+    session.add(book)
+    session.commit()  # expires the book's attributes
+    revise(session, "r2")
+    session.delete(book)
+    assert changeset(book) == {"id": [None, book.id], "name": [None, "b"],
+                               "title": [None, "T"], "state": [None, "active"]}
