@@ -2,11 +2,11 @@
 
 import pytest
 from history_helpers import revision_ids, rows, version_rows
-from models import Author, Book, Edition, License
+from models import Author, Base, Book, Edition, License
 from sqlalchemy import select
 
 from vdm import Operation
-from vdm.sqlalchemy import Revision
+from vdm.sqlalchemy import Repository, Revision
 
 
 def commit_revision(session, message="change"):
@@ -234,8 +234,6 @@ def test_deleting_and_re_adding_the_same_key_in_one_flush_is_versioned(session, 
     assert rows(engine, "SELECT name, title, revision_id, expired_id, operation_type "
                         "FROM book_revision ORDER BY revision_id") == [
         ("old", "one", 1, 2, Operation.INSERT), ("new", "two", 2, None, Operation.UPDATE)]
-    from vdm.sqlalchemy import Repository
-    from models import Base
     assert Repository(Base.metadata, session).verify() == []
     assert session.get(Book, 7).get_as_of(1).name == "old"
 

@@ -25,7 +25,7 @@ from vdm.errors import ConflictError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
-from vdm.sqlalchemy.mapping import Key, Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import Key, Versioning, versioning_of, versionings_in
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
 
@@ -110,7 +110,7 @@ def restore_model(session: Session, revision: RevisionRef,
 def _restore_model(session: Session, revision: RevisionRef,
                    classes: Iterable[Versioning] | None) -> None:
     view = ModelAsOf(session, revision)
-    for v in list(classes) if classes is not None else list(versioned_mappers.values()):
+    for v in versionings_in(session, classes):
         then = {x.object_key: x.field_values for x in view.all(v.cls)}
         live: Any
         for live in session.scalars(select(v.cls)):
@@ -133,7 +133,7 @@ def undo_revision(session: Session, revision: RevisionRef,
     # (class, key, values to write back or None to destroy, whole object?)
     plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
     with session.no_autoflush:
-        for v in list(classes) if classes is not None else list(versioned_mappers.values()):
+        for v in versionings_in(session, classes):
             cls = v.version_class
             written = list(session.scalars(select(cls).where(
                 v.version_table.c[REVISION_ID] == revision_id)))
