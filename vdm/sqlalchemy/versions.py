@@ -33,6 +33,7 @@ from vdm.errors import ReadOnlyError, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.joins import join_as_of
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
@@ -351,17 +352,11 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     if session is None:
         raise VdmError(f"{version!r} is not in a session", obj=version)
     target_versioning = versioning_of(prop.mapper.class_)
-    pairs = prop.local_remote_pairs or []
-    conditions = []
-    for local, remote in pairs:
-        value = _column_value(version, local)
-        if value is None and prop.direction is RelationshipDirection.MANYTOONE:
-            return None
-        if target_versioning is not None:
-            target_col = target_versioning.version_table.c[remote.name]
-        else:
-            target_col = remote
-        conditions.append(target_col == value)
+    if prop.direction is RelationshipDirection.MANYTOONE and any(
+            _column_value(version, local) is None for local, _ in prop.local_remote_pairs or []):
+        return None
+    conditions = [join_as_of(prop, type(version).__versioning__, target_versioning,
+                             lambda column: _column_value(version, column))]
     query: Select[Any]
     if target_versioning is not None:
         query = select_as_of(target_versioning, revision_id).where(*conditions)
