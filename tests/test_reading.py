@@ -224,3 +224,25 @@ def test_the_changeset_of_an_object_deleted_right_after_a_commit_lists_its_value
     session.delete(book)
     assert changeset(book) == {"id": [None, book.id], "name": [None, "b"],
                                "title": [None, "T"], "state": [None, "active"]}
+
+
+def test_reverting_a_deleted_parents_children_first_needs_no_particular_order(session):
+    revise(session, "r1")
+    book = Book(name="b", title="T")
+    book.authors.append(Author(name="tolstoy"))
+    session.add(book)
+    session.commit()
+    author_then = book.authors[0].get_as_of(1)
+    book_then = book.get_as_of(1)
+    revise(session, "r2: both destroyed")
+    session.delete(book.authors[0])
+    session.delete(book)
+    session.commit()
+    revise(session, "r3: both back, the child first")
+    author_then.revert()
+    book_then.revert()
+    session.commit()
+    session.expunge_all()
+    back = session.get(Book, book_then.id)
+    assert back.title == "T" and [a.name for a in back.authors] == ["tolstoy"]
+    assert session.get(Author, author_then.id).book_id == back.id

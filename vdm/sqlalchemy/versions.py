@@ -186,34 +186,23 @@ class Version(VersionReading):
         return int(self._session().execute(query).scalar_one())
 
     def revert(self) -> Any:
-        """Make the live object look like this version again.
+        """Make the live object and its versioned links look like this version again.
 
-        Writes through the session like any change, so it needs a revision
-        and becomes a new version; a hard-deleted object is re-created.
-        Returns the live object.
+        The links come back as they were as of :attr:`as_of`.  Writes
+        through the session like any change, so it needs a revision and
+        becomes a new version; a hard-deleted object is re-created.  Nothing
+        is flushed on the way: the session writes the re-created objects in
+        the order their foreign keys need.  Returns the live object.
         """
-        versioning = type(self).__versioning__
-        session = self._session()
+        from vdm.sqlalchemy.restore import restore_object
+
         if self.operation_type == Operation.DELETE:
             raise VdmError(
                 f"{self._describe()} records a delete; revert the version "
                 f"before it (version.previous.revert()) to bring the object "
                 f"back", obj=self,
             )
-        live = session.get(versioning.cls, self.object_key)
-        values = self.field_values
-        if not versioning.stateful:
-            values.pop(STATE, None)
-        if live is None:
-            live = versioning.mapper.class_manager.new_instance()
-            for field, value in values.items():
-                setattr(live, field, value)
-            session.add(live)
-        else:
-            for field, value in values.items():
-                if getattr(live, field) != value:
-                    setattr(live, field, value)
-        return live
+        return restore_object(self._session(), self, self.as_of)
 
 
 def _attr_key(versioning: Versioning, column_name: str) -> str:
