@@ -296,7 +296,8 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     links = select(spec.link.version_class).where(*conditions).order_by(*spec.order_columns())
     with session.no_autoflush:
         if name.endswith(("_deleted", "_active")):
-            return list(session.scalars(links))
+            # Link versions answer as of the owner's read, like targets.
+            return [v._read_as_of(revision_id) for v in session.scalars(links)]
         if spec.key_attr is not None:
             return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
                     for v in session.scalars(links)}
