@@ -297,7 +297,7 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     with session.no_autoflush:
         if name.endswith(("_deleted", "_active")):
             # Link versions answer as of the owner's read, like targets.
-            return [v._read_as_of(revision_id) for v in session.scalars(links)]
+            return [v._bound_as_of(revision_id) for v in session.scalars(links)]
         if spec.key_attr is not None:
             return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
                     for v in session.scalars(links)}
@@ -326,7 +326,7 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
     )
     rows = list(session.scalars(query))
     if target is not None:
-        rows = [row._read_as_of(revision_id) for row in rows]
+        rows = [row._bound_as_of(revision_id) for row in rows]
     return rows
 
 

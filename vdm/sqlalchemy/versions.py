@@ -109,7 +109,7 @@ class Version(VersionReading):
     def __hash__(self) -> int:
         return hash((type(self), self.object_key, self.revision_id))
 
-    def _read_as_of(self, revision_id: int) -> Version:
+    def _bound_as_of(self, revision_id: int) -> Version:
         """This version as an instance of its own, read as of ``revision_id``.
 
         The session's identity map holds one instance per version row; an
@@ -293,7 +293,7 @@ def version_as_of(
         found = session.scalars(query).first()
     if found is None or found.operation_type == Operation.DELETE:
         return None
-    return found._read_as_of(revision_id)
+    return found._bound_as_of(revision_id)
 
 
 def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
@@ -340,6 +340,13 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     session = object_session(version)
     if session is None:
         raise VdmError(f"{version!r} is not in a session", obj=version)
+    if prop.secondary is not None:
+        # Its join needs the association table as of the revision.
+        raise VdmError(
+            f"{type(version).__name__} cannot read {prop.key!r} as of a revision: "
+            f"it goes through the association table {prop.secondary}; read it "
+            f"on the live object", obj=version,
+        )
     target_versioning = versioning_of(prop.mapper.class_)
     if prop.direction is RelationshipDirection.MANYTOONE and any(
             _column_value(version, local) is None for local, _ in prop.local_remote_pairs or []):
@@ -362,7 +369,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     with session.no_autoflush:
         rows = list(session.scalars(query))
     if target_versioning is not None:
-        rows = [row._read_as_of(revision_id) for row in rows]
+        rows = [row._bound_as_of(revision_id) for row in rows]
     if prop.uselist:
         return rows
     return rows[0] if rows else None
