@@ -48,6 +48,7 @@ from vdm import (
     IntegrityViolation,
     NoRevisionError,
     ReadOnlyError,
+    RevisionInUseError,
     RevisionNotFoundError,
     UnversionedChangeError,
     VdmError,
@@ -124,7 +125,7 @@ def test_bad_input_a_revision_already_committed(story: Session, unchanged: Any,
         story.revision = Repository(connection, STORY).get_revision(1)
     with pytest.raises(VdmError) as caught:
         book(story).title = "reused revision"
-    assert type(caught.value) is VdmError
+    assert type(caught.value) is RevisionInUseError
     assert f"<Revision id={rid}" in str(caught.value)
     assert "create a new Revision for these changes" in str(caught.value)
 
@@ -150,7 +151,7 @@ def test_bad_input_a_revision_from_another_database_for_writing(
     story.revision = other_database_revision
     with pytest.raises(VdmError) as caught:
         book(story).title = "foreign revision"
-    assert type(caught.value) is VdmError
+    assert type(caught.value) is RevisionInUseError
     assert "<Revision id=7" in str(caught.value)
     assert "create a new Revision" in str(caught.value)
 
