@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
-from vdm.errors import IntegrityViolation, VdmError
+from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.purgeplan import PurgePlan, plan_purge
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
@@ -125,12 +125,9 @@ def purge_object(session: Session, obj: Any) -> None:
     """Erase live ``obj`` and every version of it."""
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(
-            f"{type(obj).__name__} is not versioned; delete it with session.delete()",
-            obj=obj,
-        )
+        raise NotVersionedError.of(obj, "delete it with session.delete()")
     if object_session(obj) is not session:
-        raise VdmError(f"{obj!r} is not in this repository's session", obj=obj)
+        raise DetachedError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
     connection = session.connection()
     _refuse_if_referenced(connection, versioning, key)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vdm.changes import undo_conflict
-from vdm.errors import ConflictError
+from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
@@ -68,7 +68,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
 def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     v = versioning_of(obj)
     if v is None:
-        raise TypeError(f"{type(obj).__name__} is not versioned")
+        raise NotVersionedError.of(obj)
     key = obj.object_key if isinstance(obj, Version) else v.key_of(obj)
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)

@@ -41,8 +41,8 @@ from vdm.errors import (
     InvalidInputError,
     NoRevisionError,
     ReadOnlyError,
+    RevisionInUseError,
     UnversionedChangeError,
-    VdmError,
 )
 from vdm.operations import Operation
 from vdm.sqlalchemy.conflicts import (
@@ -166,7 +166,7 @@ def ensure_revision(
             f"{type(revision).__name__}"
         )
     if getattr(revision, "id", None) is not None:
-        raise VdmError(
+        raise RevisionInUseError(
             f"{revision!r} is already written; a revision covers one "
             f"transaction, create a new Revision for these changes",
             revision=revision,

@@ -29,7 +29,13 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.difftext import diff_values
-from vdm.errors import ReadOnlyError, VdmError
+from vdm.errors import (
+    DeletedVersionError,
+    DetachedError,
+    NotVersionedError,
+    ReadOnlyError,
+    UnsupportedQueryError,
+)
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
@@ -148,7 +154,7 @@ class Version(VersionReading):
     def _session(self) -> Session:
         session = object_session(self)
         if session is None:
-            raise VdmError(
+            raise DetachedError(
                 f"{self._describe()} is not in a session; read history "
                 f"through a session", obj=self,
             )
@@ -197,7 +203,7 @@ class Version(VersionReading):
         from vdm.sqlalchemy.restore import restore_object
 
         if self.operation_type == Operation.DELETE:
-            raise VdmError(
+            raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
                 f"before it (version.previous.revert()) to bring the object "
                 f"back", obj=self,
@@ -339,10 +345,10 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     """Relationship ``prop`` of a version's object, as of ``revision_id``."""
     session = object_session(version)
     if session is None:
-        raise VdmError(f"{version!r} is not in a session", obj=version)
+        raise DetachedError(f"{version!r} is not in a session", obj=version)
     if prop.secondary is not None:
         # Its join needs the association table as of the revision.
-        raise VdmError(
+        raise UnsupportedQueryError(
             f"{type(version).__name__} cannot read {prop.key!r} as of a revision: "
             f"it goes through the association table {prop.secondary}; read it "
             f"on the live object", obj=version,
@@ -391,7 +397,7 @@ def _column_value(version: Any, column: Any) -> Any:
     versioning: Versioning = type(version).__versioning__
     table: Table = versioning.table
     if column.table is not table:
-        raise VdmError(
+        raise UnsupportedQueryError(
             f"{type(version).__name__} cannot follow a relationship through "
             f"{column}; only foreign keys stored in the versioned table can be "
             f"resolved as of a revision", obj=version,
@@ -402,14 +408,14 @@ def _column_value(version: Any, column: Any) -> Any:
 def _versioning(obj: Any) -> Versioning:
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     return versioning
 
 
 def _session_of(obj: Any) -> Session:
     session = object_session(obj)
     if session is None:
-        raise VdmError(
+        raise DetachedError(
             f"{obj!r} is not in a session; add it to one (or load it "
             f"through one) to read its history", obj=obj,
         )

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vdm.changes import ModelDiff, RevisionChanges
-from vdm.errors import IntegrityViolation, VdmError
+from vdm.errors import IntegrityViolation, NotVersionedError
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
@@ -172,10 +172,7 @@ class Repository:
         """
         v = versioning_of(obj)
         if v is None:
-            raise VdmError(
-                f"{type(obj).__name__} is not versioned; delete it with destroySelf()",
-                obj=obj,
-            )
+            raise NotVersionedError.of(obj, "delete it with destroySelf()")
         conn = obj._connection
         key = literal(conn, obj.id)
         for cls in self.classes:

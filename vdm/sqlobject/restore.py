@@ -23,7 +23,7 @@ from typing import Any
 from sqlobject.classregistry import findClass
 
 from vdm.changes import undo_conflict
-from vdm.errors import ConflictError, VdmError
+from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -148,7 +148,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     """
     v = versioning_of(obj)
     if v is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     key = obj.key if isinstance(obj, Version) else obj.id
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)

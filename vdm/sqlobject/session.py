@@ -41,7 +41,13 @@ from typing import Any
 from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
-from vdm.errors import ConflictError, InvalidInputError, NoRevisionError, VdmError
+from vdm.errors import (
+    ConflictError,
+    InvalidInputError,
+    NoRevisionError,
+    RevisionInUseError,
+    UnsupportedDatabaseError,
+)
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -73,14 +79,14 @@ class Session:
 
     def __init__(self, connection: Any, auto_revision_author: str | None = None) -> None:
         if isinstance(connection, Transaction):
-            raise TypeError(
+            raise InvalidInputError(
                 "Session takes an SQLObject connection (connectionForURI), "
                 "not a Transaction; the session opens its own transaction"
             )
         if getattr(connection, "_memory", False):
             open_sessions = _memory_sessions.setdefault(id(connection), [])
             if any(not s.transaction._obsolete for s in open_sessions):
-                raise VdmError(
+                raise UnsupportedDatabaseError(
                     "an SQLite :memory: database gives every SQLObject "
                     "transaction the same connection, so a second session "
                     "would share the first one's transaction; close the "
@@ -114,7 +120,7 @@ class Session:
                 f"{type(revision).__name__}"
             )
         if self._allocated is not None and revision is not self._allocated:
-            raise VdmError(
+            raise RevisionInUseError(
                 f"this session already wrote changes under "
                 f"{self._allocated!r}; commit or roll back before starting "
                 f"another revision", revision=self._allocated,
@@ -141,7 +147,7 @@ class Session:
                 author=self.auto_revision_author, message="automatic revision"
             )
         if revision.id is not None:
-            raise VdmError(
+            raise RevisionInUseError(
                 f"{revision!r} is already written; a revision covers one "
                 f"transaction, create a new Revision for these changes",
                 revision=revision,

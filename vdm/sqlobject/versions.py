@@ -26,7 +26,13 @@ from typing import Any, ClassVar
 from sqlobject.classregistry import findClass
 
 from vdm.difftext import diff_values
-from vdm.errors import InvalidInputError, ReadOnlyError, RevisionNotFoundError, VdmError
+from vdm.errors import (
+    DeletedVersionError,
+    InvalidInputError,
+    NotVersionedError,
+    ReadOnlyError,
+    RevisionNotFoundError,
+)
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -248,7 +254,7 @@ class Version(VersionReading):
         v = type(self).__versioning__
         conn = self.__dict__["_conn"]
         if self.operation_type == Operation.DELETE:
-            raise VdmError(
+            raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
                 f"before it (version.previous.revert()) to bring the object back",
                 obj=self,
@@ -341,7 +347,7 @@ def version_as_of(conn: Any, v: Versioning, key: Any, rid: int) -> Version | Non
 def _versioning(obj: Any) -> Versioning:
     v = versioning_of(obj)
     if v is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     return v
 
 
