@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -174,7 +175,10 @@ def versionings_in(session: Session, classes: Iterable[Versioning] | None = None
     tables: dict[tuple[int, str | None], set[str]] = {}
 
     def exists(v: Versioning) -> bool:
-        connection = session.connection(bind_arguments={"mapper": v.mapper})
+        try:
+            connection = session.connection(bind_arguments={"mapper": v.mapper})
+        except UnboundExecutionError:
+            return False  # a class of a base the session has no bind for
         names = tables.get((id(connection), v.table.schema))
         if names is None:
             listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
