@@ -286,7 +286,7 @@ class SQLObjectHarness(Harness):
         return Repository(self.connection, self.all_classes)
 
     def key(self, version: Any) -> Any:
-        return version.key
+        return version.id
 
     def purge_revision(self, revision: int, leave_record: bool = False) -> None:
         # Like the SQLAlchemy repository: the session's work is committed
