@@ -100,11 +100,15 @@ class Harness:
         return [r.message for r in self.repository().history()]
 
     def list_changes(self, revision: int) -> dict[str, list[tuple[Any, int, str]]]:
-        """``{class name: [(id, operation, state)]}`` of one revision."""
+        """``{class name: [(id, operation, state)]}`` of the classes one revision changed.
+
+        (``Repository.list_changes`` also lists the unchanged classes, with [].)
+        """
         return {
             cls.__name__: sorted((self.key(v), int(v.operation_type), State(v.state).value)
                                  for v in versions)
             for cls, versions in self.repository().list_changes(revision).items()
+            if versions
         }
 
     def key(self, version: Any) -> Any:

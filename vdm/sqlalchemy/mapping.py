@@ -66,7 +66,8 @@ class Versioning:
     version_class: type[Version] = field(init=False)
     #: Live primary key column names, in key order.
     key_names: list[str] = field(init=False)
-    #: Attribute key -> column name, for the class's own columns and state.
+    #: Attribute key -> column name, for the class's own columns (``state``
+    #: among them only when the class is Stateful).
     fields: dict[str, str] = field(init=False)
     stateful: bool = field(init=False)
     #: Versioned link collections of this class, by attribute name
@@ -82,8 +83,6 @@ class Versioning:
                 if col.name not in BOOKKEEPING_COLUMNS:
                     self.fields[key] = col.name
         self.stateful = STATE in self.table.c
-        if not self.stateful:
-            self.fields.setdefault(STATE, STATE)
 
     @property
     def column_keys(self) -> list[str]:

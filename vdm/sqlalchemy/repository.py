@@ -174,7 +174,11 @@ class Repository:
         return ModelAsOf(self._session(), revision)
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class."""
+        """``{Class: [versions written by the revision]}``; one query per class.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
         session = self._session()
         revision_id = resolve_revision(session, revision)
         changes: dict[type, list[Version]] = {}
@@ -184,8 +188,7 @@ class Repository:
                 rows = list(session.scalars(
                     select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
                 ))
-                if rows:
-                    changes[v.cls] = rows
+                changes[v.cls] = rows
         return changes
 
     def changes(self, revision: RevisionRef) -> RevisionChanges:

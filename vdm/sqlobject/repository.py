@@ -152,14 +152,14 @@ class Repository:
         return int(self.connection.queryOne(f"SELECT COUNT(*) FROM {REVISION_TABLE}")[0])
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class."""
+                changes[v.cls] = rows
+        return changes
         rid = resolve_revision(self.connection, revision)
         changes: dict[type, list[Version]] = {}
         for v in self.versioned_classes:
             found = select_versions(self.connection, v, f"{REVISION_ID} = {rid}",
                                     f" ORDER BY {v.id_name}")
-            if found:
-                changes[v.cls] = found
+            changes[v.cls] = found
         return changes
 
     # -- maintenance ----------------------------------------------------
