@@ -152,8 +152,11 @@ class Repository:
         return int(self.connection.queryOne(f"SELECT COUNT(*) FROM {REVISION_TABLE}")[0])
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-                changes[v.cls] = rows
-        return changes
+        """``{Class: [versions written by the revision]}``; one query per class.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
         rid = resolve_revision(self.connection, revision)
         changes: dict[type, list[Version]] = {}
         for v in self.versioned_classes:
