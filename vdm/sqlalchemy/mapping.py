@@ -35,6 +35,7 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
 )
+from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.errors import ConfigurationError
 from vdm.naming import (
@@ -343,8 +344,32 @@ def watch_old_values(versioning: Versioning) -> None:
             event.listen(attr, "set", _keep_old_value, active_history=True)
 
 
+@event.listens_for(Stateful, "init", propagate=True)
+def _active_from_construction(target: Any, args: Any, kwargs: Any) -> None:
+    # A new object is active from construction, not from its flush (as in
+    # vdm 0.15): is_active() and the owner's link views count it at once.
+    # A state given to the constructor is set after this.
+    target.state = State.ACTIVE
+
+
+def _new_without_state_is_active(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    """vdm 0.15 code sets ``state=None`` on new objects meaning active: store that."""
+    if value is None and orm_attributes.instance_state(target).key is None:
+        return State.ACTIVE
+    return value
+
+
+def watch_new_state(versioning: Versioning) -> None:
+    """A new object given ``state=None`` is active (``state`` is not null)."""
+    attr = getattr(versioning.cls, STATE, None)
+    if (versioning.stateful and attr is not None
+            and not event.contains(attr, "set", _new_without_state_is_active)):
+        event.listen(attr, "set", _new_without_state_is_active, retval=True)
+
+
 @event.listens_for(Revisioned, "mapper_configured", propagate=True)
 def _on_configured(mapper: Mapper[Any], cls: type) -> None:
     versioning = versioned_mappers.get(mapper)
     if versioning is not None:
         watch_old_values(versioning)
+        watch_new_state(versioning)
