@@ -90,6 +90,10 @@ class Harness:
     def undelete(self, obj: Any) -> None:
         obj.undelete()
 
+    def new_link(self, package: Any, tag: Any) -> Any:
+        """A new PackageTag from ``package`` to ``tag``, as the backend's users make one."""
+        raise NotImplementedError
+
     # -- history --------------------------------------------------------------
 
     def repository(self) -> Any:
@@ -203,6 +207,10 @@ class SQLAlchemyHarness(Harness):
         self.session.delete(obj)
         self.session.flush()
 
+    def new_link(self, package: Any, tag: Any) -> Any:
+        # Not yet in the package's list: appending it to a view puts it there.
+        return self.classes["PackageTag"](tag=tag)
+
     def repository(self) -> Any:
         from vdm.sqlalchemy import Repository
 
@@ -283,6 +291,11 @@ class SQLObjectHarness(Harness):
 
     def destroy(self, obj: Any) -> None:
         obj.destroySelf()
+
+    def new_link(self, package: Any, tag: Any) -> Any:
+        # An SQLObject row exists from its creation: it names its package.
+        return self.classes["PackageTag"](package=package, tag=tag,
+                                          connection=self.session.transaction)
 
     def repository(self) -> Any:
         from vdm.sqlobject import Repository

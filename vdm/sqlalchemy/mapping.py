@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
+    configure_mappers,
     declared_attr,
     foreign,
     mapped_column,
@@ -348,7 +349,10 @@ def watch_old_values(versioning: Versioning) -> None:
 def _active_from_construction(target: Any, args: Any, kwargs: Any) -> None:
     # A new object is active from construction, not from its flush (as in
     # vdm 0.15): is_active() and the owner's link views count it at once.
-    # A state given to the constructor is set after this.
+    # A state given to the constructor is set after this.  This listener
+    # may run before SQLAlchemy's own, which configures the mappers.
+    if not orm_attributes.instance_state(target).mapper.configured:
+        configure_mappers()
     target.state = State.ACTIVE
 
 
