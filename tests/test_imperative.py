@@ -44,8 +44,8 @@ def test_tables_get_vdm_columns_and_version_tables():
 def test_the_classic_story_on_imperative_mappings(session, engine):
     Package, Tag, License = classic.Package, classic.Tag, classic.License
     session.revision = Revision(author="a", message="r1")
-    pkg = Package("p", "Title")
-    pkg.license = License("GPL")
+    pkg = Package(name="p", title="Title")
+    pkg.license = License(name="GPL")
     pkg.tags = [Tag("x"), Tag("y")]
     session.add(pkg)
     session.commit()
