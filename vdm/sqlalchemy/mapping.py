@@ -30,11 +30,13 @@ from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
+    configure_mappers,
     declared_attr,
     foreign,
     mapped_column,
     relationship,
 )
+from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.errors import ConfigurationError
 from vdm.naming import (
@@ -66,7 +68,8 @@ class Versioning:
     version_class: type[Version] = field(init=False)
     #: Live primary key column names, in key order.
     key_names: list[str] = field(init=False)
-    #: Attribute key -> column name, for the class's own columns and state.
+    #: Attribute key -> column name, for the class's own columns (``state``
+    #: among them only when the class is Stateful).
     fields: dict[str, str] = field(init=False)
     stateful: bool = field(init=False)
     #: Versioned link collections of this class, by attribute name
@@ -82,8 +85,6 @@ class Versioning:
                 if col.name not in BOOKKEEPING_COLUMNS:
                     self.fields[key] = col.name
         self.stateful = STATE in self.table.c
-        if not self.stateful:
-            self.fields.setdefault(STATE, STATE)
 
     @property
     def column_keys(self) -> list[str]:
@@ -344,8 +345,35 @@ def watch_old_values(versioning: Versioning) -> None:
             event.listen(attr, "set", _keep_old_value, active_history=True)
 
 
+@event.listens_for(Stateful, "init", propagate=True)
+def _active_from_construction(target: Any, args: Any, kwargs: Any) -> None:
+    # A new object is active from construction, not from its flush (as in
+    # vdm 0.15): is_active() and the owner's link views count it at once.
+    # A state given to the constructor is set after this.  This listener
+    # may run before SQLAlchemy's own, which configures the mappers.
+    if not orm_attributes.instance_state(target).mapper.configured:
+        configure_mappers()
+    target.state = State.ACTIVE
+
+
+def _new_without_state_is_active(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    """vdm 0.15 code sets ``state=None`` on new objects meaning active: store that."""
+    if value is None and orm_attributes.instance_state(target).key is None:
+        return State.ACTIVE
+    return value
+
+
+def watch_new_state(versioning: Versioning) -> None:
+    """A new object given ``state=None`` is active (``state`` is not null)."""
+    attr = getattr(versioning.cls, STATE, None)
+    if (versioning.stateful and attr is not None
+            and not event.contains(attr, "set", _new_without_state_is_active)):
+        event.listen(attr, "set", _new_without_state_is_active, retval=True)
+
+
 @event.listens_for(Revisioned, "mapper_configured", propagate=True)
 def _on_configured(mapper: Mapper[Any], cls: type) -> None:
     versioning = versioned_mappers.get(mapper)
     if versioning is not None:
         watch_old_values(versioning)
+        watch_new_state(versioning)

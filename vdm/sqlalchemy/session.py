@@ -45,6 +45,7 @@ from vdm.errors import (
     UnversionedChangeError,
 )
 from vdm.operations import Operation
+from vdm.revisions import revision_metadata
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -53,7 +54,11 @@ from vdm.sqlalchemy.conflicts import (
     referenced_objects,
 )
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
-from vdm.sqlalchemy.revision import Revision, allocate_revision
+from vdm.sqlalchemy.revision import (
+    Revision,
+    allocate_revision,
+    store_revision_metadata,
+)
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, write_versions
 
@@ -78,6 +83,8 @@ class TransactionState:
         default_factory=lambda: defaultdict(TableChanges)
     )
     committed: bool = False
+    #: The revision's metadata as last written (compared at commit).
+    stored: dict[str, Any] = field(default_factory=dict)
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
@@ -176,8 +183,28 @@ def ensure_revision(
     allocate_revision(connection, revision)
     make_transient_to_detached(revision)
     tx.revision = revision
+    tx.stored = revision_metadata(revision)
     assert revision.id is not None
     return revision.id
+
+
+def _adopt_added_revision(session: Session, revision: Revision) -> None:
+    """``session.add(rev)`` (vdm 0.15 style): make ``rev`` the session's revision.
+
+    vdm writes the revision row itself, when the first versioned change
+    needs it; the ORM must not insert it (it has no id yet).
+    """
+    session.expunge(revision)
+    current = current_revision(session)
+    if current is None:
+        session.revision = revision  # type: ignore[attr-defined]
+    elif current is not revision:
+        raise InvalidInputError(
+            f"{revision!r} was added to a session whose revision is already "
+            f"{current!r}; a session writes one revision per transaction: set "
+            f"session.revision to the one you mean instead of adding revisions",
+            revision=revision,
+        )
 
 
 @event.listens_for(Session, "before_flush")
@@ -186,7 +213,10 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
     deleted: list[Any] = []
     dirty: list[Any] = []
     changed_dirty: list[Any] = []
-    for obj in session.new:
+    for obj in list(session.new):
+        if isinstance(obj, Revision):
+            _adopt_added_revision(session, obj)
+            continue
         _refuse_version(obj, "add")
         if versioning_of(obj) is not None:
             new.append(obj)
@@ -316,6 +346,15 @@ def _after_soft_rollback(session: Session, previous_transaction: SessionTransact
             _forget(tx.revision)
         tx.revision = revision
         tx.written = defaultdict(dict, written)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    # What is on the revision at commit is what is stored: author or
+    # message set after the first flush are written now.
+    tx = session.info.get(_STATE_KEY)
+    if tx is not None and tx.revision is not None and tx.revision.id is not None:
+        tx.stored = store_revision_metadata(session.connection(), tx.revision, tx.stored)
 
 
 @event.listens_for(Session, "after_commit")

@@ -50,11 +50,12 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
+from vdm.revisions import revision_metadata
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import for_update, literal
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
-from vdm.sqlobject.revision import Revision, allocate_revision
+from vdm.sqlobject.revision import Revision, allocate_revision, store_revision_metadata
 from vdm.sqlobject.writer import TableChanges, write_versions
 
 _SESSION_KEY = "_vdm_session"
@@ -102,6 +103,8 @@ class Session:
 
     def _reset(self) -> None:
         self._allocated: Revision | None = None
+        #: The allocated revision's metadata as last written (compared at commit).
+        self._stored: dict[str, Any] = {}
         self._written: dict[Versioning, dict[Any, Operation]] = defaultdict(dict)
         self._pending: dict[Versioning, TableChanges] = defaultdict(TableChanges)
 
@@ -154,6 +157,7 @@ class Session:
             )
         allocate_revision(self.transaction, revision)
         self._allocated = revision
+        self._stored = revision_metadata(revision)
         assert revision.id is not None
         return revision.id
 
@@ -182,6 +186,9 @@ class Session:
         if empty:
             assert allocated is not None
             self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
+        elif allocated is not None:
+            # What is on the revision at commit is what is stored.
+            store_revision_metadata(self.transaction, allocated, self._stored)
         self.transaction.commit()
         if empty:
             assert allocated is not None
