@@ -90,6 +90,10 @@ class NotVdmDatabaseError(VdmError, LookupError):
     """The database has no ``revision`` table: vdm never wrote to it."""
 
 
+class MissingTableError(VdmError, LookupError):
+    """The database lacks a table vdm needs to write history (create it first)."""
+
+
 class UnknownTableError(VdmError, LookupError):
     """A table name names no versioned table of the database."""
 

@@ -41,12 +41,18 @@ from typing import Any
 from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
-from vdm.errors import ConflictError, InvalidInputError, NoRevisionError, VdmError
-from vdm.naming import REVISION_ID, REVISION_TABLE
+from vdm.errors import (
+    ConflictError,
+    InvalidInputError,
+    MissingTableError,
+    NoRevisionError,
+    VdmError,
+)
+from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
-from vdm.sqlobject.dialect import for_update, literal
+from vdm.sqlobject.dialect import for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.revision import Revision, allocate_revision
 from vdm.sqlobject.writer import TableChanges, write_versions
@@ -98,6 +104,9 @@ class Session:
         self._allocated: Revision | None = None
         self._written: dict[Versioning, dict[Any, Operation]] = defaultdict(dict)
         self._pending: dict[Versioning, TableChanges] = defaultdict(TableChanges)
+        #: Link rows this transaction read, per (link class, owner attribute,
+        #: owner id): what a destroy of the owner is judged against.
+        self._links_seen: dict[tuple[Versioning, str, Any], set[Any]] = {}
 
     # -- the revision -----------------------------------------------------
 
@@ -120,6 +129,28 @@ class Session:
                 f"another revision", revision=self._allocated,
             )
         self._revision = revision
+
+    def require_tables(self, versioning: Versioning) -> None:
+        """Raise :class:`vdm.MissingTableError` if vdm's tables for the class are missing.
+
+        Checked once per connection and class: tables made without vdm (raw
+        SQL, another tool) would otherwise fail at the first write with the
+        database's own "no such table".
+        """
+        checked: set[str] = self.connection.__dict__.setdefault("_vdm_tables_ok", set())
+        if versioning.version_table in checked:
+            return
+        needed = [REVISION_TABLE, REVISION_SEQUENCE_TABLE, versioning.version_table]
+        missing = [t for t in needed if t not in checked and not table_exists(self.transaction, t)]
+        if missing:
+            raise MissingTableError(
+                f"{versioning.name} cannot be versioned: the database lacks "
+                f"{', '.join(repr(t) for t in missing)}; create the tables with "
+                f"vdm.sqlobject.create_tables(connection, [...]) (or "
+                f"{versioning.name}.createTable()) before writing",
+                cls=versioning.cls,
+            )
+        checked.update(needed)
 
     def ensure_revision(self, changed: str | None = None) -> int:
         """Write this transaction's revision row (once) and return its id.
@@ -219,6 +250,9 @@ class Session:
         # that the objects the application holds stay the ones get() returns.
         for instance in self.transaction.cache.getAll():
             instance.expire()
+            # A class that does not cache values keeps only the revision it
+            # was read at (see Revisioned._SO_getValue): forget it too.
+            instance.__dict__.pop(f"_SO_val_{REVISION_ID}", None)
             self.transaction.cache.put(instance.id, type(instance), instance)
 
     def __enter__(self) -> Session:
@@ -303,8 +337,7 @@ class Session:
             f"UPDATE {versioning.table} SET {REVISION_ID} = {rid} WHERE "
             f"{versioning.id_name} = {literal(conn, instance.id)}"
         )
-        if instance.sqlmeta.cacheValues:
-            instance.__dict__[attr] = rid
+        instance.__dict__[attr] = rid
 
     def record(self, versioning: Versioning, kind: str, key: Any) -> None:
         """Note that ``key`` of ``versioning``'s class was inserted/updated/deleted.
@@ -324,6 +357,15 @@ class Session:
             self.flush()
             pending = self._pending[versioning]
         getattr(pending, kind).add(key)
+
+    def saw_links(self, link: Versioning, owner_attr: str, owner_id: Any,
+                  link_ids: list[Any]) -> None:
+        """Note that this transaction read the ``link`` rows of an owner."""
+        self._links_seen.setdefault((link, owner_attr, owner_id), set()).update(link_ids)
+
+    def links_seen(self, link: Versioning, owner_attr: str, owner_id: Any) -> set[Any] | None:
+        """The ``link`` rows of an owner this transaction read, or None if it never did."""
+        return self._links_seen.get((link, owner_attr, owner_id))
 
     def created_here(self, versioning: Versioning, key: Any) -> bool:
         """Whether the revision under way created object ``key`` of the class."""
@@ -401,16 +443,36 @@ def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) ->
         return
     conn = kwargs.get("connection") or type(instance)._connection
     session = _session_for(conn, instance, "create")
+    session.require_tables(versioning)
     kwargs[REVISION_ID] = session.ensure_revision(f"a new {versioning.name}")
     check_new_link(session.transaction, versioning, kwargs)
     post_funcs.append(lambda inst: session.record(versioning, "inserted", inst.id))
 
 
+def _read_is_stale(instance: Any) -> bool:
+    """Whether the row changed since this session read it (classes not caching values).
+
+    Such a class reads every value afresh, so comparing the new value with
+    the database would hide a write based on an older read (A reads 0, B
+    writes 1, A writes 0 + 1): compare the revision it was read at instead.
+    """
+    if instance.sqlmeta.cacheValues:
+        return False
+    seen = instance.__dict__.get(f"_SO_val_{REVISION_ID}", _UNKNOWN)
+    if seen is _UNKNOWN:
+        return False
+    row = instance._connection._SO_selectOne(instance, [REVISION_ID])
+    return not row or row[0] != seen
+
+
 def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
     versioning = versioning_of(instance)
-    if versioning is None or not _changed(instance, kwargs):
+    if versioning is None:
+        return
+    if not _changed(instance, kwargs) and not _read_is_stale(instance):
         return
     session = _session_for(instance._connection, instance, "change")
+    session.require_tables(versioning)
     session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     session.stamp(instance, versioning)
@@ -422,11 +484,12 @@ def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
     if versioning is None:
         return
     session = _session_for(instance._connection, instance, "destroy")
+    session.require_tables(versioning)
     session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     key = instance.id
     if versioning.links:
-        check_no_new_links(session.transaction, versioning, key)
+        check_no_new_links(session, versioning, key)
     session.flush_before_destroy(versioning, key)
     post_funcs.append(lambda inst: session.record(versioning, "deleted", key))
 
