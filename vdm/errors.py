@@ -104,3 +104,13 @@ class UnknownRowError(VdmError, LookupError):
 
 class MalformedKeyError(VdmError, ValueError):
     """A primary key given as text does not fit the table's key columns."""
+
+
+def bookkeeping_message(described: str, column: str) -> str:
+    """Why user code may not write vdm's bookkeeping ``column`` of ``described``."""
+    return (
+        f"cannot write {column} of {described}: it is vdm's bookkeeping column "
+        f"(the revision that last changed the row) and only vdm writes it; "
+        f"leave it out of the values you set (copy an object's fields, not "
+        f"its {column})"
+    )

@@ -43,7 +43,9 @@ from vdm.errors import (
     ReadOnlyError,
     UnversionedChangeError,
     VdmError,
+    bookkeeping_message,
 )
+from vdm.naming import REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
@@ -189,6 +191,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
     for obj in session.new:
         _refuse_version(obj, "add")
         if versioning_of(obj) is not None:
+            _refuse_bookkeeping(obj, new=True)
             new.append(obj)
     for obj in session.deleted:
         _refuse_version(obj, "delete")
@@ -198,6 +201,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         _refuse_version(obj, "change")
         versioning = versioning_of(obj)
         if versioning is not None:
+            _refuse_bookkeeping(obj, new=False)
             dirty.append(obj)
             if _column_changed(obj, versioning):
                 changed_dirty.append(obj)
@@ -218,6 +222,27 @@ def _refuse_version(obj: Any, verb: str) -> None:
             f"cannot {verb} {obj!r}: versions are read-only; change the live "
             f"object instead", obj=obj,
         )
+
+
+def _refuse_bookkeeping(obj: Any, new: bool) -> None:
+    """Refuse ``revision_id`` written by user code: only vdm stamps it.
+
+    (``state`` needs no guard here: every change to it is versioned.)
+    """
+    versioning = versioning_of(obj)
+    assert versioning is not None
+    try:
+        key = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID]).key
+    except Exception:  # noqa: BLE001 - an unmapped column cannot be written
+        return
+    state = orm_attributes.instance_state(obj)
+    if new:
+        written = state.dict.get(key) is not None
+    else:
+        old = state.committed_state.get(key, orm_attributes.NO_VALUE)
+        written = old is not orm_attributes.NO_VALUE and old != state.dict.get(key)
+    if written:
+        raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
 
 
 def _session_for(target: Any) -> Session:

@@ -46,16 +46,19 @@ from vdm.errors import (
     InvalidInputError,
     MissingTableError,
     NoRevisionError,
+    ReadOnlyError,
     VdmError,
+    bookkeeping_message,
 )
-from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.revision import Revision, allocate_revision
-from vdm.sqlobject.writer import TableChanges, write_versions
+from vdm.sqlobject.writer import TableChanges, drop_net_noops, write_versions
+from vdm.states import State
 
 _SESSION_KEY = "_vdm_session"
 #: Sessions opened on each SQLite :memory: connection (by id).
@@ -104,6 +107,9 @@ class Session:
         self._allocated: Revision | None = None
         self._written: dict[Versioning, dict[Any, Operation]] = defaultdict(dict)
         self._pending: dict[Versioning, TableChanges] = defaultdict(TableChanges)
+        #: Ids updated again since the last flush after an earlier update in
+        #: this revision: the only ones whose changes may cancel out.
+        self._again: dict[Versioning, set[Any]] = defaultdict(set)
         #: Link rows this transaction read, per (link class, owner attribute,
         #: owner id): what a destroy of the owner is judged against.
         self._links_seen: dict[tuple[Versioning, str, Any], set[Any]] = {}
@@ -189,11 +195,27 @@ class Session:
         if not any(self._pending.values()):
             return
         pending, self._pending = self._pending, defaultdict(TableChanges)
+        again, self._again = self._again, defaultdict(set)
         assert self._allocated is not None and self._allocated.id is not None
+        rid = self._allocated.id
         for versioning, changes in pending.items():
+            written = self._written[versioning]
+            candidates = {k for k in again.get(versioning, ()) if k in changes.updated
+                          and k not in changes.inserted and k not in changes.deleted
+                          and written.get(k) in (None, Operation.UPDATE)}
+            if candidates:
+                undone = drop_net_noops(self.transaction, versioning, candidates, rid, written)
+                changes.updated -= set(undone)
+                self._restamp(versioning, undone)
             if changes:
-                write_versions(self.transaction, versioning, changes,
-                               self._allocated.id, self._written[versioning])
+                write_versions(self.transaction, versioning, changes, rid, written)
+
+    def _restamp(self, versioning: Versioning, revision_ids: dict[Any, int]) -> None:
+        """Give cached instances the ``revision_id`` their rows went back to."""
+        for key, revision_id in revision_ids.items():
+            instance = self.transaction.cache.tryGet(key, versioning.cls)
+            if instance is not None:
+                instance.__dict__[f"_SO_val_{REVISION_ID}"] = revision_id
 
     def commit(self) -> None:
         """Write pending versions and commit; clears ``session.revision``.
@@ -353,6 +375,9 @@ class Session:
         pending = self._pending[versioning]
         if kind == "updated" and key in pending.inserted:
             return
+        if kind == "updated" and (key in pending.updated or
+                                  self._written[versioning].get(key) is Operation.UPDATE):
+            self._again[versioning].add(key)
         if kind == "inserted" and key in pending.deleted:
             self.flush()
             pending = self._pending[versioning]
@@ -437,10 +462,28 @@ def _changed(instance: Any, kwargs: dict[str, Any]) -> bool:
     return False
 
 
+def _check_bookkeeping(instance: Any, versioning: Versioning, kwargs: dict[str, Any],
+                       described: str, current: Any = None) -> None:
+    """Refuse ``revision_id`` written by user code, and states that are not states.
+
+    ``current`` is the row's ``revision_id`` (None for a new row): writing
+    the same value again changes nothing and is let through.  Every write
+    to ``state`` is versioned, so any real state may be set.
+    """
+    if REVISION_ID in kwargs and kwargs[REVISION_ID] != current:
+        raise ReadOnlyError(bookkeeping_message(described, REVISION_ID), obj=instance)
+    if versioning.stateful and kwargs.get(STATE) is not None:
+        try:
+            State.coerce(kwargs[STATE])
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{described}: {exc}", obj=instance) from None
+
+
 def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) -> None:
     versioning = versioning_of(instance)
     if versioning is None:
         return
+    _check_bookkeeping(instance, versioning, kwargs, f"a new {versioning.name}")
     conn = kwargs.get("connection") or type(instance)._connection
     session = _session_for(conn, instance, "create")
     session.require_tables(versioning)
@@ -469,6 +512,11 @@ def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
     versioning = versioning_of(instance)
     if versioning is None:
         return
+    if REVISION_ID in kwargs or STATE in kwargs:
+        if instance.sqlmeta.cacheValues:
+            _reload_expired(instance)
+        _check_bookkeeping(instance, versioning, kwargs, versioning.describe(instance.id),
+                           getattr(instance, REVISION_ID))
     if not _changed(instance, kwargs) and not _read_is_stale(instance):
         return
     session = _session_for(instance._connection, instance, "change")
