@@ -45,7 +45,7 @@ from vdm.errors import (
     VdmError,
     bookkeeping_message,
 )
-from vdm.naming import REVISION_ID
+from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
@@ -58,10 +58,12 @@ from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, allocate_revision
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, write_versions
+from vdm.states import State
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
 _STATE_KEY = "vdm.transaction"
+_UNSET = object()
 
 
 @dataclass
@@ -225,22 +227,32 @@ def _refuse_version(obj: Any, verb: str) -> None:
 
 
 def _refuse_bookkeeping(obj: Any, new: bool) -> None:
-    """Refuse ``revision_id`` written by user code: only vdm stamps it.
+    """Refuse ``revision_id`` written by user code (only vdm stamps it), and bad states.
 
-    (``state`` needs no guard here: every change to it is versioned.)
+    Every change to ``state`` is versioned, so any real state may be set.
     """
     versioning = versioning_of(obj)
     assert versioning is not None
+    # What is in the instance's dict only: reading an expired attribute here
+    # would cost a SELECT per object.
+    state = orm_attributes.instance_state(obj)
+    state_value = state.dict.get(STATE) if versioning.stateful else None
+    if state_value is not None:
+        try:
+            State.coerce(state_value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{describe(obj)}: {exc}", obj=obj) from None
     try:
         key = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID]).key
     except Exception:  # noqa: BLE001 - an unmapped column cannot be written
         return
-    state = orm_attributes.instance_state(obj)
     if new:
         written = state.dict.get(key) is not None
     else:
-        old = state.committed_state.get(key, orm_attributes.NO_VALUE)
-        written = old is not orm_attributes.NO_VALUE and old != state.dict.get(key)
+        # Set on an expired object, the old value is unknown (NO_VALUE): a write.
+        old = state.committed_state.get(key, _UNSET)
+        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+                                         or old != state.dict.get(key))
     if written:
         raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
 
