@@ -136,27 +136,22 @@ class Session:
             )
         self._revision = revision
 
-    def require_tables(self, versioning: Versioning) -> None:
-        """Raise :class:`vdm.MissingTableError` if vdm's tables for the class are missing.
+    def _raise_if_missing(self, tables: list[str], changed: str, exc: Exception) -> None:
+        """Turn a failed write into :class:`vdm.MissingTableError` if vdm's tables are missing.
 
-        Checked once per connection and class: tables made without vdm (raw
-        SQL, another tool) would otherwise fail at the first write with the
-        database's own "no such table".
+        Tables made without vdm (raw SQL, another tool) would otherwise fail
+        with the database's own "no such table".  Looked at only after a
+        failure, through the connection (the session's transaction may be
+        aborted by then), so a sound database pays nothing.
         """
-        checked: set[str] = self.connection.__dict__.setdefault("_vdm_tables_ok", set())
-        if versioning.version_table in checked:
-            return
-        needed = [REVISION_TABLE, REVISION_SEQUENCE_TABLE, versioning.version_table]
-        missing = [t for t in needed if t not in checked and not table_exists(self.transaction, t)]
+        missing = [t for t in tables if not table_exists(self.connection, t)]
         if missing:
             raise MissingTableError(
-                f"{versioning.name} cannot be versioned: the database lacks "
-                f"{', '.join(repr(t) for t in missing)}; create the tables with "
-                f"vdm.sqlobject.create_tables(connection, [...]) (or "
-                f"{versioning.name}.createTable()) before writing",
-                cls=versioning.cls,
-            )
-        checked.update(needed)
+                f"cannot version {changed}: the database lacks "
+                f"{', '.join(repr(t) for t in missing)}; create vdm's tables with "
+                f"vdm.sqlobject.create_tables(connection, [your classes]) or each "
+                f"class's createTable(), then roll back and write again",
+            ) from exc
 
     def ensure_revision(self, changed: str | None = None) -> int:
         """Write this transaction's revision row (once) and return its id.
@@ -183,7 +178,12 @@ class Session:
                 f"transaction, create a new Revision for these changes",
                 revision=revision,
             )
-        allocate_revision(self.transaction, revision)
+        try:
+            allocate_revision(self.transaction, revision)
+        except Exception as exc:
+            self._raise_if_missing([REVISION_TABLE, REVISION_SEQUENCE_TABLE],
+                                   changed or "versioned objects", exc)
+            raise
         self._allocated = revision
         assert revision.id is not None
         return revision.id
@@ -199,16 +199,24 @@ class Session:
         assert self._allocated is not None and self._allocated.id is not None
         rid = self._allocated.id
         for versioning, changes in pending.items():
-            written = self._written[versioning]
-            candidates = {k for k in again.get(versioning, ()) if k in changes.updated
-                          and k not in changes.inserted and k not in changes.deleted
-                          and written.get(k) in (None, Operation.UPDATE)}
-            if candidates:
-                undone = drop_net_noops(self.transaction, versioning, candidates, rid, written)
-                changes.updated -= set(undone)
-                self._restamp(versioning, undone)
-            if changes:
-                write_versions(self.transaction, versioning, changes, rid, written)
+            try:
+                self._write(versioning, changes, again.get(versioning, set()), rid)
+            except Exception as exc:
+                self._raise_if_missing([versioning.version_table], versioning.name, exc)
+                raise
+
+    def _write(self, versioning: Versioning, changes: TableChanges, again: set[Any],
+               rid: int) -> None:
+        written = self._written[versioning]
+        candidates = {k for k in again if k in changes.updated
+                      and k not in changes.inserted and k not in changes.deleted
+                      and written.get(k) in (None, Operation.UPDATE)}
+        if candidates:
+            undone = drop_net_noops(self.transaction, versioning, candidates, rid, written)
+            changes.updated -= set(undone)
+            self._restamp(versioning, undone)
+        if changes:
+            write_versions(self.transaction, versioning, changes, rid, written)
 
     def _restamp(self, versioning: Versioning, revision_ids: dict[Any, int]) -> None:
         """Give cached instances the ``revision_id`` their rows went back to."""
@@ -486,7 +494,6 @@ def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) ->
     _check_bookkeeping(instance, versioning, kwargs, f"a new {versioning.name}")
     conn = kwargs.get("connection") or type(instance)._connection
     session = _session_for(conn, instance, "create")
-    session.require_tables(versioning)
     kwargs[REVISION_ID] = session.ensure_revision(f"a new {versioning.name}")
     check_new_link(session.transaction, versioning, kwargs)
     post_funcs.append(lambda inst: session.record(versioning, "inserted", inst.id))
@@ -520,7 +527,6 @@ def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
     if not _changed(instance, kwargs) and not _read_is_stale(instance):
         return
     session = _session_for(instance._connection, instance, "change")
-    session.require_tables(versioning)
     session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     session.stamp(instance, versioning)
@@ -532,7 +538,6 @@ def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
     if versioning is None:
         return
     session = _session_for(instance._connection, instance, "destroy")
-    session.require_tables(versioning)
     session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     key = instance.id
