@@ -226,6 +226,20 @@ def _refuse_version(obj: Any, verb: str) -> None:
         )
 
 
+_revision_id_keys: dict[Versioning, str | None] = {}
+
+
+def _revision_id_key(versioning: Versioning) -> str | None:
+    """The attribute key ``revision_id`` is mapped under (None if unmapped)."""
+    if versioning not in _revision_id_keys:
+        try:
+            prop = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID])
+            _revision_id_keys[versioning] = prop.key
+        except Exception:  # noqa: BLE001 - an unmapped column cannot be written
+            _revision_id_keys[versioning] = None
+    return _revision_id_keys[versioning]
+
+
 def _refuse_bookkeeping(obj: Any, new: bool) -> None:
     """Refuse ``revision_id`` written by user code (only vdm stamps it), and bad states.
 
@@ -242,9 +256,8 @@ def _refuse_bookkeeping(obj: Any, new: bool) -> None:
             State.coerce(state_value)
         except InvalidInputError as exc:
             raise InvalidInputError(f"{describe(obj)}: {exc}", obj=obj) from None
-    try:
-        key = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID]).key
-    except Exception:  # noqa: BLE001 - an unmapped column cannot be written
+    key = _revision_id_key(versioning)
+    if key is None:
         return
     if new:
         written = state.dict.get(key) is not None
