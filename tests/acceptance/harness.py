@@ -124,6 +124,10 @@ class Harness:
     def verify(self) -> list[Violation]:
         raise NotImplementedError
 
+    def purge(self, obj: Any) -> None:
+        """``Repository.purge(obj)``, committed."""
+        raise NotImplementedError
+
     # -- links ------------------------------------------------------------------
 
     def extras_history(self, package: Any, key: str) -> list[tuple[int, str, str]]:
@@ -226,6 +230,9 @@ class SQLAlchemyHarness(Harness):
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
 
+    def purge(self, obj: Any) -> None:
+        self.repository().purge(obj)
+
 
 class SQLObjectHarness(Harness):
     """vdm.sqlobject: SQLObject classes, a vdm Session over one transaction."""
@@ -315,3 +322,7 @@ class SQLObjectHarness(Harness):
     def verify(self) -> list[Violation]:
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
+
+    def purge(self, obj: Any) -> None:
+        self.repository().purge(obj)
+        self.session.commit()

@@ -43,7 +43,9 @@ from vdm.errors import (
     ReadOnlyError,
     RevisionInUseError,
     UnversionedChangeError,
+    bookkeeping_message,
 )
+from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.revisions import revision_metadata
 from vdm.sqlalchemy.conflicts import (
@@ -61,10 +63,12 @@ from vdm.sqlalchemy.revision import (
 )
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, write_versions
+from vdm.states import State
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
 _STATE_KEY = "vdm.transaction"
+_UNSET = object()
 
 
 @dataclass
@@ -219,6 +223,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
             continue
         _refuse_version(obj, "add")
         if versioning_of(obj) is not None:
+            _refuse_bookkeeping(obj, new=True)
             new.append(obj)
     for obj in session.deleted:
         _refuse_version(obj, "delete")
@@ -228,6 +233,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         _refuse_version(obj, "change")
         versioning = versioning_of(obj)
         if versioning is not None:
+            _refuse_bookkeeping(obj, new=False)
             dirty.append(obj)
             if _column_changed(obj, versioning):
                 changed_dirty.append(obj)
@@ -248,6 +254,50 @@ def _refuse_version(obj: Any, verb: str) -> None:
             f"cannot {verb} {obj!r}: versions are read-only; change the live "
             f"object instead", obj=obj,
         )
+
+
+_revision_id_keys: dict[Versioning, str | None] = {}
+
+
+def _revision_id_key(versioning: Versioning) -> str | None:
+    """The attribute key ``revision_id`` is mapped under (None if unmapped)."""
+    if versioning not in _revision_id_keys:
+        try:
+            prop = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID])
+            _revision_id_keys[versioning] = prop.key
+        except Exception:  # noqa: BLE001 - an unmapped column cannot be written
+            _revision_id_keys[versioning] = None
+    return _revision_id_keys[versioning]
+
+
+def _refuse_bookkeeping(obj: Any, new: bool) -> None:
+    """Refuse ``revision_id`` written by user code (only vdm stamps it), and bad states.
+
+    Every change to ``state`` is versioned, so any real state may be set.
+    """
+    versioning = versioning_of(obj)
+    assert versioning is not None
+    # What is in the instance's dict only: reading an expired attribute here
+    # would cost a SELECT per object.
+    state = orm_attributes.instance_state(obj)
+    state_value = state.dict.get(STATE) if versioning.stateful else None
+    if state_value is not None:
+        try:
+            State.coerce(state_value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{describe(obj)}: {exc}", obj=obj) from None
+    key = _revision_id_key(versioning)
+    if key is None:
+        return
+    if new:
+        written = state.dict.get(key) is not None
+    else:
+        # Set on an expired object, the old value is unknown (NO_VALUE): a write.
+        old = state.committed_state.get(key, _UNSET)
+        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+                                         or old != state.dict.get(key))
+    if written:
+        raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
 
 
 def _session_for(target: Any) -> Session:

@@ -103,10 +103,14 @@ class LinkSpec:
         order = [self.link.id_name]
         if self.position_attr:
             order.insert(0, self.column(self.position_attr))
-        return list(cls.select(
+        links = list(cls.select(
             getattr(cls.q, self.owner_fk.attr) == owner.id,
             orderBy=order, connection=conn,
         ))
+        session = session_of(conn)
+        if session is not None:
+            session.saw_links(self.link, self.owner_fk.attr, owner.id, [ln.id for ln in links])
+        return links
 
     # -- as of a revision ------------------------------------------------
 

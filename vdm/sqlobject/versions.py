@@ -9,7 +9,8 @@ A version is read-only, knows its neighbours (``previous``, ``next``,
 ``index``), what it changed (``changeset``), and resolves relationships
 *as of its revision*: a ``ForeignKey`` follows the key stored in the
 version, a versioned target comes back as its version then, a
-``MultipleJoin`` lists the targets active then::
+``MultipleJoin`` lists the targets active then (a ``SingleJoin`` gives the
+one target then, or None)::
 
     old = book.get_as_of(first_revision)
     old.title                 # the title as of that revision
@@ -23,6 +24,7 @@ import datetime as dt
 import types
 from typing import Any, ClassVar
 
+from sqlobject import joins
 from sqlobject.classregistry import findClass
 
 from vdm.difftext import diff_values
@@ -280,7 +282,14 @@ class Version(VersionReading):
         except sqlobject.SQLObjectNotFound:
             return None
 
-    def _join(self, join: Any) -> list[Any]:
+    def _join(self, join: Any) -> Any:
+        found = self._join_rows(join)
+        if isinstance(join, joins.SOSingleJoin):
+            # Like the live SingleJoin: one object or None (never created here).
+            return found[0] if found else None
+        return found
+
+    def _join_rows(self, join: Any) -> list[Any]:
         conn = self.__dict__["_conn"]
         other = join.otherClass
         other_v = versioning_of(other)
