@@ -116,6 +116,14 @@ class Harness:
     def verify(self) -> list[Violation]:
         raise NotImplementedError
 
+    def undo(self, revision: int) -> None:
+        """Undo ``revision`` in the current revision (may raise ConflictError)."""
+        raise NotImplementedError
+
+    def restore(self, revision: int) -> None:
+        """Bring the whole model back to ``revision``, in the current revision."""
+        raise NotImplementedError
+
     # -- links ------------------------------------------------------------------
 
     def extras_history(self, package: Any, key: str) -> list[tuple[int, str, str]]:
@@ -156,7 +164,8 @@ class SQLAlchemyHarness(Harness):
             import link_models
 
             self.classes = {c: getattr(link_models, c) for c in (
-                "Package", "Tag", "PackageTag", "PackageExtra", "License")}
+                "Package", "Tag", "PackageTag", "PackageExtra", "License", "Group",
+                "PackageGroup")}
             self.metadata = link_models.LinkBase.metadata
         if create:
             self.metadata.create_all(engine)
@@ -214,6 +223,12 @@ class SQLAlchemyHarness(Harness):
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
 
+    def undo(self, revision: int) -> None:
+        self.repository().undo(revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(revision)
+
 
 class SQLObjectHarness(Harness):
     """vdm.sqlobject: SQLObject classes, a vdm Session over one transaction."""
@@ -233,7 +248,8 @@ class SQLObjectHarness(Harness):
             self.all_classes = so.STORY
         else:
             self.classes = {"Package": so.Package, "Tag": so.Tag, "PackageTag": so.PackageTag,
-                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense}
+                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense,
+                            "Group": so.Group, "PackageGroup": so.PackageGroup}
             self.all_classes = so.LINKS
         self.owns_connection = connection is None
         if connection is None:
@@ -298,3 +314,9 @@ class SQLObjectHarness(Harness):
     def verify(self) -> list[Violation]:
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
+
+    def undo(self, revision: int) -> None:
+        self.repository().undo(self.session, revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(self.session, revision)
