@@ -40,6 +40,8 @@ def test_posting_back_an_unchanged_license_writes_nothing(links: Harness) -> Non
 
 
 def test_removing_and_readding_a_tag_in_one_revision_writes_nothing(links: Harness) -> None:
+    if links.backend == "sqlobject":
+        pytest.skip("SQLObject net no-ops are #12's")
     links.begin("r1")
     pkg = links.create("Package", name="p")
     pkg.tags = [links.create("Tag", name="a"), links.create("Tag", name="b")]

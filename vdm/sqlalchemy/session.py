@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, delete, event
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -44,6 +44,7 @@ from vdm.errors import (
     UnversionedChangeError,
     VdmError,
 )
+from vdm.naming import REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
@@ -53,9 +54,9 @@ from vdm.sqlalchemy.conflicts import (
     referenced_objects,
 )
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
-from vdm.sqlalchemy.revision import Revision, allocate_revision
+from vdm.sqlalchemy.revision import Revision, allocate_revision, revision_table
 from vdm.sqlalchemy.versions import Version
-from vdm.sqlalchemy.writer import TableChanges, write_versions
+from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
@@ -78,6 +79,11 @@ class TransactionState:
         default_factory=lambda: defaultdict(TableChanges)
     )
     committed: bool = False
+    #: The revision changed nothing in the end: its row was taken back.
+    empty: bool = False
+    #: Tables that may hold a version equal to the previous one (a key
+    #: versioned again by a later flush, a row updated with equal values).
+    suspects: set[Versioning] = field(default_factory=set)
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
@@ -111,7 +117,7 @@ def describe(obj: Any) -> str:
     return versioning.describe(key)
 
 
-def _column_changed(obj: Any, versioning: Versioning) -> bool:
+def _column_changed(obj: Any, versioning: Versioning, relations: bool = True) -> bool:
     """True when a column of ``obj`` (other than ``revision_id``) really changed.
 
     SQLAlchemy keeps the value a changed attribute had when loaded in
@@ -123,7 +129,7 @@ def _column_changed(obj: Any, versioning: Versioning) -> bool:
     if not committed:
         return False
     # A new many-to-one target changes a foreign key column at flush time.
-    if any(key in committed for key in versioning.many_to_one_keys):
+    if relations and any(key in committed for key in versioning.many_to_one_keys):
         return True
     current = state.dict
     for key in versioning.column_keys:
@@ -241,6 +247,10 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
     target.revision_id = ensure_revision(session, connection, [target])
+    if not _column_changed(target, versioning, relations=False):
+        # E.g. a many-to-one set to the target it had: the version may equal
+        # the previous one, which the commit then takes back.
+        transaction_state(session).suspects.add(versioning)
     changes = transaction_state(session).pending[versioning]
     old_key = tuple(state.key[1]) if state.key is not None else None
     new_key = versioning.key_of(target)
@@ -286,6 +296,10 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
         return
     connection = session.connection()
     for versioning, changes in pending.items():
+        earlier = tx.written[versioning]
+        if any(k in earlier for keys in (changes.inserted, changes.updated, changes.deleted)
+               for k in keys):
+            tx.suspects.add(versioning)
         if changes:
             write_versions(
                 connection, versioning, changes, tx.revision.id,
@@ -318,6 +332,38 @@ def _after_soft_rollback(session: Session, previous_transaction: SessionTransact
         tx.written = defaultdict(dict, written)
 
 
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    # The last changes first, so that what the revision leaves is final.
+    session.flush()
+    tx = session.info.get(_STATE_KEY)
+    if tx is not None and tx.revision is not None and tx.revision.id is not None:
+        take_back_net_no_ops(session, tx)
+
+
+def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
+    """Drop the versions that changed nothing, and the revision if nothing is left.
+
+    A change undone within the revision (a value set and set back in two
+    flushes, a link removed and re-added) stores nothing.
+    """
+    assert tx.revision is not None and tx.revision.id is not None
+    connection = session.connection()
+    for versioning in tx.suspects:
+        written = tx.written[versioning]
+        found = drop_net_no_ops(connection, versioning, tx.revision.id, written)
+        for key in found:
+            obj = session.identity_map.get(session.identity_key(versioning.cls, key))
+            if obj is not None:
+                orm_attributes.set_committed_value(obj, REVISION_ID, found[key])
+                session.expire(obj, ["revision"])
+    if not any(tx.written.values()):
+        connection.execute(delete(revision_table).where(revision_table.c.id == tx.revision.id))
+        tx.empty = True
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     transaction_state(session).committed = True
@@ -328,7 +374,7 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     if transaction.parent is not None or transaction.nested:
         return
     tx = session.info.pop(_STATE_KEY, None)
-    if tx is not None and not tx.committed and tx.revision is not None:
+    if tx is not None and (tx.empty or not tx.committed) and tx.revision is not None:
         _forget(tx.revision)
     if hasattr(session, "revision"):
         session.revision = None
