@@ -203,7 +203,7 @@ def test_purging_the_creation_of_a_tag_a_later_revision_linked_is_refused(
     assert str(caught.value) == (
         "cannot purge revision 1: it created Tag(id=1), which PackageTag(id=1) "
         "refers to in revision 2; purge that revision first")
-    assert links.history() == ["change", "change"] or len(links.history()) == 2
+    assert links.history() == ["r2", "r1"]
     assert links.rows("SELECT COUNT(*) FROM tag") == [(1,)]
     assert links.verify() == []
 
@@ -239,7 +239,10 @@ def test_purging_an_undo_that_a_later_link_replaced_is_refused(links: Harness) -
     links.revise("r4", lambda: pkg.tags.append(links.find("Tag", name="t")))
     with pytest.raises(IntegrityViolation) as caught:
         links.purge_revision(3)
-    assert "Package(id=1) would have two active PackageTag links" in str(caught.value)
+    assert str(caught.value) == (
+        "cannot purge revision 3: afterwards Package(id=1) has two active PackageTag "
+        "links to the same target (PackageTag(id=1) and PackageTag(id=2)) as of "
+        "revision 4; purge the revision that added the later link first")
     assert names(links.find("Package", name="p").tags) == ["t"]
     assert links.verify() == []
 
