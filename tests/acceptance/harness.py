@@ -126,6 +126,13 @@ class Harness:
 
     def purge(self, obj: Any) -> None:
         """``Repository.purge(obj)``, committed."""
+
+    def undo(self, revision: int) -> None:
+        """Undo ``revision`` in the current revision (may raise ConflictError)."""
+        raise NotImplementedError
+
+    def restore(self, revision: int) -> None:
+        """Bring the whole model back to ``revision``, in the current revision."""
         raise NotImplementedError
 
     # -- links ------------------------------------------------------------------
@@ -168,7 +175,8 @@ class SQLAlchemyHarness(Harness):
             import link_models
 
             self.classes = {c: getattr(link_models, c) for c in (
-                "Package", "Tag", "PackageTag", "PackageExtra", "License")}
+                "Package", "Tag", "PackageTag", "PackageExtra", "License", "Group",
+                "PackageGroup")}
             self.metadata = link_models.LinkBase.metadata
         if create:
             self.metadata.create_all(engine)
@@ -233,6 +241,12 @@ class SQLAlchemyHarness(Harness):
     def purge(self, obj: Any) -> None:
         self.repository().purge(obj)
 
+    def undo(self, revision: int) -> None:
+        self.repository().undo(revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(revision)
+
 
 class SQLObjectHarness(Harness):
     """vdm.sqlobject: SQLObject classes, a vdm Session over one transaction."""
@@ -252,7 +266,8 @@ class SQLObjectHarness(Harness):
             self.all_classes = so.STORY
         else:
             self.classes = {"Package": so.Package, "Tag": so.Tag, "PackageTag": so.PackageTag,
-                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense}
+                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense,
+                            "Group": so.Group, "PackageGroup": so.PackageGroup}
             self.all_classes = so.LINKS
         self.owns_connection = connection is None
         if connection is None:
@@ -326,3 +341,9 @@ class SQLObjectHarness(Harness):
     def purge(self, obj: Any) -> None:
         self.repository().purge(obj)
         self.session.commit()
+
+    def undo(self, revision: int) -> None:
+        self.repository().undo(self.session, revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(self.session, revision)

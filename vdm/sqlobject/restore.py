@@ -22,13 +22,13 @@ from typing import Any
 
 from sqlobject.classregistry import findClass
 
-from vdm.changes import undo_conflict
+from vdm.changes import undo_conflict, undo_dependant_conflict
 from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
-from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.dialect import chunks, in_clause, literal
 from vdm.sqlobject.inspection import Classes, versionings, written_by
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf
@@ -219,7 +219,37 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
             else:
                 plan.setdefault(v, {})[key] = {
                     f: old[f] for f in _compared(v) if old[f] != new[f]}
+    _check_no_dependants(session, revision_id, plan, versionings(conn, None))
     _write(session, plan, live)
+
+
+def _check_no_dependants(session: Session, revision_id: int,
+                         plan: dict[Versioning, dict[Any, Values]],
+                         classes: Iterable[Versioning]) -> None:
+    """Raise if a row the undo keeps refers to an object the undo destroys."""
+    conn = session.transaction
+    doomed = {v: [k for k, values in keys.items() if values is None]
+              for v, keys in plan.items()}
+    by_table = {v.table: v for v in doomed}
+    plans = {v.table: keys for v, keys in plan.items()}
+    for child in classes:
+        registry = child.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        for fk in child.foreign_keys.values():
+            target = by_table.get(findClass(fk.target, registry).sqlmeta.table)
+            if target is None or not doomed[target]:
+                continue
+            for batch in chunks(doomed[target]):
+                rows = conn.queryAll(
+                    f"SELECT {child.id_name}, {fk.column} FROM {child.table} "
+                    f"WHERE {in_clause(conn, fk.column, batch)}")
+                for child_key, target_key in rows:
+                    if plans.get(child.table, {}).get(child_key, 0) is None:
+                        continue
+                    raise ConflictError(
+                        undo_dependant_conflict(target.describe(target_key), revision_id,
+                                                child.describe(child_key)),
+                        cls=target.cls, revision=revision_id,
+                    )
 
 
 def _is_delete(version: Version) -> bool:
