@@ -372,8 +372,8 @@ def test_bad_input_purge_of_an_object_referenced_by_live_rows(story: Session,
     assert type(caught.value) is IntegrityViolation
     assert caught.value.cls is Book
     assert str(caught.value) == (
-        "cannot purge Book(id=1): 1 row(s) of 'author' still refer to it; purge or "
-        "change those first")
+        "cannot purge Book(id=1): 1 row(s) of 'author' still refer to it "
+        "(Author(id=1)); purge or change those first")
 
 
 # -- faults in the middle of a revision ---------------------------------------------

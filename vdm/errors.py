@@ -101,6 +101,10 @@ class NotVdmDatabaseError(VdmError, LookupError):
     """The database has no ``revision`` table: vdm never wrote to it."""
 
 
+class MissingTableError(VdmError, LookupError):
+    """The database lacks a table vdm needs to write history (create it first)."""
+
+
 class UnknownTableError(VdmError, LookupError):
     """A table name names no versioned table of the database."""
 
@@ -159,3 +163,12 @@ class UnsupportedQueryError(VdmError, NotImplementedError):
 
 class UnsupportedDatabaseError(VdmError, RuntimeError):
     """The database set-up cannot keep vdm's guarantees (e.g. a shared :memory: connection)."""
+
+def bookkeeping_message(described: str, column: str) -> str:
+    """Why user code may not write vdm's bookkeeping ``column`` of ``described``."""
+    return (
+        f"cannot write {column} of {described}: it is vdm's bookkeeping column "
+        f"(the revision that last changed the row) and only vdm writes it; "
+        f"leave it out of the values you set (copy an object's fields, not "
+        f"its {column})"
+    )

@@ -85,3 +85,18 @@ def test_the_history_of_an_unknown_field_names_the_field(story: Harness) -> None
     assert isinstance(error, LookupError)
     assert error.field == "nope"
     assert str(error).startswith("Book has no versioned field 'nope'; choose one of ")
+
+
+def test_a_version_names_its_object_by_a_key_tuple_and_reads_a_key_column(links: Harness) -> None:
+    # A map link class has a column called ``key``: on a version it must
+    # read as that column, on both backends, while ``object_key`` is the
+    # primary key as a tuple on both.
+    links.begin("extras")
+    package = links.create("Package", name="p")
+    package.extras["color"] = "red"
+    links.commit()
+    extra = links.find("PackageExtra", key="color")
+    version = extra.versions[0]
+    assert version.key == "color" and version.value == "red"
+    assert version.object_key == (extra.id,)
+    assert package.versions[0].object_key == (package.id,)

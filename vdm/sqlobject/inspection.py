@@ -95,7 +95,7 @@ def _values(version: Version | None) -> dict[str, Any] | None:
 def classify(v: Versioning, version: Version, before: Version | None,
              is_link: bool = False) -> ObjectChange:
     """The change ``version`` records, ``before`` being the version it replaced."""
-    return classify_change(v.name, v.table, (version.key,), list(v.fields),
+    return classify_change(v.name, v.table, version.object_key, list(v.fields),
                            _values(before), _values(version), is_link, (v.id_name,))
 
 
@@ -105,8 +105,8 @@ def written_by(conn: Any, v: Versioning, revision_id: int) -> list[tuple[Version
                               f" ORDER BY {v.id_name}")
     if not written:
         return []
-    before = {b.key: b for b in select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}")}
-    return [(version, before.get(version.key)) for version in written]
+    before = {b.object_key[0]: b for b in select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}")}
+    return [(version, before.get(version.object_key[0])) for version in written]
 
 
 def changes_in(source: Any, revision: RevisionRef, classes: Classes = None) -> RevisionChanges:
@@ -129,8 +129,8 @@ def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = N
     view_a, view_b = ModelAsOf(conn, a), ModelAsOf(conn, b)
     result = ModelDiff(view_a.revision_id, view_b.revision_id)
     for v in versionings(conn, classes):
-        old = {(x.key,): x.values for x in view_a.all(v.cls)}
-        new = {(x.key,): x.values for x in view_b.all(v.cls)}
+        old = {x.object_key: x.values for x in view_a.all(v.cls)}
+        new = {x.object_key: x.values for x in view_b.all(v.cls)}
         diff = diff_class(old, new, list(v.fields))
         if diff:
             result.classes[v.name] = diff
