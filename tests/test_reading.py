@@ -246,3 +246,17 @@ def test_reverting_a_deleted_parents_children_first_needs_no_particular_order(se
     back = session.get(Book, book_then.id)
     assert back.title == "T" and [a.name for a in back.authors] == ["tolstoy"]
     assert session.get(Author, author_then.id).book_id == back.id
+
+
+def test_versions_are_equal_when_they_are_the_same_row_even_after_a_commit(session):
+    revise(session, "r1")
+    a, b = Book(name="a"), Book(name="b")
+    session.add_all([a, b])
+    session.commit()
+    first_a, first_b = a.versions[0], b.versions[0]
+    revise(session, "r2")
+    a.title = "changed"
+    session.commit()  # expires the versions read before it
+    assert first_a != first_b
+    assert first_a == a.get_as_of(1) == a.get_as_of(2) and first_a is not a.get_as_of(2)
+    assert len({first_a, a.get_as_of(1), first_b}) == 2

@@ -143,7 +143,10 @@ class Version(VersionReading):
     def object_key(self) -> Key:
         """The primary key of the object this is a version of."""
         v = type(self).__versioning__
-        return tuple(self.__dict__.get(_attr_key(v, n)) for n in v.key_names)
+        keys = [_attr_key(v, n) for n in v.key_names]
+        loaded = self.__dict__
+        # A version expired by a commit loads its key again.
+        return tuple(loaded[k] if k in loaded else getattr(self, k) for k in keys)
 
     @property
     def field_values(self) -> dict[str, Any]:
