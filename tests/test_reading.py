@@ -258,5 +258,6 @@ def test_versions_are_equal_when_they_are_the_same_row_even_after_a_commit(sessi
     a.title = "changed"
     session.commit()  # expires the versions read before it
     assert first_a != first_b
-    assert first_a == a.get_as_of(1) == a.get_as_of(2) and first_a is not a.get_as_of(2)
-    assert len({first_a, a.get_as_of(1), first_b}) == 2
+    assert first_a == a.get_as_of(1) and first_a is not a.get_as_of(1)
+    assert first_b == b.get_as_of(2) and first_a != a.get_as_of(2)
+    assert len({first_a, a.get_as_of(1), first_b, b.get_as_of(2)}) == 2
