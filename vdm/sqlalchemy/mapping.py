@@ -177,31 +177,42 @@ def versionings_in(session: Session, classes: Iterable[Versioning] | None = None
 
     Several declarative bases may coexist in one process, each with its own
     database.  A whole-model operation without a class list covers the
-    classes of every MetaData whose live and version tables all exist where
-    the session reads them (one catalogue query per bind and schema); when
-    no MetaData is complete there, the classes whose own tables exist.
+    classes whose live table (with the same columns) and version table
+    exist where the session reads them: those of every MetaData found whole
+    there, or when none is, each class found (one catalogue query per bind
+    and schema).
     """
     if classes is not None:
         return list(classes)
-    tables: dict[tuple[int, str | None], set[str]] = {}
+    catalogues: dict[tuple[int, str | None], dict[str, set[str]]] = {}
 
     def exists(v: Versioning) -> bool:
         try:
             connection = session.connection(bind_arguments={"mapper": v.mapper})
         except UnboundExecutionError:
             return False  # a class of a base the session has no bind for
-        names = tables.get((id(connection), v.table.schema))
-        if names is None:
-            listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
-            names = tables[(id(connection), v.table.schema)] = {n.lower() for n in listed}
-        return {v.table.name.lower(), v.version_table.name.lower()} <= names
+        schema = v.table.schema
+        tables = catalogues.get((id(connection), schema))
+        if tables is None:
+            listed = sa_inspect(connection).get_multi_columns(schema=schema)
+            tables = catalogues[(id(connection), schema)] = {
+                name.lower(): {c["name"].lower() for c in columns}
+                for (_, name), columns in listed.items()}
+        live = {c.name.lower() for c in v.table.columns}
+        return (tables.get(v.table.name.lower()) == live
+                and v.version_table.name.lower() in tables)
 
     found = {v: exists(v) for v in list(versioned_mappers.values())}
     complete = {v.table.metadata for v in found} - {v.table.metadata for v, ok in found.items()
                                                      if not ok}
-    if complete:
-        return [v for v in found if v.table.metadata in complete]
-    return [v for v, ok in found.items() if ok]
+    chosen = ([v for v in found if v.table.metadata in complete] if complete
+              else [v for v, ok in found.items() if ok])
+    # Two classes declared alike on one table (the same model imported
+    # twice) would report each change twice: the first declared stands.
+    by_table: dict[tuple[str | None, str], Versioning] = {}
+    for v in chosen:
+        by_table.setdefault((v.table.schema, v.table.name.lower()), v)
+    return list(by_table.values())
 
 
 class Revisioned:
