@@ -10,6 +10,7 @@ from sqlobject_models import (  # noqa: F401 - fixtures
     STORY,
     Author,
     Book,
+    License,
     connection,
     new_session,
     session,
