@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
+from sqlalchemy import ColumnElement, ForeignKey, Integer, MetaData, Table, and_, event, tuple_
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -42,6 +42,7 @@ from vdm.naming import (
     REVISION_ID,
     REVISION_TABLE,
     STATE,
+    live_foreign_key_name,
     version_class_name,
 )
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables, revision_table
@@ -154,6 +155,21 @@ def versioning_of(obj_or_cls: Any) -> Versioning | None:
 versioned_mappers: dict[Mapper[Any], Versioning] = {}
 
 
+def _revision_foreign_key(cls: Any) -> ForeignKey:
+    """``revision_id``'s foreign key, to the revision table of the class's metadata.
+
+    A column object rather than the string ``"revision.id"``, which a
+    ``MetaData(schema=...)`` would look up in its own schema; named, since
+    MariaDB's own names overflow for long table names.
+    """
+    table_name = cls.__dict__.get("__tablename__") or getattr(cls, "__tablename__", None)
+    name = live_foreign_key_name(table_name) if isinstance(table_name, str) else None
+    metadata = getattr(cls, "metadata", None)
+    if isinstance(metadata, MetaData):
+        return ForeignKey(attach_revision_tables(metadata).c.id, name=name)
+    return ForeignKey(f"{REVISION_TABLE}.id", name=name)
+
+
 class Revisioned:
     """Mixin for a declarative class whose changes are versioned.
 
@@ -166,30 +182,39 @@ class Revisioned:
     __versioning__: ClassVar[Versioning]
     __revision_class__: ClassVar[type[Version]]
 
-    @declared_attr
-    def revision_id(cls) -> Mapped[int | None]:
-        """The id of the revision that last changed this object."""
-        table = cls.__dict__.get("__table__")
-        if table is not None and REVISION_ID in table.c:
-            # A class mapped to an explicit Table brings its own column.
-            return table.c[REVISION_ID]  # type: ignore[no-any-return]
-        return mapped_column(
-            REVISION_ID, ForeignKey(f"{REVISION_TABLE}.id"), index=True,
-            nullable=True,
-        )
+    if TYPE_CHECKING:
+        #: The id of the revision that last changed this object.
+        revision_id: Mapped[int | None]
+        #: The revision that last changed this object (read-only).
+        revision: Mapped[Revision | None]
+    else:
+        # The declared attributes carry no annotation, so that they are not
+        # dataclass fields of MappedAsDataclass classes (vdm sets them; they
+        # are not constructor arguments).  Type checkers see the ones above.
 
-    @declared_attr
-    def revision(cls) -> Mapped[Revision | None]:
-        """The revision that last changed this object (read-only)."""
-        return relationship(
-            Revision,
-            primaryjoin=lambda: (
-                foreign(cls.__table__.c[REVISION_ID]) == revision_table.c.id  # type: ignore[attr-defined]
-            ),
-            viewonly=True,
-            lazy="select",
-        )
+        @declared_attr
+        def revision_id(cls):
+            """The id of the revision that last changed this object."""
+            table = cls.__dict__.get("__table__")
+            if table is not None and REVISION_ID in table.c:
+                # A class mapped to an explicit Table brings its own column.
+                return table.c[REVISION_ID]
+            return mapped_column(
+                REVISION_ID, Integer, _revision_foreign_key(cls), index=True,
+                nullable=True,
+            )
 
+        @declared_attr
+        def revision(cls):
+            """The revision that last changed this object (read-only)."""
+            return relationship(
+                Revision,
+                primaryjoin=lambda: (
+                    foreign(cls.__table__.c[REVISION_ID]) == revision_table.c.id
+                ),
+                viewonly=True,
+                lazy="select",
+            )
 
     def get_as_of(self, revision: Any) -> Version | None:
         """This object as of ``revision`` (a Revision, its id or a datetime).
@@ -236,17 +261,22 @@ class Revisioned:
 class Stateful:
     """Mixin for objects with a versioned ``state``: soft delete and undelete."""
 
-    @declared_attr
-    def state(cls) -> Mapped[State]:
-        """``active``, ``deleted`` or ``pending``."""
-        table = cls.__dict__.get("__table__")
-        if table is not None and STATE in table.c:
-            return table.c[STATE]  # type: ignore[no-any-return]
-        # No server default: SQLAlchemy would then fetch it back with
-        # RETURNING one row at a time on SQLite instead of batching inserts.
-        return mapped_column(
-            STATE, StateType, nullable=False, default=State.ACTIVE,
-        )
+    if TYPE_CHECKING:
+        #: ``active``, ``deleted`` or ``pending``.
+        state: Mapped[State]
+    else:
+
+        @declared_attr
+        def state(cls):
+            """``active``, ``deleted`` or ``pending``."""
+            table = cls.__dict__.get("__table__")
+            if table is not None and STATE in table.c:
+                return table.c[STATE]
+            # No server default: SQLAlchemy would then fetch it back with
+            # RETURNING one row at a time on SQLite instead of batching inserts.
+            return mapped_column(
+                STATE, StateType, nullable=False, default=State.ACTIVE,
+            )
 
     def delete(self) -> None:
         """Mark this object deleted (undoable; versioned like any change)."""
