@@ -70,11 +70,13 @@ def _plan_table(connection: Connection, v: Versioning, revision_id: int) -> Purg
     histories: dict[Key, list[dict[str, Any]]] = defaultdict(list)
     for batch in chunks(keys):
         rows = connection.execute(
-            select(vt).where(v.version_key_clause(batch)).order_by(*key_cols, vt.c[REVISION_ID])
-        ).mappings()
-        for row in rows:
-            histories[tuple(row[n] for n in v.key_names)].append(dict(row))
-    return plan_purge(histories, revision_id, [c.name for c in v.table.c])
+            select(*vt.c).where(v.version_key_clause(batch)).order_by(*key_cols, vt.c[REVISION_ID])
+        )
+        for values in rows:
+            # By column key, as everywhere in vdm (a key may differ from its name).
+            row = dict(zip(vt.c.keys(), values, strict=True))
+            histories[tuple(row[n] for n in v.key_names)].append(row)
+    return plan_purge(histories, revision_id, [c.key for c in v.table.c])
 
 
 def _ident(v: Versioning, key: Any, revision_id: int) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def _apply_live_upserts(connection: Connection, v: Versioning, plan: PurgePlan) 
         connection.execute(
             update(live)
             .where(and_(*(live.c[n] == bindparam(f"_k_{n}") for n in v.key_names)))
-            .values({c.name: bindparam(f"_v_{c.name}") for c in live.c}),
+            .values({c: bindparam(f"_v_{c.key}") for c in live.c}),
             params,
         )
     if plan.recreate:

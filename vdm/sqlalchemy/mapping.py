@@ -65,23 +65,35 @@ class Versioning:
     table: Table
     version_table: Table
     version_class: type[Version] = field(init=False)
-    #: Live primary key column names, in key order.
+    #: Live primary key column keys, in key order (the version table's
+    #: columns have the same keys as the live table's).
     key_names: list[str] = field(init=False)
-    #: Attribute key -> column name, for the class's own columns and state.
+    #: Attribute key -> column key, for the class's own columns and state.
     fields: dict[str, str] = field(init=False)
+    #: Attribute keys of ``revision_id`` and ``state`` (``column_prefix`` or
+    #: an explicit attribute name may differ from the column).
+    revision_id_key: str = field(init=False)
+    state_key: str = field(init=False)
     stateful: bool = field(init=False)
     #: Versioned link collections of this class, by attribute name
     #: (filled by :mod:`vdm.sqlalchemy.links`).
     links: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.key_names = [c.name for c in self.table.primary_key.columns]
+        self.key_names = [c.key for c in self.table.primary_key.columns]
         self.fields = {}
+        self.revision_id_key = REVISION_ID
+        self.state_key = STATE
         # mapper.columns is ready before configuration (column_attrs is not).
         for key, col in self.mapper.columns.items():
-            if getattr(col, "table", None) is self.table:
-                if col.name not in BOOKKEEPING_COLUMNS:
-                    self.fields[key] = col.name
+            if getattr(col, "table", None) is not self.table:
+                continue
+            if col.key == REVISION_ID:
+                self.revision_id_key = key
+            elif col.key not in BOOKKEEPING_COLUMNS:
+                self.fields[key] = col.key
+                if col.key == STATE:
+                    self.state_key = key
         self.stateful = STATE in self.table.c
         if not self.stateful:
             self.fields.setdefault(STATE, STATE)
@@ -93,7 +105,7 @@ class Versioning:
         if keys is None:
             keys = self.__dict__["_column_keys"] = [
                 key for key, col in self.mapper.columns.items()
-                if getattr(col, "table", None) is self.table and col.name != REVISION_ID
+                if getattr(col, "table", None) is self.table and col.key != REVISION_ID
             ]
         return keys
 
@@ -183,9 +195,7 @@ class Revisioned:
     __revision_class__: ClassVar[type[Version]]
 
     if TYPE_CHECKING:
-        #: The id of the revision that last changed this object.
         revision_id: Mapped[int | None]
-        #: The revision that last changed this object (read-only).
         revision: Mapped[Revision | None]
     else:
         # The declared attributes carry no annotation, so that they are not
@@ -262,7 +272,6 @@ class Stateful:
     """Mixin for objects with a versioned ``state``: soft delete and undelete."""
 
     if TYPE_CHECKING:
-        #: ``active``, ``deleted`` or ``pending``.
         state: Mapped[State]
     else:
 
@@ -280,15 +289,20 @@ class Stateful:
 
     def delete(self) -> None:
         """Mark this object deleted (undoable; versioned like any change)."""
-        self.state = State.DELETED
+        setattr(self, _state_key(self), State.DELETED)
 
     def undelete(self) -> None:
         """Mark this object active again."""
-        self.state = State.ACTIVE
+        setattr(self, _state_key(self), State.ACTIVE)
 
     def is_active(self) -> bool:
         """True when the state is ``active``."""
-        return bool(self.state == State.ACTIVE)
+        return bool(getattr(self, _state_key(self)) == State.ACTIVE)
+
+
+def _state_key(obj: Any) -> str:
+    versioning = versioning_of(obj)
+    return versioning.state_key if versioning is not None else STATE
 
 
 def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:

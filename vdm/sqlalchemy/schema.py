@@ -84,7 +84,7 @@ def _version_type(column: Column[Any]) -> TypeEngine[Any]:
     # Types that make schema objects (a PostgreSQL ENUM, a CHECK constraint)
     # are copied, as Table.to_metadata() does, so each table owns its own.
     if isinstance(column.type, SchemaType):
-        return column.type.copy()  # type: ignore[no-any-return,attr-defined]
+        return column.type.copy()
     return column.type
 
 

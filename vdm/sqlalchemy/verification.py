@@ -8,8 +8,9 @@ backend, so tools can print or count them).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Connection, Text, and_, cast, func, or_, select
 from sqlalchemy.sql import Executable
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
@@ -33,6 +34,18 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
     return found
 
 
+def _comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column`` in a form the database can compare for equality.
+
+    PostgreSQL has no ``=`` for ``json``; the version holds the very text
+    the live row holds, so comparing the text is exact (JSON everywhere,
+    for one rule on every database).
+    """
+    if isinstance(column.type, JSON):
+        return cast(column, Text)
+    return column
+
+
 def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     live, vt = v.table, v.version_table
     live_key = [live.c[n] for n in v.key_names]
@@ -42,8 +55,9 @@ def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     nxt = vt.alias("following")
     nxt_same = and_(*(vt.c[n] == nxt.c[n] for n in v.key_names))
     rev = revision_table.alias("rev")
-    compared = [c.name for c in live.c if c.name in vt.c]
-    differs = or_(*(~live.c[n].is_not_distinct_from(vt.c[n]) for n in compared))
+    compared = [c.key for c in live.c if c.key in vt.c]
+    differs = or_(*(~_comparable(live.c[n]).is_not_distinct_from(_comparable(vt.c[n]))
+                    for n in compared))
     return [
         ("missing-version",
          select(*live_key, live.c[REVISION_ID]).select_from(
