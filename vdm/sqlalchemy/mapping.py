@@ -46,7 +46,11 @@ from vdm.naming import (
     version_class_name,
 )
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables, revision_table
-from vdm.sqlalchemy.schema import build_version_table, check_versionable
+from vdm.sqlalchemy.schema import (
+    build_version_table,
+    check_versionable,
+    guard_revision_foreign_keys,
+)
 from vdm.sqlalchemy.types import StateType
 from vdm.states import State
 
@@ -329,6 +333,7 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         )
     check_versionable(table, cls.__name__)
     attach_revision_tables(table.metadata)
+    guard_revision_foreign_keys(table)
     versioning = Versioning(
         cls=cls, mapper=mapper, table=table,
         version_table=build_version_table(table),

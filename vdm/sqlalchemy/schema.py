@@ -125,10 +125,37 @@ def build_version_table(table: Table, metadata: MetaData | None = None) -> Table
                     schema=table.schema)
     Index(version_revision_index_name(table.name), version.c[REVISION_ID])
     Index(version_expired_index_name(table.name), version.c[EXPIRED_ID])
+    guard_revision_foreign_keys(version)
     if untyped:
         metadata.info.setdefault(_UNTYPED, []).extend(untyped)
         event.listen(version, "before_create", _before_create)
     return version
+
+
+#: Databases whose foreign keys cannot point out of the table's own schema
+#: without naming the default schema (MariaDB/MySQL databases, SQLite's
+#: attached databases).
+_SCHEMA_LOCAL_FOREIGN_KEYS = ("mysql", "mariadb", "sqlite")
+
+
+def guard_revision_foreign_keys(table: Table) -> None:
+    """Leave out ``table``'s foreign keys to ``revision`` where they cannot reach it.
+
+    vdm's ``revision`` table lives in the default schema.  A table in
+    another schema keeps the foreign key on PostgreSQL; MariaDB and SQLite
+    would look for ``revision`` in the table's own database and refuse the
+    table, so there the column is a plain indexed integer.
+    """
+    if table.schema is None:
+        return
+    for fk in table.foreign_keys:
+        if fk.target_fullname.split(".")[-2:-1] == ["revision"] and fk.constraint is not None:
+            fk.constraint.ddl_if(callable_=_reaches_default_schema)
+
+
+def _reaches_default_schema(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
+    dialect = kw.get("dialect")
+    return dialect is None or dialect.name not in _SCHEMA_LOCAL_FOREIGN_KEYS
 
 
 def resolve_version_types(metadata: MetaData, force: bool = False) -> None:
