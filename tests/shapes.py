@@ -143,8 +143,12 @@ class Recorder:
         before: dict[str, Any] | None = None
         for version, (_, values) in zip(stored, expected, strict=True):
             if values is None:
-                assert version.changeset == {f: [v, None] for f, v in (before or {}).items()
+                # A delete version keeps the last values the object had in
+                # its revision (changed then deleted: the changed ones).
+                last = version.field_values
+                assert version.changeset == {f: [v, None] for f, v in last.items()
                                              if v is not None}
+                assert last.keys() == (before or last).keys()
             else:
                 assert version.changeset == {
                     f: [(before or {}).get(f), v] for f, v in values.items()
@@ -163,3 +167,60 @@ class Recorder:
         if first != last and expected[-1][1] is not None and expected[0][1] is not None:
             changed = {f for f, v in expected[-1][1].items() if expected[0][1][f] != v}
             assert set(live.diff(last, first)) == changed
+
+
+def _attr_of(cls: Any, column: Any) -> str:
+    """The attribute key of a column of versioned ``cls``."""
+    for attr, key in cls.__versioning__.fields.items():
+        if key == column.key:
+            return attr
+    raise KeyError(column)
+
+
+def check_relationships(recorder: Recorder, cls: Any, names: list[str]) -> None:
+    """Each relationship of each version, as of each revision, against the recording.
+
+    A many-to-one gives the target as it was then (its version, or the live
+    object of an unversioned class); a collection lists the targets that
+    pointed at the object then (active ones, for a stateful target); a
+    dynamic or write-only relationship gives a query listing the same.
+    """
+    from sqlalchemy.orm import RelationshipDirection
+
+    mapper = cls.__mapper__
+    with Session(recorder.engine) as session:
+        for rev in sorted(recorder.snapshots):
+            snap = recorder.snapshots[rev]
+            for version in as_of(session, rev).all(cls):
+                for name in names:
+                    prop = mapper.relationships[name]
+                    target = prop.mapper.class_
+                    got = getattr(version, name)
+                    if prop.lazy in ("dynamic", "write_only"):
+                        got = list(session.scalars(got))
+                    pairs = prop.local_remote_pairs
+                    if prop.direction is RelationshipDirection.MANYTOONE:
+                        fk = tuple(snap[cls][version.object_key][_attr_of(cls, local)]
+                                   for local, _ in pairs)
+                        if all(v is None for v in fk):
+                            assert got is None, f"{version!r}.{name}"
+                            continue
+                        assert got is not None, f"{version!r}.{name}"
+                        if target in recorder.classes:
+                            assert got.object_key == fk
+                            assert got.field_values == snap[target][fk]
+                        else:
+                            assert tuple(target.__mapper__.primary_key_from_instance(got)) == fk
+                        continue
+                    own = dict(zip(cls.__versioning__.key_names, version.object_key,
+                                   strict=True))
+                    stateful = target.__versioning__.stateful
+                    expected = {
+                        key for key, values in snap[target].items()
+                        if all(values[_attr_of(target, remote)] == own[local.key]
+                               for local, remote in pairs)
+                        and (not stateful or values["state"] == State.ACTIVE)
+                    }
+                    items = got if prop.uselist else [got] if got is not None else []
+                    assert {v.object_key for v in items} == expected, (
+                        f"{version!r}.{name} as of {rev}")
