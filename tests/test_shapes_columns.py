@@ -56,7 +56,7 @@ from sqlalchemy.orm import (
 
 from vdm import State
 from vdm.naming import MAX_NAME_LENGTH
-from vdm.sqlalchemy import Revisioned, Stateful
+from vdm.sqlalchemy import Repository, Revision, Revisioned, Stateful
 
 
 class Mood(enum.Enum):
@@ -422,3 +422,26 @@ def _drop_schema(engine: Any, schema: str) -> None:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         else:
             conn.execute(text(f"DROP DATABASE IF EXISTS {schema}"))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
+def test_restore_and_purge_on_each_shape(engine, shape):
+    metadata = shape.cls.metadata
+    metadata.create_all(engine)
+    recorder = Recorder(engine, metadata, [shape.cls])
+    with Session(engine) as session:
+        tell_story(recorder, session, shape)
+    first, *_, last = sorted(recorder.snapshots)
+    with Session(engine) as session:
+        repo = Repository(metadata, session)
+        session.revision = Revision(author="shapes", message="back to the start")
+        repo.restore(first)
+        session.commit()
+    assert recorder.snapshot() == recorder.snapshots[first]
+    with Session(engine) as session:
+        repo = Repository(metadata, session)
+        restored = repo.youngest_revision()
+        repo.purge_revision(restored)
+        assert repo.verify() == []
+    assert recorder.snapshot() == recorder.snapshots[last]
+    recorder.check()
