@@ -101,6 +101,7 @@ class Recorder:
         for cls in self.classes:
             got = {v.object_key: v.field_values for v in view.all(cls)}
             assert got == snap[cls], f"{cls.__name__} as of {rev}"
+            self._check_query(view, cls, snap[cls])
             for key in self.keys(cls):
                 version = view.get(cls, key)
                 values = version.field_values if version is not None else None
@@ -128,6 +129,21 @@ class Recorder:
             assert sorted(class_diff.removed, key=repr) == removed
             assert {k: set(c) for k, c in class_diff.changed.items()} == changed
         assert changed_objects == expected_changed, f"changes of revision {rev}"
+
+    @staticmethod
+    def _check_query(view: Any, cls: Any, rows: dict[Key, dict[str, Any]]) -> None:
+        """A filtered, ordered query on the live class, run as of the revision."""
+        versioning = cls.__versioning__
+        names = [f for f in versioning.fields if f != "state" and f not in versioning.key_names
+                 and all(isinstance(r[f], str | int) for r in rows.values())]
+        if not names or not rows:
+            return
+        name = names[0]
+        value = next(iter(rows.values()))[name]
+        expected = {k for k, r in rows.items() if r[name] == value}
+        attr = getattr(cls, name)
+        found = view.scalars(select(cls).where(attr == value).order_by(attr))
+        assert {v.object_key for v in found} == expected, f"{cls.__name__}.{name} == {value!r}"
 
     def _check_object(self, session: Session, cls: Any, key: Key) -> None:
         expected = self.expected_versions(cls, key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 from shapes import Recorder, check_relationships
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, select
 from sqlalchemy.orm import (
     DeclarativeBase,
     DynamicMapped,
@@ -179,3 +179,49 @@ def test_dynamic_and_write_only_collections(recorder):
     recorder.check()
     check_relationships(recorder, Author, ["letters", "notes"])
     check_relationships(recorder, Letter, ["author"])
+
+
+class KeyedBase(DeclarativeBase):
+    pass
+
+
+class Volume(Revisioned, Stateful, KeyedBase):
+    """A composite natural key whose columns are named unlike their attributes."""
+
+    __tablename__ = "rel_volume"
+    series: Mapped[str] = mapped_column("series_code", String(10), primary_key=True)
+    number: Mapped[int] = mapped_column("volume_no", primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(20))
+    chapters: Mapped[list[Chapter]] = relationship(back_populates="volume")
+
+
+class Chapter(Revisioned, KeyedBase):
+    """A composite foreign key to it, also renamed."""
+
+    __tablename__ = "rel_chapter"
+    __table_args__ = (ForeignKeyConstraint(
+        ["vol_series", "vol_number"], ["rel_volume.series_code", "rel_volume.volume_no"]),)
+    id: Mapped[int] = mapped_column("chapter_id", primary_key=True)
+    series: Mapped[str | None] = mapped_column("vol_series", String(10))
+    number: Mapped[int | None] = mapped_column("vol_number")
+    volume: Mapped[Volume | None] = relationship(back_populates="chapters")
+
+
+def test_composite_renamed_keys_across_a_relationship(engine):
+    KeyedBase.metadata.create_all(engine)
+    recorder = Recorder(engine, KeyedBase.metadata, [Volume, Chapter])
+    with Session(engine) as session:
+        with recorder.revision(session, "two volumes"):
+            one = Volume(series="lotr", number=1, title="fellowship",
+                         chapters=[Chapter(id=1), Chapter(id=2)])
+            two = Volume(series="lotr", number=2, title="towers")
+            session.add_all([one, two])
+        with recorder.revision(session, "a chapter moves, a title changes"):
+            one.chapters[1].volume = two
+            two.title = "two towers"
+        with recorder.revision(session, "a volume is deleted"):
+            one.delete()
+            session.delete(one.chapters[0])
+    recorder.check()
+    check_relationships(recorder, Volume, ["chapters"])
+    check_relationships(recorder, Chapter, ["volume"])
