@@ -50,6 +50,7 @@ from vdm.sqlalchemy.schema import (
     build_version_table,
     check_versionable,
     guard_revision_foreign_keys,
+    resolve_version_types,
 )
 from vdm.sqlalchemy.types import StateType
 from vdm.states import State
@@ -398,3 +399,5 @@ def _on_configured(mapper: Mapper[Any], cls: type) -> None:
     versioning = versioned_mappers.get(mapper)
     if versioning is not None:
         watch_old_values(versioning)
+        # Foreign keys to classes declared since are resolvable by now.
+        resolve_version_types(versioning.table.metadata, force=True)

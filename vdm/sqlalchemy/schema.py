@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Dialect,
     ForeignKey,
     Index,
     MetaData,
@@ -153,9 +154,11 @@ def guard_revision_foreign_keys(table: Table) -> None:
             fk.constraint.ddl_if(callable_=_reaches_default_schema)
 
 
-def _reaches_default_schema(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
-    dialect = kw.get("dialect")
-    return dialect is None or dialect.name not in _SCHEMA_LOCAL_FOREIGN_KEYS
+def _reaches_default_schema(
+    ddl: Any, target: Any, bind: Any, tables: Any = None, state: Any = None, *,
+    dialect: Dialect, **kw: Any,
+) -> bool:
+    return dialect.name not in _SCHEMA_LOCAL_FOREIGN_KEYS
 
 
 def resolve_version_types(metadata: MetaData, force: bool = False) -> None:
