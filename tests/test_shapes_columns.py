@@ -445,3 +445,39 @@ def test_restore_and_purge_on_each_shape(engine, shape):
         assert repo.verify() == []
     assert recorder.snapshot() == recorder.snapshots[last]
     recorder.check()
+
+
+def test_registry_mapped_classes_in_a_schema(engine, tmp_path):
+    from sqlalchemy.orm import registry
+
+    schema = "vdm_shapes_reg"
+    engine = _engine_with_schema(engine, schema, tmp_path)
+    reg = registry(metadata=MetaData(schema=schema))
+
+    @reg.mapped
+    class Plain(Revisioned, Stateful):
+        __tablename__ = "plain"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(10))
+
+    @reg.mapped_as_dataclass
+    class Data(Revisioned, Stateful):
+        __tablename__ = "data"
+        id: Mapped[int] = mapped_column(primary_key=True, init=False)
+        name: Mapped[str] = mapped_column(String(10), default="x")
+
+    assert {fk.column.table.name for fk in Plain.__table__.foreign_keys} == {"revision"}
+    assert reg.metadata.tables["revision"].schema is None
+    try:
+        reg.metadata.create_all(engine)
+        recorder = Recorder(engine, reg.metadata, [Plain, Data])
+        with Session(engine) as session:
+            with recorder.revision(session, "create"):
+                session.add_all([Plain(id=1, name="a"), Data(name="d")])
+            with recorder.revision(session, "change"):
+                session.get(Plain, 1).name = "b"
+                session.get(Data, 1).delete()
+        recorder.check()
+    finally:
+        reg.metadata.drop_all(engine)
+        _drop_schema(engine, schema)

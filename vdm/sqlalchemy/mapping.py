@@ -26,7 +26,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ColumnElement, ForeignKey, Integer, MetaData, Table, and_, event, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    Table,
+    and_,
+    event,
+    tuple_,
+)
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -40,7 +50,6 @@ from vdm.errors import ConfigurationError
 from vdm.naming import (
     BOOKKEEPING_COLUMNS,
     REVISION_ID,
-    REVISION_TABLE,
     STATE,
     live_foreign_key_name,
     version_class_name,
@@ -172,19 +181,35 @@ def versioning_of(obj_or_cls: Any) -> Versioning | None:
 versioned_mappers: dict[Mapper[Any], Versioning] = {}
 
 
-def _revision_foreign_key(cls: Any) -> ForeignKey:
-    """``revision_id``'s foreign key, to the revision table of the class's metadata.
+#: ``Column.info`` key of a ``revision_id`` whose foreign key waits for its table.
+_DEFERRED_FK = "vdm.revision_foreign_key"
+
+
+def _revision_column(cls: Any) -> Any:
+    """``revision_id``, with its foreign key to the metadata's own revision table.
 
     A column object rather than the string ``"revision.id"``, which a
     ``MetaData(schema=...)`` would look up in its own schema; named, since
-    MariaDB's own names overflow for long table names.
+    MariaDB's own names overflow for long table names.  A class without a
+    ``metadata`` attribute (``registry.mapped``) gets the foreign key when
+    its table is known (:func:`make_versioned`).
     """
     table_name = cls.__dict__.get("__tablename__") or getattr(cls, "__tablename__", None)
     name = live_foreign_key_name(table_name) if isinstance(table_name, str) else None
     metadata = getattr(cls, "metadata", None)
     if isinstance(metadata, MetaData):
-        return ForeignKey(attach_revision_tables(metadata).c.id, name=name)
-    return ForeignKey(f"{REVISION_TABLE}.id", name=name)
+        fk = ForeignKey(attach_revision_tables(metadata).c.id, name=name)
+        return mapped_column(REVISION_ID, Integer, fk, index=True, nullable=True)
+    return mapped_column(REVISION_ID, Integer, index=True, nullable=True,
+                         info={_DEFERRED_FK: True})
+
+
+def _add_revision_foreign_key(table: Table) -> None:
+    column = table.c[REVISION_ID]
+    if column.info.pop(_DEFERRED_FK, False) and not column.foreign_keys:
+        table.append_constraint(ForeignKeyConstraint(
+            [column], [attach_revision_tables(table.metadata).c.id],
+            name=live_foreign_key_name(table.name)))
 
 
 class Revisioned:
@@ -214,10 +239,7 @@ class Revisioned:
             if table is not None and REVISION_ID in table.c:
                 # A class mapped to an explicit Table brings its own column.
                 return table.c[REVISION_ID]
-            return mapped_column(
-                REVISION_ID, Integer, _revision_foreign_key(cls), index=True,
-                nullable=True,
-            )
+            return _revision_column(cls)
 
         @declared_attr
         def revision(cls):
@@ -334,6 +356,7 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         )
     check_versionable(table, cls.__name__)
     attach_revision_tables(table.metadata)
+    _add_revision_foreign_key(table)
     guard_revision_foreign_keys(table)
     versioning = Versioning(
         cls=cls, mapper=mapper, table=table,
