@@ -211,3 +211,47 @@ def test_a_renamed_revision_id_column_is_refused_at_declaration():
                   Column("rev", Integer, key="revision_id"))
     with pytest.raises(ConfigurationError, match=r"Gadget .*'revision_id'.* is named 'rev'"):
         type("Gadget", (Revisioned, Refused), {"__table__": table})
+
+
+def test_a_column_named_state_on_a_class_that_is_not_stateful_is_refused():
+    """Read as active/deleted, US states would hide every address: refused."""
+
+    class Refused(DeclarativeBase):
+        pass
+
+    with pytest.raises(ConfigurationError, match=r"Address .*column 'state' \(key 'state'\).* Stateful"):
+        type("Address", (Revisioned, Refused), {
+            "__tablename__": "address",
+            "__annotations__": {"id": Mapped[int], "state": Mapped[str]},
+            "id": mapped_column(primary_key=True),
+            "state": mapped_column(String(2)),
+        })
+    class Refused2(DeclarativeBase):
+        pass
+
+    with pytest.raises(ConfigurationError, match=r"Address .*column 'state'.*rename the column"):
+        type("Address", (Revisioned, Refused2), {
+            "__tablename__": "address2",
+            "__annotations__": {"id": Mapped[int], "region": Mapped[str]},
+            "id": mapped_column(primary_key=True),
+            "region": mapped_column("state", String(2)),
+        })
+
+
+def test_a_column_named_otherwise_than_state_is_versioned_like_any_other(engine):
+    class Own(DeclarativeBase):
+        pass
+
+    class Address(Revisioned, Own):
+        __tablename__ = "sess_address"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        region: Mapped[str] = mapped_column("state_code", String(2))
+
+    Own.metadata.create_all(engine)
+    recorder = Recorder(engine, Own.metadata, [Address])
+    with Session(engine) as session:
+        with recorder.revision(session, "create"):
+            session.add(Address(id=1, region="CA"))
+        with recorder.revision(session, "move"):
+            session.get(Address, 1).region = "NY"
+    recorder.check()

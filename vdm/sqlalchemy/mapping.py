@@ -385,7 +385,7 @@ def _on_instrument(mapper: Mapper[Any], cls: type) -> None:
     # class gets vdm's error rather than a generic mapping error.
     table = mapper.local_table
     if isinstance(table, Table) and mapper.inherits is None:
-        check_versionable(table, cls.__name__)
+        check_versionable(table, cls.__name__, stateful=issubclass(cls, Stateful))
 
 
 @event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)

@@ -50,8 +50,12 @@ from vdm.sqlalchemy.types import OperationType, StateType
 _UNTYPED = "vdm.untyped_version_columns"
 
 
-def check_versionable(table: Table, class_name: str) -> None:
-    """Raise :class:`ConfigurationError` unless ``table`` can be versioned."""
+def check_versionable(table: Table, class_name: str, stateful: bool | None = None) -> None:
+    """Raise :class:`ConfigurationError` unless ``table`` can be versioned.
+
+    ``stateful`` tells whether the class has the Stateful mixin (None: not
+    known, not checked).
+    """
     if not table.primary_key.columns:
         raise ConfigurationError(
             f"{class_name} (table {table.name!r}) has no primary key; "
@@ -70,6 +74,24 @@ def check_versionable(table: Table, class_name: str) -> None:
             f"{class_name} (table {table.name!r}): the column with key "
             f"{REVISION_ID!r} is named {table.c[REVISION_ID].name!r}; vdm's "
             f"shared schema needs a column named {REVISION_ID!r}",
+            cls=class_name,
+        )
+    own_state = [c for c in table.c if STATE in (c.name, c.key)]
+    if stateful is False and own_state:
+        raise ConfigurationError(
+            f"{class_name} (table {table.name!r}): its column {own_state[0].name!r} "
+            f"(key {own_state[0].key!r}) uses the name {STATE!r}, which vdm reserves "
+            f"for the versioned state of Stateful classes (it would read the "
+            f"values as active/deleted); rename the column and its key, e.g. "
+            f"mapped_column('state_code', ...) on an attribute not named "
+            f"{STATE!r}, or add the Stateful mixin",
+            cls=class_name,
+        )
+    if stateful and (STATE not in table.c or table.c[STATE].name != STATE):
+        raise ConfigurationError(
+            f"{class_name} (table {table.name!r}) is Stateful but has no column "
+            f"named {STATE!r} under the key {STATE!r}; let the Stateful mixin "
+            f"declare it",
             cls=class_name,
         )
     for name in (EXPIRED_ID, OPERATION_TYPE):
