@@ -20,12 +20,15 @@ from typing import Any
 import pytest
 from shapes import Recorder
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
+    Double,
     Enum,
     Float,
     ForeignKey,
@@ -108,6 +111,19 @@ def change_gadget(obj: Gadget) -> None:
     obj.data = {"n": 0}
     obj.blob = b"\x00changed"
     obj.kind = "fancy"
+
+
+class Box(Revisioned, TypesBase):
+    """A UUID key, a computed column, an ARRAY on PostgreSQL, a double."""
+
+    __tablename__ = "box"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    w: Mapped[int]
+    h: Mapped[int]
+    area: Mapped[int] = mapped_column(Computed("w * h", persisted=True))
+    depth: Mapped[float | None] = mapped_column(Double)
+    sizes: Mapped[Any] = mapped_column(
+        JSON().with_variant(ARRAY(Integer), "postgresql"), nullable=True)
 
 
 class KeysBase(DeclarativeBase):
@@ -249,6 +265,9 @@ def _set(attr: str, value: Any) -> Callable[[Any], None]:
 
 SHAPES = [
     Shape("every column type", Gadget, gadget, change_gadget),
+    Shape("uuid key, computed column, array", Box,
+          lambda i: Box(id=uuid.UUID(int=i), w=i, h=2, depth=i / 3, sizes=[i, i]),
+          _set("w", 7)),
     Shape("composite natural key", Edition,
           lambda i: Edition(book=f"book-{i}", number=i, pages=10 * i), _set("pages", 99)),
     Shape("natural string key, hard deletes", Country,

@@ -111,11 +111,14 @@ def _apply_live_upserts(connection: Connection, v: Versioning, plan: PurgePlan) 
         connection.execute(
             update(live)
             .where(and_(*(live.c[n] == bindparam(f"_k_{n}") for n in v.key_names)))
-            .values({c: bindparam(f"_v_{c.key}") for c in live.c}),
+            .values({c: bindparam(f"_v_{c.key}") for c in live.c if c.computed is None}),
             params,
         )
     if plan.recreate:
-        connection.execute(insert(live), plan.recreate)
+        # The database computes generated columns itself.
+        computed = {c.key for c in live.c if c.computed is not None}
+        connection.execute(insert(live), [{k: val for k, val in row.items() if k not in computed}
+                                          for row in plan.recreate])
 
 
 def _apply_live_removals(connection: Connection, v: Versioning, plan: PurgePlan) -> None:

@@ -124,6 +124,16 @@ class Versioning:
         return keys
 
     @property
+    def computed_fields(self) -> set[str]:
+        """Attribute keys of columns the database computes (``Computed``).
+
+        History holds their values; writes that bring history back leave
+        them to the database.
+        """
+        return {key for key, col in self.fields.items()
+                if col in self.table.c and self.table.c[col].computed is not None}
+
+    @property
     def many_to_one_keys(self) -> list[str]:
         """Keys of the class's many-to-one relationships (after configuration)."""
         keys: list[str] | None = self.__dict__.get("_many_to_one_keys")

@@ -31,7 +31,9 @@ from vdm.sqlalchemy.versions import Version
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
-    return {k: val for k, val in values.items() if v.stateful or k != STATE}
+    computed = v.computed_fields
+    return {k: val for k, val in values.items()
+            if (v.stateful or k != STATE) and k not in computed}
 
 
 def _apply(session: Session, v: Versioning, key: Key, values: dict[str, Any] | None) -> Any:
