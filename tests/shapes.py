@@ -27,10 +27,8 @@ Snapshot = dict[type, dict[Key, dict[str, Any]]]
 
 
 def fields_of(obj: Any) -> dict[str, Any]:
-    """A live object's versioned fields (``state`` is active when not stateful)."""
-    versioning = type(obj).__versioning__
-    return {f: getattr(obj, f, State.ACTIVE) if f == "state" and not versioning.stateful
-            else getattr(obj, f) for f in versioning.fields}
+    """A live object's versioned fields."""
+    return {f: getattr(obj, f) for f in type(obj).__versioning__.fields}
 
 
 @dataclass

@@ -72,7 +72,7 @@ def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
-                pairs = {el.column.name: el.parent.name for el in fk.elements}
+                pairs = {el.column.key: el.parent.key for el in fk.elements}
                 if sorted(pairs) != sorted(target.key_names):
                     continue
                 cvt = child.version_table
@@ -222,7 +222,7 @@ def _references(v: Versioning, table: Table) -> list[tuple[list[Any], list[str]]
     for fk in table.foreign_key_constraints:
         if fk.referred_table is not v.table:
             continue
-        names = [el.column.name for el in fk.elements]
+        names = [el.column.key for el in fk.elements]
         if set(names) <= set(v.key_names):
             found.append(([el.parent for el in fk.elements], names))
     return found

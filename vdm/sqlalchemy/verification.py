@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Text, and_, cast, func, or_, select, tuple_
+from sqlalchemy import Connection, and_, func, or_, select, tuple_
 from sqlalchemy.sql import Executable
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Versioning
 from vdm.sqlalchemy.revision import revision_table
+from vdm.sqlalchemy.types import comparable
 from vdm.states import State
 from vdm.violations import Violation, duplicate_links, violation
 
@@ -37,18 +38,6 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
         for spec in v.links.values():
             found.extend(check_links(connection, spec))
     return found
-
-
-def _comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``column`` in a form the database can compare for equality.
-
-    PostgreSQL has no ``=`` for ``json``; the version holds the very text
-    the live row holds, so comparing the text is exact (JSON everywhere,
-    for one rule on every database).
-    """
-    if isinstance(column.type, JSON):
-        return cast(column, Text)
-    return column
 
 
 def check_links(connection: Connection, spec: Any) -> list[Violation]:
@@ -87,7 +76,7 @@ def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     nxt_same = and_(*(vt.c[n] == nxt.c[n] for n in v.key_names))
     rev = revision_table.alias("rev")
     compared = [c.key for c in live.c if c.key in vt.c]
-    differs = or_(*(~_comparable(live.c[n]).is_not_distinct_from(_comparable(vt.c[n]))
+    differs = or_(*(~comparable(live.c[n]).is_not_distinct_from(comparable(vt.c[n]))
                     for n in compared))
     return [
         ("missing-version",

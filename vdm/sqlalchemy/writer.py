@@ -34,6 +34,7 @@ from sqlalchemy import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Key, Versioning
+from vdm.sqlalchemy.types import comparable
 from vdm.states import State
 from vdm.writeplan import plan_versions
 
@@ -296,7 +297,7 @@ def _net_no_op_query(v: Versioning) -> Executable:
     """Keys whose version of ``:rid`` equals the version it expired, with that one's revision."""
     vt = v.version_table
     prev = vt.alias("previous")
-    compared = [c.name for c in vt.c if c.name not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
+    compared = [c.key for c in vt.c if c.key not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
     return (
         select(*(vt.c[n] for n in v.key_names), prev.c[REVISION_ID])
         .select_from(vt.join(prev, and_(
@@ -306,7 +307,8 @@ def _net_no_op_query(v: Versioning) -> Executable:
         .where(vt.c[REVISION_ID] == bindparam("rid"),
                vt.c[OPERATION_TYPE] == Operation.UPDATE,
                prev.c[OPERATION_TYPE] != Operation.DELETE,
-               *(vt.c[n].is_not_distinct_from(prev.c[n]) for n in compared))
+               *(comparable(vt.c[n]).is_not_distinct_from(comparable(prev.c[n]))
+                 for n in compared))
     )
 
 
