@@ -69,7 +69,7 @@ class LinkSpec:
         if self.key_attr is not None:
             return [table.c[self.link.fields[self.key_attr]]]
         prop: Any = self.link.mapper.get_property(self.other_attr)
-        return [table.c[local.name] for local, _ in prop.local_remote_pairs]
+        return [table.c[local.key] for local, _ in prop.local_remote_pairs]
 
     def of_owner(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
         """Conditions on the link version table: links of this owner."""
@@ -153,7 +153,7 @@ class VersionedDict(StatefulDict):
 def _owner_pairs(owner: Versioning, link: Versioning) -> list[tuple[str, str]]:
     for fk in link.table.foreign_key_constraints:
         if fk.referred_table is owner.table:
-            return [(el.column.name, el.parent.name) for el in fk.elements]
+            return [(el.column.key, el.parent.key) for el in fk.elements]
     raise ConfigurationError(
         f"{link.name} has no foreign key to {owner.name}'s table "
         f"{owner.table.name!r}; a link class needs one",
@@ -275,11 +275,11 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
     entity: Any
     if target is None:
         entity = prop.mapper.class_
-        on = and_(*(remote == vt.c[local.name] for local, remote in prop.local_remote_pairs))
+        on = and_(*(remote == vt.c[local.key] for local, remote in prop.local_remote_pairs))
     else:
         entity = target.version_class
         tvt = target.version_table
-        on = and_(*(tvt.c[remote.name] == vt.c[local.name]
+        on = and_(*(tvt.c[remote.key] == vt.c[local.key]
                     for local, remote in prop.local_remote_pairs))
         conditions = [*conditions, current_as_of(tvt, revision_id)]
     query = (

@@ -340,10 +340,9 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
         value = _column_value(version, local)
         if value is None and prop.direction is RelationshipDirection.MANYTOONE:
             return None
+        target_col: Any = remote
         if target_versioning is not None:
-            target_col = target_versioning.version_table.c[remote.name]
-        else:
-            target_col = remote
+            target_col = target_versioning.version_table.c[str(remote.key)]
         conditions.append(target_col == value)
     query: Select[Any]
     if target_versioning is not None:
@@ -375,8 +374,10 @@ def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None
     columns = versioning.version_table.c
     out = []
     for clause in prop.order_by or ():
-        name = getattr(clause, "name", None)
-        out.append(columns[name] if isinstance(name, str) and name in columns else clause)
+        name = getattr(clause, "key", None)
+        same_table = getattr(clause, "table", None) is versioning.table
+        out.append(columns[name] if same_table and isinstance(name, str) and name in columns
+                   else clause)
     return out
 
 
@@ -389,7 +390,7 @@ def _column_value(version: Any, column: Any) -> Any:
             f"{column}; only foreign keys stored in the versioned table can be "
             f"resolved as of a revision", obj=version,
         )
-    return version.__dict__.get(_attr_key(versioning, column.name))
+    return version.__dict__.get(_attr_key(versioning, column.key))
 
 
 def _versioning(obj: Any) -> Versioning:
