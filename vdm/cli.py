@@ -8,6 +8,7 @@
     vdm diff REV_A REV_B           how the model differs between two revisions
     vdm blame TABLE KEY            which revision set each field of one row
     vdm verify                     check the history invariants (exit 1 if broken)
+    vdm serve [--host H] [--port P]  browse the history in a web browser (read-only)
 
 Every command but ``demo`` takes ``--url URL`` (any SQLAlchemy database URL;
 default: the demo database ``./vdm-demo.db``) and ``--json`` (output for
@@ -46,6 +47,8 @@ from vdm.errors import VdmError
 from vdm.operations import Operation
 
 if TYPE_CHECKING:
+    from sqlalchemy import URL, Engine
+
     from vdm.sqlalchemy import Repository
     from vdm.sqlalchemy.reflection import ReflectedModel
 
@@ -94,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vdm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (add_demo, add_log, add_show, add_diff, add_blame, add_verify):
+    for add in (add_demo, add_log, add_show, add_diff, add_blame, add_verify, add_serve):
         add(commands)
     return parser
 
@@ -297,6 +300,23 @@ def add_verify(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.set_defaults(run=run_verify)
 
 
+def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm serve``."""
+    serve = commands.add_parser(
+        "serve", parents=[_database_options()],
+        help="browse the history in a web browser (read-only; needs vdm[serve])",
+        description="Serve a read-only history browser over the database: the revision "
+                    "log, revisions, objects with diffs and blame, the model as of any "
+                    "revision, and the invariant check. Every page is also JSON "
+                    "(?format=json).",
+    )
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_count, default=8000,
+                       help="the port to listen on (default: 8000; 0 picks a free one)")
+    serve.set_defaults(run=run_serve)
+
+
 def run_log(args: argparse.Namespace, out: TextIO) -> int:
     """List the revisions of ``args.url``, newest first."""
     since = _when("--since", args.since)
@@ -446,6 +466,48 @@ def run_verify(args: argparse.Namespace, out: TextIO) -> int:
     return 1
 
 
+def run_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Serve the history browser over ``args.url`` until interrupted."""
+    try:
+        import uvicorn
+
+        from vdm.serve.app import create_app
+    except ImportError as exc:
+        raise CommandError(f"vdm serve needs the serve extra ({exc}); install it "
+                           f"with: pip install 'vdm[serve]'") from None
+    from vdm.serve.source import PageError
+
+    app = create_app(args.url)
+    source = app.state.source
+    try:
+        with source.model():
+            pass
+    except PageError as exc:
+        # Serve anyway: the pages say what is wrong until it is fixed.
+        print(f"vdm serve: warning: {exc.message}", file=sys.stderr)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    server = uvicorn.Server(config)
+    print(f"vdm serve: browsing {source.shown} (read-only); "
+          f"press Ctrl-C to stop", file=out, flush=True)
+    original_startup = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original_startup(sockets)
+        # With --port 0 the address is known only once the socket is bound.
+        for bound in server.servers:
+            for sock in bound.sockets:
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                print(f"vdm serve: open http://{shown}:{port}/", file=out, flush=True)
+
+    server.startup = startup  # type: ignore[method-assign]
+    try:
+        server.run()
+    finally:
+        source.close()
+    return 0
+
+
 # -- opening a database -------------------------------------------------
 
 
@@ -457,8 +519,7 @@ def open_model(url_text: str) -> Iterator[ReflectedModel]:
     database becomes a :class:`CommandError` naming the URL with its
     password hidden.
     """
-    from sqlalchemy import create_engine, make_url
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+    from sqlalchemy.exc import DBAPIError
 
     from vdm.errors import (
         MalformedKeyError,
@@ -469,37 +530,13 @@ def open_model(url_text: str) -> Iterator[ReflectedModel]:
     )
     from vdm.sqlalchemy.reflection import ReflectedModel
 
-    try:
-        url = make_url(url_text)
-    except (ArgumentError, ValueError):
-        raise CommandError(
-            f"{hide_password(url_text)!r} is not a database URL; give one like "
-            f"{DEFAULT_URL} or postgresql+psycopg://user@host/dbname"
-        ) from None
-    shown = url.render_as_string(hide_password=True)
-    password = url.password if isinstance(url.password, str) else None
-    database = url.database or ""
-    if (url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-            and not database.startswith("file:") and not Path(database).is_file()):
-        # SQLite would create an empty file: say what is missing instead.
-        hint = " (`vdm demo` writes it)" if url_text == DEFAULT_URL else ""
-        raise CommandError(f"cannot open {shown}: there is no file {database}{hint}")
-    try:
-        engine = create_engine(url)
-    except NoSuchModuleError:
-        raise CommandError(f"cannot open {shown}: SQLAlchemy knows no database "
-                           f"dialect or driver {url.drivername!r}") from None
-    except ImportError as exc:
-        raise CommandError(f"cannot open {shown}: the driver {url.drivername!r} "
-                           f"is not installed ({exc})") from None
-    except (ArgumentError, TypeError, ValueError) as exc:
-        raise CommandError(f"cannot open {shown}: {_first_line(exc, password)}") from None
+    engine, shown, password = make_engine(url_text)
     try:
         try:
             connection = engine.connect()
         except DBAPIError as exc:
             raise CommandError(f"cannot connect to {shown}: "
-                               f"{_first_line(exc.orig, password)}") from None
+                               f"{first_line(exc.orig, password)}") from None
         with connection:
             try:
                 model = ReflectedModel(connection)
@@ -512,9 +549,54 @@ def open_model(url_text: str) -> Iterator[ReflectedModel]:
                 raise CommandError(str(exc)) from None
     except DBAPIError as exc:
         raise CommandError(f"reading {shown} failed: "
-                           f"{_first_line(exc.orig, password)}") from None
+                           f"{first_line(exc.orig, password)}") from None
     finally:
         engine.dispose()
+
+
+def make_engine(url_text: str) -> tuple[Engine, str, str | None]:
+    """An engine on ``url_text``, the URL as messages show it, and its password.
+
+    Raises :class:`CommandError` for a URL that is not one, a dialect or
+    driver that is missing, and an SQLite file that does not exist (SQLite
+    would create an empty one).
+    """
+    from sqlalchemy import create_engine, make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(url_text)
+    except (ArgumentError, ValueError):
+        raise CommandError(
+            f"{hide_password(url_text)!r} is not a database URL; give one like "
+            f"{DEFAULT_URL} or postgresql+psycopg://user@host/dbname"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    password = url.password if isinstance(url.password, str) else None
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        hint = " (`vdm demo` writes it)" if url_text == DEFAULT_URL else ""
+        raise CommandError(f"cannot open {shown}: there is no file {missing}{hint}")
+    try:
+        engine = create_engine(url)
+    except NoSuchModuleError:
+        raise CommandError(f"cannot open {shown}: SQLAlchemy knows no database "
+                           f"dialect or driver {url.drivername!r}") from None
+    except ImportError as exc:
+        raise CommandError(f"cannot open {shown}: the driver {url.drivername!r} "
+                           f"is not installed ({exc})") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise CommandError(f"cannot open {shown}: {first_line(exc, password)}") from None
+    return engine, shown, password
+
+
+def missing_sqlite_file(url: URL) -> str | None:
+    """The file an SQLite ``url`` names if it does not exist (connecting would create it)."""
+    database = url.database or ""
+    if (url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+            and not database.startswith("file:") and not Path(database).is_file()):
+        return database
+    return None
 
 
 def hide_password(url_text: str) -> str:
@@ -522,7 +604,8 @@ def hide_password(url_text: str) -> str:
     return re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", url_text)
 
 
-def _first_line(exc: BaseException | None, password: str | None) -> str:
+def first_line(exc: BaseException | None, password: str | None) -> str:
+    """The first line of ``exc``'s message, ``password`` hidden (for one-line errors)."""
     text = str(exc).strip() if exc is not None else ""
     line = next((part.strip() for part in text.splitlines() if part.strip()),
                 type(exc).__name__)
