@@ -8,13 +8,22 @@ HTML (what people see), and every kind of bad request gets its page.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
 
 import pytest
 from serve_helpers import Served, write_wiki
 from sqlalchemy import create_engine
 
 from vdm.cli import CommandError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -258,3 +267,52 @@ def test_a_sqlite_file_removed_while_serving_gets_a_503_page(tmp_path):
         answer = served.get("/")
         assert answer.status == 503 and re.search(r"there is no file \S*wiki\.db", answer.body)
         assert not path.exists()
+
+
+def test_the_readme_story_vdm_demo_then_vdm_serve(tmp_path):
+    """README.txt: `vdm demo`, then `vdm serve --url sqlite:///vdm-demo.db`, as a user runs them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    demo = subprocess.run([sys.executable, "-m", "vdm", "demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert demo.returncode == 0, demo.stderr
+    last = demo.stdout.splitlines()[-1]
+    assert last.startswith("Browse this story in a web browser: "
+                           "vdm serve --url sqlite:///vdm-demo.db ")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vdm", "serve", "--url", "sqlite:///vdm-demo.db", "--port", "0"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first == ("vdm serve: browsing sqlite:///vdm-demo.db (read-only); "
+                         "press Ctrl-C to stop\n")
+        address = server.stdout.readline().strip()
+        assert re.fullmatch(r"vdm serve: open http://127\.0\.0\.1:\d+/", address), address
+        base = address.removeprefix("vdm serve: open ").rstrip("/")
+        with urllib.request.urlopen(base + "/?format=json", timeout=60) as answer:
+            log = json.loads(answer.read())
+        assert [(r["id"], r["author"]) for r in log["revisions"]] == [
+            (4, "editor"), (3, "editor"), (2, "proofreader"), (1, "editor")]
+        with urllib.request.urlopen(base + "/diff/book/1", timeout=60) as answer:
+            page = answer.read().decode()
+        assert '<span class="removed">Peacee</span>' in page
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        finally:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0
+
+
+def test_vdm_serve_refuses_a_bad_url_before_serving(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "vdm", "serve", "--url", "sqlite:///none.db"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 2
+    assert run.stderr == ("vdm serve: error: cannot open sqlite:///none.db: "
+                          "there is no file none.db\n")
+    assert not (tmp_path / "none.db").exists()

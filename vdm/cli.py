@@ -198,6 +198,8 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
             print(f"History check (Repository.verify()): {verdict}", file=out)
             for problem in problems:
                 print(f"  {problem}", file=out)
+            print(file=out)
+            print(demo.browse_hint(f"sqlite:///{path}"), file=out)
     finally:
         engine.dispose()
     return 0 if not problems else 1
@@ -503,8 +505,12 @@ def run_serve(args: argparse.Namespace, out: TextIO) -> int:
     server.startup = startup  # type: ignore[method-assign]
     try:
         server.run()
+    except KeyboardInterrupt:
+        # uvicorn stops cleanly on Ctrl-C, then raises the signal again.
+        pass
     finally:
         source.close()
+    print("vdm serve: stopped", file=out)
     return 0
 
 

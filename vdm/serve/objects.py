@@ -41,7 +41,8 @@ from vdm.states import State
 #: Rows on one page of a table as of a revision.
 TABLE_PAGE = 50
 
-Row = Mapping[str, Any]
+#: A row of a version table, by column name.
+Row = Mapping[Any, Any]
 
 
 def _same_key(history: ReflectedHistory, columns: Sequence[str], key: Key) -> Any:
@@ -53,7 +54,7 @@ def _versions(model: ReflectedModel, history: ReflectedHistory, key: Key) -> lis
     """Every version of one object, oldest first: one primary-key range read."""
     vt = history.version_table
     query = select(vt).where(_same_key(history, history.key_names, key))
-    rows = list(model.connection.execute(query.order_by(vt.c[REVISION_ID])).mappings())
+    rows: list[Row] = list(model.connection.execute(query.order_by(vt.c[REVISION_ID])).mappings())
     if not rows:
         raise UnknownRowError(
             f"{history.describe(key)} has no history: no revision ever wrote that key"
@@ -72,7 +73,8 @@ def _valid_at(row: Row, revision_id: int) -> bool:
     return row[REVISION_ID] <= revision_id and (expired is None or expired > revision_id)
 
 
-def _as_of(history: ReflectedHistory, rows: Sequence[Row], revision_id: int) -> dict[str, Any] | None:
+def _as_of(history: ReflectedHistory, rows: Sequence[Row],
+           revision_id: int) -> dict[str, Any] | None:
     for row in rows:
         if _valid_at(row, revision_id):
             return _values(history, row)
@@ -153,7 +155,7 @@ def _linked_versions(model: ReflectedModel, history: ReflectedHistory,
     The version tables have no index on the referring columns, so each of
     these reads the referring table's history (links are few per object).
     """
-    found = []
+    found: list[tuple[Reference, list[Row]]] = []
     for reference in incoming(model, history):
         source = reference.source
         vt = source.version_table

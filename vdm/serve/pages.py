@@ -123,7 +123,7 @@ def revision_page(model: ReflectedModel, revision_text: str) -> Page:
     """Everything one revision created, changed, deleted or undeleted."""
     revision_id = revision_param(revision_text)
     record = model.revision(revision_id)
-    changes = []
+    changes: list[dict[str, Any]] = []
     for change in row_changes(model, revision_id):
         history = change.history
         created = change.kind == "created"
@@ -138,8 +138,8 @@ def revision_page(model: ReflectedModel, revision_text: str) -> Page:
                        if not (created and (name in history.key_names or new is None))],
         })
     kinds: dict[str, int] = {}
-    for change in changes:
-        kinds[change["kind"]] = kinds.get(change["kind"], 0) + 1
+    for entry in changes:
+        kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
     previous_id, next_id = neighbours(model, revision_id)
     return Page("revision.html", f"Revision r{revision_id}", {
         "revision": revision_summary(record),

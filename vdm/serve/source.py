@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from vdm.cli import first_line, make_engine, missing_sqlite_file
@@ -84,11 +84,11 @@ class Source:
             finally:
                 connection.rollback()
 
-    def _reflect(self, connection: object) -> ReflectedModel:
+    def _reflect(self, connection: Connection) -> ReflectedModel:
         with self._lock:
             if self._reflected is None:
                 try:
-                    self._reflected = ReflectedModel(connection)  # type: ignore[arg-type]
+                    self._reflected = ReflectedModel(connection)
                 except NotVdmDatabaseError as exc:
                     raise unavailable(f"{self.shown} is not a vdm database: {exc}") from None
             return self._reflected
