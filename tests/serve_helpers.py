@@ -3,7 +3,7 @@
 The wiki is what an editor's application would keep under vdm: pages with
 text, tags, and versioned links between them (``wiki_page_tag``, stateful:
 removing a tag marks its link deleted).  :func:`write_wiki` tells its story
-in five revisions; :class:`Served` runs the browser's application under
+in six revisions; :class:`Served` runs the browser's application under
 uvicorn in a thread, as ``vdm serve`` does, and reads its pages over HTTP.
 """
 
@@ -52,11 +52,12 @@ class WikiPageTag(Revisioned, Stateful, WikiBase):
 
 
 def write_wiki(engine: Engine) -> None:
-    """The wiki's story in five revisions.
+    """The wiki's story in six revisions.
 
     r1 ann: the welcome page (body with a typo), tags intro and draft, both
     linked; r2 bob: the typo fixed; r3 ann: retitled, the draft tag removed;
-    r4 cat: the page deleted; r5 ann: the page undeleted.
+    r4 cat: the page deleted; r5 ann: the page undeleted; r6 bob: a tag,
+    news, linked to the page (its links change, the page does not).
     """
     WikiBase.metadata.create_all(engine)
     with Session(engine) as session:
@@ -87,6 +88,11 @@ def write_wiki(engine: Engine) -> None:
         repo.commit()
         repo.new_revision(author="ann", message="Bring the page back")
         page.undelete()
+        repo.commit()
+        repo.new_revision(author="bob", message="Tag the page as news")
+        session.add(WikiTag(id=3, name="news"))
+        session.flush()
+        session.add(WikiPageTag(id=3, page_id=1, tag_id=3))
         repo.commit()
 
 

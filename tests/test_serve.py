@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 from serve_helpers import Served, write_wiki
 from sqlalchemy import create_engine
+from sqlobject_models import connection, new_session, so_connection  # noqa: F401 - fixtures
+from test_cli import catalogue  # noqa: F401 - the command line's catalogue, a fixture
+from test_sqlobject_cross_backend import write_with_sqlobject
 
 from vdm.cli import CommandError
 
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def wiki(db, engine):
-    """The wiki's five revisions, served; the :class:`Served` server."""
+    """The wiki's six revisions, served; the :class:`Served` server."""
     write_wiki(engine)
     with Served(db.url) as served:
         yield served
@@ -41,18 +44,19 @@ def ids(log):
 def test_the_log_lists_revisions_with_their_changes_and_filters_them(wiki):
     log = wiki.json("/")
     assert [(r["id"], r["author"], r["message"], r["changes"]) for r in log["revisions"]] == [
+        (6, "bob", "Tag the page as news", 2),
         (5, "ann", "Bring the page back", 1),
         (4, "cat", "Remove the page", 1),
         (3, "ann", "Publish the welcome page", 2),
         (2, "bob", "Fix the typo", 1),
         (1, "ann", "Create the welcome page", 5),
     ]
-    assert log["revisions"][0]["url"] == "/revision/5"
+    assert log["revisions"][0]["url"] == "/revision/6"
     assert log["next_url"] is None and log["tables"] == ["wiki_page", "wiki_page_tag", "wiki_tag"]
     assert ids(wiki.json("/?author=ann")) == [5, 3, 1]
-    assert ids(wiki.json("/?table=wiki_page_tag")) == [3, 1]
+    assert ids(wiki.json("/?table=wiki_page_tag")) == [6, 3, 1]
     assert ids(wiki.json("/?author=ann&table=wiki_tag")) == [1]
-    third = log["revisions"][2]["timestamp"]
+    third = log["revisions"][3]["timestamp"]
     assert 3 in ids(wiki.json(f"/?since={third.removesuffix('+00:00')}"))
     assert ids(wiki.json("/?until=2000-01-01")) == []
 
@@ -102,8 +106,13 @@ def test_an_object_page_has_its_timeline_blame_and_links_as_of_each_revision(wik
     page = wiki.json("/object/wiki_page/1")
     assert (page["exists"], page["state"], page["values"]["title"]) == (True, "active", "Welcome!")
     timeline = page["timeline"]
-    assert [(v["revision"]["id"], v["kind"]) for v in timeline] == [
+    assert page["versions"] == 5
+    assert [(v["revision"]["id"], v["kind"]) for v in timeline[1:]] == [
         (5, "undeleted"), (4, "deleted"), (3, "updated"), (2, "updated"), (1, "created")]
+    # r6 linked a new tag to the page without changing the page itself.
+    assert (timeline[0]["revision"]["id"], timeline[0]["kind"], timeline[0]["fields"]) == (
+        6, "links changed", [])
+    timeline = timeline[1:]
     assert timeline[3]["fields"] == [{"name": "body", "old": "Hello wrold, this is the wiki.",
                                       "new": "Hello world, this is our wiki."}]
     assert timeline[3]["diff_url"] == "/diff/wiki_page/1?from=1&to=2"
@@ -120,10 +129,17 @@ def test_an_object_page_has_its_timeline_blame_and_links_as_of_each_revision(wik
                                   ("wiki_page_tag", "2", False, {"tag_id": "2"})]
     assert links(timeline[2]) == [("wiki_page_tag", "1", False, {"tag_id": "1"}),
                                   ("wiki_page_tag", "2", True, {"tag_id": "2"})]
+    assert links(page["timeline"][0]) == [("wiki_page_tag", "1", False, {"tag_id": "1"}),
+                                          ("wiki_page_tag", "2", True, {"tag_id": "2"}),
+                                          ("wiki_page_tag", "3", False, {"tag_id": "3"})]
     assert timeline[4]["links"][1]["targets"]["tag_id"]["url"] == "/model/1/wiki_tag/2"
 
+    # The draft tag never changed, but the link to it was removed in r3.
     tag = wiki.json("/object/wiki_tag/2")
-    assert [v["kind"] for v in tag["timeline"]] == ["created"]
+    assert [(v["revision"]["id"], v["kind"]) for v in tag["timeline"]] == [
+        (3, "links changed"), (1, "created")]
+    assert [(link["table"], link["key_text"], link["deleted"])
+            for link in tag["timeline"][0]["links"]] == [("wiki_page_tag", "2", True)]
     html = wiki.get("/object/wiki_page/1").body
     assert 'href="/diff/wiki_page/1?from=1&amp;to=2"' in html
     assert 'class="deleted-link"' in html
@@ -153,7 +169,7 @@ def test_the_model_as_of_a_revision_follows_keys_and_links(wiki):
     model = wiki.json("/model/1")
     assert [t["name"] for t in model["tables"]] == ["wiki_page", "wiki_page_tag", "wiki_tag"]
     assert wiki.get("/model").status == 200  # redirected to the latest revision
-    assert wiki.json("/model")["revision"]["id"] == 5
+    assert wiki.json("/model")["revision"]["id"] == 6
     links = wiki.json("/model/3/wiki_page_tag")
     assert [(r["key_text"], r["values"]["state"], r["field_links"]) for r in links["rows"]] == [
         ("1", "active", {"page_id": "/model/3/wiki_page/1", "tag_id": "/model/3/wiki_tag/1"}),
@@ -220,7 +236,7 @@ def test_no_page_writes(wiki, method, engine):
         assert answer.status == 405, (method, path)
         assert f"{method} is not allowed: vdm serve only shows history" in answer.body
     assert wiki.get("/revision/1", method="HEAD").status == 200
-    assert wiki.json("/")["revisions"][0]["id"] == 5
+    assert wiki.json("/")["revisions"][0]["id"] == 6
 
 
 def test_a_database_vdm_never_wrote_gets_a_503_page(db, engine):
@@ -234,7 +250,7 @@ def test_a_database_vdm_never_wrote_gets_a_503_page(db, engine):
         assert served.get("/?format=json").json()["error"]["status"] == 503
         # Once vdm has written to it, the same server shows its history.
         write_wiki(engine)
-        assert ids(served.json("/")) == [5, 4, 3, 2, 1]
+        assert ids(served.json("/")) == [6, 5, 4, 3, 2, 1]
 
 
 def test_an_unreachable_database_gets_a_503_page_without_its_password(database_name):
@@ -316,3 +332,48 @@ def test_vdm_serve_refuses_a_bad_url_before_serving(tmp_path):
     assert run.stderr == ("vdm serve: error: cannot open sqlite:///none.db: "
                           "there is no file none.db\n")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_composite_keys_foreign_keys_and_a_destroyed_object(catalogue):
+    with Served(catalogue) as served:
+        r2 = served.json("/revision/2")
+        edition = next(c for c in r2["changes"] if c["table"] == "edition")
+        assert (edition["key_text"], edition["url"]) == (
+            "warandpeace,1", "/object/edition/warandpeace,1")
+        page = served.json(edition["url"])
+        assert page["key"] == {"book_name": "warandpeace", "number": 1}
+        assert [(v["revision"]["id"], v["kind"]) for v in page["timeline"]] == [
+            (2, "updated"), (1, "created")]
+        assert served.json("/model/1/edition/warandpeace,1")["values"]["pages"] == 1200
+        assert served.json("/diff/edition/warandpeace,1")["fields"][2] == {
+            "name": "pages", "old": 1200, "new": 1225, "changed": True}
+
+        author = served.json("/object/author/1")  # erased by cat in r4
+        assert (author["exists"], author["destroyed_by"]["author"]) == (False, "cat")
+        assert [v["kind"] for v in author["timeline"]] == ["destroyed", "created"]
+        assert served.get("/model/4/author/1").status == 404
+        assert served.json("/model/3/author/1")["field_links"] == {"book_id": "/model/3/book/1"}
+
+        book = served.json("/model/2/book/1")
+        assert book["field_links"] == {"license_id": "/model/2/license/1"}
+        assert [(link["table"], link["key_text"]) for link in book["links"]] == [("author", "1")]
+        assert served.json("/model/4/book/1")["links"] == []
+        assert served.json("/?table=edition")["revisions"][0]["id"] == 2
+
+
+def test_a_history_written_by_sqlobject_is_browsed_the_same(db, connection, new_session):
+    write_with_sqlobject(new_session)
+    with Served(db.url) as served:
+        log = served.json("/")
+        assert [(r["author"], r["message"]) for r in log["revisions"]] == [
+            ("so", "delete anna"), ("so", "fix typo, relicense"), ("so", "first")]
+        second = log["revisions"][1]
+        changes = served.json(second["url"])["changes"]
+        book = next(c for c in changes if c["table"] == "book")
+        assert book["kind"] == "updated"
+        diff = served.json(book["url"].replace("/object/", "/diff/", 1))
+        title = next(f for f in diff["fields"] if f["name"] == "title")
+        assert [s["text"] for s in title["new_words"] if s["changed"]] == ["Peace"]
+        third = served.json(log["revisions"][0]["url"])["changes"]
+        assert [(c["table"], c["kind"]) for c in third] == [("book", "deleted")]
+        assert served.json("/verify")["sound"] is True

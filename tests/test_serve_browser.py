@@ -91,7 +91,7 @@ def test_from_the_log_to_a_revision_to_an_object_to_a_diff(served, browser, shot
     browser.get(served.base + "/")
     assert browser.title == "Revision log · vdm"
     rows = browser.find_elements(By.CSS_SELECTOR, "table.log tr")[1:]
-    assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["r5", "r4", "r3", "r2", "r1"]
+    assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["r6", "r5", "r4", "r3", "r2", "r1"]
     snap(browser, shots, "log")
 
     browser.find_element(By.LINK_TEXT, "r2").click()

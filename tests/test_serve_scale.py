@@ -1,8 +1,8 @@
-"""``vdm serve`` on 100,000 revisions: each page issues the same few queries as on five.
+"""``vdm serve`` on 100,000 revisions: each page issues the same few queries as on six.
 
-The wiki's five revisions are written through vdm, then 100,000 more are
+The wiki's six revisions are written through vdm, then 100,000 more are
 generated set-based (a few ``INSERT ... SELECT`` over a table of numbers):
-revision ``6 + n`` edits the title of page ``1001 + n % 1000``, so each of
+revision ``7 + n`` edits the title of page ``1001 + n % 1000``, so each of
 those pages has 100 versions with contiguous validity intervals.  The
 statements each page sends are recorded with SQLAlchemy's
 ``before_cursor_execute`` event, on the small history and on the large
@@ -45,7 +45,7 @@ WALKED = ["/", "/?author=bob&limit=20", "/?before=50000", "/?table=wiki_page",
 
 
 def generate_history(engine) -> None:
-    """Revisions 6..100005 and their versions of pages 1001..2000, set-based."""
+    """Revisions 7..100006 and their versions of pages 1001..2000, set-based."""
     meta = MetaData()
     meta.reflect(engine, only=["revision", "wiki_page", "wiki_page_revision"])
     rt, page, vt = (meta.tables[n] for n in ("revision", "wiki_page", "wiki_page_revision"))
@@ -59,17 +59,17 @@ def generate_history(engine) -> None:
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             connection.execute(insert(rt).from_select(
                 ["id", "timestamp", "author", "message", "state"],
-                select(k + 6, literal(now), case((k % 3 == 0, "ann"), (k % 3 == 1, "bob"),
+                select(k + 7, literal(now), case((k % 3 == 0, "ann"), (k % 3 == 1, "bob"),
                                                  else_="cat"),
                        literal("Retitle page ") + cast(k % PAGES, String(10)),
                        literal("active"))))
-            expired = case((k + PAGES < GENERATED, k + PAGES + 6), else_=None)
+            expired = case((k + PAGES < GENERATED, k + PAGES + 7), else_=None)
             connection.execute(insert(vt).from_select(
                 ["id", "slug", "title", "body", "state", "revision_id", "expired_id",
                  "operation_type"],
                 select(k % PAGES + 1001, literal("page-") + cast(k % PAGES, String(10)),
                        literal("Title ") + cast(k, String(10)), literal("Text."),
-                       literal("active"), k + 6, expired,
+                       literal("active"), k + 7, expired,
                        case((k < PAGES, 0), else_=1))))
             current = vt.c.expired_id.is_(None) & (vt.c.id > 1000)
             connection.execute(insert(page).from_select(
@@ -134,7 +134,7 @@ def test_pages_issue_the_same_few_queries_on_100000_revisions(db, engine):
     with Served(db.url) as served:
         recorder = Recorder(served)
         log = served.json("/?limit=1")
-        assert log["revisions"][0]["id"] == GENERATED + 5
+        assert log["revisions"][0]["id"] == GENERATED + 6
         large: dict[str, int] = {}
         timings: dict[str, float] = {}
         for path in KEYED + WALKED:
@@ -147,10 +147,10 @@ def test_pages_issue_the_same_few_queries_on_100000_revisions(db, engine):
         assert len(page["timeline"]) == GENERATED // PAGES
         diff = served.json("/diff/wiki_page/1500?from=20000&to=60000")
         assert [f["name"] for f in diff["fields"] if f["changed"]] == ["title"]
-    print("\nstatements and seconds per page on", db.name, "with", GENERATED + 5, "revisions:")
+    print("\nstatements and seconds per page on", db.name, "with", GENERATED + 6, "revisions:")
     for path in KEYED + WALKED:
         print(f"  {large[path]:3d}  {timings[path]:6.3f}s  {path}")
-    # The same pages on five revisions sent exactly as many statements.
+    # The same pages on six revisions sent exactly as many statements.
     assert {p: large[p] for p in small} == small
     # Three versioned tables: at most a few statements per table, per page.
     assert max(large.values()) <= 10, large

@@ -104,11 +104,19 @@ def _field_links(model: ReflectedModel, history: ReflectedHistory,
 
 
 def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
-    """One object: its timeline, blame per field, and its links as of each revision."""
+    """One object: its timeline, blame per field, and its links as of each revision.
+
+    The timeline has an entry for each version of the object and for each
+    revision that changed only a row linking to it (kind ``links changed``).
+    """
     history, key = _lookup(model, table, key_param)
     rows = _versions(model, history, key)
-    records = model.revisions_by_id([row[REVISION_ID] for row in rows])
     linked = _linked_versions(model, history, key)
+    written = [row[REVISION_ID] for row in rows]
+    # Revisions that changed only the object's links get an entry too.
+    link_only = sorted({link[REVISION_ID] for _, links in linked for link in links}
+                       - set(written))
+    records = model.revisions_by_id([*written, *link_only])
     timeline = []
     previous: dict[str, Any] | None = None
     for index, row in enumerate(rows):
@@ -120,13 +128,22 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
             "revision": revision_summary(records[revision_id]),
             "kind": change.kind,
             "fields": [{"name": n, "old": o, "new": v} for n, (o, v) in change.fields.items()],
-            "expired_id": row[EXPIRED_ID],
             "links": _links_at(linked, revision_id),
             "as_of_url": model_url(revision_id, history.name, key) if values else None,
-            "diff_url": (diff_url(history.name, key, rows[index - 1][REVISION_ID], revision_id)
+            "diff_url": (diff_url(history.name, key, written[index - 1], revision_id)
                          if index else None),
         })
         previous = values
+    for revision_id in link_only:
+        alive = _as_of(history, rows, revision_id) is not None
+        timeline.append({
+            "revision": revision_summary(records[revision_id]),
+            "kind": "links changed", "fields": [],
+            "links": _links_at(linked, revision_id),
+            "as_of_url": model_url(revision_id, history.name, key) if alive else None,
+            "diff_url": None,
+        })
+    timeline.sort(key=lambda entry: entry["revision"]["id"])
     blame = blame_row(model, history, key)
     latest = rows[-1][REVISION_ID]
     current = _values(history, rows[-1])
@@ -140,6 +157,7 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
         "fields": history.fields,
         "values": current,
         "field_links": _field_links(model, history, current, latest),
+        "versions": len(rows),
         "timeline": list(reversed(timeline)),
         "blame": [{"field": f.name, "value": f.value, "revision": revision_summary(f.revision)}
                   for f in blame.fields],
