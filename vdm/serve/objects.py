@@ -117,7 +117,7 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
     link_only = sorted({link[REVISION_ID] for _, links in linked for link in links}
                        - set(written))
     records = model.revisions_by_id([*written, *link_only])
-    timeline = []
+    timeline: list[dict[str, Any]] = []
     previous: dict[str, Any] | None = None
     for index, row in enumerate(rows):
         revision_id = row[REVISION_ID]
