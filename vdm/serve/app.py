@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from vdm import __version__
-from vdm.cli import _json_value
+from vdm.cli.rendering import json_value
 from vdm.errors import (
     MalformedKeyError,
     RevisionNotFoundError,
@@ -193,7 +193,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def _json(data: Any, status: int) -> Response:
-    body = json.dumps(data, default=_json_value, ensure_ascii=False, indent=2)
+    body = json.dumps(data, default=json_value, ensure_ascii=False, indent=2)
     return Response(body + "\n", status, media_type="application/json")
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from vdm.cli import CommandError, _revision_id, _when
+from vdm.cli.commands import _revision_id, _when
+from vdm.cli.opening import CommandError
 from vdm.serve.links import (
     key_text,
     log_url,

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from vdm.cli import first_line, make_engine, missing_sqlite_file
+from vdm.cli.opening import first_line, make_engine, missing_sqlite_file
 from vdm.errors import NotVdmDatabaseError
 from vdm.sqlalchemy.reflection import ReflectedModel
 

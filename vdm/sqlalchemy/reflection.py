@@ -96,6 +96,9 @@ class ReflectedHistory:
 
     #: There is no Python class behind a reflected table.
     cls: type | None = None
+    #: No versioned-link declarations either: verify_history's duplicate-link
+    #: checks need the application's model, so reflection runs without them.
+    links: dict[str, Any] = {}
 
     def __init__(self, table: Table, version_table: Table) -> None:
         self.table = table
