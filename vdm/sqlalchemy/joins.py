@@ -46,7 +46,7 @@ def join_as_of(
             return None
         if "remote" in element._annotations:
             if target is not None and element.table is target.table:
-                return target.version_table.c[element.name]
+                return target.version_table.c[element.key]
             return None
         if element.table is own.table:
             return literal(value_of(element), element.type)

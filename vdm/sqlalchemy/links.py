@@ -70,7 +70,7 @@ class LinkSpec:
         if self.key_attr is not None:
             return [table.c[self.link.fields[self.key_attr]]]
         prop: Any = self.link.mapper.get_property(self.other_attr)
-        return [table.c[local.name] for local, _ in prop.local_remote_pairs]
+        return [table.c[local.key] for local, _ in prop.local_remote_pairs]
 
     def of_owner(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
         """Conditions on the link version table: links of this owner."""
@@ -162,8 +162,9 @@ def _owner_pairs(owner: Versioning, link: Versioning,
         names = [owner_key] if isinstance(owner_key, str) else list(owner_key)
         wanted = {link.fields.get(name, name) for name in names}
         for fk in fks:
-            if {el.parent.name for el in fk.elements} == wanted:
-                return [(el.column.name, el.parent.name) for el in fk.elements]
+            if wanted in ({el.parent.name for el in fk.elements},
+                          {el.parent.key for el in fk.elements}):
+                return [(el.column.key, el.parent.key) for el in fk.elements]
         raise ConfigurationError(
             f"{link.name}: owner_key={owner_key!r} is not a foreign key to "
             f"{owner.name}'s table {owner.table.name!r}; name the link column(s) "
@@ -171,7 +172,7 @@ def _owner_pairs(owner: Versioning, link: Versioning,
             cls=link.cls,
         )
     if len(fks) == 1:
-        return [(el.column.name, el.parent.name) for el in fks[0].elements]
+        return [(el.column.key, el.parent.key) for el in fks[0].elements]
     if not fks:
         raise ConfigurationError(
             f"{link.name} has no foreign key to {owner.name}'s table "
@@ -313,11 +314,11 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
     entity: Any
     if target is None:
         entity = prop.mapper.class_
-        on = and_(*(remote == vt.c[local.name] for local, remote in prop.local_remote_pairs))
+        on = and_(*(remote == vt.c[local.key] for local, remote in prop.local_remote_pairs))
     else:
         entity = target.version_class
         tvt = target.version_table
-        on = and_(*(tvt.c[remote.name] == vt.c[local.name]
+        on = and_(*(tvt.c[remote.key] == vt.c[local.key]
                     for local, remote in prop.local_remote_pairs))
         conditions = [*conditions, current_as_of(tvt, revision_id)]
     query = (

@@ -38,7 +38,9 @@ from vdm.sqlalchemy.writer import chunks
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
-    return {k: val for k, val in values.items() if v.stateful or k != STATE}
+    computed = v.computed_fields
+    return {k: val for k, val in values.items()
+            if (v.stateful or k != STATE) and k not in computed}
 
 
 def _apply(session: Session, v: Versioning, key: Key, values: dict[str, Any] | None) -> Any:
@@ -184,7 +186,7 @@ def _check_no_dependants(session: Session, revision_id: int,
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
-                pairs = dict((el.column.name, el.parent) for el in fk.elements)
+                pairs = dict((el.column.key, el.parent) for el in fk.elements)
                 if sorted(pairs) != sorted(target.key_names):
                     continue
                 ordered = [pairs[name] for name in target.key_names]

@@ -314,7 +314,10 @@ def _session_for(target: Any) -> Session:
 
 @event.listens_for(Revisioned, "before_insert", propagate=True)
 def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    target.revision_id = ensure_revision(_session_for(target), connection, [target])
+    versioning = versioning_of(target)
+    assert versioning is not None
+    setattr(target, versioning.revision_id_key,
+            ensure_revision(_session_for(target), connection, [target]))
 
 
 @event.listens_for(Revisioned, "before_update", propagate=True)
@@ -326,7 +329,7 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     # A foreign key set by the flush itself (a moved child) is only seen here.
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
-    target.revision_id = ensure_revision(session, connection, [target])
+    setattr(target, versioning.revision_id_key, ensure_revision(session, connection, [target]))
     if not _column_changed(target, versioning, relations=False):
         # E.g. a many-to-one set to the target it had: the version may equal
         # the previous one, which the commit then takes back.

@@ -234,7 +234,8 @@ def version_properties(versioning: Versioning, version_cls: type) -> dict[str, A
         props[key] = vt.c[name]
     # Every version table has ``state``; a version of a class that is not
     # Stateful still shows it, though it is no field of the class.
-    props.setdefault(STATE, vt.c[STATE])
+    if STATE not in versioning.fields.values():
+        props.setdefault(STATE, vt.c[STATE])
     props[REVISION_ID] = vt.c[REVISION_ID]
     props[EXPIRED_ID] = vt.c[EXPIRED_ID]
     props[OPERATION_TYPE] = vt.c[OPERATION_TYPE]
@@ -394,8 +395,10 @@ def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None
     columns = versioning.version_table.c
     out = []
     for clause in prop.order_by or ():
-        name = getattr(clause, "name", None)
-        out.append(columns[name] if isinstance(name, str) and name in columns else clause)
+        name = getattr(clause, "key", None)
+        same_table = getattr(clause, "table", None) is versioning.table
+        out.append(columns[name] if same_table and isinstance(name, str) and name in columns
+                   else clause)
     return out
 
 
@@ -408,7 +411,7 @@ def _column_value(version: Any, column: Any) -> Any:
             f"{column}; only foreign keys stored in the versioned table can be "
             f"resolved as of a revision", obj=version,
         )
-    return version.__dict__.get(_attr_key(versioning, column.name))
+    return version.__dict__.get(_attr_key(versioning, column.key))
 
 
 def _versioning(obj: Any) -> Versioning:
