@@ -12,14 +12,23 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
-from vdm.errors import IntegrityViolation, VdmError
+from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
-from vdm.purgeplan import PurgePlan, plan_purge, still_referenced_message
-from vdm.sqlalchemy.mapping import Key, Versioning, key_in, versioned_mappers, versioning_of
+from vdm.operations import Operation
+from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
+from vdm.sqlalchemy.mapping import (
+    Key,
+    Versioning,
+    key_equals,
+    key_in,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.revision import revision_table
+from vdm.sqlalchemy.verification import check_links
 from vdm.sqlalchemy.writer import chunks
 from vdm.states import State
 
@@ -35,12 +44,14 @@ def purge_revision(
         plan = _plan_table(connection, v, revision_id)
         if plan is not None:
             plans[v] = plan
+    _refuse_dangling(connection, plans, revision_id)
     order = _sorted(plans)
     for v in order:
         _apply_versions(connection, v, plans[v])
         _apply_live_upserts(connection, v, plans[v])
     for v in reversed(order):
         _apply_live_removals(connection, v, plans[v])
+    _refuse_duplicate_links(connection, plans, revision_id)
     if leave_record:
         connection.execute(
             update(revision_table).where(revision_table.c.id == revision_id)
@@ -49,6 +60,57 @@ def purge_revision(
     else:
         connection.execute(delete(revision_table).where(revision_table.c.id == revision_id))
     session.expire_all()
+
+
+def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
+                     revision_id: int) -> None:
+    """Raise if a version kept by the purge refers to an object that would not exist then."""
+    for target, plan in plans.items():
+        if not plan.vanished:
+            continue
+        for child in list(versioned_mappers.values()):
+            for fk in child.table.foreign_key_constraints:
+                if fk.referred_table is not target.table:
+                    continue
+                pairs = {el.column.name: el.parent.name for el in fk.elements}
+                if sorted(pairs) != sorted(target.key_names):
+                    continue
+                cvt = child.version_table
+                refs = [cvt.c[pairs[n]] for n in target.key_names]
+                for gone in plan.vanished:
+                    query = (select(*(cvt.c[n] for n in child.key_names), cvt.c[REVISION_ID])
+                             .where(key_equals(refs, gone.key),
+                                    cvt.c[REVISION_ID] != revision_id,
+                                    cvt.c[OPERATION_TYPE] != Operation.DELETE,
+                                    or_(cvt.c[EXPIRED_ID].is_(None),
+                                        cvt.c[EXPIRED_ID] > gone.start))
+                             .order_by(cvt.c[REVISION_ID]).limit(1))
+                    if gone.end is not None:
+                        query = query.where(cvt.c[REVISION_ID] < gone.end)
+                    row = connection.execute(query).first()
+                    if row is not None:
+                        raise IntegrityViolation(
+                            purge_dependant_error(
+                                revision_id, target.describe(gone.key),
+                                child.describe(tuple(row[:-1])), row[-1]),
+                            cls=target.cls,
+                        )
+
+
+def _refuse_duplicate_links(connection: Connection, plans: dict[Versioning, PurgePlan],
+                            revision_id: int) -> None:
+    """Raise if the rewritten history gives an owner two active links to one target."""
+    for owner in list(versioned_mappers.values()):
+        for spec in owner.links.values():
+            if spec.link not in plans:
+                continue
+            found = check_links(connection, spec)
+            if found:
+                raise IntegrityViolation(
+                    f"cannot purge revision {revision_id}: afterwards {found[0].detail}; "
+                    f"purge the revision that added the later link first",
+                    cls=owner.cls,
+                )
 
 
 def _sorted(plans: dict[Versioning, PurgePlan]) -> list[Versioning]:
@@ -131,12 +193,9 @@ def purge_object(session: Session, obj: Any) -> None:
     """
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(
-            f"{type(obj).__name__} is not versioned; delete it with session.delete()",
-            obj=obj,
-        )
+        raise NotVersionedError.of(obj, "delete it with session.delete()")
     if object_session(obj) is not session:
-        raise VdmError(f"{obj!r} is not in this repository's session", obj=obj)
+        raise DetachedError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
     connection = session.connection()
     links = _links_of(connection, versioning, key)

@@ -94,10 +94,9 @@ class Versioning:
 
     @property
     def fields(self) -> dict[str, str]:
-        """Attribute -> column for diffs: own columns and ``state``, no bookkeeping."""
+        """Attribute -> column for diffs: own columns (``state`` if Stateful), no bookkeeping."""
         out = {"id": self.id_name}
         out.update({a: c for a, c in self.columns if c != REVISION_ID})
-        out.setdefault(STATE, STATE)
         return out
 
     @property

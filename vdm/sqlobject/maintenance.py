@@ -14,12 +14,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from vdm.errors import IntegrityViolation, VdmError
+from sqlobject.classregistry import findClass
+
+from vdm.errors import IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
-from vdm.purgeplan import PurgePlan, plan_purge, still_referenced_message
+from vdm.operations import Operation
+from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
 from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.dialect import chunks, in_clause, literal
 from vdm.sqlobject.session import session_of
+from vdm.sqlobject.verification import check_links
 from vdm.states import State
 
 
@@ -27,10 +31,13 @@ def purge_revision(conn: Any, versionings: Iterable[Versioning], revision_id: in
                    leave_record: bool) -> None:
     """Remove ``revision_id`` from the history of every class, in transaction ``conn``."""
     plans: dict[Versioning, PurgePlan] = {}
+    versionings = list(versionings)
     for v in versionings:
         plan = _plan_table(conn, v, revision_id)
         if plan is not None:
             plans[v] = plan
+    versionings = list(versionings)
+    _refuse_dangling(conn, versionings, plans, revision_id)
     order = _parents_first(list(plans))
     for v in order:
         _apply_versions(conn, v, plans[v])
@@ -38,11 +45,54 @@ def purge_revision(conn: Any, versionings: Iterable[Versioning], revision_id: in
     for v in reversed(order):
         for batch in chunks(plans[v].remove_live):
             conn.query(f"DELETE FROM {v.table} WHERE {in_clause(conn, v.id_name, batch)}")
+    _refuse_duplicate_links(conn, versionings, plans, revision_id)
     if leave_record:
         conn.query(f"UPDATE {REVISION_TABLE} SET state = {literal(conn, State.DELETED)} "
                    f"WHERE id = {revision_id}")
     else:
         conn.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {revision_id}")
+
+
+def _refuse_dangling(conn: Any, versionings: list[Versioning],
+                     plans: dict[Versioning, PurgePlan], revision_id: int) -> None:
+    """Raise if a version kept by the purge refers to an object that would not exist then."""
+    by_table = {v.table: v for v, plan in plans.items() if plan.vanished}
+    for child in versionings:
+        registry = child.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        for fk in child.foreign_keys.values():
+            target = by_table.get(findClass(fk.target, registry).sqlmeta.table)
+            if target is None:
+                continue
+            cvt, col = child.version_table, fk.column
+            for gone in plans[target].vanished:
+                before = "" if gone.end is None else f" AND {REVISION_ID} < {gone.end}"
+                row = conn.queryOne(
+                    f"SELECT {child.id_name}, {REVISION_ID} FROM {cvt} "
+                    f"WHERE {col} = {literal(conn, gone.key)} AND {REVISION_ID} <> {revision_id} "
+                    f"AND {OPERATION_TYPE} <> {int(Operation.DELETE)} "
+                    f"AND ({EXPIRED_ID} IS NULL OR {EXPIRED_ID} > {gone.start}){before} "
+                    f"ORDER BY {REVISION_ID}")
+                if row:
+                    raise IntegrityViolation(
+                        purge_dependant_error(revision_id, target.describe(gone.key),
+                                              child.describe(row[0]), row[1]),
+                        cls=target.cls)
+
+
+def _refuse_duplicate_links(conn: Any, versionings: list[Versioning],
+                            plans: dict[Versioning, PurgePlan], revision_id: int) -> None:
+    """Raise if the rewritten history gives an owner two active links to one target."""
+    changed = {v.table for v in plans}
+    for owner in versionings:
+        for spec in owner.links.values():
+            if spec.link.table not in changed:
+                continue
+            found = check_links(conn, spec)
+            if found:
+                raise IntegrityViolation(
+                    f"cannot purge revision {revision_id}: afterwards {found[0].detail}; "
+                    f"purge the revision that added the later link first",
+                    cls=owner.cls)
 
 
 def _parents_first(versionings: list[Versioning]) -> list[Versioning]:
@@ -126,10 +176,7 @@ def purge_object(obj: Any, classes: Iterable[type]) -> None:
     """
     v = versioning_of(obj)
     if v is None:
-        raise VdmError(
-            f"{type(obj).__name__} is not versioned; delete it with destroySelf()",
-            obj=obj,
-        )
+        raise NotVersionedError.of(obj, "delete it with destroySelf()")
     conn = obj._connection
     session = session_of(conn)
     if session is not None:

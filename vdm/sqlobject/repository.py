@@ -151,14 +151,17 @@ class Repository:
         return int(self.connection.queryOne(f"SELECT COUNT(*) FROM {REVISION_TABLE}")[0])
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class."""
+        """``{Class: [versions written by the revision]}``; one query per class.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
         rid = resolve_revision(self.connection, revision)
         changes: dict[type, list[Version]] = {}
         for v in self.versioned_classes:
             found = select_versions(self.connection, v, f"{REVISION_ID} = {rid}",
                                     f" ORDER BY {v.id_name}")
-            if found:
-                changes[v.cls] = found
+            changes[v.cls] = found
         return changes
 
     # -- maintenance ----------------------------------------------------

@@ -47,16 +47,18 @@ from vdm.errors import (
     MissingTableError,
     NoRevisionError,
     ReadOnlyError,
-    VdmError,
+    RevisionInUseError,
+    UnsupportedDatabaseError,
     bookkeeping_message,
 )
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
+from vdm.revisions import revision_metadata
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
-from vdm.sqlobject.revision import Revision, allocate_revision
+from vdm.sqlobject.revision import Revision, allocate_revision, store_revision_metadata
 from vdm.sqlobject.writer import TableChanges, drop_net_noops, write_versions
 from vdm.states import State
 
@@ -82,14 +84,14 @@ class Session:
 
     def __init__(self, connection: Any, auto_revision_author: str | None = None) -> None:
         if isinstance(connection, Transaction):
-            raise TypeError(
+            raise InvalidInputError(
                 "Session takes an SQLObject connection (connectionForURI), "
                 "not a Transaction; the session opens its own transaction"
             )
         if getattr(connection, "_memory", False):
             open_sessions = _memory_sessions.setdefault(id(connection), [])
             if any(not s.transaction._obsolete for s in open_sessions):
-                raise VdmError(
+                raise UnsupportedDatabaseError(
                     "an SQLite :memory: database gives every SQLObject "
                     "transaction the same connection, so a second session "
                     "would share the first one's transaction; close the "
@@ -105,6 +107,8 @@ class Session:
 
     def _reset(self) -> None:
         self._allocated: Revision | None = None
+        #: The allocated revision's metadata as last written (compared at commit).
+        self._stored: dict[str, Any] = {}
         self._written: dict[Versioning, dict[Any, Operation]] = defaultdict(dict)
         self._pending: dict[Versioning, TableChanges] = defaultdict(TableChanges)
         #: Ids updated again since the last flush after an earlier update in
@@ -129,7 +133,7 @@ class Session:
                 f"{type(revision).__name__}"
             )
         if self._allocated is not None and revision is not self._allocated:
-            raise VdmError(
+            raise RevisionInUseError(
                 f"this session already wrote changes under "
                 f"{self._allocated!r}; commit or roll back before starting "
                 f"another revision", revision=self._allocated,
@@ -173,7 +177,7 @@ class Session:
                 author=self.auto_revision_author, message="automatic revision"
             )
         if revision.id is not None:
-            raise VdmError(
+            raise RevisionInUseError(
                 f"{revision!r} is already written; a revision covers one "
                 f"transaction, create a new Revision for these changes",
                 revision=revision,
@@ -185,6 +189,7 @@ class Session:
                                    changed or "versioned objects", exc)
             raise
         self._allocated = revision
+        self._stored = revision_metadata(revision)
         assert revision.id is not None
         return revision.id
 
@@ -237,6 +242,9 @@ class Session:
         if empty:
             assert allocated is not None
             self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
+        elif allocated is not None:
+            # What is on the revision at commit is what is stored.
+            store_revision_metadata(self.transaction, allocated, self._stored)
         self.transaction.commit()
         if empty:
             assert allocated is not None
