@@ -124,6 +124,17 @@ class Harness:
     def verify(self) -> list[Violation]:
         raise NotImplementedError
 
+    def purge(self, obj: Any) -> None:
+        """``Repository.purge(obj)``, committed."""
+
+    def undo(self, revision: int) -> None:
+        """Undo ``revision`` in the current revision (may raise ConflictError)."""
+        raise NotImplementedError
+
+    def restore(self, revision: int) -> None:
+        """Bring the whole model back to ``revision``, in the current revision."""
+        raise NotImplementedError
+
     # -- links ------------------------------------------------------------------
 
     def extras_history(self, package: Any, key: str) -> list[tuple[int, str, str]]:
@@ -164,7 +175,8 @@ class SQLAlchemyHarness(Harness):
             import link_models
 
             self.classes = {c: getattr(link_models, c) for c in (
-                "Package", "Tag", "PackageTag", "PackageExtra", "License")}
+                "Package", "Tag", "PackageTag", "PackageExtra", "License", "Group",
+                "PackageGroup")}
             self.metadata = link_models.LinkBase.metadata
         if create:
             self.metadata.create_all(engine)
@@ -226,6 +238,15 @@ class SQLAlchemyHarness(Harness):
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
 
+    def purge(self, obj: Any) -> None:
+        self.repository().purge(obj)
+
+    def undo(self, revision: int) -> None:
+        self.repository().undo(revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(revision)
+
 
 class SQLObjectHarness(Harness):
     """vdm.sqlobject: SQLObject classes, a vdm Session over one transaction."""
@@ -245,7 +266,8 @@ class SQLObjectHarness(Harness):
             self.all_classes = so.STORY
         else:
             self.classes = {"Package": so.Package, "Tag": so.Tag, "PackageTag": so.PackageTag,
-                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense}
+                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense,
+                            "Group": so.Group, "PackageGroup": so.PackageGroup}
             self.all_classes = so.LINKS
         self.owns_connection = connection is None
         if connection is None:
@@ -303,7 +325,7 @@ class SQLObjectHarness(Harness):
         return Repository(self.connection, self.all_classes)
 
     def key(self, version: Any) -> Any:
-        return version.key
+        return version.id
 
     def purge_revision(self, revision: int, leave_record: bool = False) -> None:
         # Like the SQLAlchemy repository: the session's work is committed
@@ -315,3 +337,13 @@ class SQLObjectHarness(Harness):
     def verify(self) -> list[Violation]:
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
+
+    def purge(self, obj: Any) -> None:
+        self.repository().purge(obj)
+        self.session.commit()
+
+    def undo(self, revision: int) -> None:
+        self.repository().undo(self.session, revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(self.session, revision)

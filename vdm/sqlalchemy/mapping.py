@@ -26,7 +26,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    Table,
+    and_,
+    event,
+    tuple_,
+)
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -286,6 +296,7 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         )
     check_versionable(table, cls.__name__)
     attach_revision_tables(table.metadata)
+    never_reuse_keys(table)
     versioning = Versioning(
         cls=cls, mapper=mapper, table=table,
         version_table=build_version_table(table),
@@ -305,6 +316,23 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
     versioned_mappers[mapper] = versioning
     return versioning
+
+
+def never_reuse_keys(table: Table) -> None:
+    """Make SQLite never hand a destroyed row's generated key to a new row.
+
+    One key is one object's history: without ``AUTOINCREMENT`` SQLite
+    reuses the largest key after its row is deleted, and the new object
+    would inherit the old one's versions.  (PostgreSQL sequences and
+    MariaDB/MySQL auto-increment counters never go back.)
+    """
+    key = list(table.primary_key.columns)
+    if (len(key) == 1 and key[0].autoincrement in ("auto", True)
+            and isinstance(key[0].type, Integer)
+            # SQLite allows AUTOINCREMENT on INTEGER keys only.
+            and not isinstance(key[0].type, BigInteger | SmallInteger)
+            and not key[0].foreign_keys):
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 @event.listens_for(Revisioned, "instrument_class", propagate=True)

@@ -228,7 +228,12 @@ class Repository:
         """
         session = self._session()
         revision_id = resolve_revision(session, revision)
-        purge_revision(session, self.versioned_classes, revision_id, leave_record)
+        try:
+            purge_revision(session, self.versioned_classes, revision_id, leave_record)
+        except BaseException:
+            # Refused (or failed) half-way: nothing of it stays.
+            session.rollback()
+            raise
         session.commit()
 
     def purge(self, obj: Any) -> None:
