@@ -339,13 +339,20 @@ class LinkList(StatefulList[Any]):
     def append(self, item: Any) -> None:
         """Add link ``item`` at the end (a new link already in the collection moves there)."""
         base = self._links_adapter.links
-        if item in self._links and base.is_new(item) and self._adapter.is_active(item):
-            # SQLObject rows exist from their creation, so a new link is
-            # already in its owner's collection, not yet in order.
-            self._links.remove(item)
-            self._links.append(item)
-            self._adapter.moved(self._links)
-            return
+        if item in self._links and base.is_new(item):
+            # A new link can be in its owner's collection already (SQLObject
+            # rows exist from their creation; an ORM backref adds it).
+            existing = self._find(item)
+            if existing is not None and existing is not item:
+                # The target has an older link: reuse it, drop the new one.
+                self._links.remove(item)
+                base.discard(item)
+                item = existing
+            elif self._adapter.is_active(item):
+                self._links.remove(item)
+                self._links.append(item)
+                self._adapter.moved(self._links)
+                return
         super().append(item)
 
     def _link(self, item: Any, before: Any = None) -> None:
