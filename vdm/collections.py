@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, MutableMapping, MutableSequence
 from typing import Any, Generic, TypeVar, overload
 
+from vdm.errors import ReadOnlyError
+
 T = TypeVar("T")
 L = TypeVar("L")
 
@@ -366,6 +368,35 @@ class LinkList(StatefulList[Any]):
             base.discard(item)
             item = existing
         super()._link(item, before)
+
+
+class ReadOnlyList(list[T]):
+    """A link view of a version (what it held then): a list that refuses changes.
+
+    Changing history through a version's view would be silently lost, so it
+    raises :class:`vdm.ReadOnlyError` instead:
+
+        >>> tags = ReadOnlyList(["a"], "tags of Package(id=1) as of revision 1")
+        >>> tags == ["a"]
+        True
+        >>> tags.append("b")
+        Traceback (most recent call last):
+        ...
+        vdm.errors.ReadOnlyError: tags of Package(id=1) as of revision 1 is read-only: ...
+    """
+
+    def __init__(self, items: Iterable[T], what: str) -> None:
+        super().__init__(items)
+        self._what = what
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise ReadOnlyError(
+            f"{self._what} is read-only: it shows history; change the live "
+            f"object's list instead (in a revision)"
+        )
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 
 class StatefulDict(MutableMapping[Any, Any]):
