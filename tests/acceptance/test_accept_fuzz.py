@@ -38,7 +38,7 @@ from vdm import ConflictError, IntegrityViolation
 from .conftest import _open
 from .harness import Harness
 
-EXAMPLES = int(os.environ.get("VDM_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("VDM_FUZZ_EXAMPLES", "3"))
 STEPS = int(os.environ.get("VDM_FUZZ_STEPS", "25"))
 
 #: Reference identity: (table, key); links and map entries by their content.
@@ -418,7 +418,7 @@ class History(RuleBasedStateMachine):
         for rid, _ in self.revs:
             assert self.read_as_of(rid) == self.as_of(rid), f"as of revision {rid}"
         assert self.h.verify() == []
-        for (table, key), values in expected_head.items():
+        for table, key in expected_head:
             if table != "package":
                 continue
             pkg = self.obj(table, key)
@@ -444,7 +444,7 @@ class History(RuleBasedStateMachine):
 
     def check_objects_as_of(self) -> None:
         """Each live object's own as-of views and field history (at the end)."""
-        for (table, key), values in self.as_of(None).items():
+        for table, key in self.as_of(None):
             if table not in ("package", "tag"):
                 continue
             obj = self.obj(table, key)
