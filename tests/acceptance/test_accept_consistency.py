@@ -262,3 +262,4 @@ def test_verify_reports_two_active_links_for_one_owner_and_target(links: Harness
     assert found == [("duplicate-link",
                       "Package(id=1) has two active PackageTag links to the same "
                       "target (PackageTag(id=1) and PackageTag(id=2)) as of revision 1")]
+

@@ -417,7 +417,9 @@ class History(RuleBasedStateMachine):
         assert self.read_head() == expected_head
         for rid, _ in self.revs:
             assert self.read_as_of(rid) == self.as_of(rid), f"as of revision {rid}"
-        assert self.h.verify() == []
+        assert self.h.verify() == [], self.h.rows(
+            "SELECT id, package_id, tag_id, state, revision_id, expired_id, operation_type "
+            "FROM package_tag_revision ORDER BY id, revision_id")
         for table, key in expected_head:
             if table != "package":
                 continue
