@@ -33,6 +33,8 @@ KEY_LINES: dict[str, list[str]] = {
     ],
     "classic_vdm.py": [
         "title as of revision 1: War and Peacee",
+        "title when created: '- None\\n+ War and Peacee'",
+        "r2 editor: fix typo, retag, delete anna {'Package': 2, 'License': 0, 'PackageTag': 2}",
         "verify: history is sound",
     ],
 }
@@ -50,6 +52,7 @@ DEMO_LINES = [
     "    - War and Peacee",
     "    + War and Peace",
     "History check (Repository.verify()): sound",
+    "Browse this story in a web browser: vdm serve --url sqlite:///",
 ]
 
 
@@ -102,6 +105,8 @@ def test_vdm_demo_command(tmp_path: Path) -> None:
     result = _run([_vdm_script(), "demo"], cwd=tmp_path)
     _assert_lines(result.stdout, DEMO_LINES)
     assert (tmp_path / "vdm-demo.db").exists()
+    assert result.stdout.splitlines()[-1].startswith(
+        "Browse this story in a web browser: vdm serve --url sqlite:///vdm-demo.db ")
 
 
 def test_python_m_vdm_demo(tmp_path: Path) -> None:

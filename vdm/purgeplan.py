@@ -169,3 +169,18 @@ def _plan_key(key: Key, history: Sequence[Mapping[str, Any]], revision_id: int,
         (plan.restore if was_live else plan.recreate).append(values)
     elif was_live:
         plan.remove_live.append(key)
+
+
+def still_referenced_message(described: str, table: str, count: int,
+                             referrers: Sequence[str]) -> str:
+    """Why ``Repository.purge`` refuses: rows of ``table`` (not links) refer to the object.
+
+    ``referrers`` names the first few referring rows (``Author(id=1)``).
+    """
+    shown = ", ".join(referrers)
+    if count > len(referrers):
+        shown += f" and {count - len(referrers)} more"
+    return (
+        f"cannot purge {described}: {count} row(s) of {table!r} still refer "
+        f"to it ({shown}); purge or change those first"
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import object_session
 
-from vdm.errors import VdmError
+from vdm.errors import NotVersionedError
 from vdm.sqlalchemy.mapping import versioning_of
 
 
@@ -20,12 +20,16 @@ def changeset(obj: Any) -> dict[str, list[Any]]:
     """
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     state = inspect(obj)
     session = object_session(obj)
     result: dict[str, list[Any]] = {}
     if session is not None and obj in session.deleted:
         for field in versioning.fields:
+            if field not in state.dict and field in state.expired_attributes:
+                # Expired by the last commit: read the values it is deleting.
+                with session.no_autoflush:
+                    getattr(obj, field)
             value = state.dict.get(field)
             if value is not None:
                 result[field] = [None, value]

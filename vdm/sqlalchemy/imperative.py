@@ -27,9 +27,16 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table
 from sqlalchemy.orm import class_mapper
 
 from vdm.errors import ConfigurationError
-from vdm.naming import REVISION_ID, REVISION_TABLE, STATE, live_revision_index_name
-from vdm.sqlalchemy.mapping import versioning_of
+from vdm.naming import (
+    REVISION_ID,
+    REVISION_TABLE,
+    STATE,
+    live_foreign_key_name,
+    live_revision_index_name,
+)
+from vdm.sqlalchemy.mapping import Revisioned, Stateful, versioning_of
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables
+from vdm.sqlalchemy.revision import revision_table as _vdm_revision_table
 from vdm.sqlalchemy.schema import build_version_table
 from vdm.sqlalchemy.types import StateType
 from vdm.states import State
@@ -39,6 +46,28 @@ def make_revision_table(metadata: MetaData) -> Table:
     """Add vdm's revision tables to ``metadata``; return the ``revision`` table."""
     attach_revision_tables(metadata)
     return metadata.tables[REVISION_TABLE]
+
+
+def make_Revision(mapper_fn: Any, revision_table: Table) -> type[Revision]:
+    """Return :class:`~vdm.sqlalchemy.Revision`, already mapped by vdm.
+
+    vdm 0.15 mapped its Revision class here; ``mapper_fn`` is accepted for
+    compatibility and not used.  ``revision_table`` must be the table
+    :func:`make_revision_table` returned.
+    """
+    expected = set(_vdm_revision_table.c.keys())
+    if revision_table.name != REVISION_TABLE or set(revision_table.c.keys()) != expected:
+        raise ConfigurationError(
+            f"{revision_table.name!r} is not vdm's revision table; pass the "
+            f"table make_revision_table(metadata) returned", cls=Revision,
+        )
+    return Revision
+
+
+#: vdm 0.15's name of :class:`~vdm.sqlalchemy.Revisioned`.
+RevisionedObjectMixin = Revisioned
+#: vdm 0.15's name of :class:`~vdm.sqlalchemy.Stateful`.
+StatefulObjectMixin = Stateful
 
 
 def make_table_stateful(table: Table) -> Table:
@@ -52,9 +81,13 @@ def make_table_stateful(table: Table) -> Table:
 
 def make_revisioned_table(table: Table) -> Table:
     """Add ``revision_id`` to ``table`` and return its version table."""
-    attach_revision_tables(table.metadata)
+    revision = attach_revision_tables(table.metadata)
     if REVISION_ID not in table.c:
-        column = Column(REVISION_ID, Integer, ForeignKey(f"{REVISION_TABLE}.id"), nullable=True)
+        # The column, not "revision.id": a MetaData(schema=...) would look
+        # for that string in its own schema.
+        column = Column(REVISION_ID, Integer,
+                        ForeignKey(revision.c.id, name=live_foreign_key_name(table.name)),
+                        nullable=True)
         table.append_column(column)
         Index(live_revision_index_name(table.name), column)
     return build_version_table(table)

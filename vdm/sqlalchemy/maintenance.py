@@ -12,14 +12,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
-from vdm.errors import IntegrityViolation, VdmError
+from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
-from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error
-from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioned_mappers, versioning_of
+from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
+from vdm.sqlalchemy.mapping import (
+    Key,
+    Versioning,
+    key_equals,
+    key_in,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.revision import revision_table
 from vdm.sqlalchemy.verification import check_links
 from vdm.sqlalchemy.writer import chunks
@@ -65,7 +72,7 @@ def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
-                pairs = {el.column.name: el.parent.name for el in fk.elements}
+                pairs = {el.column.key: el.parent.key for el in fk.elements}
                 if sorted(pairs) != sorted(target.key_names):
                     continue
                 cvt = child.version_table
@@ -125,11 +132,13 @@ def _plan_table(connection: Connection, v: Versioning, revision_id: int) -> Purg
     histories: dict[Key, list[dict[str, Any]]] = defaultdict(list)
     for batch in chunks(keys):
         rows = connection.execute(
-            select(vt).where(v.version_key_clause(batch)).order_by(*key_cols, vt.c[REVISION_ID])
-        ).mappings()
-        for row in rows:
-            histories[tuple(row[n] for n in v.key_names)].append(dict(row))
-    return plan_purge(histories, revision_id, [c.name for c in v.table.c])
+            select(*vt.c).where(v.version_key_clause(batch)).order_by(*key_cols, vt.c[REVISION_ID])
+        )
+        for values in rows:
+            # By column key, as everywhere in vdm (a key may differ from its name).
+            row = dict(zip(vt.c.keys(), values, strict=True))
+            histories[tuple(row[n] for n in v.key_names)].append(row)
+    return plan_purge(histories, revision_id, [c.key for c in v.table.c])
 
 
 def _ident(v: Versioning, key: Any, revision_id: int) -> dict[str, Any]:
@@ -164,11 +173,14 @@ def _apply_live_upserts(connection: Connection, v: Versioning, plan: PurgePlan) 
         connection.execute(
             update(live)
             .where(and_(*(live.c[n] == bindparam(f"_k_{n}") for n in v.key_names)))
-            .values({c.name: bindparam(f"_v_{c.name}") for c in live.c}),
+            .values({c: bindparam(f"_v_{c.key}") for c in live.c if c.computed is None}),
             params,
         )
     if plan.recreate:
-        connection.execute(insert(live), plan.recreate)
+        # The database computes generated columns itself.
+        computed = {c.key for c in live.c if c.computed is not None}
+        connection.execute(insert(live), [{k: val for k, val in row.items() if k not in computed}
+                                          for row in plan.recreate])
 
 
 def _apply_live_removals(connection: Connection, v: Versioning, plan: PurgePlan) -> None:
@@ -177,47 +189,101 @@ def _apply_live_removals(connection: Connection, v: Versioning, plan: PurgePlan)
 
 
 def purge_object(session: Session, obj: Any) -> None:
-    """Erase live ``obj`` and every version of it."""
+    """Erase live ``obj``, its versioned links and every version of them.
+
+    Link rows (of the versioned link classes) referring to ``obj`` go with
+    it, history included; rows of other tables referring to it, or to one
+    of those links, make it refuse with :class:`vdm.IntegrityViolation`
+    naming them, before anything is erased.
+    """
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(
-            f"{type(obj).__name__} is not versioned; delete it with session.delete()",
-            obj=obj,
-        )
+        raise NotVersionedError.of(obj, "delete it with session.delete()")
     if object_session(obj) is not session:
-        raise VdmError(f"{obj!r} is not in this repository's session", obj=obj)
+        raise DetachedError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
     connection = session.connection()
-    _refuse_if_referenced(connection, versioning, key)
-    vt = versioning.version_table
-    connection.execute(
-        delete(vt).where(key_equals([vt.c[n] for n in versioning.key_names], key))
-    )
-    connection.execute(delete(versioning.table).where(
-        key_equals([versioning.table.c[n] for n in versioning.key_names], key)
-    ))
-    session.expunge(obj)
+    links = _links_of(connection, versioning, key)
+    _refuse_if_referenced(connection, versioning, [key], skip=set(links))
+    for link, link_keys in links.items():
+        _refuse_if_referenced(connection, link, link_keys, skip=set(links))
+    for link, link_keys in links.items():
+        _erase(session, connection, link, link_keys)
+    _erase(session, connection, versioning, [key])
 
 
-def _refuse_if_referenced(connection: Connection, v: Versioning, key: Key) -> None:
+def _link_classes() -> set[Versioning]:
+    return {spec.link for v in versioned_mappers.values() for spec in v.links.values()}
+
+
+def _references(v: Versioning, table: Table) -> list[tuple[list[Any], list[str]]]:
+    """(referring columns, referred key names) of each foreign key from ``table`` to ``v``."""
+    found = []
+    for fk in table.foreign_key_constraints:
+        if fk.referred_table is not v.table:
+            continue
+        names = [el.column.key for el in fk.elements]
+        if set(names) <= set(v.key_names):
+            found.append(([el.parent for el in fk.elements], names))
+    return found
+
+
+def _links_of(connection: Connection, v: Versioning, key: Key) -> dict[Versioning, list[Key]]:
+    """Keys of the versioned link rows that refer to the object ``key`` of ``v``."""
+    values = dict(zip(v.key_names, key, strict=True))
+    found: dict[Versioning, list[Key]] = {}
+    for link in _link_classes():
+        if link is v:
+            continue
+        for columns, names in _references(v, link.table):
+            condition = and_(*(c == values[n] for c, n in zip(columns, names, strict=True)))
+            key_cols = [link.table.c[n] for n in link.key_names]
+            rows = connection.execute(select(*key_cols).where(condition))
+            found.setdefault(link, []).extend(tuple(r) for r in rows)
+    return {link: keys for link, keys in found.items() if keys}
+
+
+def _erase(session: Session, connection: Connection, v: Versioning, keys: list[Key]) -> None:
+    """Delete the live rows ``keys`` of ``v`` and all their versions."""
+    vt = v.version_table
+    for batch in chunks(keys):
+        connection.execute(delete(vt).where(key_in([vt.c[n] for n in v.key_names], batch)))
+        connection.execute(delete(v.table).where(v.live_key_clause(batch)))
+    for k in keys:
+        loaded = session.identity_map.get(session.identity_key(v.cls, k))
+        if loaded is not None:
+            session.expunge(loaded)
+
+
+def _describe_row(table: Table, row: Any) -> str:
+    for v in versioned_mappers.values():
+        if v.table is table:
+            return v.describe(tuple(row))
+    pairs = ", ".join(f"{c.name}={val!r}" for c, val in zip(table.primary_key.columns, row,
+                                                                strict=True))
+    return f"{table.name}({pairs})"
+
+
+def _refuse_if_referenced(connection: Connection, v: Versioning, keys: list[Key],
+                          skip: set[Versioning]) -> None:
+    skipped = {link.table for link in skip}
     for table in v.table.metadata.tables.values():
-        for fk in table.foreign_key_constraints:
-            if fk.referred_table is not v.table or table is v.table:
-                continue
-            values = dict(zip(v.key_names, key, strict=True))
-            conditions = []
-            for element in fk.elements:
-                target = element.column.name
-                if target not in values:
-                    break
-                conditions.append(element.parent == values[target])
-            else:
+        if table is v.table or table in skipped:
+            continue
+        for columns, names in _references(v, table):
+            for key in keys:
+                values = dict(zip(v.key_names, key, strict=True))
+                condition = and_(*(c == values[n] for c, n in zip(columns, names, strict=True)))
                 count = connection.execute(
-                    select(func.count()).select_from(table).where(and_(*conditions))
+                    select(func.count()).select_from(table).where(condition)
                 ).scalar_one()
-                if count:
-                    raise IntegrityViolation(
-                        f"cannot purge {v.describe(key)}: {count} row(s) of "
-                        f"{table.name!r} still refer to it; purge or change "
-                        f"those first", obj=None, cls=v.cls,
-                    )
+                if not count:
+                    continue
+                shown = connection.execute(
+                    select(*table.primary_key.columns).where(condition).limit(3)
+                ).all()
+                raise IntegrityViolation(
+                    still_referenced_message(v.describe(key), table.name, count,
+                                             [_describe_row(table, r) for r in shown]),
+                    obj=None, cls=v.cls,
+                )

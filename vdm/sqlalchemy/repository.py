@@ -46,7 +46,9 @@ class Repository:
     ``metadata`` holds the versioned tables, ``session`` is a Session or a
     ``scoped_session``; ``versioned_objects`` limits the versioned classes
     considered (default: every versioned class of ``metadata``); ``dburi``
-    binds ``metadata`` to a new engine when the session has no bind.
+    makes a new engine and binds the session to it when the session has no
+    bind (for a ``scoped_session``, its factory too, so later sessions are
+    bound as well), as vdm 0.15 did.
     """
 
     def __init__(
@@ -60,6 +62,8 @@ class Repository:
         self.session = session
         self._versioned_objects = list(versioned_objects) if versioned_objects else None
         self._engine: Engine | None = create_engine(dburi) if dburi else None
+        if self._engine is not None:
+            _bind_unbound(session, self._engine)
 
     # -- set-up ---------------------------------------------------------
 
@@ -174,7 +178,11 @@ class Repository:
         return ModelAsOf(self._session(), revision)
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class."""
+        """``{Class: [versions written by the revision]}``; one query per class.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
         session = self._session()
         revision_id = resolve_revision(session, revision)
         changes: dict[type, list[Version]] = {}
@@ -184,8 +192,7 @@ class Repository:
                 rows = list(session.scalars(
                     select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
                 ))
-                if rows:
-                    changes[v.cls] = rows
+                changes[v.cls] = rows
         return changes
 
     def changes(self, revision: RevisionRef) -> RevisionChanges:
@@ -241,6 +248,19 @@ class Repository:
         with session.no_autoflush:
             return verify_history(session.connection(), self.versioned_classes)
 
+
+
+def _bind_unbound(session: Session | scoped_session[Session], engine: Engine) -> None:
+    """Bind ``session`` to ``engine`` unless it has a bind already."""
+    if isinstance(session, scoped_session):
+        factory = session.session_factory
+        if factory.kw.get("bind") is None and not factory.kw.get("binds"):
+            factory.configure(bind=engine)
+        if not session.registry.has():
+            return
+        session = session()
+    if session.bind is None and not getattr(session, "binds", None):
+        session.bind = engine
 
 
 def _utc(when: dt.datetime) -> dt.datetime:

@@ -41,11 +41,13 @@ from vdm.errors import (
     InvalidInputError,
     NoRevisionError,
     ReadOnlyError,
+    RevisionInUseError,
     UnversionedChangeError,
-    VdmError,
+    bookkeeping_message,
 )
-from vdm.naming import REVISION_ID
+from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.revisions import revision_metadata
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -54,13 +56,20 @@ from vdm.sqlalchemy.conflicts import (
     referenced_objects,
 )
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
-from vdm.sqlalchemy.revision import Revision, allocate_revision, revision_table
+from vdm.sqlalchemy.revision import (
+    Revision,
+    allocate_revision,
+    revision_table,
+    store_revision_metadata,
+)
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
+from vdm.states import State
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
 _STATE_KEY = "vdm.transaction"
+_UNSET = object()
 
 
 @dataclass
@@ -79,6 +88,8 @@ class TransactionState:
         default_factory=lambda: defaultdict(TableChanges)
     )
     committed: bool = False
+    #: The revision's metadata as last written (compared at commit).
+    stored: dict[str, Any] = field(default_factory=dict)
     #: The revision changed nothing in the end: its row was taken back.
     empty: bool = False
     #: Tables that may hold a version equal to the previous one (a key
@@ -172,7 +183,7 @@ def ensure_revision(
             f"{type(revision).__name__}"
         )
     if getattr(revision, "id", None) is not None:
-        raise VdmError(
+        raise RevisionInUseError(
             f"{revision!r} is already written; a revision covers one "
             f"transaction, create a new Revision for these changes",
             revision=revision,
@@ -182,8 +193,28 @@ def ensure_revision(
     allocate_revision(connection, revision)
     make_transient_to_detached(revision)
     tx.revision = revision
+    tx.stored = revision_metadata(revision)
     assert revision.id is not None
     return revision.id
+
+
+def _adopt_added_revision(session: Session, revision: Revision) -> None:
+    """``session.add(rev)`` (vdm 0.15 style): make ``rev`` the session's revision.
+
+    vdm writes the revision row itself, when the first versioned change
+    needs it; the ORM must not insert it (it has no id yet).
+    """
+    session.expunge(revision)
+    current = current_revision(session)
+    if current is None:
+        session.revision = revision  # type: ignore[attr-defined]
+    elif current is not revision:
+        raise InvalidInputError(
+            f"{revision!r} was added to a session whose revision is already "
+            f"{current!r}; a session writes one revision per transaction: set "
+            f"session.revision to the one you mean instead of adding revisions",
+            revision=revision,
+        )
 
 
 @event.listens_for(Session, "before_flush")
@@ -192,9 +223,13 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
     deleted: list[Any] = []
     dirty: list[Any] = []
     changed_dirty: list[Any] = []
-    for obj in session.new:
+    for obj in list(session.new):
+        if isinstance(obj, Revision):
+            _adopt_added_revision(session, obj)
+            continue
         _refuse_version(obj, "add")
         if versioning_of(obj) is not None:
+            _refuse_bookkeeping(obj, new=True)
             new.append(obj)
     for obj in session.deleted:
         _refuse_version(obj, "delete")
@@ -204,6 +239,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         _refuse_version(obj, "change")
         versioning = versioning_of(obj)
         if versioning is not None:
+            _refuse_bookkeeping(obj, new=False)
             dirty.append(obj)
             if _column_changed(obj, versioning):
                 changed_dirty.append(obj)
@@ -226,6 +262,50 @@ def _refuse_version(obj: Any, verb: str) -> None:
         )
 
 
+_revision_id_keys: dict[Versioning, str | None] = {}
+
+
+def _revision_id_key(versioning: Versioning) -> str | None:
+    """The attribute key ``revision_id`` is mapped under (None if unmapped)."""
+    if versioning not in _revision_id_keys:
+        try:
+            prop = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID])
+            _revision_id_keys[versioning] = prop.key
+        except Exception:  # noqa: BLE001 - an unmapped column cannot be written
+            _revision_id_keys[versioning] = None
+    return _revision_id_keys[versioning]
+
+
+def _refuse_bookkeeping(obj: Any, new: bool) -> None:
+    """Refuse ``revision_id`` written by user code (only vdm stamps it), and bad states.
+
+    Every change to ``state`` is versioned, so any real state may be set.
+    """
+    versioning = versioning_of(obj)
+    assert versioning is not None
+    # What is in the instance's dict only: reading an expired attribute here
+    # would cost a SELECT per object.
+    state = orm_attributes.instance_state(obj)
+    state_value = state.dict.get(STATE) if versioning.stateful else None
+    if state_value is not None:
+        try:
+            State.coerce(state_value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{describe(obj)}: {exc}", obj=obj) from None
+    key = _revision_id_key(versioning)
+    if key is None:
+        return
+    if new:
+        written = state.dict.get(key) is not None
+    else:
+        # Set on an expired object, the old value is unknown (NO_VALUE): a write.
+        old = state.committed_state.get(key, _UNSET)
+        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+                                         or old != state.dict.get(key))
+    if written:
+        raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
+
+
 def _session_for(target: Any) -> Session:
     session = object_session(target)
     assert session is not None
@@ -234,7 +314,10 @@ def _session_for(target: Any) -> Session:
 
 @event.listens_for(Revisioned, "before_insert", propagate=True)
 def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    target.revision_id = ensure_revision(_session_for(target), connection, [target])
+    versioning = versioning_of(target)
+    assert versioning is not None
+    setattr(target, versioning.revision_id_key,
+            ensure_revision(_session_for(target), connection, [target]))
 
 
 @event.listens_for(Revisioned, "before_update", propagate=True)
@@ -246,7 +329,7 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     # A foreign key set by the flush itself (a moved child) is only seen here.
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
-    target.revision_id = ensure_revision(session, connection, [target])
+    setattr(target, versioning.revision_id_key, ensure_revision(session, connection, [target]))
     if not _column_changed(target, versioning, relations=False):
         # E.g. a many-to-one set to the target it had: the version may equal
         # the previous one, which the commit then takes back.
@@ -269,6 +352,21 @@ def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> N
     transaction_state(_session_for(target)).pending[versioning].inserted.add(
         versioning.key_of(target)
     )
+
+
+@event.listens_for(Revisioned, "after_update", propagate=True)
+def _after_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    if orm_attributes.instance_state(target).key is not None:
+        return
+    # A new object written as an UPDATE: SQLAlchemy's "row switch", when a
+    # flush deletes an object and inserts another with the same key.  Only
+    # before_insert and after_update fire; record the delete and the insert.
+    versioning = versioning_of(target)
+    assert versioning is not None
+    changes = transaction_state(_session_for(target)).pending[versioning]
+    key = versioning.key_of(target)
+    changes.deleted.add(key)
+    changes.inserted.add(key)
 
 
 @event.listens_for(Revisioned, "before_delete", propagate=True)
@@ -341,6 +439,10 @@ def _before_commit(session: Session) -> None:
     tx = session.info.get(_STATE_KEY)
     if tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
+        if not tx.empty:
+            # What is on the revision at commit is what is stored: author
+            # or message set after the first flush are written now.
+            tx.stored = store_revision_metadata(session.connection(), tx.revision, tx.stored)
 
 
 def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.orm import RelationshipProperty, Session
 from sqlalchemy.sql import visitors
 
-from vdm.errors import ReadOnlyError, VdmError
+from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.versions import Version, version_as_of
@@ -85,7 +85,7 @@ class _Marked:
 
     def _mark(self, value: Any) -> Any:
         if isinstance(value, Version):
-            value._read_as_of(self._revision_id)
+            return value._bound_as_of(self._revision_id)
         return value
 
     def scalars(self) -> list[Any]:
@@ -114,7 +114,7 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
         along = [part for part in join[:2]
                  if isinstance(getattr(part, "property", None), RelationshipProperty)]
         if along:
-            raise VdmError(
+            raise UnsupportedQueryError(
                 "an as-of view cannot follow a relationship join "
                 f"({along[0]}); join with an explicit ON clause, or traverse "
                 "the relationship on the versions"
@@ -137,7 +137,7 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
             versioning = by_table[element]
             used[versioning.version_table] = versioning
             return versioning.version_table
-        name = getattr(element, "name", None)
+        name = getattr(element, "key", None)
         if versioning is not None and isinstance(name, str) and name in versioning.version_table.c:
             used[versioning.version_table] = versioning
             return versioning.version_table.c[name]
@@ -156,5 +156,5 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
 def _versioning(cls: type) -> Versioning:
     versioning = versioning_of(cls)
     if versioning is None:
-        raise VdmError(f"{cls.__name__} is not versioned; it has no past to view", cls=cls)
+        raise NotVersionedError.of(cls, "it has no past to view")
     return versioning

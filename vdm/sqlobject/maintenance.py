@@ -1,4 +1,4 @@
-"""``purge_revision`` for SQLObject: history rewritten as if a revision never happened.
+"""``purge_revision`` and ``purge`` for SQLObject: rewriting history.
 
 Per versioned table, the histories of the keys the revision wrote are read
 in a few statements; :func:`vdm.purgeplan.plan_purge` (shared with the
@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlobject.classregistry import findClass
 
-from vdm.errors import IntegrityViolation
+from vdm.errors import IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
-from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error
-from vdm.sqlobject.declaration import Versioning
+from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
+from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.dialect import chunks, in_clause, literal
+from vdm.sqlobject.session import session_of
 from vdm.sqlobject.verification import check_links
 from vdm.states import State
 
@@ -164,3 +165,68 @@ def _apply_live_upserts(conn: Any, v: Versioning, plan: PurgePlan) -> None:
             f"INSERT INTO {v.table} ({', '.join(columns)}) VALUES "
             f"({', '.join(literal(conn, values[c]) for c in columns)})"
         )
+
+
+def purge_object(obj: Any, classes: Iterable[type]) -> None:
+    """Erase live ``obj``, the versioned link rows referring to it, and all their versions.
+
+    Rows of ``classes`` that are not links and refer to ``obj`` (or to one
+    of its links) make it refuse with :class:`vdm.IntegrityViolation`
+    naming them, before anything is erased.
+    """
+    v = versioning_of(obj)
+    if v is None:
+        raise NotVersionedError.of(obj, "delete it with destroySelf()")
+    conn = obj._connection
+    session = session_of(conn)
+    if session is not None:
+        session.flush()
+    link_classes = {spec.link for owner in versioned_classes for spec in owner.links.values()}
+    links: dict[Versioning, list[Any]] = {}
+    for link in link_classes:
+        if link is v:
+            continue
+        for column in _columns_referring(link.cls, v):
+            rows = conn.queryAll(f"SELECT {link.id_name} FROM {link.table} "
+                                 f"WHERE {column.dbName} = {literal(conn, obj.id)}")
+            links.setdefault(link, []).extend(r[0] for r in rows)
+    others = [c for c in classes if versioning_of(c) not in links]
+    _refuse_if_referenced(conn, v, [obj.id], others)
+    for link, ids in links.items():
+        _refuse_if_referenced(conn, link, ids, others)
+    for link, ids in links.items():
+        _erase(conn, link, ids)
+    _erase(conn, v, [obj.id])
+
+
+def _columns_referring(cls: Any, v: Versioning) -> list[Any]:
+    return [c for c in cls.sqlmeta.columnList
+            if getattr(c, "foreignKey", None) == v.cls.__name__]
+
+
+def _refuse_if_referenced(conn: Any, v: Versioning, ids: list[Any],
+                          classes: Iterable[Any]) -> None:
+    for cls in classes:
+        if cls is v.cls:
+            continue
+        meta = cls.sqlmeta
+        for column in _columns_referring(cls, v):
+            for key in ids:
+                where = f"{column.dbName} = {literal(conn, key)}"
+                count = conn.queryOne(f"SELECT COUNT(*) FROM {meta.table} WHERE {where}")[0]
+                if count:
+                    shown = conn.queryAll(f"SELECT {meta.idName} FROM {meta.table} WHERE "
+                                          f"{where} ORDER BY {meta.idName} LIMIT 3")
+                    names = [f"{cls.__name__}({meta.idName}={r[0]!r})" for r in shown]
+                    raise IntegrityViolation(
+                        still_referenced_message(v.describe(key), meta.table, count, names),
+                        cls=v.cls,
+                    )
+
+
+def _erase(conn: Any, v: Versioning, ids: list[Any]) -> None:
+    for batch in chunks(ids):
+        conn.query(f"DELETE FROM {v.version_table} WHERE {in_clause(conn, v.id_name, batch)}")
+        conn.query(f"DELETE FROM {v.table} WHERE {in_clause(conn, v.id_name, batch)}")
+    for key in ids:
+        conn.cache.expire(key, v.cls)

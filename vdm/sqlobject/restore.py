@@ -23,7 +23,7 @@ from typing import Any
 from sqlobject.classregistry import findClass
 
 from vdm.changes import undo_conflict, undo_dependant_conflict
-from vdm.errors import ConflictError, VdmError
+from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -148,8 +148,8 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     """
     v = versioning_of(obj)
     if v is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
-    key = obj.key if isinstance(obj, Version) else obj.id
+        raise NotVersionedError.of(obj)
+    key = obj.object_key[0] if isinstance(obj, Version) else obj.id
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)
     # The caller's instance, when it is in this session, is the one to
@@ -160,7 +160,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     conn = session.transaction
     for link, column in _links_of(v):
         owner = f"{link.table}.{column} = {literal(conn, key)}"
-        links_then = {x.key: x.values for x in view.select(link.cls, owner)}
+        links_then = {x.object_key[0]: x.values for x in view.select(link.cls, owner)}
         current = _load(session, link, owner)
         for link_key, live_link in current.items():
             if link_key not in links_then:
@@ -184,7 +184,7 @@ def restore_model(session: Session, revision: RevisionRef, classes: Classes = No
     plan: dict[Versioning, dict[Any, Values]] = {}
     live: dict[Versioning, dict[Any, Any]] = {}
     for v in versionings(session.transaction, classes):
-        then: dict[Any, Values] = {x.key: x.values for x in view.all(v.cls)}
+        then: dict[Any, Values] = {x.object_key[0]: x.values for x in view.all(v.cls)}
         live[v] = _load(session, v)
         plan[v] = {**then, **{key: None for key in live[v] if key not in then}}
     _write(session, plan, live)
@@ -203,7 +203,7 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
     live: dict[Versioning, dict[Any, Any]] = {}
     for v in versionings(conn, classes):
         for version, before in written_by(conn, v, revision_id):
-            key = version.key
+            key = version.object_key[0]
             old = before.values if before is not None and not _is_delete(before) else None
             new = version.values if not _is_delete(version) else None
             obj = _live(session, v, key)
