@@ -40,8 +40,6 @@ def test_posting_back_an_unchanged_license_writes_nothing(links: Harness) -> Non
 
 
 def test_removing_and_readding_a_tag_in_one_revision_writes_nothing(links: Harness) -> None:
-    if links.backend == "sqlobject":
-        pytest.skip("SQLObject net no-ops are #12's")
     links.begin("r1")
     pkg = links.create("Package", name="p")
     pkg.tags = [links.create("Tag", name="a"), links.create("Tag", name="b")]
@@ -74,8 +72,6 @@ def test_reordering_links_without_a_position_writes_nothing(links: Harness) -> N
 # -- 2. a value set and set back across flushes stores nothing -------------------
 
 def test_a_value_changed_flushed_and_changed_back_stores_nothing(links: Harness) -> None:
-    if links.backend == "sqlobject":
-        pytest.skip("SQLObject net no-ops are #12's")
     links.begin("r1")
     pkg = links.create("Package", name="p")
     links.commit()
@@ -90,8 +86,6 @@ def test_a_value_changed_flushed_and_changed_back_stores_nothing(links: Harness)
 
 
 def test_a_net_no_op_beside_a_real_change_keeps_only_the_change(links: Harness) -> None:
-    if links.backend == "sqlobject":
-        pytest.skip("SQLObject net no-ops are #12's")
     links.begin("r1")
     p = links.create("Package", name="p")
     q = links.create("Package", name="q")
@@ -114,8 +108,6 @@ def test_a_net_no_op_beside_a_real_change_keeps_only_the_change(links: Harness) 
 
 def test_purging_the_creating_revision_removes_an_object_set_back_later(
         links: Harness) -> None:
-    if links.backend == "sqlobject":
-        pytest.skip("SQLObject net no-ops are #12's")
     links.begin("r1")
     pkg = links.create("Package", name="p")
     links.commit()
