@@ -99,8 +99,6 @@ class History(RuleBasedStateMachine):
         self.hist: dict[Ident, list[tuple[int, Values | None]]] = {}
         self.revs: list[tuple[int, str]] = []
         self.work: dict[Ident, Values] | None = None
-        self.touched: set[Ident] = set()
-        self.frozen = False
         self.counter = 0
 
     def teardown(self) -> None:
@@ -128,16 +126,6 @@ class History(RuleBasedStateMachine):
         assert self.work is not None
         return sorted(k for t, k in self.work if t == table)
 
-    def may_edit(self, ident: Ident) -> bool:
-        # SQLObject writes each change at once, so a change taken back in
-        # the same revision is a net no-op there (#12): touch things once.
-        if self.h.backend == "sqlobject":
-            return not self.frozen and ident not in self.touched
-        return True
-
-    def touch(self, ident: Ident) -> None:
-        self.touched.add(ident)
-
     def obj(self, table: str, key: Any) -> Any:
         if self.h.backend == "sqlobject":
             cls: Any = self.h.classes[CLASSES[table]]  # type: ignore[attr-defined]
@@ -154,8 +142,6 @@ class History(RuleBasedStateMachine):
         self.message = self.fresh("m")
         self.h.begin(self.message)
         self.work = deepcopy(self.as_of(None))
-        self.touched = set()
-        self.frozen = False
 
     @precondition(lambda self: self.work is not None)
     @rule()
@@ -183,7 +169,7 @@ class History(RuleBasedStateMachine):
 
     # -- objects --------------------------------------------------------------------
 
-    @precondition(lambda self: self.work is not None and not self.frozen)
+    @precondition(lambda self: self.work is not None)
     @rule(kind=st.sampled_from(["license", "tag", "package"]), data=st.data())
     def create(self, kind: str, data: st.DataObject) -> None:
         assert self.work is not None
@@ -201,12 +187,10 @@ class History(RuleBasedStateMachine):
         self.h.flush()
         ident = (kind, obj.id)
         self.work[ident] = values
-        self.touch(ident)
 
     def pick(self, data: st.DataObject, tables: list[str]) -> Ident | None:
         assert self.work is not None
         choices = sorted((i for i in self.work if i[0] in tables), key=repr)
-        choices = [i for i in choices if self.may_edit(i)]
         if not choices:
             return None
         return data.draw(st.sampled_from(choices))
@@ -221,7 +205,6 @@ class History(RuleBasedStateMachine):
         name = self.fresh(ident[0][0])
         self.h.update(self.obj(*ident), name=name)
         self.work[ident]["name"] = name
-        self.touch(ident)
 
     @precondition(lambda self: self.work is not None)
     @rule(data=st.data())
@@ -236,7 +219,6 @@ class History(RuleBasedStateMachine):
         pkg.license = None if license_id is None else self.obj("license", license_id)
         self.h.flush()
         self.work[ident]["license_id"] = license_id
-        self.touch(ident)
 
     @precondition(lambda self: self.work is not None)
     @rule(data=st.data(), delete=st.booleans())
@@ -252,7 +234,6 @@ class History(RuleBasedStateMachine):
             self.h.undelete(obj)
         self.h.flush()
         self.work[ident]["state"] = "deleted" if delete else "active"
-        self.touch(ident)
 
     @precondition(lambda self: self.work is not None)
     @rule(data=st.data())
@@ -270,7 +251,6 @@ class History(RuleBasedStateMachine):
                 return  # still referred to
         self.h.destroy(self.obj(*ident))
         del self.work[ident]
-        self.touch(ident)
 
     # -- links and maps -------------------------------------------------------------
 
@@ -284,8 +264,6 @@ class History(RuleBasedStateMachine):
         p = data.draw(st.sampled_from(packages))
         t = data.draw(st.sampled_from(tags))
         ident = ("package_tag", (p, t))
-        if not self.may_edit(ident):
-            return
         pkg, tag = self.obj("package", p), self.obj("tag", t)
         current = self.work.get(ident)
         if current is not None and current["state"] == "active":
@@ -297,7 +275,6 @@ class History(RuleBasedStateMachine):
             pkg.tags.append(tag)
             self.work[ident] = {"state": "active"}
         self.h.flush()
-        self.touch(ident)
 
     @precondition(lambda self: self.work is not None)
     @rule(data=st.data(), key=st.sampled_from(["a", "b"]), remove=st.booleans())
@@ -308,8 +285,6 @@ class History(RuleBasedStateMachine):
             return
         p = data.draw(st.sampled_from(packages))
         ident = ("package_extra", (p, key))
-        if not self.may_edit(ident):
-            return
         pkg = self.obj("package", p)
         current = self.work.get(ident)
         if remove:
@@ -322,13 +297,11 @@ class History(RuleBasedStateMachine):
             pkg.extras[key] = value
             self.work[ident] = {"value": value, "state": "active"}
         self.h.flush()
-        self.touch(ident)
 
     # -- undo, restore, purge ---------------------------------------------------------
 
     def whole_revision_op(self) -> bool:
-        return self.work is not None and bool(self.revs) and (
-            self.h.backend != "sqlobject" or not self.touched)
+        return self.work is not None and bool(self.revs)
 
     @precondition(whole_revision_op)
     @rule(data=st.data())
@@ -358,7 +331,6 @@ class History(RuleBasedStateMachine):
                 for name in old:
                     if old[name] != new[name]:
                         self.work[ident][name] = old[name]
-        self.frozen = True
 
     @precondition(whole_revision_op)
     @rule(data=st.data())
@@ -367,7 +339,6 @@ class History(RuleBasedStateMachine):
         self.h.restore(rid)
         self.h.flush()
         self.work = deepcopy(self.as_of(rid))
-        self.frozen = True
 
     @precondition(lambda self: self.work is None and bool(self.revs))
     @rule(data=st.data(), leave_record=st.booleans())
