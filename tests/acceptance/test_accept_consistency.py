@@ -255,3 +255,21 @@ def test_verify_reports_two_active_links_for_one_owner_and_target(links: Harness
                       "Package(id=1) has two active PackageTag links to the same "
                       "target (PackageTag(id=1) and PackageTag(id=2)) as of revision 1")]
 
+
+
+# -- found by the fuzz ------------------------------------------------------------------
+
+def test_destroying_an_object_and_restoring_it_in_one_revision_stores_nothing(
+        links: Harness) -> None:
+    links.begin("r1")
+    links.create("License", name="GPL")
+    links.commit()
+    links.begin("destroy, then think better of it")
+    links.destroy(links.find("License", name="GPL"))
+    links.restore(1)
+    links.flush()
+    links.commit()
+    assert revision_count(links) == 1
+    assert links.rows("SELECT id, name, revision_id FROM license") == [(1, "GPL", 1)]
+    assert links.rows("SELECT COUNT(*) FROM license_revision") == [(1,)]
+    assert links.verify() == []
