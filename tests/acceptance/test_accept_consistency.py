@@ -273,3 +273,18 @@ def test_destroying_an_object_and_restoring_it_in_one_revision_stores_nothing(
     assert links.rows("SELECT id, name, revision_id FROM license") == [(1, "GPL", 1)]
     assert links.rows("SELECT COUNT(*) FROM license_revision") == [(1,)]
     assert links.verify() == []
+
+
+def test_an_object_created_and_destroyed_in_one_revision_leaves_no_revision(
+        links: Harness) -> None:
+    links.begin("r1")
+    links.create("Tag", name="t")
+    links.commit()
+    links.begin("a license after all not needed")
+    gpl = links.create("License", name="GPL")
+    links.flush()
+    links.destroy(gpl)
+    links.commit()
+    assert revision_count(links) == 1
+    assert links.rows("SELECT COUNT(*) FROM license_revision") == [(0,)]
+    assert links.verify() == []
