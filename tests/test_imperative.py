@@ -75,3 +75,23 @@ def test_misuse_of_the_helpers_is_reported_clearly():
         create_object_version(None, classic.Tag, classic.package_revision_table)
     with pytest.raises(ConfigurationError, match="PackageRevision has no versioned link collection 'nope'"):
         add_stateful_versioned_m2m_on_version(classic.PackageRevision, "nope")
+
+
+def test_a_link_made_with_its_package_reuses_the_deleted_link(session, engine):
+    # vdm 0.15 style: PackageTag(package=..., tag=...) puts the link in
+    # package_tags through the backref before it is appended to the view.
+    Package, Tag, PackageTag = classic.Package, classic.Tag, classic.PackageTag
+    session.revision = Revision(author="a", message="r1")
+    pkg = Package(name="p")
+    pkg.tags = [Tag("x")]
+    session.add(pkg)
+    session.commit()
+    session.revision = Revision(author="a", message="r2")
+    del pkg.tags_active[0]
+    session.commit()
+    session.revision = Revision(author="a", message="r3")
+    pkg.tags_active.append(PackageTag(package=pkg, tag=pkg.tags_deleted[0].tag))
+    assert [t.name for t in pkg.tags] == ["x"] and pkg.tags_deleted == []
+    session.commit()
+    assert rows(engine, "SELECT id, state, revision_id FROM package_tag") == [(1, "active", 3)]
+    assert [t.name for t in pkg.get_as_of(2).tags] == []

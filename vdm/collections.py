@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, MutableMapping, MutableSequence
 from typing import Any, Generic, TypeVar, overload
 
+from vdm.errors import ReadOnlyError
+
 T = TypeVar("T")
 L = TypeVar("L")
 
@@ -339,13 +341,20 @@ class LinkList(StatefulList[Any]):
     def append(self, item: Any) -> None:
         """Add link ``item`` at the end (a new link already in the collection moves there)."""
         base = self._links_adapter.links
-        if item in self._links and base.is_new(item) and self._adapter.is_active(item):
-            # SQLObject rows exist from their creation, so a new link is
-            # already in its owner's collection, not yet in order.
-            self._links.remove(item)
-            self._links.append(item)
-            self._adapter.moved(self._links)
-            return
+        if item in self._links and base.is_new(item):
+            # A new link can be in its owner's collection already (SQLObject
+            # rows exist from their creation; an ORM backref adds it).
+            existing = self._find(item)
+            if existing is not None and existing is not item:
+                # The target has an older link: reuse it, drop the new one.
+                self._links.remove(item)
+                base.discard(item)
+                item = existing
+            elif self._adapter.is_active(item):
+                self._links.remove(item)
+                self._links.append(item)
+                self._adapter.moved(self._links)
+                return
         super().append(item)
 
     def _link(self, item: Any, before: Any = None) -> None:
@@ -359,6 +368,35 @@ class LinkList(StatefulList[Any]):
             base.discard(item)
             item = existing
         super()._link(item, before)
+
+
+class ReadOnlyList(list[T]):
+    """A link view of a version (what it held then): a list that refuses changes.
+
+    Changing history through a version's view would be silently lost, so it
+    raises :class:`vdm.ReadOnlyError` instead:
+
+        >>> tags = ReadOnlyList(["a"], "tags of Package(id=1) as of revision 1")
+        >>> tags == ["a"]
+        True
+        >>> tags.append("b")
+        Traceback (most recent call last):
+        ...
+        vdm.errors.ReadOnlyError: tags of Package(id=1) as of revision 1 is read-only: ...
+    """
+
+    def __init__(self, items: Iterable[T], what: str) -> None:
+        super().__init__(items)
+        self._what = what
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise ReadOnlyError(
+            f"{self._what} is read-only: it shows history; change the live "
+            f"object's list instead (in a revision)"
+        )
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 
 class StatefulDict(MutableMapping[Any, Any]):

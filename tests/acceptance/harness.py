@@ -142,6 +142,45 @@ class Harness:
         return [(v.revision_id, v.value, State(v.state).value)
                 for v in package.extras.history(key)]
 
+    # -- what the fuzz compares -------------------------------------------------------
+
+    def flush(self) -> None:
+        """Send pending changes (so new objects have their keys)."""
+
+    def revisions(self) -> list[tuple[int, str]]:
+        """``(id, message)`` of every revision, oldest first."""
+        return [(int(r.id), str(r.message)) for r in reversed(self.repository().history())]
+
+    def versions_as_of(self, cls_name: str, revision: int) -> list[dict[str, Any]]:
+        """``{column: value}`` of every object of a class as of ``revision``."""
+        raise NotImplementedError
+
+    def column_values(self, cls_name: str, field_values: dict[str, Any]) -> dict[str, Any]:
+        """A version's ``field_values`` keyed by column name (states as text)."""
+        columns = self.fields(cls_name)
+        return {columns[f]: State(v).value if f == "state" else v
+                for f, v in field_values.items()}
+
+    def fields(self, cls_name: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def model_diff(self, a: int, b: int) -> dict[str, tuple[list[Any], list[Any], list[Any]]]:
+        """``{table: (added, removed, changed keys)}`` of the classes that differ."""
+        found = {}
+        for name, diff in self.repository().diff(a, b).classes.items():
+            if diff:
+                table = self.table_of(name)
+                found[table] = tuple(sorted(k[0] if isinstance(k, tuple) else k for k in keys)
+                                     for keys in (diff.added, diff.removed, list(diff.changed)))
+        return found  # type: ignore[return-value]
+
+    def table_of(self, cls_name: str) -> str:
+        raise NotImplementedError
+
+    def field_history(self, obj: Any, field: str) -> list[tuple[int, Any, Any]]:
+        """``(revision id, old, new)`` of each change of one field."""
+        raise NotImplementedError
+
     # -- the database -------------------------------------------------------------
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -243,6 +282,29 @@ class SQLAlchemyHarness(Harness):
 
     def undo(self, revision: int) -> None:
         self.repository().undo(revision)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def versions_as_of(self, cls_name: str, revision: int) -> list[dict[str, Any]]:
+        view = self.repository().as_of(revision)
+        return [self.column_values(cls_name, v.field_values)
+                for v in view.all(self.classes[cls_name])]
+
+    def fields(self, cls_name: str) -> dict[str, str]:
+        from vdm.sqlalchemy.mapping import versioning_of
+
+        versioning = versioning_of(self.classes[cls_name])
+        assert versioning is not None
+        return dict(versioning.fields)
+
+    def table_of(self, cls_name: str) -> str:
+        return str(self.classes[cls_name].__table__.name)
+
+    def field_history(self, obj: Any, field: str) -> list[tuple[int, Any, Any]]:
+        from vdm.sqlalchemy import field_history
+
+        return [(int(c.revision.id), c.old, c.new) for c in field_history(obj, field)]
 
     def restore(self, revision: int) -> None:
         self.repository().restore(revision)
@@ -347,3 +409,24 @@ class SQLObjectHarness(Harness):
 
     def restore(self, revision: int) -> None:
         self.repository().restore(self.session, revision)
+
+    def versions_as_of(self, cls_name: str, revision: int) -> list[dict[str, Any]]:
+        view = self.repository().as_of(revision)
+        return [self.column_values(cls_name, v.field_values)
+                for v in view.all(self.classes[cls_name])]
+
+    def fields(self, cls_name: str) -> dict[str, str]:
+        from vdm.sqlobject import versioning_of
+
+        versioning = versioning_of(self.classes[cls_name])
+        assert versioning is not None
+        return dict(versioning.fields)
+
+    def table_of(self, cls_name: str) -> str:
+        return next(str(c.sqlmeta.table) for c in self.classes.values()
+                    if c.__name__ == cls_name)
+
+    def field_history(self, obj: Any, field: str) -> list[tuple[int, Any, Any]]:
+        from vdm.sqlobject import field_history
+
+        return [(int(c.revision.id), c.old, c.new) for c in field_history(obj, field)]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vdm import Operation
+import pytest
+
+from vdm import Operation, ReadOnlyError
 
 from .harness import Harness
 
@@ -144,6 +146,22 @@ def test_assigning_an_active_view_replaces_the_links(links: Harness) -> None:
     links.commit()
     assert names(package.tags) == ["b"]
     assert tag_names(package.tags_deleted) == ["a"]
+
+
+def test_the_views_of_a_version_refuse_changes_instead_of_ignoring_them(
+        links: Harness) -> None:
+    package = tagged_package(links)
+    old = package.get_as_of(1)
+    links.begin("r2")
+    for view in (old.tags, old.tags_active, old.tags_deleted):
+        with pytest.raises(ReadOnlyError, match=r"^tags(_active|_deleted)? of Package\(id=1\) "
+                                                r"as of revision 1 is read-only"):
+            view.append(view[0] if view else None)
+    with pytest.raises(ReadOnlyError):
+        del old.tags_active[0]
+    links.commit()
+    assert names(package.tags) == ["a", "b"]
+    assert links.rows("SELECT COUNT(*) FROM revision") == [(1,)]
 
 
 def test_metadata_set_after_the_first_write_is_what_the_revision_keeps(story: Harness) -> None:

@@ -123,14 +123,25 @@ def check_exist(session: Session, objs: list[Any]) -> None:
 def check_no_new_references(session: Session, doomed: list[Any]) -> None:
     """Raise if rows unknown to this session refer to objects it destroys."""
     by_table: dict[Versioning, list[Key]] = defaultdict(list)
+    #: Per doomed class, the child classes whose rows this session read
+    #: through a loaded collection of a doomed object.
+    read_children: dict[Versioning, set[Any]] = defaultdict(set)
     for obj in doomed:
         v = versioning_of(obj)
         state = orm_attributes.instance_state(obj)
         if v is not None and state.key is not None:
             by_table[v].append(tuple(state.key[1]))
+            for prop in v.mapper.relationships:
+                if prop.uselist and prop.key not in state.unloaded:
+                    read_children[v].add(prop.mapper)
     connection = session.connection()
     for owner, keys in by_table.items():
         for child in versioned_mappers.values():
+            # A session that never loaded an owner's children made no
+            # decision about them: nothing it read can have gone stale
+            # (the flush deletes or detaches them as for any delete).
+            if child.mapper not in read_children[owner]:
+                continue
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not owner.table:
                     continue

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, inspect, select, union
 from sqlalchemy.orm import Mapper, Session, class_mapper, foreign, object_session, relationship
 
-from vdm.collections import KeyedLinkAdapter, StatefulDict
+from vdm.collections import KeyedLinkAdapter, ReadOnlyList, StatefulDict
 from vdm.errors import ConfigurationError
 from vdm.linkviews import (
     AttributeLinks,
@@ -295,14 +295,16 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
     conditions = spec.links_as_of(version.object_key, revision_id, state)
     links = select(spec.link.version_class).where(*conditions).order_by(*spec.order_columns())
+    what = f"{name} of {version._describe()}"
     with session.no_autoflush:
         if name.endswith(("_deleted", "_active")):
             # Link versions answer as of the owner's read, like targets.
-            return [v._bound_as_of(revision_id) for v in session.scalars(links)]
+            return ReadOnlyList((v._bound_as_of(revision_id) for v in session.scalars(links)),
+                                what)
         if spec.key_attr is not None:
             return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
                     for v in session.scalars(links)}
-        return _targets_as_of(session, spec, conditions, revision_id)
+        return ReadOnlyList(_targets_as_of(session, spec, conditions, revision_id), what)
 
 
 def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElement[bool]],

@@ -29,7 +29,10 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
     found: list[Violation] = []
     versionings = list(versionings)
     for v in versionings:
-        for kind, query in _checks(v):
+        checks = v.__dict__.get("_verify_checks")
+        if checks is None:
+            checks = v.__dict__["_verify_checks"] = _checks(v)
+        for kind, query in checks:
             for row in connection.execute(query):
                 key = tuple(row[: len(v.key_names)])
                 rev = row[len(v.key_names)]
@@ -43,6 +46,18 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
 
 def check_links(connection: Connection, spec: Any) -> list[Violation]:
     """Owners with two active links to one target (or map key) at some revision."""
+    owner, link = spec.owner, spec.link
+    query = spec.__dict__.get("_duplicates")
+    if query is None:
+        query = spec.__dict__["_duplicates"] = _duplicates_query(spec)
+    n, k = len(spec.owner_pairs), len(link.key_names)
+    rows = [(tuple(r[:n]), tuple(r[n:n + k]), tuple(r[n + k:n + 2 * k]), r[-2], r[-1])
+            for r in connection.execute(query)]
+    return duplicate_links(rows, owner.describe, link.describe, owner.table.name,
+                           link.name, spec.key_attr is not None)
+
+
+def _duplicates_query(spec: Any) -> Any:
     owner, link = spec.owner, spec.link
     a, b = link.version_table.alias("a"), link.version_table.alias("b")
     by_owner = dict(spec.owner_pairs)
@@ -60,11 +75,7 @@ def check_links(connection: Connection, spec: Any) -> list[Violation]:
                        or_(b.c[EXPIRED_ID].is_(None), a.c[REVISION_ID] < b.c[EXPIRED_ID]),
                        or_(a.c[EXPIRED_ID].is_(None), b.c[REVISION_ID] < a.c[EXPIRED_ID]),
                    )))
-    n, k = len(owner_cols), len(a_key)
-    rows = [(tuple(r[:n]), tuple(r[n:n + k]), tuple(r[n + k:n + 2 * k]), r[-2], r[-1])
-            for r in connection.execute(query)]
-    return duplicate_links(rows, owner.describe, link.describe, owner.table.name,
-                           link.name, spec.key_attr is not None)
+    return query
 
 
 def _checks(v: Versioning) -> list[tuple[str, Executable]]:

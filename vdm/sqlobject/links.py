@@ -39,7 +39,7 @@ from typing import Any
 
 from sqlobject.classregistry import findClass
 
-from vdm.collections import KeyedLinkAdapter, StatefulDict
+from vdm.collections import KeyedLinkAdapter, ReadOnlyList, StatefulDict
 from vdm.errors import ConfigurationError
 from vdm.linkviews import (
     AttributeLinks,
@@ -125,13 +125,14 @@ class LinkSpec:
         state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
         where = (f"{current_as_of(rid)} AND {STATE} = {literal(conn, state)} AND "
                  f"{self.of_owner(conn, version.object_key[0])}")
+        what = f"{name} of {version._describe()}"
         if name.endswith(("_active", "_deleted")) or self.key_attr is not None:
             links = select_versions(conn, self.link, where, f" ORDER BY {self.order_by()}",
                                     as_of=rid)
             if self.key_attr is None or name != self.attr_name:
-                return links
+                return ReadOnlyList(links, what)
             return {v.values[self.key_attr]: v.values[self.other_attr] for v in links}
-        return self._targets_as_of(conn, version.object_key[0], rid)
+        return ReadOnlyList(self._targets_as_of(conn, version.object_key[0], rid), what)
 
     def _targets_as_of(self, conn: Any, key: Any, rid: int) -> list[Any]:
         """The targets of the owner's active links as of ``rid``: one query."""

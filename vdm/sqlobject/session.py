@@ -59,7 +59,12 @@ from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.revision import Revision, allocate_revision, store_revision_metadata
-from vdm.sqlobject.writer import TableChanges, drop_net_noops, write_versions
+from vdm.sqlobject.writer import (
+    TableChanges,
+    drop_net_noops,
+    drop_recreated_noops,
+    write_versions,
+)
 from vdm.states import State
 
 _SESSION_KEY = "_vdm_session"
@@ -220,8 +225,12 @@ class Session:
             undone = drop_net_noops(self.transaction, versioning, candidates, rid, written)
             changes.updated -= set(undone)
             self._restamp(versioning, undone)
+        recreated = {k for k in changes.inserted if written.get(k) is Operation.DELETE}
         if changes:
             write_versions(self.transaction, versioning, changes, rid, written)
+        if recreated:
+            self._restamp(versioning, drop_recreated_noops(
+                self.transaction, versioning, recreated, rid, written))
 
     def _restamp(self, versioning: Versioning, revision_ids: dict[Any, int]) -> None:
         """Give cached instances the ``revision_id`` their rows went back to."""
@@ -234,7 +243,8 @@ class Session:
         """Write pending versions and commit; clears ``session.revision``.
 
         A revision whose changes cancelled out (objects created and
-        destroyed again) leaves no row, as if nothing had been written.
+        destroyed again, values set back, ``delete()`` then ``undelete()``)
+        leaves no row, as if nothing had been written.
         """
         self.flush()
         allocated = self._allocated

@@ -156,3 +156,42 @@ def drop_net_noops(
             conn.query(f"UPDATE {v.table} SET {REVISION_ID} = {previous} "
                        f"WHERE {in_clause(conn, v.id_name, batch)}")
     return undone
+
+
+def drop_recreated_noops(
+    conn: Any, v: Versioning, recreated: set[Any], rid: int,
+    written: dict[Any, Operation],
+) -> dict[Any, int]:
+    """Forget objects this revision destroyed and then created again unchanged.
+
+    Their version of ``rid`` (an update after the destroy) equals the one
+    the destroy expired: it goes, that one is current again and the live
+    row gets its old ``revision_id`` back.  Returns ``{id: revision_id
+    restored}``; ``written`` is updated in place.
+    """
+    names = [c for c in v.version_columns
+             if c not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
+    undone: dict[Any, int] = {}
+    for batch in chunks(recreated):
+        rows = conn.queryAll(
+            f"SELECT {', '.join('o.' + n for n in names)}, "
+            f"{', '.join('p.' + n for n in names)}, p.{REVISION_ID} "
+            f"FROM {v.version_table} o JOIN {v.version_table} p "
+            f"ON p.{v.id_name} = o.{v.id_name} AND p.{EXPIRED_ID} = {rid} "
+            f"AND p.{OPERATION_TYPE} <> {int(Operation.DELETE)} "
+            f"WHERE o.{REVISION_ID} = {rid} AND {in_clause(conn, 'o.' + v.id_name, batch)}"
+        )
+        width = len(names)
+        for row in rows:
+            if tuple(row[:width]) == tuple(row[width:2 * width]):
+                undone[row[names.index(v.id_name)]] = int(row[-1])
+    for key, previous in undone.items():
+        ident = literal(conn, key)
+        conn.query(f"DELETE FROM {v.version_table} WHERE {v.id_name} = {ident} "
+                   f"AND {REVISION_ID} = {rid}")
+        conn.query(f"UPDATE {v.version_table} SET {EXPIRED_ID} = NULL WHERE "
+                   f"{v.id_name} = {ident} AND {REVISION_ID} = {previous}")
+        conn.query(f"UPDATE {v.table} SET {REVISION_ID} = {previous} "
+                   f"WHERE {v.id_name} = {ident}")
+        written.pop(key, None)
+    return undone
