@@ -8,7 +8,16 @@ adds ``expired_id``, ``operation_type`` and, for tables without one,
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, MetaData, PrimaryKeyConstraint, Table
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    event,
+)
 
 from vdm.errors import ConfigurationError
 from vdm.naming import (
@@ -48,8 +57,15 @@ def check_versionable(table: Table, class_name: str) -> None:
             )
 
 
-def build_version_table(table: Table, metadata: MetaData | None = None) -> Table:
-    """Return the version table of ``table``, creating it in ``metadata``."""
+def build_version_table(
+    table: Table, metadata: MetaData | None = None, key_names: list[str] | None = None,
+) -> Table:
+    """Return the version table of ``table``, creating it in ``metadata``.
+
+    ``key_names`` are the columns identifying a row (default: the primary
+    key).  A table without ``revision_id`` (an association table, the table
+    of a subclass in joined inheritance) still gets one in its version table.
+    """
     metadata = metadata if metadata is not None else table.metadata
     name = revision_table_name(table.name)
     existing = metadata.tables.get(name)
@@ -64,20 +80,47 @@ def build_version_table(table: Table, metadata: MetaData | None = None) -> Table
             )
         else:
             columns.append(
-                Column(col.name, col.type, nullable=not col.primary_key,
+                Column(col.name, col.type,
+                       nullable=not (col.primary_key or col.name in (key_names or ())),
                        autoincrement=False)
             )
+    revision_type = table.c[REVISION_ID].type if REVISION_ID in table.c else Integer()
+    if REVISION_ID not in table.c:
+        columns.append(Column(REVISION_ID, revision_type,
+                              ForeignKey(f"{REVISION_TABLE}.id"), autoincrement=False))
     columns.append(
-        Column(EXPIRED_ID, table.c[REVISION_ID].type,
+        Column(EXPIRED_ID, revision_type,
                ForeignKey(f"{REVISION_TABLE}.id"), nullable=True)
     )
     columns.append(Column(OPERATION_TYPE, OperationType, nullable=False))
     if STATE not in table.c:
         columns.append(Column(STATE, StateType, nullable=True))
     # Key columns first, revision_id last: "this key as of R" is one seek.
-    key = [c.name for c in table.primary_key.columns] + [REVISION_ID]
+    if key_names is None:
+        key_names = [c.name for c in table.primary_key.columns]
+    key = [*key_names, REVISION_ID]
     version = Table(name, metadata, *columns, PrimaryKeyConstraint(*key),
                     schema=table.schema)
     Index(version_revision_index_name(table.name), version.c[REVISION_ID])
     Index(version_expired_index_name(table.name), version.c[EXPIRED_ID])
+    if any(c.type._isnull for c in version.c):
+        event.listen(version, "before_create", lambda target, *a, **kw: follow_types(table))
     return version
+
+
+def follow_types(table: Table) -> None:
+    """Give ``table``'s version table the types its columns have now.
+
+    A foreign key column declared without a type takes the type of the
+    column it refers to only once SQLAlchemy resolves the key (when the
+    other table is declared); its copy follows, at the latest just before
+    the version table is created.
+    """
+    version = table.metadata.tables.get(
+        revision_table_name(table.name) if table.schema is None
+        else f"{table.schema}.{revision_table_name(table.name)}")
+    if version is None:
+        return
+    for col in table.c:
+        if col.name in version.c and version.c[col.name].type._isnull:
+            version.c[col.name].type = col.type

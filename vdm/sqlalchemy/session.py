@@ -45,6 +45,11 @@ from vdm.errors import (
     VdmError,
 )
 from vdm.operations import Operation
+from vdm.sqlalchemy.associations import (
+    affected_associations,
+    pending_association_changes,
+    write_association_versions,
+)
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -203,6 +208,9 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
                 changed_dirty.append(obj)
     changed = new + deleted + changed_dirty
     if not changed:
+        linked = pending_association_changes(session)
+        if linked:
+            ensure_revision(session, session.connection(), linked)
         return
     transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
     ensure_revision(session, session.connection(), changed)
@@ -278,13 +286,19 @@ def _after_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> N
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     tx = transaction_state(session)
-    if not tx.pending:
+    linked = affected_associations(session)
+    if not tx.pending and not linked:
         return
     pending, tx.pending = tx.pending, defaultdict(TableChanges)
     tx.changed = set()
     if tx.revision is None or tx.revision.id is None:
         return
     connection = session.connection()
+    for association, sides in linked.items():
+        write_association_versions(
+            connection, association, sides, tx.revision.id,
+            tx.written[association],  # type: ignore[index]
+        )
     for versioning, changes in pending.items():
         if changes:
             write_versions(

@@ -324,6 +324,10 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     session = object_session(version)
     if session is None:
         raise VdmError(f"{version!r} is not in a session", obj=version)
+    if prop.secondary is not None:
+        from vdm.sqlalchemy.associations import related_through
+
+        return related_through(version, prop, revision_id)
     target_versioning = versioning_of(prop.mapper.class_)
     pairs = prop.local_remote_pairs or []
     conditions = []
