@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, object_session
 from vdm.errors import IntegrityViolation, VdmError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.purgeplan import PurgePlan, plan_purge
+from vdm.sqlalchemy.associations import purge_links
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import revision_table
 from vdm.sqlalchemy.writer import chunks
@@ -133,6 +134,8 @@ def purge_object(session: Session, obj: Any) -> None:
         raise VdmError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
     connection = session.connection()
+    # Its links through association tables go with it (they are its history).
+    purge_links(connection, versioning.table, dict(zip(versioning.key_names, key, strict=True)))
     _refuse_if_referenced(connection, versioning, key)
     vt = versioning.version_table
     connection.execute(

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.associations import associations_of
 from vdm.sqlalchemy.inspection import ModelDiff, RevisionChanges, changes_in, diff_model
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
@@ -130,6 +131,12 @@ class Repository:
             return [v for v in found if v is not None]
         return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
 
+    @property
+    def history_tables(self) -> list[Any]:
+        """What ``verify`` and ``purge_revision`` cover: the versioned
+        classes and the versioned association tables of the metadata."""
+        return [*self.versioned_classes, *associations_of(self.metadata)]
+
     def history(
         self,
         limit: int | None = None,
@@ -221,7 +228,7 @@ class Repository:
         """
         session = self._session()
         revision_id = resolve_revision(session, revision)
-        purge_revision(session, self.versioned_classes, revision_id, leave_record)
+        purge_revision(session, self.history_tables, revision_id, leave_record)
         session.commit()
 
     def purge(self, obj: Any) -> None:
@@ -234,7 +241,7 @@ class Repository:
         """Check the history invariants; the list of violations (empty if sound)."""
         session = self._session()
         with session.no_autoflush:
-            return verify_history(session.connection(), self.versioned_classes)
+            return verify_history(session.connection(), self.history_tables)
 
 
 

@@ -25,6 +25,13 @@ from vdm.errors import ConflictError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.associations import (
+    Association,
+    apply_link_undo,
+    associations,
+    plan_link_undo,
+    restore_links,
+)
 from vdm.sqlalchemy.mapping import Key, Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
@@ -83,6 +90,10 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
                 setattr(link, STATE, "deleted")
         for link_key, values in links_then.items():
             _apply(session, spec.link, link_key, values)
+    owner_values = dict(zip(v.key_names, key, strict=True))
+    for association in associations.values():
+        if association.sides_of(v.table):
+            restore_links(session, association, view.revision_id, v.table, owner_values)
     return live
 
 
@@ -119,6 +130,16 @@ def _restore_model(session: Session, revision: RevisionRef,
                 session.delete(live)
         for key, values in then.items():
             _apply(session, v, key, values)
+    for association in _associations(classes):
+        restore_links(session, association, view.revision_id)
+
+
+def _associations(classes: Iterable[Versioning] | None) -> list[Association]:
+    """The association tables of the metadata of ``classes`` (default: all)."""
+    if classes is None:
+        return list(associations.values())
+    metadatas = {v.table.metadata for v in classes}
+    return [a for a in associations.values() if a.table.metadata in metadatas]
 
 
 def undo_revision(session: Session, revision: RevisionRef,
@@ -130,9 +151,12 @@ def undo_revision(session: Session, revision: RevisionRef,
     object it would remove.
     """
     revision_id = resolve_revision(session, revision)
+    classes = list(classes) if classes is not None else None
     # (class, key, values to write back or None to destroy, whole object?)
     plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
     with session.no_autoflush:
+        link_plans = [(a, plan_link_undo(session, a, revision_id))
+                      for a in _associations(classes)]
         for v in list(classes) if classes is not None else list(versioned_mappers.values()):
             cls = v.version_class
             written = list(session.scalars(select(cls).where(
@@ -159,6 +183,9 @@ def undo_revision(session: Session, revision: RevisionRef,
         live = session.get(v.cls, key)
         for name, value in _writable(v, values or {}).items():
             setattr(live, name, value)
+    with session.no_autoflush:
+        for association, link_plan in link_plans:
+            apply_link_undo(session, association, link_plan)
 
 
 def _check_unchanged_since(session: Session, v: Versioning, version: Version,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, null, or_, select
 from sqlalchemy.sql import Executable
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
@@ -43,10 +43,12 @@ def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     nxt_same = and_(*(vt.c[n] == nxt.c[n] for n in v.key_names))
     rev = revision_table.alias("rev")
     compared = [c.name for c in live.c if c.name in vt.c]
+    # Association tables have no revision stamp of their own.
+    live_revision = live.c[REVISION_ID] if REVISION_ID in live.c else null()
     differs = or_(*(~live.c[n].is_not_distinct_from(vt.c[n]) for n in compared))
     return [
         ("missing-version",
-         select(*live_key, live.c[REVISION_ID]).select_from(
+         select(*live_key, live_revision).select_from(
              live.outerjoin(vt, and_(same_key, current))
          ).where(vt.c[REVISION_ID].is_(None))),
         ("multiple-current",
