@@ -7,7 +7,7 @@ association table, articles cite articles, readers bookmark articles.
 import pytest
 from history_helpers import rows
 from secondary_models import Article, BlogBase, Keyword, Reader
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, inspect, select
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from vdm import ConfigurationError, ConflictError, NoRevisionError, Operation

@@ -229,7 +229,7 @@ def _declared_secondary(mapper: Mapper[Any], prop: RelationshipProperty[Any]) ->
     argument = getattr(getattr(args, "secondary", None), "argument", None)
     if argument is None or isinstance(argument, Table):
         return argument
-    metadata = mapper.local_table.metadata if mapper.local_table is not None else None
+    metadata = getattr(mapper.local_table, "metadata", None)
     if isinstance(argument, str):
         return metadata.tables.get(argument) if metadata is not None else None
     if callable(argument):
@@ -502,7 +502,8 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
     A versioned target comes back as its version then, an unversioned one
     as the live object (a target deleted since is left out).
     """
-    association = associations.get(prop.secondary)  # type: ignore[arg-type]
+    secondary_table: Any = prop.secondary
+    association = associations.get(secondary_table)
     if association is None:
         raise VdmError(
             f"{type(version).__name__}.{prop.key} goes through the table "
@@ -520,19 +521,24 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
     def to_versions(element: Any, in_primary: bool) -> Any:
         table = getattr(element, "table", None)
         name = getattr(element, "name", None)
-        if table is secondary:
+        if table is secondary and isinstance(name, str):
             return avt.c[name]
         if in_primary and table in set(_side_tables(source.mapper)):
             prop_of = source.mapper.get_property_by_column(element)
             return bindparam(None, version.__dict__.get(prop_of.key), type_=element.type)
         if not in_primary and table in target_tables and target is not None:
-            return target.version_table.c[name] if table is target.table else None
+            return target.version_column(element)
         return None
 
-    primary = visitors.replacement_traverse(
-        prop.primaryjoin, {}, lambda e, **kw: to_versions(e, True))
-    on = visitors.replacement_traverse(
-        prop.secondaryjoin, {}, lambda e, **kw: to_versions(e, False))
+    def on_parent(element: Any, **kw: Any) -> Any:
+        return to_versions(element, True)
+
+    def on_target(element: Any, **kw: Any) -> Any:
+        return to_versions(element, False)
+
+    joins: Any = (prop.primaryjoin, prop.secondaryjoin)
+    primary = visitors.replacement_traverse(joins[0], {}, on_parent)
+    on = visitors.replacement_traverse(joins[1], {}, on_target)
     entity: Any = prop.mapper.class_
     conditions: list[Any] = [primary, current_as_of(avt, revision_id)]
     if target is not None:

@@ -36,7 +36,12 @@ from vdm.errors import VdmError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import (
+    Versioning,
+    hierarchy_bases,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
@@ -77,16 +82,17 @@ def changes_in(session: Session, revision: RevisionRef,
     result = RevisionChanges(found)
     links = _link_classes()
     with session.no_autoflush:
-        for v in _versionings(classes):
-            cls = v.version_class
+        for base in hierarchy_bases(_versionings(classes)):
+            cls = base.version_class
             written = list(session.scalars(
-                select(cls).where(v.version_table.c[REVISION_ID] == revision_id)))
+                select(cls).where(base.version_table.c[REVISION_ID] == revision_id)))
             if not written:
                 continue
             before = {b.object_key: b for b in session.scalars(
-                select(cls).where(v.version_table.c[EXPIRED_ID] == revision_id))}
+                select(cls).where(base.version_table.c[EXPIRED_ID] == revision_id))}
             for version in written:
                 prior = before.get(version.object_key)
+                v = type(version).__versioning__
                 result.objects.append(_classify(v, version, prior, v in links))
     result.sort()
     return result
@@ -108,8 +114,11 @@ def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
     view_a, view_b = ModelAsOf(session, a), ModelAsOf(session, b)
     result = ModelDiff(view_a.revision_id, view_b.revision_id)
     for v in _versionings(classes):
-        old = {x.object_key: x.field_values for x in view_a.all(v.cls)}
-        new = {x.object_key: x.field_values for x in view_b.all(v.cls)}
+        # A base class's versions include its subclasses': keep its own.
+        old = {x.object_key: x.field_values for x in view_a.all(v.cls)
+               if type(x).__versioning__ is v}
+        new = {x.object_key: x.field_values for x in view_b.all(v.cls)
+               if type(x).__versioning__ is v}
         diff = diff_class(old, new, list(v.fields))
         if diff:
             result.classes[v.name] = diff

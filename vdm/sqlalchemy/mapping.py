@@ -72,18 +72,50 @@ class Versioning:
     #: Versioned link collections of this class, by attribute name
     #: (filled by :mod:`vdm.sqlalchemy.links`).
     links: dict[str, Any] = field(default_factory=dict)
+    #: In mapped inheritance, the versioned class this one inherits from.
+    parent: Versioning | None = None
+    #: Every live table of the class, its base classes' first.
+    tables: list[Table] = field(init=False)
+    #: For a subclass in joined inheritance: where its table's versions are
+    #: copied from (see :func:`vdm.sqlalchemy.writer.live_source`).
+    copy_source: Any = None
 
     def __post_init__(self) -> None:
         self.key_names = [c.name for c in self.table.primary_key.columns]
+        self.tables = [t for t in self.mapper.tables if isinstance(t, Table)]
         self.fields = {}
         # mapper.columns is ready before configuration (column_attrs is not).
         for key, col in self.mapper.columns.items():
-            if getattr(col, "table", None) is self.table:
+            if getattr(col, "table", None) in self.tables:
                 if col.name not in BOOKKEEPING_COLUMNS:
                     self.fields[key] = col.name
-        self.stateful = STATE in self.table.c
+        self.stateful = STATE in self.root.table.c
         if not self.stateful:
             self.fields.setdefault(STATE, STATE)
+
+    @property
+    def root(self) -> Versioning:
+        """The base of the class's inheritance hierarchy (itself if none)."""
+        return self if self.parent is None else self.parent.root
+
+    @property
+    def owns_table(self) -> bool:
+        """False for a subclass in single-table inheritance: its base's
+        versioning writes the table's versions."""
+        return self.parent is None or self.table is not self.parent.table
+
+    @property
+    def writers(self) -> list[Versioning]:
+        """The versionings writing this class's tables, base table first."""
+        chain = [] if self.parent is None else self.parent.writers
+        return [*chain, self] if self.owns_table else chain
+
+    def version_column(self, column: Any) -> Any:
+        """The version-table column copying live ``column`` of the hierarchy."""
+        for writer in self.writers:
+            if column.table is writer.table:
+                return writer.version_table.c[column.name]
+        raise KeyError(f"{column} is not a column of {self.name}'s tables")
 
     @property
     def column_keys(self) -> list[str]:
@@ -92,7 +124,7 @@ class Versioning:
         if keys is None:
             keys = self.__dict__["_column_keys"] = [
                 key for key, col in self.mapper.columns.items()
-                if getattr(col, "table", None) is self.table and col.name != REVISION_ID
+                if getattr(col, "table", None) in self.tables and col.name != REVISION_ID
             ]
         return keys
 
@@ -152,6 +184,25 @@ def versioning_of(obj_or_cls: Any) -> Versioning | None:
 
 #: Every versioned class mapped in this process, by mapper.
 versioned_mappers: dict[Mapper[Any], Versioning] = {}
+
+
+def hierarchy_bases(versionings: list[Versioning]) -> list[Versioning]:
+    """``versionings`` without the subclasses of others among them.
+
+    Reading a base class's versions returns its subclasses' too (each as
+    its own version class), so whole-model work reads each hierarchy once.
+    """
+    chosen = set(versionings)
+
+    def has_base_among(v: Versioning) -> bool:
+        parent = v.parent
+        while parent is not None:
+            if parent in chosen:
+                return True
+            parent = parent.parent
+        return False
+
+    return [v for v in versionings if not has_base_among(v)]
 
 
 class Revisioned:
@@ -269,13 +320,9 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     if existing is not None:
         return existing
     if mapper.inherits is not None:
-        raise ConfigurationError(
-            f"{cls.__name__} inherits from the mapped class "
-            f"{mapper.inherits.class_.__name__}; versioning of mapped "
-            f"inheritance is not supported, version each table as its own "
-            f"class",
-            cls=cls,
-        )
+        from vdm.sqlalchemy.inheritance import make_subclass_versioned
+
+        return make_subclass_versioned(mapper, cls)
     table = mapper.local_table
     if not isinstance(table, Table):
         raise ConfigurationError(
@@ -295,9 +342,12 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         {"__module__": cls.__module__, "__versioning__": versioning,
          "__doc__": f"A version of {cls.__name__} (read-only)."},
     )
+    from vdm.sqlalchemy.inheritance import polymorphic_arguments
+
     mapper.registry.map_imperatively(
         version_cls, versioning.version_table,
         properties=version_properties(versioning, version_cls),
+        **polymorphic_arguments(versioning),
     )
     versioning.version_class = version_cls
     cls.__versioning__ = versioning  # type: ignore[attr-defined]

@@ -30,7 +30,12 @@ from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_of
 from vdm.sqlalchemy.inspection import ModelDiff, RevisionChanges, changes_in, diff_model
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import (
+    Versioning,
+    hierarchy_bases,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.restore import restore_model, undo_revision
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.scope import revision_scope
@@ -135,7 +140,9 @@ class Repository:
     def history_tables(self) -> list[Any]:
         """What ``verify`` and ``purge_revision`` cover: the versioned
         classes and the versioned association tables of the metadata."""
-        return [*self.versioned_classes, *associations_of(self.metadata)]
+        # A subclass in single-table inheritance shares its base's table.
+        owners = [v for v in self.versioned_classes if v.owns_table]
+        return [*owners, *associations_of(self.metadata)]
 
     def history(
         self,
@@ -186,13 +193,14 @@ class Repository:
         revision_id = resolve_revision(session, revision)
         changes: dict[type, list[Version]] = {}
         with session.no_autoflush:
-            for v in self.versioned_classes:
+            for v in hierarchy_bases(self.versioned_classes):
                 cls = v.version_class
                 rows = list(session.scalars(
                     select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
                 ))
-                if rows:
-                    changes[v.cls] = rows
+                # Versions of a base class's query are of their own classes.
+                for row in rows:
+                    changes.setdefault(type(row).__versioning__.cls, []).append(row)
         return changes
 
     def changes(self, revision: RevisionRef) -> RevisionChanges:

@@ -32,7 +32,13 @@ from vdm.sqlalchemy.associations import (
     plan_link_undo,
     restore_links,
 )
-from vdm.sqlalchemy.mapping import Key, Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import (
+    Key,
+    Versioning,
+    hierarchy_bases,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
 
@@ -121,17 +127,22 @@ def restore_model(session: Session, revision: RevisionRef,
 def _restore_model(session: Session, revision: RevisionRef,
                    classes: Iterable[Versioning] | None) -> None:
     view = ModelAsOf(session, revision)
-    for v in list(classes) if classes is not None else list(versioned_mappers.values()):
-        then = {x.object_key: x.field_values for x in view.all(v.cls)}
+    for v in hierarchy_bases(_all(classes)):
+        # Each version is of its own (sub)class, which _apply re-creates.
+        then = {x.object_key: x for x in view.all(v.cls)}
         live: Any
         for live in session.scalars(select(v.cls)):
             key = v.key_of(live)
             if key not in then:
                 session.delete(live)
-        for key, values in then.items():
-            _apply(session, v, key, values)
+        for key, version in then.items():
+            _apply(session, type(version).__versioning__, key, version.field_values)
     for association in _associations(classes):
         restore_links(session, association, view.revision_id)
+
+
+def _all(classes: Iterable[Versioning] | None) -> list[Versioning]:
+    return list(classes) if classes is not None else list(versioned_mappers.values())
 
 
 def _associations(classes: Iterable[Versioning] | None) -> list[Association]:
@@ -157,15 +168,16 @@ def undo_revision(session: Session, revision: RevisionRef,
     with session.no_autoflush:
         link_plans = [(a, plan_link_undo(session, a, revision_id))
                       for a in _associations(classes)]
-        for v in list(classes) if classes is not None else list(versioned_mappers.values()):
-            cls = v.version_class
+        for base in hierarchy_bases(_all(classes)):
+            cls = base.version_class
             written = list(session.scalars(select(cls).where(
-                v.version_table.c[REVISION_ID] == revision_id)))
+                base.version_table.c[REVISION_ID] == revision_id)))
             if not written:
                 continue
             before = {b.object_key: b for b in session.scalars(select(cls).where(
-                v.version_table.c[EXPIRED_ID] == revision_id))}
+                base.version_table.c[EXPIRED_ID] == revision_id))}
             for version in written:
+                v = type(version).__versioning__
                 prior = before.get(version.object_key)
                 old = (prior.field_values if prior is not None
                        and prior.operation_type != Operation.DELETE else None)

@@ -249,24 +249,26 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
     target.revision_id = ensure_revision(session, connection, [target])
-    changes = transaction_state(session).pending[versioning]
     old_key = tuple(state.key[1]) if state.key is not None else None
     new_key = versioning.key_of(target)
-    if old_key is not None and old_key != new_key:
-        # A new primary key is a new object: the old one ends here.
-        changes.deleted.add(old_key)
-        changes.inserted.add(new_key)
-    else:
-        changes.updated.add(new_key)
+    # In mapped inheritance each table of the class gets its version.
+    for writer in versioning.writers:
+        changes = transaction_state(session).pending[writer]
+        if old_key is not None and old_key != new_key:
+            # A new primary key is a new object: the old one ends here.
+            changes.deleted.add(old_key)
+            changes.inserted.add(new_key)
+        else:
+            changes.updated.add(new_key)
 
 
 @event.listens_for(Revisioned, "after_insert", propagate=True)
 def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     versioning = versioning_of(target)
     assert versioning is not None
-    transaction_state(_session_for(target)).pending[versioning].inserted.add(
-        versioning.key_of(target)
-    )
+    pending = transaction_state(_session_for(target)).pending
+    for writer in versioning.writers:
+        pending[writer].inserted.add(versioning.key_of(target))
 
 
 @event.listens_for(Revisioned, "before_delete", propagate=True)
@@ -280,7 +282,9 @@ def _after_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> N
     assert versioning is not None
     state = orm_attributes.instance_state(target)
     key = tuple(state.key[1]) if state.key is not None else versioning.key_of(target)
-    transaction_state(_session_for(target)).pending[versioning].deleted.add(key)
+    pending = transaction_state(_session_for(target)).pending
+    for writer in versioning.writers:
+        pending[writer].deleted.add(key)
 
 
 @event.listens_for(Session, "after_flush")

@@ -23,6 +23,7 @@ from sqlalchemy.sql import visitors
 
 from vdm.errors import ReadOnlyError, VdmError
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.associations import associations
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.versions import Version, version_as_of
 
@@ -121,7 +122,8 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
             )
     used: dict[Any, Versioning] = {}
     entities: list[Any] = []
-    by_table = {v.table: v for v in versioned_mappers.values()}
+    by_table: dict[Any, Any] = {v.table: v for v in versioned_mappers.values() if v.owns_table}
+    by_table.update(associations)
 
     def replace(element: Any, **kw: Any) -> Any:
         entity = getattr(element, "_annotations", {}).get("parententity")

@@ -38,7 +38,7 @@ from vdm.states import State
 from vdm.versionreading import VersionReading
 
 if TYPE_CHECKING:
-    from sqlalchemy import Table
+    pass
 
 
 class Version(VersionReading):
@@ -336,7 +336,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
         if value is None and prop.direction is RelationshipDirection.MANYTOONE:
             return None
         if target_versioning is not None:
-            target_col = target_versioning.version_table.c[remote.name]
+            target_col = target_versioning.version_column(remote)
         else:
             target_col = remote
         conditions.append(target_col == value)
@@ -377,14 +377,14 @@ def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None
 
 def _column_value(version: Any, column: Any) -> Any:
     versioning: Versioning = type(version).__versioning__
-    table: Table = versioning.table
-    if column.table is not table:
+    if column.table not in versioning.tables:
         raise VdmError(
             f"{type(version).__name__} cannot follow a relationship through "
             f"{column}; only foreign keys stored in the versioned table can be "
             f"resolved as of a revision", obj=version,
         )
-    return version.__dict__.get(_attr_key(versioning, column.name))
+    key = versioning.mapper.get_property_by_column(column).key
+    return version.__dict__[key] if key in version.__dict__ else getattr(version, key, None)
 
 
 def _versioning(obj: Any) -> Versioning:
