@@ -124,6 +124,9 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
     entities: list[Any] = []
     by_table: dict[Any, Any] = {v.table: v for v in versioned_mappers.values() if v.owns_table}
     by_table.update(associations)
+    # Joined inheritance: a subclass's live join becomes its versions' join.
+    by_join = {v.mapper.persist_selectable: v for v in versioned_mappers.values()
+               if v.parent is not None and v.owns_table}
 
     def replace(element: Any, **kw: Any) -> Any:
         entity = getattr(element, "_annotations", {}).get("parententity")
@@ -134,6 +137,11 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
                 used[versioning.version_table] = versioning
                 entities.append(inspect(versioning.version_class).__clause_element__())
                 return entities[-1]
+        joined = by_join.get(element) if table is None else None
+        if joined is not None:
+            for writer in joined.writers:
+                used[writer.version_table] = writer
+            return inspect(joined.version_class).persist_selectable
         versioning = by_table.get(table) if table is not None else None
         if versioning is None and element in by_table:
             versioning = by_table[element]
