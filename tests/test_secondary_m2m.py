@@ -7,8 +7,15 @@ association table, articles cite articles, readers bookmark articles.
 import pytest
 from history_helpers import rows
 from secondary_models import Article, BlogBase, Keyword, Reader
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, inspect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, event, inspect, select
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 
 from vdm import ConfigurationError, ConflictError, NoRevisionError, Operation
 from vdm.sqlalchemy import Repository, Revision, Revisioned, as_of
@@ -339,3 +346,54 @@ def test_an_association_with_a_column_vdm_needs_is_refused_when_declared():
         "Shelf.books: the association table 'shelf_book' has a column named "
         "'state', which vdm's version table needs; rename it, or make the "
         "association a versioned link class (add_stateful_versioned_m2m)")
+
+
+class _Statements:
+    """The statements an engine runs inside the block."""
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.seen.append(" ".join(statement.split()))
+
+    def on(self, table):
+        return [s for s in self.seen if f" {table} " in f"{s} " or f" {table}(" in s]
+
+
+def test_tagging_many_articles_costs_the_same_statements_per_table_as_tagging_one(
+        session, engine):
+    revise(session, "r1: 100 articles, 100 keywords")
+    articles = [Article(title=f"a{i}") for i in range(100)]
+    keywords = [Keyword(word=f"k{i}") for i in range(100)]
+    session.add_all(articles + keywords)
+    session.commit()
+    counts = {}
+    for count, first in ((1, 0), (10, 1), (100, 0)):
+        # Loaded first: loading a collection in the block would autoflush
+        # each append, with or without vdm.
+        session.scalars(select(Article).options(selectinload(Article.keywords))).all()
+        revise(session, f"tag {count}")
+        with _Statements(engine) as log:
+            for i in range(count):
+                articles[(first + i) % 100].keywords.append(keywords[(count + i) % 100])
+            session.commit()
+        counts[count] = (len(log.on("article_keyword_revision")), len(log.on("article_keyword")))
+        assert len(log.on("article_revision")) == 0  # the articles themselves did not change
+    assert counts[1] == counts[10] == counts[100], (counts, log.seen)
+    session.scalars(select(Article).options(selectinload(Article.keywords))).all()
+    revise(session, "untag 100")
+    with _Statements(engine) as log:
+        for article in articles:
+            article.keywords = []
+        session.commit()
+    assert len(log.on("article_keyword_revision")) <= counts[1][0], log.seen
+    assert rows(engine, "SELECT count(*) FROM article_keyword_revision "
+                        "WHERE operation_type = 2") == [(111,)]
