@@ -19,6 +19,8 @@ from sqlalchemy.orm import (
 
 from vdm import ConfigurationError, ConflictError, NoRevisionError, Operation
 from vdm.sqlalchemy import Repository, Revision, Revisioned, as_of
+from vdm.sqlalchemy.reflection import ReflectedModel
+from vdm.sqlalchemy.tablehistory import row_changes
 
 
 @pytest.fixture
@@ -193,7 +195,7 @@ def test_an_unversioned_reader_bookmarking_versioned_articles_is_history_too(
     session.add(reader)
     session.commit()  # a reader alone is no versioned change
     reader.bookmarks.append(intro)
-    with pytest.raises(NoRevisionError, match="Reader"):
+    with pytest.raises(NoRevisionError, match=r"^Reader\(id=1\) changed but the session has no revision"):
         session.commit()
     session.rollback()
     revise(session, "r2: ann bookmarks")
@@ -207,6 +209,13 @@ def test_an_unversioned_reader_bookmarking_versioned_articles_is_history_too(
         (reader.id, intro.id, 3, None, Operation.DELETE, "active"),
     ]
     assert Repository(BlogBase.metadata, session).verify() == []
+    session.rollback()
+    with engine.connect() as connection:
+        model = ReflectedModel(connection)
+        assert {"article_keyword", "bookmark", "citation"} <= set(model.by_name)
+        assert model.verify() == []
+        assert [(c.table, c.key, c.kind) for c in row_changes(model, 3)] == [
+            ("bookmark", (reader.id, intro.id), "destroyed")]
 
 
 def test_the_whole_model_view_follows_keywords_as_of_its_revision(session, blog):

@@ -106,7 +106,12 @@ def describe(obj: Any) -> str:
     """``Book(id=1)`` for a versioned object, ``repr`` otherwise."""
     versioning = versioning_of(obj)
     if versioning is None:
-        return repr(obj)
+        # An unversioned object changing a versioned association.
+        state = orm_attributes.instance_state(obj)
+        if state.identity is None:
+            return repr(obj)
+        pairs = zip(state.mapper.primary_key, state.identity, strict=True)
+        return f"{type(obj).__name__}({', '.join(f'{c.key}={v!r}' for c, v in pairs)})"
     try:
         key = versioning.key_of(obj)
     except Exception:  # noqa: BLE001 - a transient object has no key to show
