@@ -6,8 +6,17 @@ The story of a company: employees are managers (joined table), directors
 
 import pytest
 from history_helpers import rows
-from inheritance_models import CompanyBase, Department, Director, Employee, Engineer, Manager
-from sqlalchemy import inspect, select, text
+from inheritance_models import (
+    CompanyBase,
+    Department,
+    Director,
+    Employee,
+    Engineer,
+    Manager,
+    Project,
+    Skill,
+)
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 
 from vdm import NoRevisionError, Operation, State
@@ -230,3 +239,55 @@ def test_verify_finds_a_broken_subclass_table(session, company, repo, engine):
         conn.execute(text("UPDATE manager SET budget = 7 WHERE id = :i"), {"i": ann_id})
     found = repo.verify()
     assert [(v.kind, v.table, v.key) for v in found] == [("head-mismatch", "manager", (ann_id,))]
+
+
+def test_many_to_many_of_a_base_and_of_a_subclass_read_as_of_their_revision(
+        session, company, repo):
+    _, ann, bob, cy = company
+    revise(session, "r2: skills and projects")
+    go, sql = Skill(name="go"), Skill(name="sql")
+    apollo = Project(name="apollo")
+    ann.skills = [sql, go]
+    ann.projects.append(apollo)
+    bob.skills.append(go)
+    session.commit()
+    revise(session, "r3: ann drops go")
+    ann.skills.remove(go)
+    session.commit()
+    assert ann.get_as_of(1).skills == [] and ann.get_as_of(1).projects == []
+    assert [s.name for s in ann.get_as_of(2).skills] == ["go", "sql"]
+    assert [s.name for s in ann.get_as_of(3).skills] == ["sql"]
+    assert [p.name for p in ann.get_as_of(3).projects] == ["apollo"]
+    assert [s.name for s in as_of(session, 2).get(Employee, bob.id).skills] == ["go"]
+    assert repo.verify() == []
+    revise(session, "r4: undo r3")
+    repo.undo(3)
+    session.commit()
+    session.expire_all()
+    assert [s.name for s in ann.skills] == ["go", "sql"]
+    assert repo.verify() == []
+
+
+def test_updating_100_managers_costs_the_same_statements_as_updating_one(session, engine):
+    revise(session, "r1")
+    managers = [Manager(name=f"m{i}", budget=i) for i in range(100)]
+    session.add_all(managers)
+    session.commit()
+    counts = {}
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    for count in (1, 100):
+        for m in managers:
+            m.budget  # noqa: B018 - loaded before the revision, as an application would
+        revise(session, f"raise {count}")
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", listener)
+        for m in managers[:count]:
+            m.budget += 1000
+        session.commit()
+        event.remove(engine, "before_cursor_execute", listener)
+        counts[count] = len(seen)
+    assert counts[1] == counts[100], counts

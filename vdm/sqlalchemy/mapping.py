@@ -99,6 +99,13 @@ class Versioning:
         return self if self.parent is None else self.parent.root
 
     @property
+    def all_links(self) -> dict[str, Any]:
+        """Versioned link collections of this class and its base classes."""
+        if self.parent is None:
+            return self.links
+        return {**self.parent.all_links, **self.links}
+
+    @property
     def owns_table(self) -> bool:
         """False for a subclass in single-table inheritance: its base's
         versioning writes the table's versions."""

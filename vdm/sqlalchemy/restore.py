@@ -86,7 +86,7 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)
     live = _apply(session, v, key, then.field_values if then is not None else None)
-    for spec in v.links.values():
+    for spec in v.all_links.values():
         links_then = {link.object_key: link.field_values for link in view.scalars(
             select(spec.link.cls).where(*_owner_filter(spec, key)))}
         current = session.scalars(select(spec.link.cls).where(*_owner_filter(spec, key)))

@@ -75,7 +75,7 @@ class Version(VersionReading):
         if name.startswith("_"):
             raise AttributeError(name)
         versioning = type(self).__versioning__
-        spec = versioning.links.get(name.removesuffix("_active").removesuffix("_deleted"))
+        spec = versioning.all_links.get(name.removesuffix("_active").removesuffix("_deleted"))
         if spec is not None:
             from vdm.sqlalchemy.links import links_as_of
 
