@@ -17,7 +17,7 @@ registry, and copies the ``revision`` table into the metadata so that
         id: Mapped[int] = mapped_column(primary_key=True)
         title: Mapped[str | None]
 
-Problems (no primary key, inheritance, a clashing column name) raise
+Problems (no primary key, concrete inheritance, a clashing column name) raise
 :class:`vdm.ConfigurationError` right there, when the class is declared.
 """
 
