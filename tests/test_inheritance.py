@@ -16,11 +16,11 @@ from inheritance_models import (
     Project,
     Skill,
 )
-from sqlalchemy import event, inspect, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import ForeignKey, String, case, event, inspect, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from vdm import NoRevisionError, Operation, State
-from vdm.sqlalchemy import Repository, Revision, as_of
+from vdm import ConfigurationError, NoRevisionError, Operation, State
+from vdm.sqlalchemy import Repository, Revision, Revisioned, Stateful, as_of
 
 
 @pytest.fixture
@@ -291,3 +291,38 @@ def test_updating_100_managers_costs_the_same_statements_as_updating_one(session
         event.remove(engine, "before_cursor_execute", listener)
         counts[count] = len(seen)
     assert counts[1] == counts[100], counts
+
+
+class _Other(DeclarativeBase):
+    pass
+
+
+def test_stateful_on_a_joined_subclass_only_is_refused_when_declared():
+    class Vehicle(Revisioned, _Other):
+        __tablename__ = "vehicle"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        kind: Mapped[str] = mapped_column(String(10))
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "v"}
+
+    with pytest.raises(ConfigurationError) as caught:
+        class Truck(Stateful, Vehicle):
+            __tablename__ = "truck"
+            id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), primary_key=True)
+            __mapper_args__ = {"polymorphic_identity": "t"}
+    assert str(caught.value) == (
+        "Truck (table 'truck') has a column named 'state'; in joined inheritance "
+        "only the base table 'vehicle' holds it, rename it")
+
+
+def test_a_discriminator_that_is_not_a_column_is_refused_when_declared():
+    with pytest.raises(ConfigurationError) as caught:
+        class Shape(Revisioned, _Other):
+            __tablename__ = "shape"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            kind: Mapped[str] = mapped_column(String(10))
+            __mapper_args__ = {
+                "polymorphic_on": case((kind == "c", "circle"), else_="shape"),
+                "polymorphic_identity": "shape",
+            }
+    assert str(caught.value).startswith("Shape is polymorphic on CASE WHEN")
+    assert "discriminated by a column (polymorphic_on='column')" in str(caught.value)
