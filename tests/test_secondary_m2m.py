@@ -406,3 +406,17 @@ def test_tagging_many_articles_costs_the_same_statements_per_table_as_tagging_on
     assert len(log.on("article_keyword_revision")) <= counts[1][0], log.seen
     assert rows(engine, "SELECT count(*) FROM article_keyword_revision "
                         "WHERE operation_type = 2") == [(111,)]
+
+
+def test_a_revisions_changes_list_the_links_it_added_and_removed(session, blog):
+    intro, _, python, sql, web = blog
+    revise(session, "r2")
+    intro.keywords.remove(sql)
+    intro.keywords.append(web)
+    session.commit()
+    changes = Repository(BlogBase.metadata, session).changes(2)
+    assert [c.describe() for c in changes.links_added] == [
+        f"article_keyword(article_id={intro.id}, keyword_id={web.id}) created"]
+    assert [c.describe() for c in changes.links_removed] == [
+        f"article_keyword(article_id={intro.id}, keyword_id={sql.id}) destroyed"]
+    assert changes.created == changes.updated == changes.deleted == []

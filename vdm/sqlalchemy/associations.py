@@ -155,6 +155,36 @@ def associations_of(metadata: Any) -> list[Association]:
     return [a for a in associations.values() if a.table.metadata is metadata]
 
 
+def associations_for(classes: Iterable[Any] | None) -> list[Association]:
+    """The association tables of the metadata of ``classes`` (default: all)."""
+    if classes is None:
+        return list(associations.values())
+    metadatas = {v.table.metadata for v in classes}
+    return [a for a in associations.values() if a.table.metadata in metadatas]
+
+
+def link_changes(connection: Connection, association: Association,
+                 revision_id: int) -> list[Any]:
+    """What ``revision_id`` did to the association's links, as link
+    :class:`~vdm.changes.ObjectChange` objects (two queries)."""
+    from vdm.changes import classify_change
+
+    vt = association.version_table
+    written = _rows_with_op(connection, association, vt.c[REVISION_ID] == revision_id)
+    if not written:
+        return []
+    before = _rows_with_op(connection, association, vt.c[EXPIRED_ID] == revision_id)
+    fields = [c.name for c in association.table.c]
+    found = []
+    for key, (values, op) in sorted(written.items(), key=lambda item: repr(item[0])):
+        prior = before.get(key)
+        old = prior[0] if prior is not None and prior[1] != Operation.DELETE else None
+        new = values if op != Operation.DELETE else None
+        found.append(classify_change(association.name, association.table.name, key, fields,
+                                     old, new, is_link=True, key_names=association.key_names))
+    return found
+
+
 def _where(cls: type, attr: str) -> str:
     return f"{cls.__name__}.{attr}"
 

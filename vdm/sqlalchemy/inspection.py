@@ -36,6 +36,7 @@ from vdm.errors import VdmError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.associations import associations_for, link_changes
 from vdm.sqlalchemy.mapping import (
     Versioning,
     hierarchy_bases,
@@ -75,7 +76,9 @@ def _versionings(classes: Iterable[Versioning] | None) -> list[Versioning]:
 
 def changes_in(session: Session, revision: RevisionRef,
                classes: Iterable[Versioning] | None = None) -> RevisionChanges:
-    """Everything ``revision`` changed: two queries per versioned class."""
+    """Everything ``revision`` changed: two queries per versioned class
+    (and per versioned association table, whose rows are link changes)."""
+    classes = list(classes) if classes is not None else None
     revision_id = resolve_revision(session, revision)
     found = session.get(Revision, revision_id)
     assert found is not None
@@ -94,6 +97,8 @@ def changes_in(session: Session, revision: RevisionRef,
                 prior = before.get(version.object_key)
                 v = type(version).__versioning__
                 result.objects.append(_classify(v, version, prior, v in links))
+        for association in associations_for(classes):
+            result.objects.extend(link_changes(session.connection(), association, revision_id))
     result.sort()
     return result
 

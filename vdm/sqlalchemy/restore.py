@@ -26,9 +26,9 @@ from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import (
-    Association,
     apply_link_undo,
     associations,
+    associations_for,
     plan_link_undo,
     restore_links,
 )
@@ -137,20 +137,12 @@ def _restore_model(session: Session, revision: RevisionRef,
                 session.delete(live)
         for key, version in then.items():
             _apply(session, type(version).__versioning__, key, version.field_values)
-    for association in _associations(classes):
+    for association in associations_for(classes):
         restore_links(session, association, view.revision_id)
 
 
 def _all(classes: Iterable[Versioning] | None) -> list[Versioning]:
     return list(classes) if classes is not None else list(versioned_mappers.values())
-
-
-def _associations(classes: Iterable[Versioning] | None) -> list[Association]:
-    """The association tables of the metadata of ``classes`` (default: all)."""
-    if classes is None:
-        return list(associations.values())
-    metadatas = {v.table.metadata for v in classes}
-    return [a for a in associations.values() if a.table.metadata in metadatas]
 
 
 def undo_revision(session: Session, revision: RevisionRef,
@@ -167,7 +159,7 @@ def undo_revision(session: Session, revision: RevisionRef,
     plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
     with session.no_autoflush:
         link_plans = [(a, plan_link_undo(session, a, revision_id))
-                      for a in _associations(classes)]
+                      for a in associations_for(classes)]
         for base in hierarchy_bases(_all(classes)):
             cls = base.version_class
             written = list(session.scalars(select(cls).where(
