@@ -1,7 +1,12 @@
-"""A stress tool: concurrent writers and as-of readers, then a full audit.
+"""The stress tool: concurrent writers and as-of readers, then a full audit.
+
+One tool for both backends: it drives vdm through the acceptance harness
+(:mod:`acceptance.harness`), so ``vdm.sqlalchemy`` and ``vdm.sqlobject``
+meet exactly the same load and the same audit.
 
 Writers (threads, or processes on a server database) each commit a fixed
-number of revisions to the versioned-link model of :mod:`link_models`:
+number of revisions to the versioned-link model (packages with a license,
+tags through a versioned link and extras through a versioned map):
 creating packages, renaming them, changing their license, soft-deleting,
 undeleting, hard-deleting them, and editing their tags and extras.  The
 pool of packages is kept small so that writers keep touching the same
@@ -15,7 +20,8 @@ change, as plain data.  Afterwards the audit checks that
 * revision ids followed commit order (ids observed from a separate
   connection while the writers ran: a newly seen id is never below one seen
   earlier);
-* the revisions in the database are exactly the logged ones;
+* the revisions in the database are exactly the logged ones, and their
+  timestamps never decrease along ids;
 * :meth:`Repository.verify` finds nothing;
 * the as-of view at *every* revision equals a replay, in plain Python, of
   the logged changes up to that revision, and so do the readers' samples
@@ -24,7 +30,7 @@ change, as plain data.  Afterwards the audit checks that
 It is bounded in count (writers x revisions) and in time (``time_limit``),
 and talks only to a database on the loopback interface::
 
-    python tests/stress.py --db postgresql --writers 8 --revisions 50
+    python tests/stress.py --backend sqlobject --db postgresql --writers 8 --revisions 50
 
 :func:`run_stress` is what ``tests/test_stress.py`` calls.
 """
@@ -37,23 +43,23 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from link_models import License, LinkBase, Package, Tag
-from sqlalchemy import create_engine, make_url, select
-from sqlalchemy.orm import Session
+from acceptance.harness import Harness, SQLAlchemyHarness, SQLObjectHarness
+from sqlalchemy import Engine, create_engine, make_url, select, text
 
 from vdm import ConflictError
-from vdm.sqlalchemy import Repository, Revision, as_of
 
 #: Hosts the tool agrees to talk to.
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+BACKENDS = ("sqlalchemy", "sqlobject")
 TAGS = [f"t{i}" for i in range(5)]
 LICENSES = ["L0", "L1", "L2"]
 EXTRA_KEYS = ["a", "b"]
@@ -87,6 +93,7 @@ class WriterReport:
 class StressResult:
     """The figures of a run, and every problem the audit found."""
 
+    backend: str
     database: str
     writers: int
     revisions: int
@@ -99,40 +106,132 @@ class StressResult:
 
     def figures(self) -> str:
         mode = "processes" if self.processes else "threads"
-        return (f"{self.database}: {self.writers} writers ({mode}), "
+        return (f"{self.backend} on {self.database}: {self.writers} writers ({mode}), "
                 f"{self.revisions} revisions, {self.conflicts} conflicts, "
                 f"{self.reads} as-of reads, {self.duration:.1f} s"
                 + (" (stopped at the time limit)" if self.truncated else ""))
 
 
-# -- the model as plain data ------------------------------------------------
+# -- the backends, through the harness -------------------------------------
+
+
+def sqlobject_uri(url: str) -> str:
+    """The SQLObject URI of an SQLAlchemy URL (as ``sqlobject_models`` does)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return "sqlite:" + str(parsed.database)
+    auth = parsed.username or ""
+    if parsed.password:
+        auth += f":{parsed.password}"
+    location = f"{auth}@{parsed.host}:{parsed.port}/{parsed.database}"
+    if backend == "postgresql":
+        return f"postgres://{location}?driver=psycopg2"
+    return f"mysql://{location}?driver=pymysql&charset=utf8mb4"
+
+
+class Endpoint:
+    """One client of the database (a writer, a reader, the auditor).
+
+    It owns what a real application process would own: an engine, and for
+    SQLObject a connection of its own; :meth:`session` gives a harness on a
+    fresh session for each unit of work.
+    """
+
+    def __init__(self, backend: str, url: str, create: bool = False) -> None:
+        self.backend = backend
+        self.engine: Engine = create_engine(url, pool_size=1, max_overflow=2) \
+            if make_url(url).get_backend_name() != "sqlite" else create_engine(url)
+        self.connection: Any = None
+        if backend == "sqlobject":
+            from sqlobject import connectionForURI
+
+            self.connection = connectionForURI(sqlobject_uri(url))
+            if create:
+                import sqlobject_models
+
+                from vdm.sqlobject import create_tables
+
+                create_tables(self.connection, sqlobject_models.LINKS)
+        elif create:
+            import link_models
+
+            link_models.LinkBase.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Harness]:
+        """A harness on a new session (closed at the end of the block)."""
+        harness: Harness
+        if self.backend == "sqlalchemy":
+            harness = SQLAlchemyHarness(self.engine, "links", create=False)
+        else:
+            harness = SQLObjectHarness(self.engine, "links", connection=self.connection)
+        try:
+            yield harness
+        finally:
+            harness.close()
+
+    def revision_rows(self) -> list[tuple[int, Any]]:
+        """``(id, timestamp)`` of every revision, in id order, in a fresh snapshot."""
+        with self.engine.connect() as conn:
+            return [(int(r[0]), r[1]) for r in conn.execute(
+                text("SELECT id, timestamp FROM revision ORDER BY id"))]
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.engine.dispose()
+
+
+def packages(h: Harness) -> list[Any]:
+    """The live packages in the harness's session, values read now."""
+    if h.backend == "sqlalchemy":
+        cls = h.classes["Package"]
+        found = list(h.session.scalars(select(cls).order_by(cls.id)))  # type: ignore[attr-defined]
+    else:
+        found = list(h.classes["Package"].select(orderBy="id",
+                                                 connection=h.session.transaction))  # type: ignore[attr-defined]
+    for p in found:  # read every value now: this read may go stale
+        p.name  # noqa: B018
+    return found
+
+
+def by_name(h: Harness, cls_name: str) -> dict[str, Any]:
+    cls = h.classes[cls_name]
+    if h.backend == "sqlalchemy":
+        return {x.name: x for x in h.session.scalars(select(cls))}  # type: ignore[attr-defined]
+    return {x.name: x for x in cls.select(connection=h.session.transaction)}  # type: ignore[attr-defined]
+
+
+def flush(h: Harness) -> None:
+    h.session.flush()  # type: ignore[attr-defined]
 
 
 def _state(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def freeze_live(session: Session) -> Model:
+def _frozen(p: Any, extras: Iterable[tuple[str, Any]]) -> Frozen:
+    license = p.license
+    return (p.name, _state(p.state), license.name if license else None,
+            tuple(sorted(t.name for t in p.tags)), tuple(sorted(extras)))
+
+
+def freeze_live(h: Harness) -> Model:
     """The live model as plain data."""
-    model: Model = {}
-    for p in session.scalars(select(Package)):
-        tags = tuple(sorted(link.tag.name for link in p.tags_active))
-        extras = tuple(sorted((e.key, e.value) for e in p.extras_list
-                              if _state(e.state) == "active"))
-        model[p.id] = (p.name, _state(p.state), p.license.name if p.license else None,
-                       tags, extras)
-    return model
+    return {p.id: _frozen(p, p.extras.items()) for p in packages(h)}
 
 
-def freeze_view(session: Session, revision_id: int) -> Model:
-    """The model as of ``revision_id``, read through :func:`vdm.sqlalchemy.as_of`."""
-    view = as_of(session, revision_id)
+def freeze_view(h: Harness, revision_id: int) -> Model:
+    """The model as of ``revision_id``, read through the repository's as-of view."""
+    view = h.repository().as_of(revision_id)
     model: Model = {}
-    for p in view.all(Package):
-        tags = tuple(sorted(t.name for t in p.tags))
-        extras = tuple(sorted((e.key, e.value) for e in p.extras_active))
-        model[p.id] = (p.name, _state(p.state), p.license.name if p.license else None,
-                       tags, extras)
+    for p in view.all(h.classes["Package"]):
+        if h.backend == "sqlalchemy":
+            extras = [(e.key, e.value) for e in p.extras_active]
+        else:
+            extras = list(p.extras.items())
+        model[p.id] = _frozen(p, extras)
     return model
 
 
@@ -175,38 +274,35 @@ def replay(entries: Iterable[tuple[int, list[Op]]]) -> dict[int, Model]:
 # -- writers ----------------------------------------------------------------
 
 
-def setup_model(url: str) -> tuple[int, list[Op]]:
+def setup_model(backend: str, url: str) -> tuple[int, list[Op]]:
     """Create the tables and the vocabulary; return the logged first revision."""
-    engine = create_engine(url)
+    endpoint = Endpoint(backend, url, create=True)
     try:
-        LinkBase.metadata.create_all(engine)
-        with Session(engine) as s:
-            rev = s.revision = Revision(author="setup", message="vocabulary and packages")
-            s.add_all(Tag(name=n) for n in TAGS)
-            licenses = {n: License(name=n) for n in LICENSES}
-            packages = [Package(name=f"p{i}", license=licenses[LICENSES[i % 2]])
-                        for i in range(POOL_MAX - 1)]
-            s.add_all([*licenses.values(), *packages])
-            s.flush()
-            ops: list[Op] = [("create", p.id, p.name, p.license.name) for p in packages]
-            s.commit()
+        with endpoint.session() as h:
+            rev = h.begin("vocabulary and packages", author="setup")
+            for name in TAGS:
+                h.create("Tag", name=name)
+            licenses = {n: h.create("License", name=n) for n in LICENSES}
+            created = [h.create("Package", name=f"p{i}", license=licenses[LICENSES[i % 2]])
+                       for i in range(POOL_MAX - 1)]
+            flush(h)
+            ops: list[Op] = [("create", p.id, p.name, p.license.name) for p in created]
+            h.commit()
             assert rev.id is not None
             return rev.id, ops
     finally:
-        engine.dispose()
+        endpoint.close()
 
 
-def _one_action(s: Session, rng: random.Random, n: int, i: int,
-                pool: list[Package], tags: dict[str, Tag],
-                licenses: dict[str, License]) -> list[Op]:
-    """Apply one random change to the session; return it as logged ops."""
+def _one_action(h: Harness, rng: random.Random, n: int, i: int, pool: list[Any],
+                tags: dict[str, Any], licenses: dict[str, Any]) -> list[Op]:
+    """Apply one random change in the session; return it as logged ops."""
     create = len(pool) < POOL_MIN or (len(pool) < POOL_MAX and rng.random() < 0.15)
     if create or not pool:
         license_name = rng.choice([*LICENSES, None])
-        pkg = Package(name=f"w{n}.{i}.{rng.randrange(10**6)}",
-                      license=licenses[license_name] if license_name else None)
-        s.add(pkg)
-        s.flush()
+        pkg = h.create("Package", name=f"w{n}.{i}.{rng.randrange(10**6)}",
+                       license=licenses[license_name] if license_name else None)
+        flush(h)
         return [("create", pkg.id, pkg.name, license_name)]
     pkg = pool.pop(rng.randrange(len(pool)))
     action = rng.choice(["name", "license", "state", "state", "hard", "tags", "tags",
@@ -228,9 +324,10 @@ def _one_action(s: Session, rng: random.Random, n: int, i: int,
         pkg.undelete()
         return [("state", pkg.id, "active")]
     if action == "hard":
-        for link in [*pkg.package_tags, *pkg.extras_list]:
-            s.delete(link)
-        s.delete(pkg)
+        for link in [*pkg.package_tags, *getattr(pkg, "package_groups", []),
+                     *pkg.extras_list]:
+            h.destroy(link)
+        h.destroy(pkg)
         return [("hard", pkg.id)]
     if action == "tags":
         present = [t.name for t in pkg.tags]
@@ -252,42 +349,43 @@ def _one_action(s: Session, rng: random.Random, n: int, i: int,
     return [("extra", pkg.id, key, value)]
 
 
-def run_writer(url: str, n: int, revisions: int, seed: int, deadline: float) -> WriterReport:
+def run_writer(backend: str, url: str, n: int, revisions: int, seed: int,
+               deadline: float) -> WriterReport:
     """Writer ``n``: commit ``revisions`` revisions, retrying on conflict.
 
     A top-level function, so that it also runs in a worker process.
     """
     report = WriterReport(writer=n)
     rng = random.Random(f"{seed}/{n}")
-    engine = create_engine(url, pool_size=1, max_overflow=0)
+    endpoint = Endpoint(backend, url)
     try:
         for i in range(revisions):
             for _attempt in range(MAX_ATTEMPTS):
                 if time.monotonic() > deadline:
                     report.truncated = True
                     return report
-                with Session(engine) as s:
+                with endpoint.session() as h:
                     try:
-                        pool = list(s.scalars(select(Package).order_by(Package.id)))
-                        tags = {t.name: t for t in s.scalars(select(Tag))}
-                        licenses = {x.name: x for x in s.scalars(select(License))}
+                        pool = packages(h)
+                        tags = by_name(h, "Tag")
+                        licenses = by_name(h, "License")
                         # Give other writers time to commit in between, so that
                         # some of this read goes stale.
                         time.sleep(rng.uniform(0, 0.004))
-                        rev = s.revision = Revision(author=f"writer{n}", message=f"{n}:{i}")
+                        rev = h.begin(f"{n}:{i}", author=f"writer{n}")
                         ops: list[Op] = []
                         for _ in range(rng.choice([1, 1, 2])):
-                            ops += _one_action(s, rng, n, i, pool, tags, licenses)
+                            ops += _one_action(h, rng, n, i, pool, tags, licenses)
                             if rng.random() < 0.3:
-                                s.flush()
-                        s.commit()
+                                flush(h)
+                        h.commit()
                     except ConflictError:
                         report.conflicts += 1
-                        s.rollback()
+                        h.rollback()
                         continue
                     except Exception as exc:  # noqa: BLE001 - any other error is a finding
                         report.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-                        s.rollback()
+                        h.rollback()
                         continue
                 if rev.id is None:
                     report.empty += 1
@@ -298,7 +396,7 @@ def run_writer(url: str, n: int, revisions: int, seed: int, deadline: float) -> 
                 report.errors.append(f"gave up revision {i} after {MAX_ATTEMPTS} attempts")
                 return report
     finally:
-        engine.dispose()
+        endpoint.close()
     return report
 
 
@@ -312,19 +410,18 @@ def check_loopback(url: str) -> None:
                          f"({', '.join(sorted(LOOPBACK))}) are allowed")
 
 
-def run_stress(url: str, writers: int = 4, revisions: int = 10, readers: int = 2,
-               processes: bool = False, seed: int = 0,
+def run_stress(url: str, backend: str = "sqlalchemy", writers: int = 4, revisions: int = 10,
+               readers: int = 2, processes: bool = False, seed: int = 0,
                time_limit: float = 120.0) -> StressResult:
-    """Stress the (empty) database at ``url``, audit it, return the figures."""
+    """Stress the (empty) database at ``url`` through ``backend``; audit it."""
     check_loopback(url)
-    engine = create_engine(url)
-    database = engine.dialect.name
+    database = make_url(url).get_backend_name()
     if database == "sqlite" and (writers > 1 or processes):
         raise ValueError("SQLite has one writer at a time (a database lock); "
                          "stress concurrent writers on PostgreSQL or MariaDB")
     start = time.monotonic()
     deadline = start + time_limit
-    setup = setup_model(url)
+    setup = setup_model(backend, url)
 
     seen: list[int] = []
     order_violations: list[str] = []
@@ -335,11 +432,11 @@ def run_stress(url: str, writers: int = 4, revisions: int = 10, readers: int = 2
 
     def observe() -> None:
         known: set[int] = set()
-        with Session(engine) as s:
+        observer = Endpoint(backend, url)
+        try:
             while True:
                 done = stop.is_set()
-                ids = set(s.scalars(select(Revision.id)))
-                s.rollback()  # a fresh snapshot next time (MariaDB's REPEATABLE READ)
+                ids = {rid for rid, _ in observer.revision_rows()}
                 new = ids - known
                 if new and known and min(new) < max(known):
                     order_violations.append(
@@ -349,26 +446,31 @@ def run_stress(url: str, writers: int = 4, revisions: int = 10, readers: int = 2
                 if done:
                     return
                 time.sleep(0.002)
+        finally:
+            observer.close()
 
     def read(k: int) -> None:
         nonlocal reads
         rng = random.Random(f"{seed}/reader{k}")
-        with Session(engine) as s:
+        reader = Endpoint(backend, url)
+        try:
             while not stop.is_set():
                 if not seen:
                     time.sleep(0.005)
                     continue
                 revision_id = rng.choice(seen)
-                try:
-                    model = freeze_view(s, revision_id)
-                except Exception as exc:  # noqa: BLE001 - any error is a finding
-                    reader_errors.append(f"as of {revision_id}: {type(exc).__name__}: {exc}")
-                    return
-                finally:
-                    s.rollback()
+                with reader.session() as h:
+                    try:
+                        model = freeze_view(h, revision_id)
+                    except Exception as exc:  # noqa: BLE001 - any error is a finding
+                        reader_errors.append(
+                            f"as of {revision_id}: {type(exc).__name__}: {exc}")
+                        return
                 reads += 1
                 if len(samples) < 500:
                     samples.append((revision_id, model))
+        finally:
+            reader.close()
 
     threads = [threading.Thread(target=observe)]
     threads += [threading.Thread(target=read, args=(k,)) for k in range(readers)]
@@ -379,14 +481,14 @@ def run_stress(url: str, writers: int = 4, revisions: int = 10, readers: int = 2
         if processes:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(writers, mp_context=context) as pool:
-                futures = [pool.submit(run_writer, url, n, revisions, seed, deadline)
+                futures = [pool.submit(run_writer, backend, url, n, revisions, seed, deadline)
                            for n in range(writers)]
                 reports = [f.result() for f in futures]
         else:
             results: dict[int, WriterReport] = {}
 
             def write(n: int) -> None:
-                results[n] = run_writer(url, n, revisions, seed, deadline)
+                results[n] = run_writer(backend, url, n, revisions, seed, deadline)
 
             workers = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
             for w in workers:
@@ -400,7 +502,7 @@ def run_stress(url: str, writers: int = 4, revisions: int = 10, readers: int = 2
             t.join()
 
     result = StressResult(
-        database=database, writers=writers,
+        backend=backend, database=database, writers=writers,
         revisions=1 + sum(len(r.log) for r in reports),
         conflicts=sum(r.conflicts for r in reports),
         duration=0.0, reads=reads, processes=processes,
@@ -415,40 +517,52 @@ def run_stress(url: str, writers: int = 4, revisions: int = 10, readers: int = 2
             problems.append(f"writer{r.writer}: {r.empty} commit(s) wrote no revision")
     if len(reports) != writers:
         problems.append(f"only {len(reports)} of {writers} writers reported")
+    problems += audit(backend, url, [setup, *(e for r in reports for e in r.log)], samples)
+    result.duration = time.monotonic() - start
+    return result
 
-    entries = [setup, *(e for r in reports for e in r.log)]
+
+def audit(backend: str, url: str, entries: list[tuple[int, list[Op]]],
+          samples: list[tuple[int, Model]]) -> list[str]:
+    """What the database holds against the replay of the logged revisions."""
+    problems: list[str] = []
     expected = replay(entries)
-    with Session(engine) as s:
-        in_db = list(s.scalars(select(Revision.id).order_by(Revision.id)))
+    auditor = Endpoint(backend, url)
+    try:
+        rows = auditor.revision_rows()
+        in_db = [rid for rid, _ in rows]
         if in_db != sorted(expected):
             problems.append(f"revisions in the database {in_db} differ from the logged "
                             f"ones {sorted(expected)}")
-        stamps = [t for t in s.scalars(select(Revision.timestamp).order_by(Revision.id))]
+        stamps = [stamp for _, stamp in rows]
         if stamps != sorted(stamps):
             problems.append("revision timestamps decrease along ids")
-        problems += [f"verify: {v}" for v in Repository(LinkBase.metadata, s).verify()]
+        with auditor.session() as h:
+            problems += [f"verify: {v}" for v in h.verify()]
         differing: list[int] = []
         for revision_id in in_db:
-            got = freeze_view(s, revision_id)
+            with auditor.session() as h:
+                got = freeze_view(h, revision_id)
             if revision_id in expected and got != expected[revision_id]:
                 if not differing:
                     problems.append(_mismatch(f"as of {revision_id} (the first revision "
                                               f"to differ)", expected[revision_id], got))
                 differing.append(revision_id)
-            s.expunge_all()
         if differing:
             problems.append(f"the as-of view differs from the replay at {len(differing)} "
                             f"of {len(in_db)} revisions")
-        if in_db and freeze_live(s) != expected.get(in_db[-1]):
-            problems.append(_mismatch("live model", expected.get(in_db[-1], {}), freeze_live(s)))
+        with auditor.session() as h:
+            live = freeze_live(h)
+        if in_db and live != expected.get(in_db[-1]):
+            problems.append(_mismatch("live model", expected.get(in_db[-1], {}), live))
+    finally:
+        auditor.close()
     bad_samples = [(r, m) for r, m in samples if r in expected and m != expected[r]]
     if bad_samples:
         revision_id, model = bad_samples[0]
         problems.append(_mismatch(f"{len(bad_samples)} of {len(samples)} reader samples, "
                                   f"e.g. as of {revision_id},", expected[revision_id], model))
-    engine.dispose()
-    result.duration = time.monotonic() - start
-    return result
+    return problems
 
 
 def _mismatch(where: str, expected: Model, got: Model) -> str:
@@ -461,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     from databases import create_run_database, drop_run_database, server_url, sqlite_url
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlalchemy")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "mariadb"], default="postgresql")
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--revisions", type=int, default=20, help="revisions per writer")
@@ -480,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         check_loopback(server_url(args.db))
         url = create_run_database(args.db)
     try:
-        result = run_stress(url, args.writers, args.revisions, args.readers,
+        result = run_stress(url, args.backend, args.writers, args.revisions, args.readers,
                             args.processes, args.seed, args.time_limit)
     finally:
         if args.db != "sqlite":

@@ -34,6 +34,7 @@ from vdm import (
     IntegrityViolation,
     NoRevisionError,
     ReadOnlyError,
+    RevisionInUseError,
     RevisionNotFoundError,
     UnversionedChangeError,
     VdmError,
@@ -91,7 +92,7 @@ def test_a_revision_already_committed(story, unchanged):
     book(story).title = "reused revision"
     with pytest.raises(VdmError) as caught:
         story.flush()
-    assert type(caught.value) is VdmError
+    assert type(caught.value) is RevisionInUseError
     assert "<Revision id=1" in str(caught.value)
     assert "create a new Revision for these changes" in str(caught.value)
 
@@ -115,7 +116,7 @@ def test_a_revision_from_another_database_for_writing(story, unchanged, other_da
     book(story).title = "foreign revision"
     with pytest.raises(VdmError) as caught:
         story.flush()
-    assert type(caught.value) is VdmError
+    assert type(caught.value) is RevisionInUseError
     assert "<Revision id=7" in str(caught.value)
     assert "create a new Revision" in str(caught.value)
 
@@ -296,5 +297,5 @@ def test_purge_of_an_object_referenced_by_live_rows(story, unchanged):
     assert type(caught.value) is IntegrityViolation
     assert caught.value.cls is Book
     assert str(caught.value) == (
-        "cannot purge Book(id=1): 1 row(s) of 'author' still refer to it; purge or "
-        "change those first")
+        "cannot purge Book(id=1): 1 row(s) of 'author' still refer to it "
+        "(Author(id=1)); purge or change those first")

@@ -1,14 +1,18 @@
-"""The ``vdm`` command line, run as a subprocess on every database of the matrix.
+"""The ``vdm`` command line on every database of the matrix.
 
 A small catalogue history is written through the SQLAlchemy backend (the
 model of :mod:`models`); the command then reads it knowing nothing of that
-model (the subprocess cannot import ``tests/``), and its output is checked
-both as tables for people and as ``--json``.
+model, and its output is checked both as tables for people and as
+``--json``.  The commands run in-process (:func:`vdm.cli.main` with the
+output captured, in the working directory the shell would have); one
+smoke test runs ``python -m vdm`` as a subprocess, as a user would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -20,6 +24,7 @@ import pytest
 from models import Author, Book, Edition, License
 from sqlalchemy import make_url, text
 
+from vdm.cli import main
 from vdm.sqlalchemy import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +47,27 @@ class Run:
 
 
 def vdm(*args: str, url: str | None = None, cwd: Path | None = None) -> Run:
+    """Run ``vdm ARGS [--url URL]`` in-process, in directory ``cwd``."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = [*args, *(["--url", url] if url else [])]
+    before = os.getcwd()
+    os.chdir(cwd or ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(argv, out=out)
+            except SystemExit as exc:  # argparse: --help, --version, bad usage
+                status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.chdir(before)
+    return Run(status, out.getvalue(), err.getvalue())
+
+
+def vdm_subprocess(*args: str, url: str | None = None) -> Run:
     """Run ``python -m vdm ARGS [--url URL]`` with the working tree's vdm."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "vdm", *args, *(["--url", url] if url else [])]
-    result = subprocess.run(command, cwd=cwd or ROOT, env=env, capture_output=True,
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120, stdin=subprocess.DEVNULL)
     return Run(result.returncode, result.stdout, result.stderr)
 
@@ -386,3 +408,13 @@ def test_help_lists_every_command():
     assert run.status == 0
     for command in ("demo", "log", "show", "diff", "blame", "verify"):
         assert f"    {command} " in run.out
+
+
+def test_python_m_vdm_runs_as_a_user_runs_it(catalogue):
+    run = vdm_subprocess("log", "--json", "--limit", "1", url=catalogue)
+    assert run.status == 0, run.err
+    assert [r["id"] for r in run.json()["revisions"]] == [4]  # type: ignore[index]
+    missing = vdm_subprocess("show", "99", url=catalogue)
+    assert (missing.status, missing.out) == (2, "")
+    assert missing.err == ("vdm show: error: there is no revision 99 in the database; "
+                           "`vdm log` lists the revisions\n")

@@ -51,8 +51,8 @@ def test_html_builds_without_warnings(doctrees: Path) -> None:
 def test_code_of_the_pages_runs(doctrees: Path) -> None:
     sphinx("doctest", doctrees)
     report = (doctrees / "doctest" / "output.txt").read_text()
-    # The tutorial's and the schema page's examples really ran.
-    for page in ("tutorial", "schema"):
+    # The tutorial's, the schema page's and the porting guides' examples really ran.
+    for page in ("tutorial", "schema", "porting-vdm", "porting-continuum"):
         assert f"Document: {page}" in report, report
     assert " 0 failures in tests" in report, report
 

@@ -33,6 +33,8 @@ KEY_LINES: dict[str, list[str]] = {
     ],
     "classic_vdm.py": [
         "title as of revision 1: War and Peacee",
+        "title when created: '- None\\n+ War and Peacee'",
+        "r2 editor: fix typo, retag, delete anna {'Package': 2, 'License': 0, 'PackageTag': 2}",
         "verify: history is sound",
     ],
 }

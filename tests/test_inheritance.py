@@ -169,7 +169,7 @@ def test_changes_list_changes_and_model_diff_name_the_subclasses(session, compan
     described = sorted(c.describe() for c in repo.changes(2).objects)
     assert described == ["Engineer(id=2) updated: language", "Manager(id=1) updated: budget"]
     assert {cls.__name__: [v.object_key for v in vs]
-            for cls, vs in repo.list_changes(2).items()} == {
+            for cls, vs in repo.list_changes(2).items() if vs} == {
         "Manager": [(ann.id,)], "Engineer": [(bob.id,)]}
     diff = repo.diff(1, 2)
     assert diff.classes["Manager"].changed == {(ann.id,): {"budget": (100, 150)}}

@@ -145,7 +145,7 @@ def test_verify_finds_each_kind_of_broken_history(repo, story, engine, fault, ki
 def test_a_repository_can_be_limited_to_some_classes(session, story):
     repo = Repository(Base.metadata, session, versioned_objects=[License])
     assert [v.cls for v in repo.versioned_classes] == [License]
-    assert repo.list_changes(1) == {}
+    assert repo.list_changes(1) == {License: []}
 
 
 def test_new_revision_sets_the_sessions_revision(repo, session):

@@ -50,11 +50,11 @@ def live_model(conn: Any) -> dict[str, Any]:
 def view_model(view: Any) -> dict[str, Any]:
     """The same data read through an as-of view, following relationships."""
     return {
-        "License": {x.key: x.name for x in view.all(License)},
-        "Book": {b.key: (b.name, b.title, str(b.state), b.license.name if b.license else None,
+        "License": {x.id: x.name for x in view.all(License)},
+        "Book": {b.id: (b.name, b.title, str(b.state), b.license.name if b.license else None,
                          b.publisher.name if b.publisher else None,
                          [a.name for a in b.authors]) for b in view.all(Book)},
-        "Author": {a.key: (a.name, str(a.state), a.book.name if a.book else None)
+        "Author": {a.id: (a.name, str(a.state), a.book.name if a.book else None)
                    for a in view.all(Author)},
     }
 

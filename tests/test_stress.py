@@ -1,7 +1,7 @@
 """The stress tool in a small configuration, and what it taught.
 
-``stress.run_stress`` runs concurrent writers and as-of readers, then audits
-the history (see :mod:`stress`).  Here it runs small enough for CI (well
+``stress.run_stress`` runs concurrent writers and as-of readers through
+either backend, then audits the history (see :mod:`stress`).  Here it runs small enough for CI (well
 under 30 s per database).  The tests after it replay, with two sessions
 and no threads, the stale writes the stress run met, so that each is a
 plain, deterministic reproduction: a writer that read before another
@@ -29,9 +29,11 @@ def server_url(db, engine):
     return db.url
 
 
-def test_concurrent_writers_and_readers_leave_a_history_equal_to_the_replay(server_url):
+@pytest.mark.parametrize("backend", ["sqlalchemy", "sqlobject"])
+def test_concurrent_writers_and_readers_leave_a_history_equal_to_the_replay(server_url, backend):
     started = time.monotonic()
-    result = run_stress(server_url, writers=4, revisions=8, readers=2, seed=7, time_limit=25)
+    result = run_stress(server_url, backend, writers=4, revisions=8, readers=2, seed=7,
+                        time_limit=25)
     print(result.figures())
     assert not result.truncated, result.figures()
     assert result.problems == []
@@ -39,8 +41,9 @@ def test_concurrent_writers_and_readers_leave_a_history_equal_to_the_replay(serv
     assert time.monotonic() - started < 30
 
 
-def test_writer_processes_are_audited_the_same_way(server_url):
-    result = run_stress(server_url, writers=2, revisions=4, readers=1, processes=True,
+@pytest.mark.parametrize("backend", ["sqlalchemy", "sqlobject"])
+def test_writer_processes_are_audited_the_same_way(server_url, backend):
+    result = run_stress(server_url, backend, writers=2, revisions=4, readers=1, processes=True,
                         seed=3, time_limit=25)
     print(result.figures())
     assert result.problems == []

@@ -233,6 +233,12 @@ def undo_conflict(where: str, revision_id: int, old: Mapping[str, Any] | None,
     return None
 
 
+def undo_dependant_conflict(where: str, revision_id: int, dependant: str) -> str:
+    """Why undoing the creation of ``where`` would break ``dependant``, which refers to it."""
+    return (f"cannot undo revision {revision_id}: it created {where}, which "
+            f"{dependant} refers to since; undo or change that first")
+
+
 __all__ = [
     "KINDS",
     "ClassDiff",
@@ -247,4 +253,5 @@ __all__ = [
     "diff_class",
     "field_changes",
     "undo_conflict",
+    "undo_dependant_conflict",
 ]

@@ -268,6 +268,99 @@ class StatefulList(MutableSequence[T]):
         self._adapter.moved(self._links)
 
 
+class LinkObjects(LinkAdapter[Any, Any]):
+    """An adapter whose items are the link objects themselves.
+
+    It makes the ``<name>_active`` (``active=True``) and ``<name>_deleted``
+    (``active=False``) views of a link collection live: an item is "in" the
+    view when its state is the view's, so removing a link from the active
+    view deletes it, removing one from the deleted view undeletes it, and
+    appending a link to either gives it that view's state.  Two links to
+    the same target count as the same item (re-adding reuses the old link).
+    """
+
+    def __init__(self, links: LinkAdapter[Any, Any], active: bool) -> None:
+        self.links = links
+        self.active = active
+
+    def target(self, link: Any) -> Any:
+        return link
+
+    def is_active(self, link: Any) -> bool:
+        return self.links.is_active(link) == self.active
+
+    def create(self, item: Any) -> Any:
+        self.links.set_active(item, self.active)
+        return item
+
+    def set_active(self, link: Any, active: bool) -> None:
+        self.links.set_active(link, active == self.active)
+
+    def is_new(self, link: Any) -> bool:
+        # Only a new link leaving the active view may vanish; one leaving
+        # the deleted view becomes active.
+        return self.active and self.links.is_new(link)
+
+    def discard(self, link: Any) -> None:
+        self.links.discard(link)
+
+    def moved(self, links: list[Any]) -> None:
+        self.links.moved(links)
+
+    def same(self, a: Any, b: Any) -> bool:
+        return a is b or self.links.same(self.links.target(a), self.links.target(b))
+
+
+class LinkList(StatefulList[Any]):
+    """A live view of the active (or deleted) link objects of a collection.
+
+        >>> class Link:
+        ...     def __init__(self, item): self.item, self.state = item, "active"
+        >>> class Adapter(LinkAdapter):
+        ...     def target(self, link): return link.item
+        ...     def is_active(self, link): return link.state == "active"
+        ...     def set_active(self, link, active):
+        ...         link.state = "active" if active else "deleted"
+        >>> links = [Link("a"), Link("b")]
+        >>> active = LinkList(links, LinkObjects(Adapter(), active=True))
+        >>> deleted = LinkList(links, LinkObjects(Adapter(), active=False))
+        >>> del active[0]
+        >>> [link.item for link in active], [link.item for link in deleted]
+        (['b'], ['a'])
+        >>> deleted.remove(deleted[0])      # undelete
+        >>> sorted(link.item for link in active)
+        ['a', 'b']
+    """
+
+    def __init__(self, links: list[Any], adapter: LinkObjects) -> None:
+        super().__init__(links, adapter)
+        self._links_adapter = adapter
+
+    def append(self, item: Any) -> None:
+        """Add link ``item`` at the end (a new link already in the collection moves there)."""
+        base = self._links_adapter.links
+        if item in self._links and base.is_new(item) and self._adapter.is_active(item):
+            # SQLObject rows exist from their creation, so a new link is
+            # already in its owner's collection, not yet in order.
+            self._links.remove(item)
+            self._links.append(item)
+            self._adapter.moved(self._links)
+            return
+        super().append(item)
+
+    def _link(self, item: Any, before: Any = None) -> None:
+        # A new link to a target the collection already links reuses the
+        # existing link (undeleting it) instead of adding a duplicate.
+        existing = self._find(item)
+        base = self._links_adapter.links
+        if existing is not None and existing is not item and base.is_new(item):
+            if item in self._links:
+                self._links.remove(item)
+            base.discard(item)
+            item = existing
+        super()._link(item, before)
+
+
 class StatefulDict(MutableMapping[Any, Any]):
     """A key/value map over keyed links: ``{key: value}`` of the active ones.
 

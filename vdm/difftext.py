@@ -18,17 +18,30 @@ from vdm.operations import Operation
 
 
 def as_text(value: Any) -> str:
-    """Render a field value the way diffs show it (``None`` as empty)."""
-    return "" if value is None else str(value)
+    """Render a field value the way diffs show it: ``str(value)``, so ``None`` is ``'None'``.
+
+    That is vdm 0.15's text: a field missing on one side (the object did
+    not exist yet) reads ``None``.
+    """
+    return str(value)
 
 
 def diff_text(old: Any, new: Any) -> str | None:
-    """Return the Differ-format diff of two values, or ``None`` if equal."""
+    """Return the Differ-format diff of two values, or ``None`` if equal.
+
+    Lines are split on ``\\n`` exactly as vdm 0.15 did, so an empty
+    value is one empty line and a missing one the line ``None``:
+
+        >>> print(diff_text(None, "XYZ"))
+        - None
+        + XYZ
+    """
     if old == new:
         return None
-    lines = difflib.Differ().compare(
-        as_text(old).splitlines(), as_text(new).splitlines()
-    )
+    old_text, new_text = as_text(old), as_text(new)
+    if old_text == new_text:
+        return None
+    lines = difflib.Differ().compare(old_text.split("\n"), new_text.split("\n"))
     return "\n".join(line.rstrip("\n") for line in lines)
 
 

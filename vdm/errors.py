@@ -2,8 +2,10 @@
 
 Every error derives from :class:`VdmError` and also from the builtin that
 fits it, so callers may catch either.  Errors keep the things they are about
-as attributes (``obj``, ``cls``, ``revision``) and their messages name the
-object or class and say what to do instead.
+as attributes (``obj``, ``cls``, ``revision``, ``table``, ``key``,
+``field``; None where they do not apply) and their messages name the object
+or class and say what to do instead.  vdm never raises :class:`VdmError`
+itself: every case has its own subclass.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ class VdmError(Exception):
         obj: Any = None,
         cls: Any = None,
         revision: Any = None,
+        table: str | None = None,
+        key: Any = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.obj = obj
         self.cls = cls if cls is not None or obj is None else type(obj)
         self.revision = revision
+        self.table = table
+        self.key = key
+        self.field = field
 
     def __str__(self) -> str:
         return self.message
@@ -50,8 +58,11 @@ class ConflictError(VdmError, RuntimeError):
         cls: Any = None,
         revision: Any = None,
         fields: tuple[str, ...] = (),
+        table: str | None = None,
+        key: Any = None,
     ) -> None:
-        super().__init__(message, obj=obj, cls=cls, revision=revision)
+        super().__init__(message, obj=obj, cls=cls, revision=revision,
+                         table=table, key=key)
         self.fields = fields
 
 
@@ -90,6 +101,10 @@ class NotVdmDatabaseError(VdmError, LookupError):
     """The database has no ``revision`` table: vdm never wrote to it."""
 
 
+class MissingTableError(VdmError, LookupError):
+    """The database lacks a table vdm needs to write history (create it first)."""
+
+
 class UnknownTableError(VdmError, LookupError):
     """A table name names no versioned table of the database."""
 
@@ -100,3 +115,60 @@ class UnknownRowError(VdmError, LookupError):
 
 class MalformedKeyError(VdmError, ValueError):
     """A primary key given as text does not fit the table's key columns."""
+
+
+class NotVersionedError(VdmError, TypeError):
+    """History was asked of an object or class that is not versioned."""
+
+    @classmethod
+    def of(cls, thing: Any, what_to_do: str = "") -> NotVersionedError:
+        """The error for ``thing`` (an object or a class), with advice appended.
+
+            >>> str(NotVersionedError.of(int, "declare it Revisioned"))
+            'int is not versioned; declare it Revisioned'
+        """
+        klass = thing if isinstance(thing, type) else type(thing)
+        name = getattr(klass, "__name__", repr(klass))
+        message = f"{name} is not versioned"
+        if what_to_do:
+            message += f"; {what_to_do}"
+        if isinstance(thing, type):
+            return cls(message, cls=thing)
+        return cls(message, obj=thing)
+
+
+class DetachedError(VdmError, RuntimeError):
+    """An object or version is in no session (or in another one) to read through."""
+
+
+class RevisionInUseError(VdmError, RuntimeError):
+    """A revision was given to a second transaction, or replaced mid-transaction.
+
+    A revision covers exactly one transaction: create a new
+    :class:`Revision` for the next one.
+    """
+
+
+class UnknownFieldError(VdmError, LookupError):
+    """A field name names no versioned field of the class."""
+
+
+class DeletedVersionError(VdmError, ValueError):
+    """An operation needs object values, but the version records a hard delete."""
+
+
+class UnsupportedQueryError(VdmError, NotImplementedError):
+    """A query or relationship cannot be resolved as of a revision."""
+
+
+class UnsupportedDatabaseError(VdmError, RuntimeError):
+    """The database set-up cannot keep vdm's guarantees (e.g. a shared :memory: connection)."""
+
+def bookkeeping_message(described: str, column: str) -> str:
+    """Why user code may not write vdm's bookkeeping ``column`` of ``described``."""
+    return (
+        f"cannot write {column} of {described}: it is vdm's bookkeeping column "
+        f"(the revision that last changed the row) and only vdm writes it; "
+        f"leave it out of the values you set (copy an object's fields, not "
+        f"its {column})"
+    )

@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vdm.collections import KeyedLinkAdapter, LinkAdapter, StatefulDict, StatefulList
+from vdm.collections import (
+    KeyedLinkAdapter,
+    LinkAdapter,
+    LinkList,
+    LinkObjects,
+    StatefulDict,
+    StatefulList,
+)
 from vdm.errors import ConfigurationError
 from vdm.naming import STATE
 from vdm.states import State
@@ -52,9 +59,18 @@ def install_list_views(
         view(self).replace(list(items))
 
     def links_in(state: State) -> Any:
-        def read(self: Any) -> list[Any]:
-            return [link for link in all_links(self) if getattr(link, STATE) == state]
-        return property(read, doc=f"The {state.value} {link_cls.__name__} links.")
+        active = state == State.ACTIVE
+
+        def read(self: Any) -> LinkList:
+            return LinkList(all_links(self), LinkObjects(adapter(self), active))
+
+        def write(self: Any, links: Any) -> None:
+            read(self).replace(list(links))
+
+        return property(read, write, doc=(
+            f"The {state.value} {link_cls.__name__} links (a live view: removing a "
+            f"link {'deletes' if active else 'undeletes'} it, appending one makes it "
+            f"{state.value})."))
 
     setattr(owner_cls, attr_name, property(
         view, assign, doc=f"Active {other_attr_name} items via {link_cls.__name__} links."))

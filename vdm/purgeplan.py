@@ -57,6 +57,20 @@ class Relink:
     operation: Operation
 
 
+@dataclass(frozen=True)
+class Vanished:
+    """Revisions ``[start, end)`` (``end`` None: until now) in which the object
+    existed before the purge and no longer exists after it.
+
+    Rows that refer to it in that span would point at nothing: the
+    backend refuses the purge (:func:`purge_dependant_error`).
+    """
+
+    key: Key
+    start: int
+    end: int | None
+
+
 @dataclass
 class PurgePlan:
     """What to change in one table to purge one revision."""
@@ -69,6 +83,8 @@ class PurgePlan:
     recreate: list[dict[str, Any]] = field(default_factory=list)
     #: Keys of live rows to delete (the purged revision created them).
     remove_live: list[Key] = field(default_factory=list)
+    #: Spans in which objects stop existing (see :class:`Vanished`).
+    vanished: list[Vanished] = field(default_factory=list)
 
 
 def plan_purge(
@@ -88,6 +104,34 @@ def plan_purge(
     return plan
 
 
+def _minus(before: list[tuple[int, int | None]],
+           after: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    """The spans covered by ``before`` and not by ``after`` (``[start, end)``)."""
+    bounds = sorted({b for start, end in before + after for b in (start, end)
+                     if b is not None})
+
+    def covered(spans: list[tuple[int, int | None]], at: int) -> bool:
+        return any(start <= at and (end is None or at < end) for start, end in spans)
+
+    found: list[tuple[int, int | None]] = []
+    for i, start in enumerate(bounds):
+        end = bounds[i + 1] if i + 1 < len(bounds) else None
+        if covered(before, start) and not covered(after, start):
+            if found and found[-1][1] == start:
+                found[-1] = (found[-1][0], end)
+            else:
+                found.append((start, end))
+    return found
+
+
+def purge_dependant_error(revision_id: int, what: str, dependant: str,
+                          dependant_revision: int) -> str:
+    """Why purging ``revision_id`` is refused: ``dependant`` refers to ``what``."""
+    return (f"cannot purge revision {revision_id}: it created {what}, which "
+            f"{dependant} refers to in revision {dependant_revision}; purge that "
+            f"revision first")
+
+
 def _plan_key(key: Key, history: Sequence[Mapping[str, Any]], revision_id: int,
               live_columns: Sequence[str], plan: PurgePlan) -> None:
     kept: list[tuple[Mapping[str, Any], Operation]] = []
@@ -104,10 +148,16 @@ def _plan_key(key: Key, history: Sequence[Mapping[str, Any]], revision_id: int,
         if op != Operation.DELETE:
             op = Operation.UPDATE if alive_before else Operation.INSERT
         kept.append((row, op))
+    after: list[tuple[int, int | None]] = []
     for i, (row, op) in enumerate(kept):
         expired = kept[i + 1][0][REVISION_ID] if i + 1 < len(kept) else None
         if expired != row[EXPIRED_ID] or op != row[OPERATION_TYPE]:
             plan.relink.append(Relink(key, int(row[REVISION_ID]), expired, op))
+        if op != Operation.DELETE:
+            after.append((int(row[REVISION_ID]), expired))
+    before = [(int(row[REVISION_ID]), row[EXPIRED_ID]) for row in history
+              if row[OPERATION_TYPE] != Operation.DELETE]
+    plan.vanished.extend(Vanished(key, start, end) for start, end in _minus(before, after))
     old_head = history[-1]
     new_head = kept[-1][0] if kept else None
     was_live = old_head[OPERATION_TYPE] != Operation.DELETE
@@ -119,3 +169,18 @@ def _plan_key(key: Key, history: Sequence[Mapping[str, Any]], revision_id: int,
         (plan.restore if was_live else plan.recreate).append(values)
     elif was_live:
         plan.remove_live.append(key)
+
+
+def still_referenced_message(described: str, table: str, count: int,
+                             referrers: Sequence[str]) -> str:
+    """Why ``Repository.purge`` refuses: rows of ``table`` (not links) refer to the object.
+
+    ``referrers`` names the first few referring rows (``Author(id=1)``).
+    """
+    shown = ", ".join(referrers)
+    if count > len(referrers):
+        shown += f" and {count - len(referrers)} more"
+    return (
+        f"cannot purge {described}: {count} row(s) of {table!r} still refer "
+        f"to it ({shown}); purge or change those first"
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from vdm.errors import InvalidInputError
 from vdm.naming import AUTHOR_LENGTH
+from vdm.states import State
 
 
 def check_revision_metadata(author: Any, message: Any) -> None:
@@ -27,3 +29,30 @@ def check_revision_metadata(author: Any, message: Any) -> None:
             f"Revision author is {len(author)} characters long; "
             f"the revision table keeps at most {AUTHOR_LENGTH}"
         )
+
+
+def revision_metadata(revision: Any) -> dict[str, Any]:
+    """What a revision row keeps besides id and timestamp (a copy, on both backends)."""
+    return {"author": revision.author, "message": revision.message,
+            "state": State.coerce(revision.state), "extra": copy.deepcopy(revision.extra)}
+
+
+def changed_metadata(
+    revision: Any, stored: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(current, changed)``: the revision's metadata now, and what differs from ``stored``.
+
+    What is on a revision at commit is what is stored, so each backend
+    writes ``changed`` before committing; the values are checked first.
+
+        >>> class Rev: author, message, state, extra = "me", "typo", "active", None
+        >>> stored = revision_metadata(Rev())
+        >>> Rev.message = "fix typo"
+        >>> changed_metadata(Rev(), stored)[1]
+        {'message': 'fix typo'}
+    """
+    current = revision_metadata(revision)
+    changed = {k: v for k, v in current.items() if stored.get(k) != v}
+    if changed:
+        check_revision_metadata(current["author"], current["message"])
+    return current, changed

@@ -42,6 +42,8 @@ MESSAGES = {
                "of an earlier version",
     "head-mismatch": "{obj} differs from its current version (revision {rev})",
     "missing-revision": "a version of {obj} names revision {rev}, which does not exist",
+    "duplicate-link": "{obj} has two active {link} links to the same {what} "
+                      "({first} and {second}) as of revision {rev}",
 }
 
 #: The kinds, in the order the checks run.
@@ -49,7 +51,38 @@ KINDS = tuple(MESSAGES)
 
 
 def violation(kind: str, table: str, key: tuple[Any, ...], revision_id: Any,
-              described: str) -> Violation:
-    """The :class:`Violation` of ``kind`` found for object ``described``."""
+              described: str, **details: str) -> Violation:
+    """The :class:`Violation` of ``kind`` found for object ``described``.
+
+    ``details`` fill the other fields of the kind's message.
+    """
     rev = None if revision_id is None else int(revision_id)
-    return Violation(kind, table, key, rev, MESSAGES[kind].format(obj=described, rev=rev))
+    return Violation(kind, table, key, rev,
+                     MESSAGES[kind].format(obj=described, rev=rev, **details))
+
+
+def duplicate_link(owner_table: str, owner_key: tuple[Any, ...], owner: str, link: str,
+                   keyed: bool, first: str, second: str, revision_id: Any) -> Violation:
+    """Two active links of one owner to one target (or map key) at once.
+
+    Reported against the owner (``owner_table``, ``owner_key``).
+    """
+    return violation("duplicate-link", owner_table, owner_key, revision_id, owner,
+                     link=link, what="key" if keyed else "target",
+                     first=first, second=second)
+
+
+def duplicate_links(rows: Any, describe_owner: Any, describe_link: Any, owner_table: str,
+                    link: str, keyed: bool) -> list[Violation]:
+    """Violations from rows ``(owner key, first link key, second key, rev a, rev b)``.
+
+    One per owner and pair of links, as of the first revision both were active.
+    """
+    found: dict[tuple[Any, Any, Any], int] = {}
+    for owner_key, first, second, rev_a, rev_b in rows:
+        pair = (owner_key, first, second)
+        at = max(int(rev_a), int(rev_b))
+        found[pair] = min(found.get(pair, at), at)
+    return [duplicate_link(owner_table, owner_key, describe_owner(owner_key), link, keyed,
+                           describe_link(first), describe_link(second), rev)
+            for (owner_key, first, second), rev in sorted(found.items(), key=repr)]

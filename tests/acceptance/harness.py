@@ -90,6 +90,10 @@ class Harness:
     def undelete(self, obj: Any) -> None:
         obj.undelete()
 
+    def new_link(self, package: Any, tag: Any) -> Any:
+        """A new PackageTag from ``package`` to ``tag``, as the backend's users make one."""
+        raise NotImplementedError
+
     # -- history --------------------------------------------------------------
 
     def repository(self) -> Any:
@@ -100,11 +104,15 @@ class Harness:
         return [r.message for r in self.repository().history()]
 
     def list_changes(self, revision: int) -> dict[str, list[tuple[Any, int, str]]]:
-        """``{class name: [(id, operation, state)]}`` of one revision."""
+        """``{class name: [(id, operation, state)]}`` of the classes one revision changed.
+
+        (``Repository.list_changes`` also lists the unchanged classes, with [].)
+        """
         return {
             cls.__name__: sorted((self.key(v), int(v.operation_type), State(v.state).value)
                                  for v in versions)
             for cls, versions in self.repository().list_changes(revision).items()
+            if versions
         }
 
     def key(self, version: Any) -> Any:
@@ -114,6 +122,17 @@ class Harness:
         raise NotImplementedError
 
     def verify(self) -> list[Violation]:
+        raise NotImplementedError
+
+    def purge(self, obj: Any) -> None:
+        """``Repository.purge(obj)``, committed."""
+
+    def undo(self, revision: int) -> None:
+        """Undo ``revision`` in the current revision (may raise ConflictError)."""
+        raise NotImplementedError
+
+    def restore(self, revision: int) -> None:
+        """Bring the whole model back to ``revision``, in the current revision."""
         raise NotImplementedError
 
     # -- links ------------------------------------------------------------------
@@ -156,7 +175,8 @@ class SQLAlchemyHarness(Harness):
             import link_models
 
             self.classes = {c: getattr(link_models, c) for c in (
-                "Package", "Tag", "PackageTag", "PackageExtra", "License")}
+                "Package", "Tag", "PackageTag", "PackageExtra", "License", "Group",
+                "PackageGroup")}
             self.metadata = link_models.LinkBase.metadata
         if create:
             self.metadata.create_all(engine)
@@ -199,6 +219,10 @@ class SQLAlchemyHarness(Harness):
         self.session.delete(obj)
         self.session.flush()
 
+    def new_link(self, package: Any, tag: Any) -> Any:
+        # Not yet in the package's list: appending it to a view puts it there.
+        return self.classes["PackageTag"](tag=tag)
+
     def repository(self) -> Any:
         from vdm.sqlalchemy import Repository
 
@@ -213,6 +237,15 @@ class SQLAlchemyHarness(Harness):
     def verify(self) -> list[Violation]:
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
+
+    def purge(self, obj: Any) -> None:
+        self.repository().purge(obj)
+
+    def undo(self, revision: int) -> None:
+        self.repository().undo(revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(revision)
 
 
 class SQLObjectHarness(Harness):
@@ -233,7 +266,8 @@ class SQLObjectHarness(Harness):
             self.all_classes = so.STORY
         else:
             self.classes = {"Package": so.Package, "Tag": so.Tag, "PackageTag": so.PackageTag,
-                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense}
+                            "PackageExtra": so.PackageExtra, "License": so.LinkLicense,
+                            "Group": so.Group, "PackageGroup": so.PackageGroup}
             self.all_classes = so.LINKS
         self.owns_connection = connection is None
         if connection is None:
@@ -280,13 +314,18 @@ class SQLObjectHarness(Harness):
     def destroy(self, obj: Any) -> None:
         obj.destroySelf()
 
+    def new_link(self, package: Any, tag: Any) -> Any:
+        # An SQLObject row exists from its creation: it names its package.
+        return self.classes["PackageTag"](package=package, tag=tag,
+                                          connection=self.session.transaction)
+
     def repository(self) -> Any:
         from vdm.sqlobject import Repository
 
         return Repository(self.connection, self.all_classes)
 
     def key(self, version: Any) -> Any:
-        return version.key
+        return version.id
 
     def purge_revision(self, revision: int, leave_record: bool = False) -> None:
         # Like the SQLAlchemy repository: the session's work is committed
@@ -298,3 +337,13 @@ class SQLObjectHarness(Harness):
     def verify(self) -> list[Violation]:
         self.session.rollback()
         return self.repository().verify()  # type: ignore[no-any-return]
+
+    def purge(self, obj: Any) -> None:
+        self.repository().purge(obj)
+        self.session.commit()
+
+    def undo(self, revision: int) -> None:
+        self.repository().undo(self.session, revision)
+
+    def restore(self, revision: int) -> None:
+        self.repository().restore(self.session, revision)

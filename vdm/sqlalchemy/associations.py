@@ -107,6 +107,8 @@ class Association:
     used_by: list[str] = field(default_factory=list)
     cls: None = None
     stateful: bool = False
+    #: No versioned link collections (what verify() checks of classes).
+    links: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

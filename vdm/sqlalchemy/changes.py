@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import object_session
 
-from vdm.errors import VdmError
+from vdm.errors import NotVersionedError
 from vdm.sqlalchemy.mapping import versioning_of
 
 
@@ -20,7 +20,7 @@ def changeset(obj: Any) -> dict[str, list[Any]]:
     """
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     state = inspect(obj)
     session = object_session(obj)
     result: dict[str, list[Any]] = {}

@@ -28,8 +28,9 @@ from sqlalchemy.orm import class_mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import REVISION_ID, REVISION_TABLE, STATE, live_revision_index_name
-from vdm.sqlalchemy.mapping import versioning_of
+from vdm.sqlalchemy.mapping import Revisioned, Stateful, versioning_of
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables
+from vdm.sqlalchemy.revision import revision_table as _vdm_revision_table
 from vdm.sqlalchemy.schema import build_version_table
 from vdm.sqlalchemy.types import StateType
 from vdm.states import State
@@ -39,6 +40,28 @@ def make_revision_table(metadata: MetaData) -> Table:
     """Add vdm's revision tables to ``metadata``; return the ``revision`` table."""
     attach_revision_tables(metadata)
     return metadata.tables[REVISION_TABLE]
+
+
+def make_Revision(mapper_fn: Any, revision_table: Table) -> type[Revision]:
+    """Return :class:`~vdm.sqlalchemy.Revision`, already mapped by vdm.
+
+    vdm 0.15 mapped its Revision class here; ``mapper_fn`` is accepted for
+    compatibility and not used.  ``revision_table`` must be the table
+    :func:`make_revision_table` returned.
+    """
+    expected = set(_vdm_revision_table.c.keys())
+    if revision_table.name != REVISION_TABLE or set(revision_table.c.keys()) != expected:
+        raise ConfigurationError(
+            f"{revision_table.name!r} is not vdm's revision table; pass the "
+            f"table make_revision_table(metadata) returned", cls=Revision,
+        )
+    return Revision
+
+
+#: vdm 0.15's name of :class:`~vdm.sqlalchemy.Revisioned`.
+RevisionedObjectMixin = Revisioned
+#: vdm 0.15's name of :class:`~vdm.sqlalchemy.Stateful`.
+StatefulObjectMixin = Stateful
 
 
 def make_table_stateful(table: Table) -> Table:

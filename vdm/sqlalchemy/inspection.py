@@ -32,7 +32,7 @@ from vdm.changes import (
     diff_class,
     field_changes,
 )
-from vdm.errors import VdmError
+from vdm.errors import NotVersionedError, UnknownFieldError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
@@ -134,9 +134,9 @@ def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of ``obj``, oldest first."""
     versioning = _versioned(obj)
     if field_name not in versioning.fields:
-        raise VdmError(
+        raise UnknownFieldError(
             f"{versioning.name} has no versioned field {field_name!r}; "
-            f"choose one of {', '.join(versioning.fields)}", obj=obj)
+            f"choose one of {', '.join(versioning.fields)}", obj=obj, field=field_name)
     return field_changes(obj.versions, field_name)
 
 
@@ -149,5 +149,5 @@ def blame(obj: Any) -> dict[str, Revision]:
 def _versioned(obj: Any) -> Versioning:
     versioning = versioning_of(obj)
     if versioning is None or object_session(obj) is None:
-        raise VdmError(f"{obj!r} is not a versioned object in a session", obj=obj)
+        raise NotVersionedError(f"{obj!r} is not a versioned object in a session", obj=obj)
     return versioning

@@ -12,15 +12,24 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
-from vdm.errors import IntegrityViolation, VdmError
+from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
-from vdm.purgeplan import PurgePlan, plan_purge
+from vdm.operations import Operation
+from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
 from vdm.sqlalchemy.associations import purge_links
-from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.mapping import (
+    Key,
+    Versioning,
+    key_equals,
+    key_in,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.revision import revision_table
+from vdm.sqlalchemy.verification import check_links
 from vdm.sqlalchemy.writer import chunks
 from vdm.states import State
 
@@ -36,12 +45,14 @@ def purge_revision(
         plan = _plan_table(connection, v, revision_id)
         if plan is not None:
             plans[v] = plan
+    _refuse_dangling(connection, plans, revision_id)
     order = _sorted(plans)
     for v in order:
         _apply_versions(connection, v, plans[v])
         _apply_live_upserts(connection, v, plans[v])
     for v in reversed(order):
         _apply_live_removals(connection, v, plans[v])
+    _refuse_duplicate_links(connection, plans, revision_id)
     if leave_record:
         connection.execute(
             update(revision_table).where(revision_table.c.id == revision_id)
@@ -50,6 +61,57 @@ def purge_revision(
     else:
         connection.execute(delete(revision_table).where(revision_table.c.id == revision_id))
     session.expire_all()
+
+
+def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
+                     revision_id: int) -> None:
+    """Raise if a version kept by the purge refers to an object that would not exist then."""
+    for target, plan in plans.items():
+        if not plan.vanished:
+            continue
+        for child in list(versioned_mappers.values()):
+            for fk in child.table.foreign_key_constraints:
+                if fk.referred_table is not target.table:
+                    continue
+                pairs = {el.column.name: el.parent.name for el in fk.elements}
+                if sorted(pairs) != sorted(target.key_names):
+                    continue
+                cvt = child.version_table
+                refs = [cvt.c[pairs[n]] for n in target.key_names]
+                for gone in plan.vanished:
+                    query = (select(*(cvt.c[n] for n in child.key_names), cvt.c[REVISION_ID])
+                             .where(key_equals(refs, gone.key),
+                                    cvt.c[REVISION_ID] != revision_id,
+                                    cvt.c[OPERATION_TYPE] != Operation.DELETE,
+                                    or_(cvt.c[EXPIRED_ID].is_(None),
+                                        cvt.c[EXPIRED_ID] > gone.start))
+                             .order_by(cvt.c[REVISION_ID]).limit(1))
+                    if gone.end is not None:
+                        query = query.where(cvt.c[REVISION_ID] < gone.end)
+                    row = connection.execute(query).first()
+                    if row is not None:
+                        raise IntegrityViolation(
+                            purge_dependant_error(
+                                revision_id, target.describe(gone.key),
+                                child.describe(tuple(row[:-1])), row[-1]),
+                            cls=target.cls,
+                        )
+
+
+def _refuse_duplicate_links(connection: Connection, plans: dict[Versioning, PurgePlan],
+                            revision_id: int) -> None:
+    """Raise if the rewritten history gives an owner two active links to one target."""
+    for owner in list(versioned_mappers.values()):
+        for spec in owner.links.values():
+            if spec.link not in plans:
+                continue
+            found = check_links(connection, spec)
+            if found:
+                raise IntegrityViolation(
+                    f"cannot purge revision {revision_id}: afterwards {found[0].detail}; "
+                    f"purge the revision that added the later link first",
+                    cls=owner.cls,
+                )
 
 
 def _sorted(plans: dict[Versioning, PurgePlan]) -> list[Versioning]:
@@ -123,49 +185,108 @@ def _apply_live_removals(connection: Connection, v: Versioning, plan: PurgePlan)
 
 
 def purge_object(session: Session, obj: Any) -> None:
-    """Erase live ``obj`` and every version of it."""
+    """Erase live ``obj``, its versioned links and every version of them.
+
+    Link rows (of the versioned link classes) referring to ``obj`` go with
+    it, history included; rows of other tables referring to it, or to one
+    of those links, make it refuse with :class:`vdm.IntegrityViolation`
+    naming them, before anything is erased.
+    """
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(
-            f"{type(obj).__name__} is not versioned; delete it with session.delete()",
-            obj=obj,
-        )
+        raise NotVersionedError.of(obj, "delete it with session.delete()")
     if object_session(obj) is not session:
-        raise VdmError(f"{obj!r} is not in this repository's session", obj=obj)
+        raise DetachedError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
     connection = session.connection()
     # Its links through association tables go with it (they are its history).
-    purge_links(connection, versioning.table, dict(zip(versioning.key_names, key, strict=True)))
-    _refuse_if_referenced(connection, versioning, key)
-    vt = versioning.version_table
-    connection.execute(
-        delete(vt).where(key_equals([vt.c[n] for n in versioning.key_names], key))
-    )
-    connection.execute(delete(versioning.table).where(
-        key_equals([versioning.table.c[n] for n in versioning.key_names], key)
-    ))
-    session.expunge(obj)
+    for writer in versioning.writers:
+        purge_links(connection, writer.table, dict(zip(writer.key_names, key, strict=True)))
+    links = _links_of(connection, versioning, key)
+    # In joined inheritance the object's row in each table of its class goes.
+    hierarchy = set(versioning.writers)
+    for writer in versioning.writers:
+        _refuse_if_referenced(connection, writer, [key], skip=set(links) | hierarchy)
+    for link, link_keys in links.items():
+        _refuse_if_referenced(connection, link, link_keys, skip=set(links))
+    for link, link_keys in links.items():
+        _erase(session, connection, link, link_keys)
+    for writer in reversed(versioning.writers):
+        _erase(session, connection, writer, [key])
 
 
-def _refuse_if_referenced(connection: Connection, v: Versioning, key: Key) -> None:
+def _link_classes() -> set[Versioning]:
+    return {spec.link for v in versioned_mappers.values() for spec in v.links.values()}
+
+
+def _references(v: Versioning, table: Table) -> list[tuple[list[Any], list[str]]]:
+    """(referring columns, referred key names) of each foreign key from ``table`` to ``v``."""
+    found = []
+    for fk in table.foreign_key_constraints:
+        if fk.referred_table is not v.table:
+            continue
+        names = [el.column.name for el in fk.elements]
+        if set(names) <= set(v.key_names):
+            found.append(([el.parent for el in fk.elements], names))
+    return found
+
+
+def _links_of(connection: Connection, v: Versioning, key: Key) -> dict[Versioning, list[Key]]:
+    """Keys of the versioned link rows that refer to the object ``key`` of ``v``."""
+    values = dict(zip(v.key_names, key, strict=True))
+    found: dict[Versioning, list[Key]] = {}
+    for link in _link_classes():
+        if link is v:
+            continue
+        for columns, names in _references(v, link.table):
+            condition = and_(*(c == values[n] for c, n in zip(columns, names, strict=True)))
+            key_cols = [link.table.c[n] for n in link.key_names]
+            rows = connection.execute(select(*key_cols).where(condition))
+            found.setdefault(link, []).extend(tuple(r) for r in rows)
+    return {link: keys for link, keys in found.items() if keys}
+
+
+def _erase(session: Session, connection: Connection, v: Versioning, keys: list[Key]) -> None:
+    """Delete the live rows ``keys`` of ``v`` and all their versions."""
+    vt = v.version_table
+    for batch in chunks(keys):
+        connection.execute(delete(vt).where(key_in([vt.c[n] for n in v.key_names], batch)))
+        connection.execute(delete(v.table).where(v.live_key_clause(batch)))
+    for k in keys:
+        loaded = session.identity_map.get(session.identity_key(v.cls, k))
+        if loaded is not None and loaded in session:
+            session.expunge(loaded)
+
+
+def _describe_row(table: Table, row: Any) -> str:
+    for v in versioned_mappers.values():
+        if v.table is table:
+            return v.describe(tuple(row))
+    pairs = ", ".join(f"{c.name}={val!r}" for c, val in zip(table.primary_key.columns, row,
+                                                                strict=True))
+    return f"{table.name}({pairs})"
+
+
+def _refuse_if_referenced(connection: Connection, v: Versioning, keys: list[Key],
+                          skip: set[Versioning]) -> None:
+    skipped = {link.table for link in skip}
     for table in v.table.metadata.tables.values():
-        for fk in table.foreign_key_constraints:
-            if fk.referred_table is not v.table or table is v.table:
-                continue
-            values = dict(zip(v.key_names, key, strict=True))
-            conditions = []
-            for element in fk.elements:
-                target = element.column.name
-                if target not in values:
-                    break
-                conditions.append(element.parent == values[target])
-            else:
+        if table is v.table or table in skipped:
+            continue
+        for columns, names in _references(v, table):
+            for key in keys:
+                values = dict(zip(v.key_names, key, strict=True))
+                condition = and_(*(c == values[n] for c, n in zip(columns, names, strict=True)))
                 count = connection.execute(
-                    select(func.count()).select_from(table).where(and_(*conditions))
+                    select(func.count()).select_from(table).where(condition)
                 ).scalar_one()
-                if count:
-                    raise IntegrityViolation(
-                        f"cannot purge {v.describe(key)}: {count} row(s) of "
-                        f"{table.name!r} still refer to it; purge or change "
-                        f"those first", obj=None, cls=v.cls,
-                    )
+                if not count:
+                    continue
+                shown = connection.execute(
+                    select(*table.primary_key.columns).where(condition).limit(3)
+                ).all()
+                raise IntegrityViolation(
+                    still_referenced_message(v.describe(key), table.name, count,
+                                             [_describe_row(table, r) for r in shown]),
+                    obj=None, cls=v.cls,
+                )

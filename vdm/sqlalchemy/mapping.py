@@ -26,15 +26,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ColumnElement, ForeignKey, Table, and_, event, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    Table,
+    and_,
+    event,
+    tuple_,
+)
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
+    configure_mappers,
     declared_attr,
     foreign,
     mapped_column,
     relationship,
 )
+from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.errors import ConfigurationError
 from vdm.naming import (
@@ -66,7 +78,8 @@ class Versioning:
     version_class: type[Version] = field(init=False)
     #: Live primary key column names, in key order.
     key_names: list[str] = field(init=False)
-    #: Attribute key -> column name, for the class's own columns and state.
+    #: Attribute key -> column name, for the class's own columns (``state``
+    #: among them only when the class is Stateful).
     fields: dict[str, str] = field(init=False)
     stateful: bool = field(init=False)
     #: Versioned link collections of this class, by attribute name
@@ -90,8 +103,6 @@ class Versioning:
                 if col.name not in BOOKKEEPING_COLUMNS:
                     self.fields[key] = col.name
         self.stateful = STATE in self.root.table.c
-        if not self.stateful:
-            self.fields.setdefault(STATE, STATE)
 
     @property
     def root(self) -> Versioning:
@@ -110,6 +121,13 @@ class Versioning:
         """False for a subclass in single-table inheritance: its base's
         versioning writes the table's versions."""
         return self.parent is None or self.table is not self.parent.table
+
+    @property
+    def joined_hierarchy(self) -> bool:
+        """True when the class's hierarchy spans several tables (joined)."""
+        root = self.root
+        return any(v.root is root and v.parent is not None and v.owns_table
+                   for v in versioned_mappers.values())
 
     @property
     def writers(self) -> list[Versioning]:
@@ -339,6 +357,7 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         )
     check_versionable(table, cls.__name__)
     attach_revision_tables(table.metadata)
+    never_reuse_keys(table)
     versioning = Versioning(
         cls=cls, mapper=mapper, table=table,
         version_table=build_version_table(table),
@@ -361,6 +380,23 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
     versioned_mappers[mapper] = versioning
     return versioning
+
+
+def never_reuse_keys(table: Table) -> None:
+    """Make SQLite never hand a destroyed row's generated key to a new row.
+
+    One key is one object's history: without ``AUTOINCREMENT`` SQLite
+    reuses the largest key after its row is deleted, and the new object
+    would inherit the old one's versions.  (PostgreSQL sequences and
+    MariaDB/MySQL auto-increment counters never go back.)
+    """
+    key = list(table.primary_key.columns)
+    if (len(key) == 1 and key[0].autoincrement in ("auto", True)
+            and isinstance(key[0].type, Integer)
+            # SQLite allows AUTOINCREMENT on INTEGER keys only.
+            and not isinstance(key[0].type, BigInteger | SmallInteger)
+            and not key[0].foreign_keys):
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 @event.listens_for(Revisioned, "instrument_class", propagate=True)
@@ -401,8 +437,35 @@ def watch_old_values(versioning: Versioning) -> None:
             event.listen(attr, "set", _keep_old_value, active_history=True)
 
 
+@event.listens_for(Stateful, "init", propagate=True)
+def _active_from_construction(target: Any, args: Any, kwargs: Any) -> None:
+    # A new object is active from construction, not from its flush (as in
+    # vdm 0.15): is_active() and the owner's link views count it at once.
+    # A state given to the constructor is set after this.  This listener
+    # may run before SQLAlchemy's own, which configures the mappers.
+    if not orm_attributes.instance_state(target).mapper.configured:
+        configure_mappers()
+    target.state = State.ACTIVE
+
+
+def _new_without_state_is_active(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    """vdm 0.15 code sets ``state=None`` on new objects meaning active: store that."""
+    if value is None and orm_attributes.instance_state(target).key is None:
+        return State.ACTIVE
+    return value
+
+
+def watch_new_state(versioning: Versioning) -> None:
+    """A new object given ``state=None`` is active (``state`` is not null)."""
+    attr = getattr(versioning.cls, STATE, None)
+    if (versioning.stateful and attr is not None
+            and not event.contains(attr, "set", _new_without_state_is_active)):
+        event.listen(attr, "set", _new_without_state_is_active, retval=True)
+
+
 @event.listens_for(Revisioned, "mapper_configured", propagate=True)
 def _on_configured(mapper: Mapper[Any], cls: type) -> None:
     versioning = versioned_mappers.get(mapper)
     if versioning is not None:
         watch_old_values(versioning)
+        watch_new_state(versioning)

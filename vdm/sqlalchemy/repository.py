@@ -52,7 +52,9 @@ class Repository:
     ``metadata`` holds the versioned tables, ``session`` is a Session or a
     ``scoped_session``; ``versioned_objects`` limits the versioned classes
     considered (default: every versioned class of ``metadata``); ``dburi``
-    binds ``metadata`` to a new engine when the session has no bind.
+    makes a new engine and binds the session to it when the session has no
+    bind (for a ``scoped_session``, its factory too, so later sessions are
+    bound as well), as vdm 0.15 did.
     """
 
     def __init__(
@@ -66,6 +68,8 @@ class Repository:
         self.session = session
         self._versioned_objects = list(versioned_objects) if versioned_objects else None
         self._engine: Engine | None = create_engine(dburi) if dburi else None
+        if self._engine is not None:
+            _bind_unbound(session, self._engine)
 
     # -- set-up ---------------------------------------------------------
 
@@ -188,10 +192,14 @@ class Repository:
         return ModelAsOf(self._session(), revision)
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class."""
+        """``{Class: [versions written by the revision]}``; one query per class.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
         session = self._session()
         revision_id = resolve_revision(session, revision)
-        changes: dict[type, list[Version]] = {}
+        changes: dict[type, list[Version]] = {v.cls: [] for v in self.versioned_classes}
         with session.no_autoflush:
             for v in hierarchy_bases(self.versioned_classes):
                 cls = v.version_class
@@ -200,7 +208,7 @@ class Repository:
                 ))
                 # Versions of a base class's query are of their own classes.
                 for row in rows:
-                    changes.setdefault(type(row).__versioning__.cls, []).append(row)
+                    changes[type(row).__versioning__.cls].append(row)
         return changes
 
     def changes(self, revision: RevisionRef) -> RevisionChanges:
@@ -236,7 +244,12 @@ class Repository:
         """
         session = self._session()
         revision_id = resolve_revision(session, revision)
-        purge_revision(session, self.history_tables, revision_id, leave_record)
+        try:
+            purge_revision(session, self.history_tables, revision_id, leave_record)
+        except BaseException:
+            # Refused (or failed) half-way: nothing of it stays.
+            session.rollback()
+            raise
         session.commit()
 
     def purge(self, obj: Any) -> None:
@@ -251,6 +264,19 @@ class Repository:
         with session.no_autoflush:
             return verify_history(session.connection(), self.history_tables)
 
+
+
+def _bind_unbound(session: Session | scoped_session[Session], engine: Engine) -> None:
+    """Bind ``session`` to ``engine`` unless it has a bind already."""
+    if isinstance(session, scoped_session):
+        factory = session.session_factory
+        if factory.kw.get("bind") is None and not factory.kw.get("binds"):
+            factory.configure(bind=engine)
+        if not session.registry.has():
+            return
+        session = session()
+    if session.bind is None and not getattr(session, "binds", None):
+        session.bind = engine
 
 
 def _utc(when: dt.datetime) -> dt.datetime:

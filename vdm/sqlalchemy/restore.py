@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vdm.changes import undo_conflict
-from vdm.errors import ConflictError
+from vdm.changes import undo_conflict, undo_dependant_conflict
+from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
@@ -36,11 +36,13 @@ from vdm.sqlalchemy.mapping import (
     Key,
     Versioning,
     hierarchy_bases,
+    key_in,
     versioned_mappers,
     versioning_of,
 )
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
+from vdm.sqlalchemy.writer import chunks
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +83,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
 def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     v = versioning_of(obj)
     if v is None:
-        raise TypeError(f"{type(obj).__name__} is not versioned")
+        raise NotVersionedError.of(obj)
     key = obj.object_key if isinstance(obj, Version) else v.key_of(obj)
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)
@@ -180,16 +182,57 @@ def undo_revision(session: Session, revision: RevisionRef,
                 else:
                     changed = {f: old[f] for f in v.fields if old[f] != new[f]}
                     plan.append((v, version.object_key, changed, False))
-    for v, key, values, whole in plan:
-        if whole:
-            _apply(session, v, key, values)
-            continue
-        live = session.get(v.cls, key)
-        for name, value in _writable(v, values or {}).items():
-            setattr(live, name, value)
-    with session.no_autoflush:
+        _check_no_dependants(session, revision_id, plan)
+        # Plain many-to-many links it added go first (their objects may go
+        # too), the ones it removed come back last (their objects may come
+        # back too).
         for association, link_plan in link_plans:
-            apply_link_undo(session, association, link_plan)
+            apply_link_undo(session, association,
+                            {k: v for k, v in link_plan.items() if v is None})
+        # One flush at the end lets the unit of work order the writes by
+        # dependency (a link's delete before its tag's).
+        for v, key, values, whole in plan:
+            if whole:
+                _apply(session, v, key, values)
+                continue
+            live = session.get(v.cls, key)
+            for name, value in _writable(v, values or {}).items():
+                setattr(live, name, value)
+        for association, link_plan in link_plans:
+            apply_link_undo(session, association,
+                            {k: v for k, v in link_plan.items() if v is not None})
+
+
+def _check_no_dependants(session: Session, revision_id: int,
+                         plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]]) -> None:
+    """Raise if a row the undo keeps refers to an object the undo destroys."""
+    doomed: dict[Versioning, set[Key]] = {}
+    for v, key, values, whole in plan:
+        if whole and values is None:
+            doomed.setdefault(v, set()).add(key)
+    for target, keys in doomed.items():
+        for child in list(versioned_mappers.values()):
+            for fk in child.table.foreign_key_constraints:
+                if fk.referred_table is not target.table:
+                    continue
+                pairs = dict((el.column.name, el.parent) for el in fk.elements)
+                if sorted(pairs) != sorted(target.key_names):
+                    continue
+                ordered = [pairs[name] for name in target.key_names]
+                child_keys = [child.table.c[n] for n in child.key_names]
+                for batch in chunks(keys):
+                    rows = session.execute(
+                        select(*child_keys, *ordered).where(key_in(ordered, batch)))
+                    for row in rows:
+                        child_key = tuple(row[: len(child_keys)])
+                        if child_key in doomed.get(child, ()):
+                            continue
+                        target_key = tuple(row[len(child_keys):])
+                        raise ConflictError(
+                            undo_dependant_conflict(target.describe(target_key), revision_id,
+                                                    child.describe(child_key)),
+                            cls=target.cls, revision=revision_id,
+                        )
 
 
 def _check_unchanged_since(session: Session, v: Versioning, version: Version,

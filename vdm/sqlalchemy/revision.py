@@ -32,7 +32,7 @@ from sqlalchemy.orm import registry
 
 from vdm.errors import ConfigurationError
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
-from vdm.revisions import check_revision_metadata
+from vdm.revisions import changed_metadata, check_revision_metadata
 from vdm.sqlalchemy.types import JSONText, StateType
 from vdm.states import State
 
@@ -153,6 +153,22 @@ _INSERT_BUMPED = (
     )
     .returning(revision_table.c.id, revision_table.c.timestamp)
 )
+
+
+def store_revision_metadata(
+    connection: Connection, revision: Revision, stored: dict[str, Any]
+) -> dict[str, Any]:
+    """Write what changed on ``revision`` since ``stored`` was written; return the new values.
+
+    Called at commit, so that author, message, state or extra set after
+    the first flush are what the revision keeps.
+    """
+    current, changed = changed_metadata(revision, stored)
+    if changed:
+        connection.execute(
+            update(revision_table).where(revision_table.c.id == revision.id).values(changed)
+        )
+    return current
 
 
 def allocate_revision(connection: Connection, revision: Revision) -> None:

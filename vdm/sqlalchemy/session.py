@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, delete, event
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -41,10 +41,13 @@ from vdm.errors import (
     InvalidInputError,
     NoRevisionError,
     ReadOnlyError,
+    RevisionInUseError,
     UnversionedChangeError,
-    VdmError,
+    bookkeeping_message,
 )
+from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.revisions import revision_metadata
 from vdm.sqlalchemy.associations import (
     affected_associations,
     pending_association_changes,
@@ -58,13 +61,20 @@ from vdm.sqlalchemy.conflicts import (
     referenced_objects,
 )
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
-from vdm.sqlalchemy.revision import Revision, allocate_revision
+from vdm.sqlalchemy.revision import (
+    Revision,
+    allocate_revision,
+    revision_table,
+    store_revision_metadata,
+)
 from vdm.sqlalchemy.versions import Version
-from vdm.sqlalchemy.writer import TableChanges, write_versions
+from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
+from vdm.states import State
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
 _STATE_KEY = "vdm.transaction"
+_UNSET = object()
 
 
 @dataclass
@@ -83,6 +93,13 @@ class TransactionState:
         default_factory=lambda: defaultdict(TableChanges)
     )
     committed: bool = False
+    #: The revision's metadata as last written (compared at commit).
+    stored: dict[str, Any] = field(default_factory=dict)
+    #: The revision changed nothing in the end: its row was taken back.
+    empty: bool = False
+    #: Tables that may hold a version equal to the previous one (a key
+    #: versioned again by a later flush, a row updated with equal values).
+    suspects: set[Versioning] = field(default_factory=set)
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
@@ -121,7 +138,7 @@ def describe(obj: Any) -> str:
     return versioning.describe(key)
 
 
-def _column_changed(obj: Any, versioning: Versioning) -> bool:
+def _column_changed(obj: Any, versioning: Versioning, relations: bool = True) -> bool:
     """True when a column of ``obj`` (other than ``revision_id``) really changed.
 
     SQLAlchemy keeps the value a changed attribute had when loaded in
@@ -133,7 +150,7 @@ def _column_changed(obj: Any, versioning: Versioning) -> bool:
     if not committed:
         return False
     # A new many-to-one target changes a foreign key column at flush time.
-    if any(key in committed for key in versioning.many_to_one_keys):
+    if relations and any(key in committed for key in versioning.many_to_one_keys):
         return True
     current = state.dict
     for key in versioning.column_keys:
@@ -176,7 +193,7 @@ def ensure_revision(
             f"{type(revision).__name__}"
         )
     if getattr(revision, "id", None) is not None:
-        raise VdmError(
+        raise RevisionInUseError(
             f"{revision!r} is already written; a revision covers one "
             f"transaction, create a new Revision for these changes",
             revision=revision,
@@ -186,8 +203,28 @@ def ensure_revision(
     allocate_revision(connection, revision)
     make_transient_to_detached(revision)
     tx.revision = revision
+    tx.stored = revision_metadata(revision)
     assert revision.id is not None
     return revision.id
+
+
+def _adopt_added_revision(session: Session, revision: Revision) -> None:
+    """``session.add(rev)`` (vdm 0.15 style): make ``rev`` the session's revision.
+
+    vdm writes the revision row itself, when the first versioned change
+    needs it; the ORM must not insert it (it has no id yet).
+    """
+    session.expunge(revision)
+    current = current_revision(session)
+    if current is None:
+        session.revision = revision  # type: ignore[attr-defined]
+    elif current is not revision:
+        raise InvalidInputError(
+            f"{revision!r} was added to a session whose revision is already "
+            f"{current!r}; a session writes one revision per transaction: set "
+            f"session.revision to the one you mean instead of adding revisions",
+            revision=revision,
+        )
 
 
 @event.listens_for(Session, "before_flush")
@@ -196,9 +233,13 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
     deleted: list[Any] = []
     dirty: list[Any] = []
     changed_dirty: list[Any] = []
-    for obj in session.new:
+    for obj in list(session.new):
+        if isinstance(obj, Revision):
+            _adopt_added_revision(session, obj)
+            continue
         _refuse_version(obj, "add")
         if versioning_of(obj) is not None:
+            _refuse_bookkeeping(obj, new=True)
             new.append(obj)
     for obj in session.deleted:
         _refuse_version(obj, "delete")
@@ -208,6 +249,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         _refuse_version(obj, "change")
         versioning = versioning_of(obj)
         if versioning is not None:
+            _refuse_bookkeeping(obj, new=False)
             dirty.append(obj)
             if _column_changed(obj, versioning):
                 changed_dirty.append(obj)
@@ -233,6 +275,50 @@ def _refuse_version(obj: Any, verb: str) -> None:
         )
 
 
+_revision_id_keys: dict[Versioning, str | None] = {}
+
+
+def _revision_id_key(versioning: Versioning) -> str | None:
+    """The attribute key ``revision_id`` is mapped under (None if unmapped)."""
+    if versioning not in _revision_id_keys:
+        try:
+            prop = versioning.mapper.get_property_by_column(versioning.table.c[REVISION_ID])
+            _revision_id_keys[versioning] = prop.key
+        except Exception:  # noqa: BLE001 - an unmapped column cannot be written
+            _revision_id_keys[versioning] = None
+    return _revision_id_keys[versioning]
+
+
+def _refuse_bookkeeping(obj: Any, new: bool) -> None:
+    """Refuse ``revision_id`` written by user code (only vdm stamps it), and bad states.
+
+    Every change to ``state`` is versioned, so any real state may be set.
+    """
+    versioning = versioning_of(obj)
+    assert versioning is not None
+    # What is in the instance's dict only: reading an expired attribute here
+    # would cost a SELECT per object.
+    state = orm_attributes.instance_state(obj)
+    state_value = state.dict.get(STATE) if versioning.stateful else None
+    if state_value is not None:
+        try:
+            State.coerce(state_value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{describe(obj)}: {exc}", obj=obj) from None
+    key = _revision_id_key(versioning)
+    if key is None:
+        return
+    if new:
+        written = state.dict.get(key) is not None
+    else:
+        # Set on an expired object, the old value is unknown (NO_VALUE): a write.
+        old = state.committed_state.get(key, _UNSET)
+        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+                                         or old != state.dict.get(key))
+    if written:
+        raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
+
+
 def _session_for(target: Any) -> Session:
     session = object_session(target)
     assert session is not None
@@ -254,6 +340,10 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
     target.revision_id = ensure_revision(session, connection, [target])
+    if not _column_changed(target, versioning, relations=False):
+        # E.g. a many-to-one set to the target it had: the version may equal
+        # the previous one, which the commit then takes back.
+        transaction_state(session).suspects.update(versioning.writers)
     old_key = tuple(state.key[1]) if state.key is not None else None
     new_key = versioning.key_of(target)
     # In mapped inheritance each table of the class gets its version.
@@ -309,6 +399,10 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
             tx.written[association],  # type: ignore[index]
         )
     for versioning, changes in pending.items():
+        earlier = tx.written[versioning]
+        if any(k in earlier for keys in (changes.inserted, changes.updated, changes.deleted)
+               for k in keys):
+            tx.suspects.add(versioning)
         if changes:
             write_versions(
                 connection, versioning, changes, tx.revision.id,
@@ -341,6 +435,47 @@ def _after_soft_rollback(session: Session, previous_transaction: SessionTransact
         tx.written = defaultdict(dict, written)
 
 
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    # The last changes first, so that what the revision leaves is final.
+    session.flush()
+    tx = session.info.get(_STATE_KEY)
+    if tx is not None and tx.revision is not None and tx.revision.id is not None:
+        take_back_net_no_ops(session, tx)
+        if not tx.empty:
+            # What is on the revision at commit is what is stored: author
+            # or message set after the first flush are written now.
+            tx.stored = store_revision_metadata(session.connection(), tx.revision, tx.stored)
+
+
+def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
+    """Drop the versions that changed nothing, and the revision if nothing is left.
+
+    A change undone within the revision (a value set and set back in two
+    flushes, a link removed and re-added) stores nothing.
+    """
+    assert tx.revision is not None and tx.revision.id is not None
+    connection = session.connection()
+    for versioning in tx.suspects:
+        if versioning.joined_hierarchy:
+            # One table's version may equal its previous one while another
+            # table of the object changed: taking it back alone would break
+            # the hierarchy's versions apart, so they all stay.
+            continue
+        written = tx.written[versioning]
+        found = drop_net_no_ops(connection, versioning, tx.revision.id, written)
+        for key in found:
+            obj = session.identity_map.get(session.identity_key(versioning.cls, key))
+            if obj is not None:
+                orm_attributes.set_committed_value(obj, REVISION_ID, found[key])
+                session.expire(obj, ["revision"])
+    if not any(tx.written.values()):
+        connection.execute(delete(revision_table).where(revision_table.c.id == tx.revision.id))
+        tx.empty = True
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     transaction_state(session).committed = True
@@ -351,7 +486,7 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     if transaction.parent is not None or transaction.nested:
         return
     tx = session.info.pop(_STATE_KEY, None)
-    if tx is not None and not tx.committed and tx.revision is not None:
+    if tx is not None and (tx.empty or not tx.committed) and tx.revision is not None:
         _forget(tx.revision)
     if hasattr(session, "revision"):
         session.revision = None

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.orm import RelationshipProperty, Session
 from sqlalchemy.sql import visitors
 
-from vdm.errors import ReadOnlyError, VdmError
+from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import associations
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
@@ -115,7 +115,7 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
         along = [part for part in join[:2]
                  if isinstance(getattr(part, "property", None), RelationshipProperty)]
         if along:
-            raise VdmError(
+            raise UnsupportedQueryError(
                 "an as-of view cannot follow a relationship join "
                 f"({along[0]}); join with an explicit ON clause, or traverse "
                 "the relationship on the versions"
@@ -166,5 +166,5 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
 def _versioning(cls: type) -> Versioning:
     versioning = versioning_of(cls)
     if versioning is None:
-        raise VdmError(f"{cls.__name__} is not versioned; it has no past to view", cls=cls)
+        raise NotVersionedError.of(cls, "it has no past to view")
     return versioning

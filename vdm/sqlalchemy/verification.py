@@ -8,15 +8,17 @@ backend, so tools can print or count them).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, null, or_, select
+from sqlalchemy import Connection, and_, func, null, or_, select, tuple_
 from sqlalchemy.sql import Executable
 
-from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Versioning
 from vdm.sqlalchemy.revision import revision_table
-from vdm.violations import Violation, violation
+from vdm.states import State
+from vdm.violations import Violation, duplicate_links, violation
 
 __all__ = ["Violation", "verify_history"]
 
@@ -24,13 +26,44 @@ __all__ = ["Violation", "verify_history"]
 def verify_history(connection: Connection, versionings: Iterable[Versioning]) -> list[Violation]:
     """Every violation of the history invariants in these tables."""
     found: list[Violation] = []
+    versionings = list(versionings)
     for v in versionings:
         for kind, query in _checks(v):
             for row in connection.execute(query):
                 key = tuple(row[: len(v.key_names)])
                 rev = row[len(v.key_names)]
                 found.append(violation(kind, v.table.name, key, rev, v.describe(key)))
+    for v in versionings:
+        # Reflected tables and association tables have no link collections.
+        for spec in getattr(v, "links", {}).values():
+            found.extend(check_links(connection, spec))
     return found
+
+
+def check_links(connection: Connection, spec: Any) -> list[Violation]:
+    """Owners with two active links to one target (or map key) at some revision."""
+    owner, link = spec.owner, spec.link
+    a, b = link.version_table.alias("a"), link.version_table.alias("b")
+    by_owner = dict(spec.owner_pairs)
+    owner_cols = [by_owner[n] for n in owner.key_names]
+    same = [*owner_cols, *(c.name for c in spec.identity_columns())]
+    a_key = [a.c[n] for n in link.key_names]
+    b_key = [b.c[n] for n in link.key_names]
+    first = a_key[0] < b_key[0] if len(a_key) == 1 else tuple_(*a_key) < tuple_(*b_key)
+    query = select(*(a.c[n] for n in owner_cols), *a_key, *b_key,
+                   a.c[REVISION_ID], b.c[REVISION_ID]).select_from(a.join(b, and_(
+                       *(a.c[n] == b.c[n] for n in same), first,
+                       a.c[STATE] == State.ACTIVE, b.c[STATE] == State.ACTIVE,
+                       a.c[OPERATION_TYPE] != Operation.DELETE,
+                       b.c[OPERATION_TYPE] != Operation.DELETE,
+                       or_(b.c[EXPIRED_ID].is_(None), a.c[REVISION_ID] < b.c[EXPIRED_ID]),
+                       or_(a.c[EXPIRED_ID].is_(None), b.c[REVISION_ID] < a.c[EXPIRED_ID]),
+                   )))
+    n, k = len(owner_cols), len(a_key)
+    rows = [(tuple(r[:n]), tuple(r[n:n + k]), tuple(r[n + k:n + 2 * k]), r[-2], r[-1])
+            for r in connection.execute(query)]
+    return duplicate_links(rows, owner.describe, link.describe, owner.table.name,
+                           link.name, spec.key_attr is not None)
 
 
 def _checks(v: Versioning) -> list[tuple[str, Executable]]:

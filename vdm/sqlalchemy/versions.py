@@ -28,7 +28,13 @@ from sqlalchemy.orm import (
 )
 
 from vdm.difftext import diff_values
-from vdm.errors import ReadOnlyError, VdmError
+from vdm.errors import (
+    DeletedVersionError,
+    DetachedError,
+    NotVersionedError,
+    ReadOnlyError,
+    UnsupportedQueryError,
+)
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
@@ -120,7 +126,7 @@ class Version(VersionReading):
     def _session(self) -> Session:
         session = object_session(self)
         if session is None:
-            raise VdmError(
+            raise DetachedError(
                 f"{self._describe()} is not in a session; read history "
                 f"through a session", obj=self,
             )
@@ -167,7 +173,7 @@ class Version(VersionReading):
         versioning = type(self).__versioning__
         session = self._session()
         if self.operation_type == Operation.DELETE:
-            raise VdmError(
+            raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
                 f"before it (version.previous.revert()) to bring the object "
                 f"back", obj=self,
@@ -206,6 +212,9 @@ def version_properties(versioning: Versioning, version_cls: type) -> dict[str, A
     props: dict[str, Any] = {}
     for key, name in versioning.fields.items():
         props[key] = vt.c[name]
+    # Every version table has ``state``; a version of a class that is not
+    # Stateful still shows it, though it is no field of the class.
+    props.setdefault(STATE, vt.c[STATE])
     props[REVISION_ID] = vt.c[REVISION_ID]
     props[EXPIRED_ID] = vt.c[EXPIRED_ID]
     props[OPERATION_TYPE] = vt.c[OPERATION_TYPE]
@@ -323,7 +332,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     """Relationship ``prop`` of a version's object, as of ``revision_id``."""
     session = object_session(version)
     if session is None:
-        raise VdmError(f"{version!r} is not in a session", obj=version)
+        raise DetachedError(f"{version!r} is not in a session", obj=version)
     if prop.secondary is not None:
         from vdm.sqlalchemy.associations import related_through
 
@@ -378,7 +387,7 @@ def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None
 def _column_value(version: Any, column: Any) -> Any:
     versioning: Versioning = type(version).__versioning__
     if column.table not in versioning.tables:
-        raise VdmError(
+        raise UnsupportedQueryError(
             f"{type(version).__name__} cannot follow a relationship through "
             f"{column}; only foreign keys stored in the versioned table can be "
             f"resolved as of a revision", obj=version,
@@ -390,14 +399,14 @@ def _column_value(version: Any, column: Any) -> Any:
 def _versioning(obj: Any) -> Versioning:
     versioning = versioning_of(obj)
     if versioning is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     return versioning
 
 
 def _session_of(obj: Any) -> Session:
     session = object_session(obj)
     if session is None:
-        raise VdmError(
+        raise DetachedError(
             f"{obj!r} is not in a session; add it to one (or load it "
             f"through one) to read its history", obj=obj,
         )

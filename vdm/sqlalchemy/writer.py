@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Executable,
     Integer,
+    and_,
     bindparam,
     delete,
     literal,
@@ -314,3 +315,61 @@ def write_versions(
         run(st.expire_previous, expire)
     written.clear()
     written.update(plan.written)
+
+
+def _net_no_op_query(v: Versioning) -> Executable:
+    """Keys whose version of ``:rid`` equals the version it expired, with that one's revision."""
+    vt = v.version_table
+    prev = vt.alias("previous")
+    compared = [c.name for c in vt.c if c.name not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
+    return (
+        select(*(vt.c[n] for n in v.key_names), prev.c[REVISION_ID])
+        .select_from(vt.join(prev, and_(
+            *(prev.c[n] == vt.c[n] for n in v.key_names),
+            prev.c[EXPIRED_ID] == vt.c[REVISION_ID],
+        )))
+        .where(vt.c[REVISION_ID] == bindparam("rid"),
+               vt.c[OPERATION_TYPE] == Operation.UPDATE,
+               prev.c[OPERATION_TYPE] != Operation.DELETE,
+               *(vt.c[n].is_not_distinct_from(prev.c[n]) for n in compared))
+    )
+
+
+def drop_net_no_ops(
+    connection: Connection, versioning: Versioning, revision_id: int,
+    written: dict[Key, Operation],
+) -> dict[Key, int]:
+    """Take back the versions of ``revision_id`` that changed nothing.
+
+    A value changed in one flush and set back in a later one (or a link
+    removed and re-added) leaves a version equal to the previous one: it is
+    deleted, the previous version becomes current again and the live row
+    keeps its old ``revision_id``.  Returns ``{key: that revision id}``;
+    ``written`` loses those keys.
+    """
+    if Operation.UPDATE not in written.values():
+        return {}
+    st = statements_for(versioning)
+    query = st.__dict__.get("_net_no_op")
+    if query is None:
+        query = st.__dict__["_net_no_op"] = _net_no_op_query(versioning)
+    found = {tuple(row[:-1]): int(row[-1])
+             for row in connection.execute(query, {"rid": revision_id})}
+    if not found:
+        return {}
+    v, vt, live = versioning, versioning.version_table, versioning.table
+
+    def match(table: Any) -> Any:
+        return and_(*(table.c[n] == bindparam(f"_k_{n}") for n in v.key_names))
+
+    params = [{**{f"_k_{n}": k for n, k in zip(v.key_names, key, strict=True)},
+               "_own": revision_id, "_prev": prev} for key, prev in found.items()]
+    connection.execute(delete(vt).where(match(vt), vt.c[REVISION_ID] == bindparam("_own")),
+                       params)
+    connection.execute(update(vt).where(match(vt), vt.c[REVISION_ID] == bindparam("_prev"))
+                       .values({EXPIRED_ID: None}), params)
+    connection.execute(update(live).where(match(live)).values({REVISION_ID: bindparam("_prev")}),
+                       params)
+    for key in found:
+        written.pop(key, None)
+    return found

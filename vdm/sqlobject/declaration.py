@@ -21,9 +21,9 @@ else references would silently vanish).  What vdm cannot version raises
 
 * ``sqlmeta.lazyUpdate = True`` (changes would reach the database, and
   vdm's hooks, only at ``syncUpdate()``, outside the revision);
-* a ``RelatedJoin`` (SQLObject writes its intermediate table with raw SQL
-  and fires no events; use an explicit link class, see
-  :mod:`vdm.sqlobject.links`);
+* a ``RelatedJoin`` or a ``ManyToMany`` (SQLObject writes their
+  intermediate table with raw SQL and fires no events; use an explicit link
+  class, see :mod:`vdm.sqlobject.links`);
 * ``InheritableSQLObject`` hierarchies, and columns named ``expired_id`` or
   ``operation_type`` (the version table needs those names).
 """
@@ -31,6 +31,7 @@ else references would silently vanish).  What vdm cannot version raises
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -93,10 +94,9 @@ class Versioning:
 
     @property
     def fields(self) -> dict[str, str]:
-        """Attribute -> column for diffs: own columns and ``state``, no bookkeeping."""
+        """Attribute -> column for diffs: own columns (``state`` if Stateful), no bookkeeping."""
         out = {"id": self.id_name}
         out.update({a: c for a, c in self.columns if c != REVISION_ID})
-        out.setdefault(STATE, STATE)
         return out
 
     @property
@@ -189,6 +189,45 @@ class Revisioned:
         from vdm.sqlobject.versions import diff_of
 
         return diff_of(self, to_revision, from_revision)
+
+    def _SO_getValue(self, name: str) -> Any:
+        """SQLObject's read of one column (classes with ``cacheValues = False``).
+
+        The first read in a transaction also notes the row's
+        ``revision_id``: what this session saw, so that a later write based
+        on it is checked against changes committed meanwhile.
+        """
+        seen = f"_SO_val_{REVISION_ID}"
+        if seen in self.__dict__:
+            return super()._SO_getValue(name)  # type: ignore[misc]
+        meta: Any = self.sqlmeta  # type: ignore[attr-defined]
+        column = meta.columns[name]
+        conn: Any = self._connection  # type: ignore[attr-defined]
+        row = conn._SO_selectOne(self, [column.dbName, REVISION_ID])
+        if not row:
+            return super()._SO_getValue(name)  # type: ignore[misc]  # SQLObject's error
+        self.__dict__[seen] = row[1]
+        value = row[0]
+        if column.to_python:
+            value = column.to_python(value, self._SO_validatorState)  # type: ignore[attr-defined]
+        return value
+
+    @classmethod
+    def createTable(cls, ifNotExists: bool = False, createJoinTables: bool = True,
+                    createIndexes: bool = True, applyConstraints: bool = True,
+                    connection: Any = None) -> list[str]:
+        """SQLObject's ``createTable``, making what vdm needs too.
+
+        The live table gets ``revision_id`` (indexed, referencing
+        ``revision``), and its version table and the revision tables are
+        created when missing: the same as
+        :func:`vdm.sqlobject.create_tables` for this one class.
+        """
+        from vdm.sqlobject.schema import create_tables
+
+        conn = connection or cls._connection  # type: ignore[attr-defined]
+        return create_tables(conn, [cls], if_not_exists=ifNotExists,
+                             apply_constraints=applyConstraints)
 
     @classmethod
     def deleteMany(cls, where: Any = None, connection: Any = None) -> None:
@@ -348,6 +387,16 @@ def _refuse_unversionable(cls: type, meta: Any) -> None:
                 f"writes its intermediate table with raw SQL and fires no "
                 f"events, so it cannot be versioned; declare an explicit "
                 f"link class (Revisioned, Stateful) and use "
+                f"vdm.sqlobject.add_stateful_versioned_m2m",
+                cls=cls,
+            )
+    for attr in dir(cls):
+        if isinstance(inspect.getattr_static(cls, attr, None), joins.SOManyToMany):
+            raise ConfigurationError(
+                f"{name}.{attr} is a ManyToMany: SQLObject writes its "
+                f"intermediate table with raw SQL and fires no events, so it "
+                f"cannot be versioned; declare an explicit link class "
+                f"(Revisioned, Stateful) and use "
                 f"vdm.sqlobject.add_stateful_versioned_m2m",
                 cls=cls,
             )

@@ -32,7 +32,7 @@ from vdm.changes import (
     diff_class,
     field_changes,
 )
-from vdm.errors import VdmError
+from vdm.errors import NotVersionedError, UnknownFieldError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
@@ -63,7 +63,7 @@ def versionings(conn: Any, classes: Classes = None) -> list[Versioning]:
         for c in classes:
             v = c if isinstance(c, Versioning) else versioning_of(c)
             if v is None:
-                raise VdmError(f"{getattr(c, '__name__', c)!r} is not versioned", cls=c)
+                raise NotVersionedError.of(c)
             found.append(v)
         return found
     by_table: dict[str, Versioning] = {}
@@ -95,7 +95,7 @@ def _values(version: Version | None) -> dict[str, Any] | None:
 def classify(v: Versioning, version: Version, before: Version | None,
              is_link: bool = False) -> ObjectChange:
     """The change ``version`` records, ``before`` being the version it replaced."""
-    return classify_change(v.name, v.table, (version.key,), list(v.fields),
+    return classify_change(v.name, v.table, version.object_key, list(v.fields),
                            _values(before), _values(version), is_link, (v.id_name,))
 
 
@@ -105,8 +105,8 @@ def written_by(conn: Any, v: Versioning, revision_id: int) -> list[tuple[Version
                               f" ORDER BY {v.id_name}")
     if not written:
         return []
-    before = {b.key: b for b in select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}")}
-    return [(version, before.get(version.key)) for version in written]
+    before = {b.object_key[0]: b for b in select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}")}
+    return [(version, before.get(version.object_key[0])) for version in written]
 
 
 def changes_in(source: Any, revision: RevisionRef, classes: Classes = None) -> RevisionChanges:
@@ -129,8 +129,8 @@ def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = N
     view_a, view_b = ModelAsOf(conn, a), ModelAsOf(conn, b)
     result = ModelDiff(view_a.revision_id, view_b.revision_id)
     for v in versionings(conn, classes):
-        old = {(x.key,): x.values for x in view_a.all(v.cls)}
-        new = {(x.key,): x.values for x in view_b.all(v.cls)}
+        old = {x.object_key: x.values for x in view_a.all(v.cls)}
+        new = {x.object_key: x.values for x in view_b.all(v.cls)}
         diff = diff_class(old, new, list(v.fields))
         if diff:
             result.classes[v.name] = diff
@@ -140,7 +140,7 @@ def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = N
 def _history(obj: Any) -> tuple[Versioning, list[Version], dict[int, Revision]]:
     v = versioning_of(obj)
     if v is None or isinstance(obj, type | Version):
-        raise VdmError(f"{obj!r} is not a live versioned object", obj=obj)
+        raise NotVersionedError(f"{obj!r} is not a live versioned object", obj=obj)
     versions = obj.versions
     ids = sorted({int(x.revision_id) for x in versions})
     revisions: dict[int, Revision] = {}
@@ -154,9 +154,9 @@ def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of live ``obj``, oldest first: two queries."""
     v = versioning_of(obj)
     if v is not None and field_name not in v.fields:
-        raise VdmError(
+        raise UnknownFieldError(
             f"{v.name} has no versioned field {field_name!r}; "
-            f"choose one of {', '.join(v.fields)}", obj=obj)
+            f"choose one of {', '.join(v.fields)}", obj=obj, field=field_name)
     _, versions, revisions = _history(obj)
     return field_changes(versions, field_name, lambda x: revisions[x.revision_id])
 

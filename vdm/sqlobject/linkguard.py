@@ -8,7 +8,8 @@ never read:
 
 * a new link's owner still exists, and has no link to the same target (or,
   in a map, no row for the same key) that another writer added meanwhile;
-* an owner being destroyed has gained no link rows this session never saw.
+* an owner being destroyed has gained no link rows since this session read
+  its links (a session that never read them decided without them).
 """
 
 from __future__ import annotations
@@ -69,16 +70,27 @@ def check_new_link(conn: Any, link: Versioning, kwargs: dict[str, Any]) -> None:
             )
 
 
-def check_no_new_links(conn: Any, owner: Versioning, owner_id: Any) -> None:
-    """Raise if link rows this session never saw refer to an owner it destroys."""
+def check_no_new_links(session: Any, owner: Versioning, owner_id: Any) -> None:
+    """Raise if an owner being destroyed gained links after this session read them.
+
+    Only a session that read the owner's links (through the link views)
+    based its decision on them; a link it never saw is a conflict only
+    then.  Destroying an owner without looking at its links (one fresh
+    session per request) is no stale write: the links are destroyed or
+    kept as their foreign keys say, with their history.
+    """
+    conn = session.transaction
     for spec in owner.links.values():
         link = spec.link
+        seen = session.links_seen(link, spec.owner_fk.attr, owner_id)
+        if seen is None:
+            continue
         rows = conn.queryAll(
             f"SELECT {link.id_name}, {REVISION_ID} FROM {link.table} WHERE "
             f"{spec.owner_fk.column} = {literal(conn, owner_id)}{for_update(conn)}"
         )
         for link_id, revision_id in rows:
-            if conn.cache.tryGet(link_id, link.cls) is None:
+            if link_id not in seen and not session.created_here(link, link_id):
                 raise ConflictError(
                     f"{owner.describe(owner_id)} gained {link.describe(link_id)} in "
                     f"revision {revision_id} after this session read it; reload it "

@@ -103,10 +103,14 @@ class LinkSpec:
         order = [self.link.id_name]
         if self.position_attr:
             order.insert(0, self.column(self.position_attr))
-        return list(cls.select(
+        links = list(cls.select(
             getattr(cls.q, self.owner_fk.attr) == owner.id,
             orderBy=order, connection=conn,
         ))
+        session = session_of(conn)
+        if session is not None:
+            session.saw_links(self.link, self.owner_fk.attr, owner.id, [ln.id for ln in links])
+        return links
 
     # -- as of a revision ------------------------------------------------
 
@@ -120,15 +124,14 @@ class LinkSpec:
         rid = version.as_of
         state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
         where = (f"{current_as_of(rid)} AND {STATE} = {literal(conn, state)} AND "
-                 f"{self.of_owner(conn, version.key)}")
+                 f"{self.of_owner(conn, version.object_key[0])}")
         if name.endswith(("_active", "_deleted")) or self.key_attr is not None:
             links = select_versions(conn, self.link, where, f" ORDER BY {self.order_by()}",
                                     as_of=rid)
             if self.key_attr is None or name != self.attr_name:
                 return links
-            # Through ``values``: a column named ``key`` is not Version.key (the id).
             return {v.values[self.key_attr]: v.values[self.other_attr] for v in links}
-        return self._targets_as_of(conn, version.key, rid)
+        return self._targets_as_of(conn, version.object_key[0], rid)
 
     def _targets_as_of(self, conn: Any, key: Any, rid: int) -> list[Any]:
         """The targets of the owner's active links as of ``rid``: one query."""
@@ -225,7 +228,7 @@ class VersionedDict(StatefulDict):
 
         Each has ``revision`` (who set it, when), the value attribute and
         ``state`` (``deleted`` when the key was removed); ``values`` holds
-        the key and the value (``version.key`` is the link's id).
+        the key and the value.
         """
         spec = self._spec
         assert spec.key_attr is not None

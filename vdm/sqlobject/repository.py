@@ -21,12 +21,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from vdm.changes import ModelDiff, RevisionChanges
-from vdm.errors import IntegrityViolation, VdmError
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.inspection import changes_in, diff_model
-from vdm.sqlobject.maintenance import purge_revision
+from vdm.sqlobject.maintenance import purge_object, purge_revision
 from vdm.sqlobject.restore import restore_model, undo_revision
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
@@ -152,48 +151,31 @@ class Repository:
         return int(self.connection.queryOne(f"SELECT COUNT(*) FROM {REVISION_TABLE}")[0])
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class."""
+        """``{Class: [versions written by the revision]}``; one query per class.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
         rid = resolve_revision(self.connection, revision)
         changes: dict[type, list[Version]] = {}
         for v in self.versioned_classes:
             found = select_versions(self.connection, v, f"{REVISION_ID} = {rid}",
                                     f" ORDER BY {v.id_name}")
-            if found:
-                changes[v.cls] = found
+            changes[v.cls] = found
         return changes
 
     # -- maintenance ----------------------------------------------------
 
     def purge(self, obj: Any) -> None:
-        """Erase ``obj`` and all its history, in its session (commit it after).
+        """Erase ``obj``, its versioned links and all their history, in its session.
 
-        Refused with :class:`vdm.IntegrityViolation` while live rows of the
-        model still refer to it.
+        Commit the session after.  Link rows (of versioned link classes)
+        referring to ``obj`` go with it; rows of the model's other classes
+        referring to it (or to those links) make it refuse with
+        :class:`vdm.IntegrityViolation` naming them, before anything is
+        erased.
         """
-        v = versioning_of(obj)
-        if v is None:
-            raise VdmError(
-                f"{type(obj).__name__} is not versioned; delete it with destroySelf()",
-                obj=obj,
-            )
-        conn = obj._connection
-        key = literal(conn, obj.id)
-        for cls in self.classes:
-            meta: Any = cls.sqlmeta  # type: ignore[attr-defined]
-            for column in meta.columnList:
-                if getattr(column, "foreignKey", None) == v.cls.__name__:
-                    count = conn.queryOne(
-                        f"SELECT COUNT(*) FROM {meta.table} WHERE {column.dbName} = {key}"
-                    )[0]
-                    if count:
-                        raise IntegrityViolation(
-                            f"cannot purge {v.describe(obj.id)}: {count} row(s) of "
-                            f"{meta.table!r} still refer to it; purge or change "
-                            f"those first", cls=v.cls,
-                        )
-        conn.query(f"DELETE FROM {v.version_table} WHERE {v.id_name} = {key}")
-        conn.query(f"DELETE FROM {v.table} WHERE {v.id_name} = {key}")
-        conn.cache.expire(obj.id, v.cls)
+        purge_object(obj, self.classes)
 
     def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
         """Rewrite history as if ``revision`` never happened, and commit.

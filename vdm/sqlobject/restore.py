@@ -22,13 +22,13 @@ from typing import Any
 
 from sqlobject.classregistry import findClass
 
-from vdm.changes import undo_conflict
-from vdm.errors import ConflictError, VdmError
+from vdm.changes import undo_conflict, undo_dependant_conflict
+from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
-from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.dialect import chunks, in_clause, literal
 from vdm.sqlobject.inspection import Classes, versionings, written_by
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf
@@ -148,8 +148,8 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     """
     v = versioning_of(obj)
     if v is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
-    key = obj.key if isinstance(obj, Version) else obj.id
+        raise NotVersionedError.of(obj)
+    key = obj.object_key[0] if isinstance(obj, Version) else obj.id
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)
     # The caller's instance, when it is in this session, is the one to
@@ -160,7 +160,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     conn = session.transaction
     for link, column in _links_of(v):
         owner = f"{link.table}.{column} = {literal(conn, key)}"
-        links_then = {x.key: x.values for x in view.select(link.cls, owner)}
+        links_then = {x.object_key[0]: x.values for x in view.select(link.cls, owner)}
         current = _load(session, link, owner)
         for link_key, live_link in current.items():
             if link_key not in links_then:
@@ -184,7 +184,7 @@ def restore_model(session: Session, revision: RevisionRef, classes: Classes = No
     plan: dict[Versioning, dict[Any, Values]] = {}
     live: dict[Versioning, dict[Any, Any]] = {}
     for v in versionings(session.transaction, classes):
-        then: dict[Any, Values] = {x.key: x.values for x in view.all(v.cls)}
+        then: dict[Any, Values] = {x.object_key[0]: x.values for x in view.all(v.cls)}
         live[v] = _load(session, v)
         plan[v] = {**then, **{key: None for key in live[v] if key not in then}}
     _write(session, plan, live)
@@ -203,7 +203,7 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
     live: dict[Versioning, dict[Any, Any]] = {}
     for v in versionings(conn, classes):
         for version, before in written_by(conn, v, revision_id):
-            key = version.key
+            key = version.object_key[0]
             old = before.values if before is not None and not _is_delete(before) else None
             new = version.values if not _is_delete(version) else None
             obj = _live(session, v, key)
@@ -219,7 +219,37 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
             else:
                 plan.setdefault(v, {})[key] = {
                     f: old[f] for f in _compared(v) if old[f] != new[f]}
+    _check_no_dependants(session, revision_id, plan, versionings(conn, None))
     _write(session, plan, live)
+
+
+def _check_no_dependants(session: Session, revision_id: int,
+                         plan: dict[Versioning, dict[Any, Values]],
+                         classes: Iterable[Versioning]) -> None:
+    """Raise if a row the undo keeps refers to an object the undo destroys."""
+    conn = session.transaction
+    doomed = {v: [k for k, values in keys.items() if values is None]
+              for v, keys in plan.items()}
+    by_table = {v.table: v for v in doomed}
+    plans = {v.table: keys for v, keys in plan.items()}
+    for child in classes:
+        registry = child.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        for fk in child.foreign_keys.values():
+            target = by_table.get(findClass(fk.target, registry).sqlmeta.table)
+            if target is None or not doomed[target]:
+                continue
+            for batch in chunks(doomed[target]):
+                rows = conn.queryAll(
+                    f"SELECT {child.id_name}, {fk.column} FROM {child.table} "
+                    f"WHERE {in_clause(conn, fk.column, batch)}")
+                for child_key, target_key in rows:
+                    if plans.get(child.table, {}).get(child_key, 0) is None:
+                        continue
+                    raise ConflictError(
+                        undo_dependant_conflict(target.describe(target_key), revision_id,
+                                                child.describe(child_key)),
+                        cls=target.cls, revision=revision_id,
+                    )
 
 
 def _is_delete(version: Version) -> bool:

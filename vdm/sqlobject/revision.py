@@ -20,7 +20,7 @@ import datetime as dt
 from typing import Any
 
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
-from vdm.revisions import check_revision_metadata
+from vdm.revisions import changed_metadata, check_revision_metadata
 from vdm.sqlobject.dialect import (
     as_datetime,
     from_json_text,
@@ -136,6 +136,17 @@ def allocate_revision(conn: Any, revision: Revision) -> None:
     )
     revision.id = new_id
     revision.timestamp = timestamp
+
+
+def store_revision_metadata(conn: Any, revision: Revision, stored: dict[str, Any]) -> None:
+    """Write what changed on ``revision`` since ``stored`` was written (at commit)."""
+    _, changed = changed_metadata(revision, stored)
+    if not changed:
+        return
+    if "extra" in changed:
+        changed["extra"] = json_text(changed["extra"])
+    assignments = ", ".join(f"{name} = {literal(conn, value)}" for name, value in changed.items())
+    conn.query(f"UPDATE {REVISION_TABLE} SET {assignments} WHERE id = {int(revision.id or 0)}")
 
 
 def revision_from_row(row: Any) -> Revision:

@@ -94,12 +94,17 @@ def _live_table(conn: Any, cls: Any, versioning: Versioning | None) -> list[str]
     return list(constraints)
 
 
-def create_tables(conn: Any, classes: Iterable[type], if_not_exists: bool = True) -> None:
+def create_tables(conn: Any, classes: Iterable[type], if_not_exists: bool = True,
+                  apply_constraints: bool = True) -> list[str]:
     """Create the tables of ``classes`` and the revision tables.
 
     ``classes`` may mix versioned and plain SQLObject classes; foreign-key
     constraints are added after every table exists, so order does not
-    matter.  Existing tables are left alone.
+    matter.  Existing tables are left alone.  Plain classes are created
+    the SQLObject way (``createTable``), so their ``ManyToMany``
+    intermediate tables are created too.  With ``apply_constraints=False``
+    the foreign-key constraints are returned instead of run (as SQLObject's
+    ``createTable(applyConstraints=False)`` does).
     """
     create_revision_tables(conn)
     constraints: list[str] = []
@@ -107,25 +112,28 @@ def create_tables(conn: Any, classes: Iterable[type], if_not_exists: bool = True
         so_cls: Any = cls
         table = so_cls.sqlmeta.table
         versioning = versioning_of(cls)
+        if versioning is None:
+            constraints.extend(so_cls.createTable(
+                ifNotExists=if_not_exists, applyConstraints=False, connection=conn) or [])
+            continue
         if if_not_exists and table_exists(conn, table):
-            if versioning is not None:
-                _check_existing(conn, so_cls, table)
+            _check_existing(conn, so_cls, table)
         else:
             constraints.extend(_live_table(conn, so_cls, versioning))
             so_cls.createJoinTables(ifNotExists=True, connection=conn)
             so_cls.createIndexes(ifNotExists=True, connection=conn)
-            if versioning is not None:
-                conn.query(
-                    f"CREATE INDEX {live_revision_index_name(table)} "
-                    f"ON {table} ({REVISION_ID})"
-                )
-        if versioning is not None and not (
-            if_not_exists and table_exists(conn, versioning.version_table)
-        ):
+            conn.query(
+                f"CREATE INDEX {live_revision_index_name(table)} "
+                f"ON {table} ({REVISION_ID})"
+            )
+        if not (if_not_exists and table_exists(conn, versioning.version_table)):
             for statement in version_table_ddl(conn, versioning):
                 conn.query(statement)
+    if not apply_constraints:
+        return constraints
     for constraint in constraints:
         conn.query(constraint)
+    return []
 
 
 def drop_tables(conn: Any, classes: Iterable[type]) -> None:

@@ -41,15 +41,26 @@ from typing import Any
 from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
-from vdm.errors import ConflictError, InvalidInputError, NoRevisionError, VdmError
-from vdm.naming import REVISION_ID, REVISION_TABLE
+from vdm.errors import (
+    ConflictError,
+    InvalidInputError,
+    MissingTableError,
+    NoRevisionError,
+    ReadOnlyError,
+    RevisionInUseError,
+    UnsupportedDatabaseError,
+    bookkeeping_message,
+)
+from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
+from vdm.revisions import revision_metadata
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.declaration import Versioning, versioning_of
-from vdm.sqlobject.dialect import for_update, literal
+from vdm.sqlobject.dialect import for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
-from vdm.sqlobject.revision import Revision, allocate_revision
-from vdm.sqlobject.writer import TableChanges, write_versions
+from vdm.sqlobject.revision import Revision, allocate_revision, store_revision_metadata
+from vdm.sqlobject.writer import TableChanges, drop_net_noops, write_versions
+from vdm.states import State
 
 _SESSION_KEY = "_vdm_session"
 #: Sessions opened on each SQLite :memory: connection (by id).
@@ -73,14 +84,14 @@ class Session:
 
     def __init__(self, connection: Any, auto_revision_author: str | None = None) -> None:
         if isinstance(connection, Transaction):
-            raise TypeError(
+            raise InvalidInputError(
                 "Session takes an SQLObject connection (connectionForURI), "
                 "not a Transaction; the session opens its own transaction"
             )
         if getattr(connection, "_memory", False):
             open_sessions = _memory_sessions.setdefault(id(connection), [])
             if any(not s.transaction._obsolete for s in open_sessions):
-                raise VdmError(
+                raise UnsupportedDatabaseError(
                     "an SQLite :memory: database gives every SQLObject "
                     "transaction the same connection, so a second session "
                     "would share the first one's transaction; close the "
@@ -96,8 +107,16 @@ class Session:
 
     def _reset(self) -> None:
         self._allocated: Revision | None = None
+        #: The allocated revision's metadata as last written (compared at commit).
+        self._stored: dict[str, Any] = {}
         self._written: dict[Versioning, dict[Any, Operation]] = defaultdict(dict)
         self._pending: dict[Versioning, TableChanges] = defaultdict(TableChanges)
+        #: Ids updated again since the last flush after an earlier update in
+        #: this revision: the only ones whose changes may cancel out.
+        self._again: dict[Versioning, set[Any]] = defaultdict(set)
+        #: Link rows this transaction read, per (link class, owner attribute,
+        #: owner id): what a destroy of the owner is judged against.
+        self._links_seen: dict[tuple[Versioning, str, Any], set[Any]] = {}
 
     # -- the revision -----------------------------------------------------
 
@@ -114,12 +133,29 @@ class Session:
                 f"{type(revision).__name__}"
             )
         if self._allocated is not None and revision is not self._allocated:
-            raise VdmError(
+            raise RevisionInUseError(
                 f"this session already wrote changes under "
                 f"{self._allocated!r}; commit or roll back before starting "
                 f"another revision", revision=self._allocated,
             )
         self._revision = revision
+
+    def _raise_if_missing(self, tables: list[str], changed: str, exc: Exception) -> None:
+        """Turn a failed write into :class:`vdm.MissingTableError` if vdm's tables are missing.
+
+        Tables made without vdm (raw SQL, another tool) would otherwise fail
+        with the database's own "no such table".  Looked at only after a
+        failure, through the connection (the session's transaction may be
+        aborted by then), so a sound database pays nothing.
+        """
+        missing = [t for t in tables if not table_exists(self.connection, t)]
+        if missing:
+            raise MissingTableError(
+                f"cannot version {changed}: the database lacks "
+                f"{', '.join(repr(t) for t in missing)}; create vdm's tables with "
+                f"vdm.sqlobject.create_tables(connection, [your classes]) or each "
+                f"class's createTable(), then roll back and write again",
+            ) from exc
 
     def ensure_revision(self, changed: str | None = None) -> int:
         """Write this transaction's revision row (once) and return its id.
@@ -141,13 +177,19 @@ class Session:
                 author=self.auto_revision_author, message="automatic revision"
             )
         if revision.id is not None:
-            raise VdmError(
+            raise RevisionInUseError(
                 f"{revision!r} is already written; a revision covers one "
                 f"transaction, create a new Revision for these changes",
                 revision=revision,
             )
-        allocate_revision(self.transaction, revision)
+        try:
+            allocate_revision(self.transaction, revision)
+        except Exception as exc:
+            self._raise_if_missing([REVISION_TABLE, REVISION_SEQUENCE_TABLE],
+                                   changed or "versioned objects", exc)
+            raise
         self._allocated = revision
+        self._stored = revision_metadata(revision)
         assert revision.id is not None
         return revision.id
 
@@ -158,11 +200,35 @@ class Session:
         if not any(self._pending.values()):
             return
         pending, self._pending = self._pending, defaultdict(TableChanges)
+        again, self._again = self._again, defaultdict(set)
         assert self._allocated is not None and self._allocated.id is not None
+        rid = self._allocated.id
         for versioning, changes in pending.items():
-            if changes:
-                write_versions(self.transaction, versioning, changes,
-                               self._allocated.id, self._written[versioning])
+            try:
+                self._write(versioning, changes, again.get(versioning, set()), rid)
+            except Exception as exc:
+                self._raise_if_missing([versioning.version_table], versioning.name, exc)
+                raise
+
+    def _write(self, versioning: Versioning, changes: TableChanges, again: set[Any],
+               rid: int) -> None:
+        written = self._written[versioning]
+        candidates = {k for k in again if k in changes.updated
+                      and k not in changes.inserted and k not in changes.deleted
+                      and written.get(k) in (None, Operation.UPDATE)}
+        if candidates:
+            undone = drop_net_noops(self.transaction, versioning, candidates, rid, written)
+            changes.updated -= set(undone)
+            self._restamp(versioning, undone)
+        if changes:
+            write_versions(self.transaction, versioning, changes, rid, written)
+
+    def _restamp(self, versioning: Versioning, revision_ids: dict[Any, int]) -> None:
+        """Give cached instances the ``revision_id`` their rows went back to."""
+        for key, revision_id in revision_ids.items():
+            instance = self.transaction.cache.tryGet(key, versioning.cls)
+            if instance is not None:
+                instance.__dict__[f"_SO_val_{REVISION_ID}"] = revision_id
 
     def commit(self) -> None:
         """Write pending versions and commit; clears ``session.revision``.
@@ -176,6 +242,9 @@ class Session:
         if empty:
             assert allocated is not None
             self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
+        elif allocated is not None:
+            # What is on the revision at commit is what is stored.
+            store_revision_metadata(self.transaction, allocated, self._stored)
         self.transaction.commit()
         if empty:
             assert allocated is not None
@@ -219,6 +288,9 @@ class Session:
         # that the objects the application holds stay the ones get() returns.
         for instance in self.transaction.cache.getAll():
             instance.expire()
+            # A class that does not cache values keeps only the revision it
+            # was read at (see Revisioned._SO_getValue): forget it too.
+            instance.__dict__.pop(f"_SO_val_{REVISION_ID}", None)
             self.transaction.cache.put(instance.id, type(instance), instance)
 
     def __enter__(self) -> Session:
@@ -303,8 +375,7 @@ class Session:
             f"UPDATE {versioning.table} SET {REVISION_ID} = {rid} WHERE "
             f"{versioning.id_name} = {literal(conn, instance.id)}"
         )
-        if instance.sqlmeta.cacheValues:
-            instance.__dict__[attr] = rid
+        instance.__dict__[attr] = rid
 
     def record(self, versioning: Versioning, kind: str, key: Any) -> None:
         """Note that ``key`` of ``versioning``'s class was inserted/updated/deleted.
@@ -320,10 +391,22 @@ class Session:
         pending = self._pending[versioning]
         if kind == "updated" and key in pending.inserted:
             return
+        if kind == "updated" and (key in pending.updated or
+                                  self._written[versioning].get(key) is Operation.UPDATE):
+            self._again[versioning].add(key)
         if kind == "inserted" and key in pending.deleted:
             self.flush()
             pending = self._pending[versioning]
         getattr(pending, kind).add(key)
+
+    def saw_links(self, link: Versioning, owner_attr: str, owner_id: Any,
+                  link_ids: list[Any]) -> None:
+        """Note that this transaction read the ``link`` rows of an owner."""
+        self._links_seen.setdefault((link, owner_attr, owner_id), set()).update(link_ids)
+
+    def links_seen(self, link: Versioning, owner_attr: str, owner_id: Any) -> set[Any] | None:
+        """The ``link`` rows of an owner this transaction read, or None if it never did."""
+        return self._links_seen.get((link, owner_attr, owner_id))
 
     def created_here(self, versioning: Versioning, key: Any) -> bool:
         """Whether the revision under way created object ``key`` of the class."""
@@ -395,10 +478,28 @@ def _changed(instance: Any, kwargs: dict[str, Any]) -> bool:
     return False
 
 
+def _check_bookkeeping(instance: Any, versioning: Versioning, kwargs: dict[str, Any],
+                       described: str, current: Any = None) -> None:
+    """Refuse ``revision_id`` written by user code, and states that are not states.
+
+    ``current`` is the row's ``revision_id`` (None for a new row): writing
+    the same value again changes nothing and is let through.  Every write
+    to ``state`` is versioned, so any real state may be set.
+    """
+    if REVISION_ID in kwargs and kwargs[REVISION_ID] != current:
+        raise ReadOnlyError(bookkeeping_message(described, REVISION_ID), obj=instance)
+    if versioning.stateful and kwargs.get(STATE) is not None:
+        try:
+            State.coerce(kwargs[STATE])
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{described}: {exc}", obj=instance) from None
+
+
 def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) -> None:
     versioning = versioning_of(instance)
     if versioning is None:
         return
+    _check_bookkeeping(instance, versioning, kwargs, f"a new {versioning.name}")
     conn = kwargs.get("connection") or type(instance)._connection
     session = _session_for(conn, instance, "create")
     kwargs[REVISION_ID] = session.ensure_revision(f"a new {versioning.name}")
@@ -406,9 +507,32 @@ def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) ->
     post_funcs.append(lambda inst: session.record(versioning, "inserted", inst.id))
 
 
+def _read_is_stale(instance: Any) -> bool:
+    """Whether the row changed since this session read it (classes not caching values).
+
+    Such a class reads every value afresh, so comparing the new value with
+    the database would hide a write based on an older read (A reads 0, B
+    writes 1, A writes 0 + 1): compare the revision it was read at instead.
+    """
+    if instance.sqlmeta.cacheValues:
+        return False
+    seen = instance.__dict__.get(f"_SO_val_{REVISION_ID}", _UNKNOWN)
+    if seen is _UNKNOWN:
+        return False
+    row = instance._connection._SO_selectOne(instance, [REVISION_ID])
+    return not row or row[0] != seen
+
+
 def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
     versioning = versioning_of(instance)
-    if versioning is None or not _changed(instance, kwargs):
+    if versioning is None:
+        return
+    if REVISION_ID in kwargs or STATE in kwargs:
+        if instance.sqlmeta.cacheValues:
+            _reload_expired(instance)
+        _check_bookkeeping(instance, versioning, kwargs, versioning.describe(instance.id),
+                           getattr(instance, REVISION_ID))
+    if not _changed(instance, kwargs) and not _read_is_stale(instance):
         return
     session = _session_for(instance._connection, instance, "change")
     session.ensure_revision(versioning.describe(instance.id))
@@ -426,7 +550,7 @@ def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
     session.check_stale(instance, versioning)
     key = instance.id
     if versioning.links:
-        check_no_new_links(session.transaction, versioning, key)
+        check_no_new_links(session, versioning, key)
     session.flush_before_destroy(versioning, key)
     post_funcs.append(lambda inst: session.record(versioning, "deleted", key))
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlobject import sqlbuilder
 
-from vdm.errors import ReadOnlyError, VdmError
+from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.versions import (
@@ -162,7 +162,7 @@ def _refuse_subqueries(clause: Any) -> None:
     while pending:
         node = pending.pop()
         if isinstance(node, _SUBQUERIES):
-            raise VdmError(
+            raise UnsupportedQueryError(
                 "an as-of view cannot rewrite a subquery (its tables would be "
                 "read live); join the classes in the clause instead, e.g. "
                 "AND(Book.q.licenseID == License.q.id, License.q.name == 'GPL')"
@@ -198,7 +198,7 @@ def _order_by(v: Versioning, order_by: Any, db: str) -> str:
 def _versioning(cls: type) -> Versioning:
     v = versioning_of(cls)
     if v is None or v.cls is not cls:
-        raise VdmError(f"{cls.__name__} is not versioned; it has no past to view", cls=cls)
+        raise NotVersionedError.of(cls, "it has no past to view")
     return v
 
 

@@ -18,21 +18,47 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sqlobject.declaration import Versioning
-from vdm.sqlobject.dialect import is_distinct
-from vdm.violations import Violation, violation
+from vdm.sqlobject.dialect import is_distinct, literal
+from vdm.states import State
+from vdm.violations import Violation, duplicate_links, violation
 
 
 def verify_history(conn: Any, versionings: Iterable[Versioning]) -> list[Violation]:
     """Every violation of the history invariants in these classes' tables."""
     found: list[Violation] = []
+    versionings = list(versionings)
     for v in versionings:
         for kind, sql in _checks(conn, v):
             for key, rev in conn.queryAll(sql):
                 found.append(violation(kind, v.table, (key,), rev, v.describe(key)))
+    for v in versionings:
+        for spec in v.links.values():
+            found.extend(check_links(conn, spec))
     return found
+
+
+def check_links(conn: Any, spec: Any) -> list[Violation]:
+    """Owners with two active links to one target (or map key) at some revision."""
+    link, owner = spec.link, spec.owner
+    owner_col = spec.owner_fk.column
+    ident = spec.column(spec.key_attr) if spec.key_attr is not None else spec.target_fk.column
+    idn, vt = link.id_name, link.version_table
+    active, delete = literal(conn, State.ACTIVE.value), int(Operation.DELETE)
+    rows = conn.queryAll(
+        f"SELECT a.{owner_col}, a.{idn}, b.{idn}, a.{REVISION_ID}, b.{REVISION_ID} "
+        f"FROM {vt} a JOIN {vt} b ON a.{owner_col} = b.{owner_col} "
+        f"AND a.{ident} = b.{ident} AND a.{idn} < b.{idn} "
+        f"AND a.{STATE} = {active} AND b.{STATE} = {active} "
+        f"AND a.{OPERATION_TYPE} <> {delete} AND b.{OPERATION_TYPE} <> {delete} "
+        f"AND (b.{EXPIRED_ID} IS NULL OR a.{REVISION_ID} < b.{EXPIRED_ID}) "
+        f"AND (a.{EXPIRED_ID} IS NULL OR b.{REVISION_ID} < a.{EXPIRED_ID})")
+    return duplicate_links(
+        [((o,), (x,), (y,), ra, rb) for o, x, y, ra, rb in rows],
+        lambda key: owner.describe(key[0]), lambda key: link.describe(key[0]),
+        owner.table, link.name, spec.key_attr is not None)
 
 
 def _checks(conn: Any, v: Versioning) -> list[tuple[str, str]]:

@@ -9,7 +9,8 @@ A version is read-only, knows its neighbours (``previous``, ``next``,
 ``index``), what it changed (``changeset``), and resolves relationships
 *as of its revision*: a ``ForeignKey`` follows the key stored in the
 version, a versioned target comes back as its version then, a
-``MultipleJoin`` lists the targets active then::
+``MultipleJoin`` lists the targets active then (a ``SingleJoin`` gives the
+one target then, or None)::
 
     old = book.get_as_of(first_revision)
     old.title                 # the title as of that revision
@@ -23,10 +24,17 @@ import datetime as dt
 import types
 from typing import Any, ClassVar
 
+from sqlobject import joins
 from sqlobject.classregistry import findClass
 
 from vdm.difftext import diff_values
-from vdm.errors import InvalidInputError, ReadOnlyError, RevisionNotFoundError, VdmError
+from vdm.errors import (
+    DeletedVersionError,
+    InvalidInputError,
+    NotVersionedError,
+    ReadOnlyError,
+    RevisionNotFoundError,
+)
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -153,22 +161,17 @@ class Version(VersionReading):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return (type(self) is type(other) and self.key == other.key
+        return (type(self) is type(other) and self.object_key[0] == other.object_key[0]
                 and self.revision_id == other.revision_id)
 
     def __hash__(self) -> int:
-        return hash((type(self), self.key, self.revision_id))
+        return hash((type(self), self.object_key[0], self.revision_id))
 
     def _describe(self) -> str:
         v = type(self).__versioning__
-        return f"{v.describe(self.key)} as of revision {self.revision_id}"
+        return f"{v.describe(self.object_key[0])} as of revision {self.revision_id}"
 
     # -- identity and values ----------------------------------------------
-
-    @property
-    def key(self) -> Any:
-        """The id of the object this is a version of."""
-        return self.__dict__["_values"]["id"]
 
     @property
     def as_of(self) -> int:
@@ -188,7 +191,7 @@ class Version(VersionReading):
     @property
     def object_key(self) -> tuple[Any, ...]:
         """The primary key of the object this is a version of, as a tuple."""
-        return (self.key,)
+        return (self.__dict__["_values"]["id"],)
 
     @property
     def revision(self) -> Revision:
@@ -201,7 +204,7 @@ class Version(VersionReading):
         """The live object, or None if it no longer exists."""
         v = type(self).__versioning__
         try:
-            return v.cls.get(self.key, connection=self.__dict__["_conn"])  # type: ignore[attr-defined]
+            return v.cls.get(self.object_key[0], connection=self.__dict__["_conn"])  # type: ignore[attr-defined]
         except sqlobject.SQLObjectNotFound:
             return None
 
@@ -212,7 +215,7 @@ class Version(VersionReading):
         conn = self.__dict__["_conn"]
         op, order = (">", "ASC") if later else ("<", "DESC")
         found = select_versions(
-            conn, v, f"{v.id_name} = {literal(conn, self.key)} AND "
+            conn, v, f"{v.id_name} = {literal(conn, self.object_key[0])} AND "
             f"{REVISION_ID} {op} {int(self.revision_id)}",
             f" ORDER BY {REVISION_ID} {order} LIMIT 1",
         )
@@ -235,7 +238,7 @@ class Version(VersionReading):
         conn = self.__dict__["_conn"]
         row = conn.queryOne(
             f"SELECT COUNT(*) FROM {v.version_table} WHERE {v.id_name} = "
-            f"{literal(conn, self.key)} AND {REVISION_ID} < {int(self.revision_id)}"
+            f"{literal(conn, self.object_key[0])} AND {REVISION_ID} < {int(self.revision_id)}"
         )
         return int(row[0])
 
@@ -248,7 +251,7 @@ class Version(VersionReading):
         v = type(self).__versioning__
         conn = self.__dict__["_conn"]
         if self.operation_type == Operation.DELETE:
-            raise VdmError(
+            raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
                 f"before it (version.previous.revert()) to bring the object back",
                 obj=self,
@@ -256,7 +259,7 @@ class Version(VersionReading):
         values = {a: _plain(self.__dict__["_values"][a]) for a, c in v.columns if c != REVISION_ID}
         live = self.continuity
         if live is None:
-            return v.cls(id=self.key, connection=conn, **values)
+            return v.cls(id=self.object_key[0], connection=conn, **values)
         changed = {a: val for a, val in values.items() if getattr(live, a) != val}
         if changed:
             live.set(**changed)
@@ -279,16 +282,23 @@ class Version(VersionReading):
         except sqlobject.SQLObjectNotFound:
             return None
 
-    def _join(self, join: Any) -> list[Any]:
+    def _join(self, join: Any) -> Any:
+        found = self._join_rows(join)
+        if isinstance(join, joins.SOSingleJoin):
+            # Like the live SingleJoin: one object or None (never created here).
+            return found[0] if found else None
+        return found
+
+    def _join_rows(self, join: Any) -> list[Any]:
         conn = self.__dict__["_conn"]
         other = join.otherClass
         other_v = versioning_of(other)
         if other_v is None:
             return list(other.select(
-                getattr(other.q, _attr_of_column(other, join.joinColumn)) == self.key,
+                getattr(other.q, _attr_of_column(other, join.joinColumn)) == self.object_key[0],
                 connection=conn,
             ))
-        where = f"{join.joinColumn} = {literal(conn, self.key)}"
+        where = f"{join.joinColumn} = {literal(conn, self.object_key[0])}"
         if other_v.stateful:
             where += f" AND {STATE} = {literal(conn, State.ACTIVE)}"
         return select_as_of(conn, other_v, self.as_of, where)
@@ -341,7 +351,7 @@ def version_as_of(conn: Any, v: Versioning, key: Any, rid: int) -> Version | Non
 def _versioning(obj: Any) -> Versioning:
     v = versioning_of(obj)
     if v is None:
-        raise VdmError(f"{type(obj).__name__} is not versioned", obj=obj)
+        raise NotVersionedError.of(obj)
     return v
 
 

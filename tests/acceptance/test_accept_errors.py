@@ -1,0 +1,102 @@
+"""The same mistake gets the same error on both backends.
+
+A user who moves from one backend to the other (or reads the docs of one
+and codes against the other) catches the same exception class, finds the
+same data on it, and reads the same advice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from vdm import (
+    NotVersionedError,
+    RevisionInUseError,
+    UnknownFieldError,
+    VdmError,
+)
+
+from .harness import Harness
+
+
+def backend_module(harness: Harness) -> Any:
+    return importlib.import_module(f"vdm.{harness.backend}")
+
+
+def publisher(harness: Harness) -> Any:
+    """An unversioned Publisher, committed in its own transaction."""
+    if harness.backend == "sqlalchemy":
+        import models
+
+        obj = models.Publisher(name="Penguin")
+        harness.session.add(obj)  # type: ignore[attr-defined]
+        harness.session.commit()  # type: ignore[attr-defined]
+        return obj
+    import sqlobject_models
+
+    obj = sqlobject_models.Publisher(name="Penguin", connection=harness.session.transaction)  # type: ignore[attr-defined]
+    harness.session.commit()  # type: ignore[attr-defined]
+    return obj
+
+
+def test_restoring_an_unversioned_object_is_refused_with_not_versioned(story: Harness) -> None:
+    story.revise("a book", lambda: story.create("Book", name="wp", title="War"))
+    penguin = publisher(story)
+    with pytest.raises(NotVersionedError) as caught:
+        backend_module(story).restore_object(story.session, penguin, 1)  # type: ignore[attr-defined]
+    error = caught.value
+    assert isinstance(error, TypeError) and isinstance(error, VdmError)
+    assert str(error) == "Publisher is not versioned"
+    assert error.obj is penguin and error.cls is type(penguin)
+
+
+def test_viewing_an_unversioned_class_as_of_a_revision_is_refused(story: Harness) -> None:
+    story.revise("a book", lambda: story.create("Book", name="wp", title="War"))
+    penguin = publisher(story)
+    view = story.repository().as_of(1)
+    with pytest.raises(NotVersionedError) as caught:
+        view.get(type(penguin), 1)
+    assert str(caught.value) == "Publisher is not versioned; it has no past to view"
+    assert caught.value.cls is type(penguin)
+
+
+def test_a_committed_revision_cannot_carry_a_second_transaction(story: Harness) -> None:
+    first = story.begin("first")
+    book = story.create("Book", name="wp", title="War")
+    story.commit()
+    story.session.revision = first  # type: ignore[attr-defined]
+    with pytest.raises(RevisionInUseError) as caught:
+        story.update(book, title="War and Peace")
+    assert isinstance(caught.value, RuntimeError)
+    assert "is already written; a revision covers one transaction" in str(caught.value)
+    assert "create a new Revision for these changes" in str(caught.value)
+    story.rollback()
+
+
+def test_the_history_of_an_unknown_field_names_the_field(story: Harness) -> None:
+    story.revise("a book", lambda: story.create("Book", name="wp", title="War"))
+    book = story.find("Book", name="wp")
+    with pytest.raises(UnknownFieldError) as caught:
+        backend_module(story).field_history(book, "nope")
+    error = caught.value
+    assert isinstance(error, LookupError)
+    assert error.field == "nope"
+    assert str(error).startswith("Book has no versioned field 'nope'; choose one of ")
+
+
+def test_a_version_names_its_object_by_a_key_tuple_and_reads_a_key_column(links: Harness) -> None:
+    # A map link class has a column called ``key``: on a version it must
+    # read as that column, on both backends, while ``object_key`` is the
+    # primary key as a tuple on both.
+    links.begin("extras")
+    package = links.create("Package", name="p")
+    package.extras["color"] = "red"
+    links.commit()
+    extra = links.find("PackageExtra", key="color")
+    version = extra.versions[0]
+    assert version.key == "color" and version.value == "red"
+    assert version.object_key == (extra.id,)
+    assert package.versions[0].object_key == (package.id,)

@@ -1,0 +1,214 @@
+"""The ``vdm`` command (also ``python -m vdm``).
+
+::
+
+    vdm demo [--db PATH]           tell the seed story on an SQLite file
+    vdm log [--limit N] [--offset N] [--author NAME] [--since WHEN] [--until WHEN]
+    vdm show REV                   what one revision changed
+    vdm diff REV_A REV_B           how the model differs between two revisions
+    vdm blame TABLE KEY            which revision set each field of one row
+    vdm verify                     check the history invariants (exit 1 if broken)
+
+Every command but ``demo`` takes ``--url URL`` (any SQLAlchemy database URL;
+default: the demo database ``./vdm-demo.db``) and ``--json`` (output for
+programs instead of tables for people).  They read any vdm database without
+the application's model: the schema is found by reflection
+(:mod:`vdm.sqlalchemy.reflection`).  Passwords in URLs are never printed.
+
+Exit status: 0 on success, 1 when ``verify`` finds violations (or the demo
+fails), 2 for a problem with what was asked (a bad URL, an unreachable
+database, one that is not a vdm database, an unknown revision or table, a
+malformed key).
+
+The package is split by concern: this module declares the arguments (each
+subcommand is one ``add_<name>`` function that declares its arguments and
+sets ``run`` to the function doing the work; :func:`build_parser` lists
+them), :mod:`vdm.cli.commands` does the work, :mod:`vdm.cli.opening` opens
+a database from a URL and :mod:`vdm.cli.rendering` writes tables and JSON.
+Commands import the ORM backends only when they run, so that ``import vdm``
+(and ``vdm --help``) stays free of SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from vdm import __version__
+from vdm.cli.commands import (
+    run_blame,
+    run_demo,
+    run_diff,
+    run_log,
+    run_show,
+    run_verify,
+)
+from vdm.cli.opening import DEFAULT_DEMO_DB, DEFAULT_URL, CommandError
+from vdm.errors import VdmError
+
+#: What a subcommand runs: parsed arguments and the output stream in, exit status out.
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+#: How many revisions ``vdm log`` shows without ``--limit``.
+DEFAULT_LOG_LIMIT = 20
+
+
+# -- the parser ---------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vdm`` with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="vdm",
+        description="vdm: a versioned domain model for SQLAlchemy and SQLObject.",
+    )
+    parser.add_argument("--version", action="version", version=f"vdm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (add_demo, add_log, add_show, add_diff, add_blame, add_verify):
+        add(commands)
+    return parser
+
+
+def add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm demo``."""
+    demo = commands.add_parser(
+        "demo",
+        help="tell the seed story (books, a typo, a delete) on an SQLite file",
+        description=(
+            "Write four revisions to a fresh SQLite database (books, a typo "
+            "and its fix, a delete and its undo), then show the history, an "
+            "as-of read and a diff."
+        ),
+    )
+    demo.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DEMO_DB,
+        help=f"the SQLite file to (re)create (default: ./{DEFAULT_DEMO_DB})",
+    )
+    demo.set_defaults(run=run_demo)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run ``vdm`` with ``argv`` (default: the command line); the exit status."""
+    args = build_parser().parse_args(argv)
+    command: Command = args.run
+    try:
+        return command(args, out if out is not None else sys.stdout)
+    except CommandError as exc:
+        print(f"vdm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except VdmError as exc:
+        print(f"vdm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (``vdm demo | head``): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        sys.stdout = open(os.devnull, "w")
+        return 141
+
+
+# -- the reading commands: log, show, diff, blame, verify ----------------
+
+
+def _database_options() -> argparse.ArgumentParser:
+    """The options every reading command takes: ``--url`` and ``--json``."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--url", metavar="URL", default=DEFAULT_URL,
+        help=f"SQLAlchemy URL of the vdm database (default: {DEFAULT_URL}, "
+             f"the database `vdm demo` writes)",
+    )
+    options.add_argument(
+        "--json", action="store_true",
+        help="print JSON for programs instead of tables for people",
+    )
+    return options
+
+
+def _count(text: str) -> int:
+    """A non-negative integer option value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+def add_log(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm log``."""
+    log = commands.add_parser(
+        "log", parents=[_database_options()],
+        help="list revisions, newest first (paged, filtered by author or time)",
+        description="List revisions, newest first, with how many rows each changed.",
+    )
+    log.add_argument("--limit", type=_count, default=DEFAULT_LOG_LIMIT, metavar="N",
+                     help=f"show at most N revisions (default: {DEFAULT_LOG_LIMIT})")
+    log.add_argument("--offset", type=_count, default=0, metavar="N",
+                     help="skip the N newest revisions (the next page)")
+    log.add_argument("--author", metavar="NAME", help="only revisions by this author")
+    log.add_argument("--since", metavar="WHEN",
+                     help="only revisions at or after WHEN (ISO 8601 date or time; "
+                          "UTC unless it has an offset)")
+    log.add_argument("--until", metavar="WHEN", help="only revisions at or before WHEN")
+    log.set_defaults(run=run_log)
+
+
+def add_show(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm show``."""
+    show = commands.add_parser(
+        "show", parents=[_database_options()],
+        help="show what one revision changed",
+        description="Show a revision and every row it created, changed or deleted.",
+    )
+    show.add_argument("revision", metavar="REV", help="the revision id (3 or r3)")
+    show.set_defaults(run=run_show)
+
+
+def add_diff(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm diff``."""
+    diff = commands.add_parser(
+        "diff", parents=[_database_options()],
+        help="show how the model differs between two revisions",
+        description="Compare the whole model as of REV_A with the model as of REV_B: "
+                    "rows added, removed and changed, table by table.",
+    )
+    diff.add_argument("rev_a", metavar="REV_A", help="the earlier revision id")
+    diff.add_argument("rev_b", metavar="REV_B", help="the later revision id")
+    diff.set_defaults(run=run_diff)
+
+
+def add_blame(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm blame``."""
+    blame = commands.add_parser(
+        "blame", parents=[_database_options()],
+        help="show which revision set each field of one row",
+        description="For each field of one row, the revision that set its latest value.",
+    )
+    blame.add_argument("table", metavar="TABLE", help="a versioned table, e.g. book")
+    blame.add_argument("key", metavar="KEY",
+                       help="the row's primary key; comma-separated values, in key "
+                            "column order, for a composite key (e.g. 1 or tolstoy,2)")
+    blame.set_defaults(run=run_blame)
+
+
+def add_verify(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm verify``."""
+    verify = commands.add_parser(
+        "verify", parents=[_database_options()],
+        help="check the history invariants (exit status 1 if any is broken)",
+        description="Check that every live row has one current version equal to it and "
+                    "that validity intervals are contiguous; exit status 1 if not.",
+    )
+    verify.set_defaults(run=run_verify)
+
+
+
+__all__ = ["CommandError", "build_parser", "main"]
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m vdm`` uses __main__
+    sys.exit(main())
