@@ -17,7 +17,7 @@ from sqlalchemy.orm import (
     selectinload,
 )
 
-from vdm import ConfigurationError, ConflictError, NoRevisionError, Operation
+from vdm import ConfigurationError, ConflictError, IntegrityViolation, NoRevisionError, Operation
 from vdm.sqlalchemy import Repository, Revision, Revisioned, as_of
 from vdm.sqlalchemy.reflection import ReflectedModel
 from vdm.sqlalchemy.tablehistory import row_changes
@@ -420,3 +420,19 @@ def test_a_revisions_changes_list_the_links_it_added_and_removed(session, blog):
     assert [c.describe() for c in changes.links_removed] == [
         f"article_keyword(article_id={intro.id}, keyword_id={sql.id}) destroyed"]
     assert changes.created == changes.updated == changes.deleted == []
+
+
+def test_purging_the_revision_that_created_a_keyword_linked_later_is_refused(
+        session, blog, engine):
+    intro, *_ = blog
+    revise(session, "r2: a new keyword")
+    rust = Keyword(word="rust")
+    session.add(rust)
+    session.commit()
+    revise(session, "r3: intro about rust")
+    intro.keywords.append(rust)
+    session.commit()
+    before = links(engine)
+    with pytest.raises(IntegrityViolation, match="cannot purge revision 2"):
+        Repository(BlogBase.metadata, session).purge_revision(2)
+    assert links(engine) == before

@@ -19,7 +19,7 @@ from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
-from vdm.sqlalchemy.associations import purge_links
+from vdm.sqlalchemy.associations import associations, purge_links
 from vdm.sqlalchemy.mapping import (
     Key,
     Versioning,
@@ -69,7 +69,9 @@ def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
     for target, plan in plans.items():
         if not plan.vanished:
             continue
-        for child in list(versioned_mappers.values()):
+        # Association tables' links refer to objects too.
+        children: list[Any] = [*versioned_mappers.values(), *associations.values()]
+        for child in children:
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
