@@ -55,7 +55,7 @@ from sqlalchemy.orm import Mapper, RelationshipProperty, Session, object_session
 from sqlalchemy.orm import attributes as orm_attributes
 from sqlalchemy.sql import visitors
 
-from vdm.errors import ConfigurationError, VdmError
+from vdm.errors import ConfigurationError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
@@ -537,9 +537,10 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
     secondary_table: Any = prop.secondary
     association = associations.get(secondary_table)
     if association is None:
-        raise VdmError(
-            f"{type(version).__name__}.{prop.key} goes through the table "
-            f"{prop.secondary}, which is not versioned; its past is unknown",
+        raise UnsupportedQueryError(
+            f"{type(version).__name__}.{prop.key} goes through {prop.secondary}, "
+            f"which vdm does not version (neither of its classes is versioned); "
+            f"its past is unknown, read the live relationship instead",
             obj=version,
         )
     session = object_session(version)
