@@ -95,4 +95,5 @@ def _revision_at(session: Session, when: dt.datetime) -> int:
 
 def revision_value(obj: Any) -> Any:
     """``obj.revision_id`` without loading anything."""
-    return obj.__dict__.get(REVISION_ID)
+    versioning = getattr(type(obj), "__versioning__", None)
+    return obj.__dict__.get(versioning.revision_id_key if versioning else REVISION_ID)

@@ -67,7 +67,7 @@ from vdm.sqlalchemy.mapping import (
     versioning_of,
 )
 from vdm.sqlalchemy.revision import attach_revision_tables
-from vdm.sqlalchemy.schema import build_version_table, follow_types
+from vdm.sqlalchemy.schema import build_version_table, resolve_version_types
 from vdm.sqlalchemy.writer import chunks, statements_for
 from vdm.writeplan import plan_association_versions
 
@@ -322,7 +322,9 @@ def _on_configured(mapper: Mapper[Any], cls: type) -> None:
             continue
         if (versioning_of(cls) is not None or versioning_of(prop.mapper.class_) is not None
                 or prop.secondary in associations):
-            follow_types(version_association(prop.secondary, cls, prop.key).table)
+            version_association(prop.secondary, cls, prop.key)
+    for association in associations.values():
+        resolve_version_types(association.table.metadata)
 
 
 _props_cache: dict[Mapper[Any], list[RelationshipProperty[Any]]] = {}
@@ -587,8 +589,7 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
     with session.no_autoflush:
         rows = list(session.scalars(query))
     if target is not None:
-        for row in rows:
-            row._read_as_of(revision_id)
+        rows = [row._bound_as_of(revision_id) for row in rows]
     if prop.uselist:
         return rows
     return rows[0] if rows else None

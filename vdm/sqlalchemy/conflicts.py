@@ -138,7 +138,7 @@ def check_no_new_references(session: Session, doomed: list[Any]) -> None:
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not owner.table:
                     continue
-                pairs = [(el.column.name, el.parent) for el in fk.elements]
+                pairs = [(el.column.key, el.parent) for el in fk.elements]
                 if sorted(name for name, _ in pairs) != sorted(owner.key_names):
                     continue
                 ordered = [dict(pairs)[name] for name in owner.key_names]

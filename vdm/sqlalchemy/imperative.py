@@ -27,7 +27,13 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table
 from sqlalchemy.orm import class_mapper
 
 from vdm.errors import ConfigurationError
-from vdm.naming import REVISION_ID, REVISION_TABLE, STATE, live_revision_index_name
+from vdm.naming import (
+    REVISION_ID,
+    REVISION_TABLE,
+    STATE,
+    live_foreign_key_name,
+    live_revision_index_name,
+)
 from vdm.sqlalchemy.mapping import Revisioned, Stateful, versioning_of
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables
 from vdm.sqlalchemy.revision import revision_table as _vdm_revision_table
@@ -75,9 +81,13 @@ def make_table_stateful(table: Table) -> Table:
 
 def make_revisioned_table(table: Table) -> Table:
     """Add ``revision_id`` to ``table`` and return its version table."""
-    attach_revision_tables(table.metadata)
+    revision = attach_revision_tables(table.metadata)
     if REVISION_ID not in table.c:
-        column = Column(REVISION_ID, Integer, ForeignKey(f"{REVISION_TABLE}.id"), nullable=True)
+        # The column, not "revision.id": a MetaData(schema=...) would look
+        # for that string in its own schema.
+        column = Column(REVISION_ID, Integer,
+                        ForeignKey(revision.c.id, name=live_foreign_key_name(table.name)),
+                        nullable=True)
         table.append_column(column)
         Index(live_revision_index_name(table.name), column)
     return build_version_table(table)

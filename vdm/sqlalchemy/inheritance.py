@@ -67,7 +67,7 @@ def polymorphic_arguments(versioning: Versioning) -> dict[str, Any]:
             cls=versioning.cls,
         )
     return {
-        "polymorphic_on": versioning.version_table.c[on.name],
+        "polymorphic_on": versioning.version_table.c[on.key],
         "polymorphic_identity": mapper.polymorphic_identity,
         "with_polymorphic": "*",
     }
@@ -133,7 +133,7 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     if joined:
         pvt = parent.version_table
         arguments["inherit_condition"] = and_(
-            *(version_table.c[mine.name] == pvt.c[theirs.name] for mine, theirs in zip(
+            *(version_table.c[mine.key] == pvt.c[theirs.key] for mine, theirs in zip(
                 table.primary_key.columns, parent.table.primary_key.columns, strict=True)),
             version_table.c[REVISION_ID] == pvt.c[REVISION_ID],
         )
@@ -150,9 +150,9 @@ def _add_new_columns(table: Table, version_table: Table) -> None:
     """Single-table inheritance: a subclass's columns join the base table,
     so they join its version table too."""
     for col in table.c:
-        if col.name not in version_table.c:
+        if col.key not in version_table.c:
             version_table.append_column(
-                Column(col.name, col.type, nullable=True, autoincrement=False))
+                Column(col.name, col.type, key=col.key, nullable=True, autoincrement=False))
 
 
 def _properties(versioning: Versioning, parent_mapper: Mapper[Any],
@@ -167,20 +167,22 @@ def _properties(versioning: Versioning, parent_mapper: Mapper[Any],
         own = [c for c in prop.columns if getattr(c, "table", None) is versioning.table]
         if not own or (not joined and prop.key in inherited):
             continue
-        columns = [vt.c[c.name] for c in own if c.name in vt.c]
+        columns = [vt.c[c.key] for c in own if c.key in vt.c]
         if prop.key in inherited:
             columns = [*inherited[prop.key].columns, *columns]
         props[prop.key] = columns
     if joined:
         for name in _SHARED:
-            props[name] = [*inherited[name].columns, vt.c[name]]
+            shared = next(p for p in inherited.values() if isinstance(p, ColumnProperty)
+                          and any(getattr(c, "key", None) == name for c in p.columns))
+            props[shared.key] = [*shared.columns, vt.c[name]]
     return props
 
 
 def _joined_source(versioning: Versioning) -> tuple[Any, list[tuple[str, Any]]]:
     """Copy a joined subclass's table with its base table's revision and state."""
     root = versioning.root
-    columns: list[tuple[str, Any]] = [(c.name, c) for c in versioning.table.c]
+    columns: list[tuple[str, Any]] = [(c.key, c) for c in versioning.table.c]
     columns.append((REVISION_ID, root.table.c[REVISION_ID]))
     if root.stateful:
         columns.append((STATE, root.table.c[STATE]))

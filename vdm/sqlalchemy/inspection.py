@@ -42,6 +42,7 @@ from vdm.sqlalchemy.mapping import (
     hierarchy_bases,
     versioned_mappers,
     versioning_of,
+    versionings_in,
 )
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.timetravel import ModelAsOf
@@ -70,10 +71,6 @@ def _link_classes() -> set[Versioning]:
     return links
 
 
-def _versionings(classes: Iterable[Versioning] | None) -> list[Versioning]:
-    return list(classes) if classes is not None else list(versioned_mappers.values())
-
-
 def changes_in(session: Session, revision: RevisionRef,
                classes: Iterable[Versioning] | None = None) -> RevisionChanges:
     """Everything ``revision`` changed: two queries per versioned class
@@ -85,7 +82,7 @@ def changes_in(session: Session, revision: RevisionRef,
     result = RevisionChanges(found)
     links = _link_classes()
     with session.no_autoflush:
-        for base in hierarchy_bases(_versionings(classes)):
+        for base in hierarchy_bases(versionings_in(session, classes)):
             cls = base.version_class
             written = list(session.scalars(
                 select(cls).where(base.version_table.c[REVISION_ID] == revision_id)))
@@ -118,7 +115,7 @@ def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
     """Structured diff of the model between two revisions: two queries per class."""
     view_a, view_b = ModelAsOf(session, a), ModelAsOf(session, b)
     result = ModelDiff(view_a.revision_id, view_b.revision_id)
-    for v in _versionings(classes):
+    for v in versionings_in(session, classes):
         # A base class's versions include its subclasses': keep its own.
         old = {x.object_key: x.field_values for x in view_a.all(v.cls)
                if type(x).__versioning__ is v}

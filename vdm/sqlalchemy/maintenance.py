@@ -75,7 +75,7 @@ def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
-                pairs = {el.column.name: el.parent.name for el in fk.elements}
+                pairs = {el.column.key: el.parent.key for el in fk.elements}
                 if sorted(pairs) != sorted(target.key_names):
                     continue
                 cvt = child.version_table
@@ -135,11 +135,13 @@ def _plan_table(connection: Connection, v: Versioning, revision_id: int) -> Purg
     histories: dict[Key, list[dict[str, Any]]] = defaultdict(list)
     for batch in chunks(keys):
         rows = connection.execute(
-            select(vt).where(v.version_key_clause(batch)).order_by(*key_cols, vt.c[REVISION_ID])
-        ).mappings()
-        for row in rows:
-            histories[tuple(row[n] for n in v.key_names)].append(dict(row))
-    return plan_purge(histories, revision_id, [c.name for c in v.table.c])
+            select(*vt.c).where(v.version_key_clause(batch)).order_by(*key_cols, vt.c[REVISION_ID])
+        )
+        for values in rows:
+            # By column key, as everywhere in vdm (a key may differ from its name).
+            row = dict(zip(vt.c.keys(), values, strict=True))
+            histories[tuple(row[n] for n in v.key_names)].append(row)
+    return plan_purge(histories, revision_id, [c.key for c in v.table.c])
 
 
 def _ident(v: Versioning, key: Any, revision_id: int) -> dict[str, Any]:
@@ -174,11 +176,14 @@ def _apply_live_upserts(connection: Connection, v: Versioning, plan: PurgePlan) 
         connection.execute(
             update(live)
             .where(and_(*(live.c[n] == bindparam(f"_k_{n}") for n in v.key_names)))
-            .values({c.name: bindparam(f"_v_{c.name}") for c in live.c}),
+            .values({c: bindparam(f"_v_{c.key}") for c in live.c if c.computed is None}),
             params,
         )
     if plan.recreate:
-        connection.execute(insert(live), plan.recreate)
+        # The database computes generated columns itself.
+        computed = {c.key for c in live.c if c.computed is not None}
+        connection.execute(insert(live), [{k: val for k, val in row.items() if k not in computed}
+                                          for row in plan.recreate])
 
 
 def _apply_live_removals(connection: Connection, v: Versioning, plan: PurgePlan) -> None:
@@ -227,7 +232,7 @@ def _references(v: Versioning, table: Table) -> list[tuple[list[Any], list[str]]
     for fk in table.foreign_key_constraints:
         if fk.referred_table is not v.table:
             continue
-        names = [el.column.name for el in fk.elements]
+        names = [el.column.key for el in fk.elements]
         if set(names) <= set(v.key_names):
             found.append(([el.parent for el in fk.elements], names))
     return found

@@ -30,13 +30,17 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
+    MetaData,
     SmallInteger,
     Table,
     and_,
     event,
     tuple_,
 )
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -52,16 +56,25 @@ from vdm.errors import ConfigurationError
 from vdm.naming import (
     BOOKKEEPING_COLUMNS,
     REVISION_ID,
-    REVISION_TABLE,
     STATE,
+    live_foreign_key_name,
     version_class_name,
 )
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables, revision_table
-from vdm.sqlalchemy.schema import build_version_table, check_versionable
+from vdm.sqlalchemy.schema import (
+    build_version_table,
+    check_versionable,
+    guard_revision_foreign_keys,
+    resolve_version_types,
+)
 from vdm.sqlalchemy.types import StateType
 from vdm.states import State
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.orm import Session
+
     from vdm.sqlalchemy.versions import Version
 
 Key = tuple[Any, ...]
@@ -76,11 +89,16 @@ class Versioning:
     table: Table
     version_table: Table
     version_class: type[Version] = field(init=False)
-    #: Live primary key column names, in key order.
+    #: Live primary key column keys, in key order (the version table's
+    #: columns have the same keys as the live table's).
     key_names: list[str] = field(init=False)
-    #: Attribute key -> column name, for the class's own columns (``state``
+    #: Attribute key -> column key, for the class's own columns (``state``
     #: among them only when the class is Stateful).
     fields: dict[str, str] = field(init=False)
+    #: Attribute keys of ``revision_id`` and ``state`` (``column_prefix`` or
+    #: an explicit attribute name may differ from the column).
+    revision_id_key: str = field(init=False)
+    state_key: str = field(init=False)
     stateful: bool = field(init=False)
     #: Versioned link collections of this class, by attribute name
     #: (filled by :mod:`vdm.sqlalchemy.links`).
@@ -94,14 +112,21 @@ class Versioning:
     copy_source: Any = None
 
     def __post_init__(self) -> None:
-        self.key_names = [c.name for c in self.table.primary_key.columns]
+        self.key_names = [c.key for c in self.table.primary_key.columns]
         self.tables = [t for t in self.mapper.tables if isinstance(t, Table)]
         self.fields = {}
+        self.revision_id_key = REVISION_ID
+        self.state_key = STATE
         # mapper.columns is ready before configuration (column_attrs is not).
         for key, col in self.mapper.columns.items():
-            if getattr(col, "table", None) in self.tables:
-                if col.name not in BOOKKEEPING_COLUMNS:
-                    self.fields[key] = col.name
+            if getattr(col, "table", None) not in self.tables:
+                continue
+            if col.key == REVISION_ID:
+                self.revision_id_key = key
+            elif col.key not in BOOKKEEPING_COLUMNS:
+                self.fields[key] = col.key
+                if col.key == STATE:
+                    self.state_key = key
         self.stateful = STATE in self.root.table.c
 
     @property
@@ -139,7 +164,7 @@ class Versioning:
         """The version-table column copying live ``column`` of the hierarchy."""
         for writer in self.writers:
             if column.table is writer.table:
-                return writer.version_table.c[column.name]
+                return writer.version_table.c[column.key]
         raise KeyError(f"{column} is not a column of {self.name}'s tables")
 
     @property
@@ -149,9 +174,19 @@ class Versioning:
         if keys is None:
             keys = self.__dict__["_column_keys"] = [
                 key for key, col in self.mapper.columns.items()
-                if getattr(col, "table", None) in self.tables and col.name != REVISION_ID
+                if getattr(col, "table", None) in self.tables and col.key != REVISION_ID
             ]
         return keys
+
+    @property
+    def computed_fields(self) -> set[str]:
+        """Attribute keys of columns the database computes (``Computed``).
+
+        History holds their values; writes that bring history back leave
+        them to the database.
+        """
+        return {key for key, col in self.fields.items()
+                if col in self.table.c and self.table.c[col].computed is not None}
 
     @property
     def many_to_one_keys(self) -> list[str]:
@@ -230,6 +265,89 @@ def hierarchy_bases(versionings: list[Versioning]) -> list[Versioning]:
     return [v for v in versionings if not has_base_among(v)]
 
 
+#: ``Column.info`` key of a ``revision_id`` whose foreign key waits for its table.
+_DEFERRED_FK = "vdm.revision_foreign_key"
+
+
+def _revision_column(cls: Any) -> Any:
+    """``revision_id``, with its foreign key to the metadata's own revision table.
+
+    A column object rather than the string ``"revision.id"``, which a
+    ``MetaData(schema=...)`` would look up in its own schema; named, since
+    MariaDB's own names overflow for long table names.  A class without a
+    ``metadata`` attribute (``registry.mapped``) gets the foreign key when
+    its table is known (:func:`make_versioned`).
+    """
+    table_name = cls.__dict__.get("__tablename__") or getattr(cls, "__tablename__", None)
+    name = live_foreign_key_name(table_name) if isinstance(table_name, str) else None
+    metadata = getattr(cls, "metadata", None)
+    if isinstance(metadata, MetaData):
+        fk = ForeignKey(attach_revision_tables(metadata).c.id, name=name)
+        return mapped_column(REVISION_ID, Integer, fk, index=True, nullable=True)
+    return mapped_column(REVISION_ID, Integer, index=True, nullable=True,
+                         info={_DEFERRED_FK: True})
+
+
+def _add_revision_foreign_key(table: Table) -> None:
+    column = table.c[REVISION_ID]
+    if column.info.pop(_DEFERRED_FK, False) and not column.foreign_keys:
+        table.append_constraint(ForeignKeyConstraint(
+            [column], [attach_revision_tables(table.metadata).c.id],
+            name=live_foreign_key_name(table.name)))
+
+
+def versionings_in(session: Session, classes: Iterable[Versioning] | None = None,
+                   ) -> list[Versioning]:
+    """``classes``, or else the versioned classes of the session's database.
+
+    Several declarative bases may coexist in one process, each with its own
+    database.  A whole-model operation without a class list covers the
+    classes of every MetaData whose live and version tables all exist where
+    the session reads them (one catalogue query per bind and schema); when
+    no MetaData is complete there, the classes whose own tables exist.
+    """
+    if classes is not None:
+        return list(classes)
+    tables: dict[tuple[int, str | None], set[str]] = {}
+
+    def exists(v: Versioning) -> bool:
+        try:
+            connection = session.connection(bind_arguments={"mapper": v.mapper})
+        except UnboundExecutionError:
+            return False  # a class of a base the session has no bind for
+        names = tables.get((id(connection), v.table.schema))
+        if names is None:
+            listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
+            names = tables[(id(connection), v.table.schema)] = {n.lower() for n in listed}
+        return {v.table.name.lower(), v.version_table.name.lower()} <= names
+
+    found = {v: exists(v) for v in list(versioned_mappers.values())}
+    complete = {v.table.metadata for v in found} - {v.table.metadata for v, ok in found.items()
+                                                     if not ok}
+    if complete:
+        return _one_class_per_table([v for v in found if v.table.metadata in complete])
+    return _one_class_per_table([v for v, ok in found.items() if ok])
+
+
+def _one_class_per_table(versionings: list[Versioning]) -> list[Versioning]:
+    """One class per table: several bases may map tables of the same name.
+
+    The classes of the MetaData that covers most tables come first, so a
+    model's own classes win over a smaller one that names some of the same
+    tables.
+    """
+    size: dict[Any, int] = {}
+    for v in versionings:
+        size[v.table.metadata] = size.get(v.table.metadata, 0) + 1
+    # By MetaData, not by class: subclasses in single-table inheritance
+    # share their base's table and stay.
+    chosen: dict[tuple[str | None, str], Any] = {}
+    for v in sorted(versionings, key=lambda v: -size[v.table.metadata]):
+        chosen.setdefault((v.table.schema, v.table.name.lower()), v.table.metadata)
+    return [v for v in versionings
+            if chosen[(v.table.schema, v.table.name.lower())] is v.table.metadata]
+
+
 class Revisioned:
     """Mixin for a declarative class whose changes are versioned.
 
@@ -242,30 +360,34 @@ class Revisioned:
     __versioning__: ClassVar[Versioning]
     __revision_class__: ClassVar[type[Version]]
 
-    @declared_attr
-    def revision_id(cls) -> Mapped[int | None]:
-        """The id of the revision that last changed this object."""
-        table = cls.__dict__.get("__table__")
-        if table is not None and REVISION_ID in table.c:
-            # A class mapped to an explicit Table brings its own column.
-            return table.c[REVISION_ID]  # type: ignore[no-any-return]
-        return mapped_column(
-            REVISION_ID, ForeignKey(f"{REVISION_TABLE}.id"), index=True,
-            nullable=True,
-        )
+    if TYPE_CHECKING:
+        revision_id: Mapped[int | None]
+        revision: Mapped[Revision | None]
+    else:
+        # The declared attributes carry no annotation, so that they are not
+        # dataclass fields of MappedAsDataclass classes (vdm sets them; they
+        # are not constructor arguments).  Type checkers see the ones above.
 
-    @declared_attr
-    def revision(cls) -> Mapped[Revision | None]:
-        """The revision that last changed this object (read-only)."""
-        return relationship(
-            Revision,
-            primaryjoin=lambda: (
-                foreign(cls.__table__.c[REVISION_ID]) == revision_table.c.id  # type: ignore[attr-defined]
-            ),
-            viewonly=True,
-            lazy="select",
-        )
+        @declared_attr
+        def revision_id(cls):
+            """The id of the revision that last changed this object."""
+            table = cls.__dict__.get("__table__")
+            if table is not None and REVISION_ID in table.c:
+                # A class mapped to an explicit Table brings its own column.
+                return table.c[REVISION_ID]
+            return _revision_column(cls)
 
+        @declared_attr
+        def revision(cls):
+            """The revision that last changed this object (read-only)."""
+            return relationship(
+                Revision,
+                primaryjoin=lambda: (
+                    foreign(cls.__table__.c[REVISION_ID]) == revision_table.c.id
+                ),
+                viewonly=True,
+                lazy="select",
+            )
 
     def get_as_of(self, revision: Any) -> Version | None:
         """This object as of ``revision`` (a Revision, its id or a datetime).
@@ -312,29 +434,38 @@ class Revisioned:
 class Stateful:
     """Mixin for objects with a versioned ``state``: soft delete and undelete."""
 
-    @declared_attr
-    def state(cls) -> Mapped[State]:
-        """``active``, ``deleted`` or ``pending``."""
-        table = cls.__dict__.get("__table__")
-        if table is not None and STATE in table.c:
-            return table.c[STATE]  # type: ignore[no-any-return]
-        # No server default: SQLAlchemy would then fetch it back with
-        # RETURNING one row at a time on SQLite instead of batching inserts.
-        return mapped_column(
-            STATE, StateType, nullable=False, default=State.ACTIVE,
-        )
+    if TYPE_CHECKING:
+        state: Mapped[State]
+    else:
+
+        @declared_attr
+        def state(cls):
+            """``active``, ``deleted`` or ``pending``."""
+            table = cls.__dict__.get("__table__")
+            if table is not None and STATE in table.c:
+                return table.c[STATE]
+            # No server default: SQLAlchemy would then fetch it back with
+            # RETURNING one row at a time on SQLite instead of batching inserts.
+            return mapped_column(
+                STATE, StateType, nullable=False, default=State.ACTIVE,
+            )
 
     def delete(self) -> None:
         """Mark this object deleted (undoable; versioned like any change)."""
-        self.state = State.DELETED
+        setattr(self, _state_key(self), State.DELETED)
 
     def undelete(self) -> None:
         """Mark this object active again."""
-        self.state = State.ACTIVE
+        setattr(self, _state_key(self), State.ACTIVE)
 
     def is_active(self) -> bool:
         """True when the state is ``active``."""
-        return bool(self.state == State.ACTIVE)
+        return bool(getattr(self, _state_key(self)) == State.ACTIVE)
+
+
+def _state_key(obj: Any) -> str:
+    versioning = versioning_of(obj)
+    return versioning.state_key if versioning is not None else STATE
 
 
 def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
@@ -357,6 +488,8 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         )
     check_versionable(table, cls.__name__)
     attach_revision_tables(table.metadata)
+    _add_revision_foreign_key(table)
+    guard_revision_foreign_keys(table)
     never_reuse_keys(table)
     versioning = Versioning(
         cls=cls, mapper=mapper, table=table,
@@ -405,7 +538,7 @@ def _on_instrument(mapper: Mapper[Any], cls: type) -> None:
     # class gets vdm's error rather than a generic mapping error.
     table = mapper.local_table
     if isinstance(table, Table) and mapper.inherits is None:
-        check_versionable(table, cls.__name__)
+        check_versionable(table, cls.__name__, stateful=issubclass(cls, Stateful))
 
 
 @event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)
@@ -445,7 +578,7 @@ def _active_from_construction(target: Any, args: Any, kwargs: Any) -> None:
     # may run before SQLAlchemy's own, which configures the mappers.
     if not orm_attributes.instance_state(target).mapper.configured:
         configure_mappers()
-    target.state = State.ACTIVE
+    setattr(target, _state_key(target), State.ACTIVE)
 
 
 def _new_without_state_is_active(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
@@ -457,7 +590,7 @@ def _new_without_state_is_active(target: Any, value: Any, oldvalue: Any, initiat
 
 def watch_new_state(versioning: Versioning) -> None:
     """A new object given ``state=None`` is active (``state`` is not null)."""
-    attr = getattr(versioning.cls, STATE, None)
+    attr = getattr(versioning.cls, versioning.state_key, None)
     if (versioning.stateful and attr is not None
             and not event.contains(attr, "set", _new_without_state_is_active)):
         event.listen(attr, "set", _new_without_state_is_active, retval=True)
@@ -468,4 +601,6 @@ def _on_configured(mapper: Mapper[Any], cls: type) -> None:
     versioning = versioned_mappers.get(mapper)
     if versioning is not None:
         watch_old_values(versioning)
+        # Foreign keys to classes declared since are resolvable by now.
+        resolve_version_types(versioning.table.metadata, force=True)
         watch_new_state(versioning)

@@ -37,8 +37,8 @@ from vdm.sqlalchemy.mapping import (
     Versioning,
     hierarchy_bases,
     key_in,
-    versioned_mappers,
     versioning_of,
+    versionings_in,
 )
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
@@ -46,7 +46,9 @@ from vdm.sqlalchemy.writer import chunks
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
-    return {k: val for k, val in values.items() if v.stateful or k != STATE}
+    computed = v.computed_fields
+    return {k: val for k, val in values.items()
+            if (v.stateful or k != STATE) and k not in computed}
 
 
 def _apply(session: Session, v: Versioning, key: Key, values: dict[str, Any] | None) -> Any:
@@ -129,7 +131,8 @@ def restore_model(session: Session, revision: RevisionRef,
 def _restore_model(session: Session, revision: RevisionRef,
                    classes: Iterable[Versioning] | None) -> None:
     view = ModelAsOf(session, revision)
-    for v in hierarchy_bases(_all(classes)):
+    classes = versionings_in(session, classes)
+    for v in hierarchy_bases(classes):
         # Each version is of its own (sub)class, which _apply re-creates.
         then = {x.object_key: x for x in view.all(v.cls)}
         live: Any
@@ -141,10 +144,6 @@ def _restore_model(session: Session, revision: RevisionRef,
             _apply(session, type(version).__versioning__, key, version.field_values)
     for association in associations_for(classes):
         restore_links(session, association, view.revision_id)
-
-
-def _all(classes: Iterable[Versioning] | None) -> list[Versioning]:
-    return list(classes) if classes is not None else list(versioned_mappers.values())
 
 
 def undo_revision(session: Session, revision: RevisionRef,
@@ -160,9 +159,10 @@ def undo_revision(session: Session, revision: RevisionRef,
     # (class, key, values to write back or None to destroy, whole object?)
     plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
     with session.no_autoflush:
+        classes = versionings_in(session, classes)
         link_plans = [(a, plan_link_undo(session, a, revision_id))
                       for a in associations_for(classes)]
-        for base in hierarchy_bases(_all(classes)):
+        for base in hierarchy_bases(classes):
             cls = base.version_class
             written = list(session.scalars(select(cls).where(
                 base.version_table.c[REVISION_ID] == revision_id)))
@@ -210,12 +210,13 @@ def _check_no_dependants(session: Session, revision_id: int,
     for v, key, values, whole in plan:
         if whole and values is None:
             doomed.setdefault(v, set()).add(key)
+    children = versionings_in(session) if doomed else []
     for target, keys in doomed.items():
-        for child in list(versioned_mappers.values()):
+        for child in children:
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
-                pairs = dict((el.column.name, el.parent) for el in fk.elements)
+                pairs = dict((el.column.key, el.parent) for el in fk.elements)
                 if sorted(pairs) != sorted(target.key_names):
                     continue
                 ordered = [pairs[name] for name in target.key_names]

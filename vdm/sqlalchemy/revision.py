@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BLANK_SCHEMA,
     Column,
     Connection,
     DateTime,
@@ -42,24 +43,28 @@ _registry = registry(metadata=_metadata)
 #: DATETIME keeps microseconds on MariaDB/MySQL only when asked to.
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
-revision_table = Table(
-    REVISION_TABLE,
-    _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("timestamp", Timestamp, nullable=False, index=True),
-    Column("author", String(AUTHOR_LENGTH)),
-    Column("message", Text),
-    Column("state", StateType, nullable=False, default=State.ACTIVE,
-           server_default=State.ACTIVE.value),
-    Column("extra", JSONText),
-)
 
-revision_sequence_table = Table(
-    REVISION_SEQUENCE_TABLE,
-    _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("last_id", Integer, nullable=False),
-)
+def _revision_columns() -> list[Column[Any]]:
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("timestamp", Timestamp, nullable=False, index=True),
+        Column("author", String(AUTHOR_LENGTH)),
+        Column("message", Text),
+        Column("state", StateType, nullable=False, default=State.ACTIVE,
+               server_default=State.ACTIVE.value),
+        Column("extra", JSONText),
+    ]
+
+
+def _sequence_columns() -> list[Column[Any]]:
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("last_id", Integer, nullable=False),
+    ]
+
+
+revision_table = Table(REVISION_TABLE, _metadata, *_revision_columns())
+revision_sequence_table = Table(REVISION_SEQUENCE_TABLE, _metadata, *_sequence_columns())
 
 
 def _seed_sequence(target: Table, connection: Connection, **kw: Any) -> None:
@@ -107,22 +112,27 @@ _registry.map_imperatively(Revision, revision_table)
 event.listen(revision_sequence_table, "after_create", _seed_sequence)
 
 
-def attach_revision_tables(metadata: MetaData) -> None:
-    """Put the ``revision`` tables into a user's metadata.
+def attach_revision_tables(metadata: MetaData) -> Table:
+    """Put the ``revision`` tables into a user's metadata; return ``revision``.
 
-    So ``metadata.create_all()`` (and Alembic autogenerate) sees them.
+    So ``metadata.create_all()`` (and Alembic autogenerate) sees them.  They
+    always live in the database's default schema, also for a
+    ``MetaData(schema=...)``: vdm reads and writes them without a schema,
+    whatever the schema of the versioned tables.
     """
-    for table in (revision_table, revision_sequence_table):
-        existing = metadata.tables.get(table.name)
+    for name, columns in ((REVISION_TABLE, _revision_columns),
+                          (REVISION_SEQUENCE_TABLE, _sequence_columns)):
+        existing = metadata.tables.get(name)
         if existing is None:
-            copy = table.to_metadata(metadata)
-            if table is revision_sequence_table:
+            copy = Table(name, metadata, *columns(), schema=BLANK_SCHEMA)
+            if name == REVISION_SEQUENCE_TABLE:
                 event.listen(copy, "after_create", _seed_sequence)
-        elif set(existing.c.keys()) != set(table.c.keys()):
+        elif set(existing.c.keys()) != {c.key for c in columns()}:
             raise ConfigurationError(
-                f"the metadata already has a table named {table.name!r} that "
+                f"the metadata already has a table named {name!r} that "
                 f"is not vdm's; rename that table, vdm needs the name"
             )
+    return metadata.tables[REVISION_TABLE]
 
 
 def utcnow() -> dt.datetime:

@@ -327,7 +327,10 @@ def _session_for(target: Any) -> Session:
 
 @event.listens_for(Revisioned, "before_insert", propagate=True)
 def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    target.revision_id = ensure_revision(_session_for(target), connection, [target])
+    versioning = versioning_of(target)
+    assert versioning is not None
+    setattr(target, versioning.revision_id_key,
+            ensure_revision(_session_for(target), connection, [target]))
 
 
 @event.listens_for(Revisioned, "before_update", propagate=True)
@@ -339,7 +342,7 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     # A foreign key set by the flush itself (a moved child) is only seen here.
     if state not in transaction_state(session).changed and not _column_changed(target, versioning):
         return
-    target.revision_id = ensure_revision(session, connection, [target])
+    setattr(target, versioning.revision_id_key, ensure_revision(session, connection, [target]))
     if not _column_changed(target, versioning, relations=False):
         # E.g. a many-to-one set to the target it had: the version may equal
         # the previous one, which the commit then takes back.
@@ -364,6 +367,21 @@ def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> N
     pending = transaction_state(_session_for(target)).pending
     for writer in versioning.writers:
         pending[writer].inserted.add(versioning.key_of(target))
+
+
+@event.listens_for(Revisioned, "after_update", propagate=True)
+def _after_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    if orm_attributes.instance_state(target).key is not None:
+        return
+    # A new object written as an UPDATE: SQLAlchemy's "row switch", when a
+    # flush deletes an object and inserts another with the same key.  Only
+    # before_insert and after_update fire; record the delete and the insert.
+    versioning = versioning_of(target)
+    assert versioning is not None
+    changes = transaction_state(_session_for(target)).pending[versioning]
+    key = versioning.key_of(target)
+    changes.deleted.add(key)
+    changes.inserted.add(key)
 
 
 @event.listens_for(Revisioned, "before_delete", propagate=True)

@@ -86,7 +86,7 @@ class _Marked:
 
     def _mark(self, value: Any) -> Any:
         if isinstance(value, Version):
-            value._read_as_of(self._revision_id)
+            return value._bound_as_of(self._revision_id)
         return value
 
     def scalars(self) -> list[Any]:
@@ -147,7 +147,7 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
             versioning = by_table[element]
             used[versioning.version_table] = versioning
             return versioning.version_table
-        name = getattr(element, "name", None)
+        name = getattr(element, "key", None)
         if versioning is not None and isinstance(name, str) and name in versioning.version_table.c:
             used[versioning.version_table] = versioning
             return versioning.version_table.c[name]

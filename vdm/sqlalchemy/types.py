@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import JSON, ColumnElement, Integer, String, Text, cast
 from sqlalchemy.types import TypeDecorator
 
 from vdm.naming import STATE_LENGTH
@@ -50,3 +50,15 @@ class JSONText(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         return None if value is None else json.loads(value)
+
+
+def comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column`` in a form every database can compare for equality.
+
+    PostgreSQL has no ``=`` for ``json``.  A version holds the very text its
+    live row held, so comparing JSON as text is exact; the rule is the same
+    on every database.
+    """
+    if isinstance(column.type, JSON):
+        return cast(column, Text)
+    return column

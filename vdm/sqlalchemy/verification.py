@@ -17,6 +17,7 @@ from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Versioning
 from vdm.sqlalchemy.revision import revision_table
+from vdm.sqlalchemy.types import comparable
 from vdm.states import State
 from vdm.violations import Violation, duplicate_links, violation
 
@@ -46,7 +47,7 @@ def check_links(connection: Connection, spec: Any) -> list[Violation]:
     a, b = link.version_table.alias("a"), link.version_table.alias("b")
     by_owner = dict(spec.owner_pairs)
     owner_cols = [by_owner[n] for n in owner.key_names]
-    same = [*owner_cols, *(c.name for c in spec.identity_columns())]
+    same = [*owner_cols, *(c.key for c in spec.identity_columns())]
     a_key = [a.c[n] for n in link.key_names]
     b_key = [b.c[n] for n in link.key_names]
     first = a_key[0] < b_key[0] if len(a_key) == 1 else tuple_(*a_key) < tuple_(*b_key)
@@ -75,10 +76,11 @@ def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     nxt = vt.alias("following")
     nxt_same = and_(*(vt.c[n] == nxt.c[n] for n in v.key_names))
     rev = revision_table.alias("rev")
-    compared = [c.name for c in live.c if c.name in vt.c]
+    compared = [c.key for c in live.c if c.key in vt.c]
     # Association tables have no revision stamp of their own.
     live_revision = live.c[REVISION_ID] if REVISION_ID in live.c else null()
-    differs = or_(*(~live.c[n].is_not_distinct_from(vt.c[n]) for n in compared))
+    differs = or_(*(~comparable(live.c[n]).is_not_distinct_from(comparable(vt.c[n]))
+                    for n in compared))
     return [
         ("missing-version",
          select(*live_key, live_revision).select_from(

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.mapping import Key, Versioning
+from vdm.sqlalchemy.types import comparable
 from vdm.states import State
 from vdm.writeplan import plan_versions
 
@@ -112,13 +113,14 @@ class TableStatements:
     @cached_property
     def copy_current_as_delete(self) -> Executable:
         vt = self.v.version_table
-        names = [c.name for c in vt.c if c.name not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
+        names = [c.key for c in vt.c if c.key not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
         source = select(
             *(vt.c[n] for n in names),
             bindparam("rid", type_=Integer),
             literal(Operation.DELETE, vt.c[OPERATION_TYPE].type),
         ).where(self._vt_keys, vt.c[EXPIRED_ID].is_(None), vt.c[REVISION_ID] != bindparam("rid"))
-        return vt.insert().from_select([*names, REVISION_ID, OPERATION_TYPE], source)
+        return vt.insert().from_select(
+            [vt.c[n] for n in (*names, REVISION_ID, OPERATION_TYPE)], source)
 
     def copy_live(self, op: Operation) -> Executable:
         """Copy live rows as versions with operation ``op``."""
@@ -128,14 +130,14 @@ class TableStatements:
     def _copy_live(self) -> dict[Operation, Executable]:
         vt = self.v.version_table
         source_from, columns = live_source(self.v)
-        names = [name for name, _ in columns]
+        target = [vt.c[key] for key, _ in columns] + [vt.c[OPERATION_TYPE]]
         statements: dict[Operation, Executable] = {}
         for op in (Operation.INSERT, Operation.UPDATE):
             source = (
                 select(*(expr for _, expr in columns), literal(op, vt.c[OPERATION_TYPE].type))
                 .select_from(source_from).where(self._live_keys)
             )
-            statements[op] = vt.insert().from_select([*names, OPERATION_TYPE], source)
+            statements[op] = vt.insert().from_select(target, source)
         return statements
 
     @cached_property
@@ -159,7 +161,7 @@ class TableStatements:
     @cached_property
     def _copy_revision(self) -> dict[tuple[Operation, bool], Executable]:
         vt, live = self.v.version_table, self.v.table
-        names = [c.name for c in live.c]
+        names = [c.key for c in live.c]
         key_live = [live.c[n] for n in self.v.key_names]
         key_vt = [vt.c[n] for n in self.v.key_names]
         versioned = (
@@ -172,10 +174,10 @@ class TableStatements:
         statements: dict[tuple[Operation, bool], Executable] = {}
         for op in (Operation.INSERT, Operation.UPDATE):
             extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
-            target = [*names, OPERATION_TYPE]
+            target = [vt.c[n] for n in (*names, OPERATION_TYPE)]
             if not self.v.stateful:
                 extra.append(literal(State.ACTIVE, vt.c[STATE].type))
-                target.append(STATE)
+                target.append(vt.c[STATE])
             source = select(*(live.c[n] for n in names), *extra).where(
                 live.c[REVISION_ID] == bindparam("rid"), ~versioned)
             copy = vt.insert().from_select(target, source)
@@ -241,7 +243,7 @@ def live_source(v: Any) -> tuple[Any, list[tuple[str, Any]]]:
         found: tuple[Any, list[tuple[str, Any]]] = custom()
         return found
     live, vt = v.table, v.version_table
-    columns: list[tuple[str, Any]] = [(c.name, c) for c in live.c]
+    columns: list[tuple[str, Any]] = [(c.key, c) for c in live.c]
     if not v.stateful:
         columns.append((STATE, literal(State.ACTIVE, vt.c[STATE].type)))
     if REVISION_ID not in live.c:
@@ -321,7 +323,7 @@ def _net_no_op_query(v: Versioning) -> Executable:
     """Keys whose version of ``:rid`` equals the version it expired, with that one's revision."""
     vt = v.version_table
     prev = vt.alias("previous")
-    compared = [c.name for c in vt.c if c.name not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
+    compared = [c.key for c in vt.c if c.key not in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE)]
     return (
         select(*(vt.c[n] for n in v.key_names), prev.c[REVISION_ID])
         .select_from(vt.join(prev, and_(
@@ -331,7 +333,8 @@ def _net_no_op_query(v: Versioning) -> Executable:
         .where(vt.c[REVISION_ID] == bindparam("rid"),
                vt.c[OPERATION_TYPE] == Operation.UPDATE,
                prev.c[OPERATION_TYPE] != Operation.DELETE,
-               *(vt.c[n].is_not_distinct_from(prev.c[n]) for n in compared))
+               *(comparable(vt.c[n]).is_not_distinct_from(comparable(prev.c[n]))
+                 for n in compared))
     )
 
 
