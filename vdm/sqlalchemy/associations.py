@@ -140,6 +140,8 @@ class Association:
 
     def sides_of(self, table: Table) -> list[AssociationSide]:
         """The sides whose foreign key refers to ``table``."""
+        if table.metadata is not self.table.metadata:
+            return []  # another model's table of the same name
         return [s for s in self.sides if s.referred == table.fullname]
 
 
@@ -161,8 +163,8 @@ def associations_for(classes: Iterable[Any] | None) -> list[Association]:
     """The association tables of the metadata of ``classes`` (default: all)."""
     if classes is None:
         return list(associations.values())
-    metadatas = {v.table.metadata for v in classes}
-    return [a for a in associations.values() if a.table.metadata in metadatas]
+    tables = [t for v in classes for t in v.tables]
+    return [a for a in associations.values() if any(a.sides_of(t) for t in tables)]
 
 
 def link_changes(connection: Connection, association: Association,

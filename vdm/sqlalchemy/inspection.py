@@ -82,7 +82,8 @@ def changes_in(session: Session, revision: RevisionRef,
     result = RevisionChanges(found)
     links = _link_classes()
     with session.no_autoflush:
-        for base in hierarchy_bases(versionings_in(session, classes)):
+        classes = versionings_in(session, classes)
+        for base in hierarchy_bases(classes):
             cls = base.version_class
             written = list(session.scalars(
                 select(cls).where(base.version_table.c[REVISION_ID] == revision_id)))
