@@ -40,7 +40,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import UnboundExecutionError
+from sqlalchemy.exc import DBAPIError, UnboundExecutionError
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -317,7 +317,10 @@ def versionings_in(session: Session, classes: Iterable[Versioning] | None = None
             return False  # a class of a base the session has no bind for
         names = tables.get((id(connection), v.table.schema))
         if names is None:
-            listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
+            try:
+                listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
+            except DBAPIError:
+                listed = []  # a schema (an attached SQLite database) that is not there
             names = tables[(id(connection), v.table.schema)] = {n.lower() for n in listed}
         return {v.table.name.lower(), v.version_table.name.lower()} <= names
 
