@@ -179,18 +179,41 @@ def test_a_versioned_class_without_primary_key_fails_when_declared():
         "to identify their versions")
 
 
-def test_a_versioned_subclass_in_mapped_inheritance_fails_when_declared():
+def test_concrete_inheritance_of_a_versioned_class_fails_when_declared():
+    # Joined and single-table inheritance are versioned (tests/test_inheritance.py).
     class Parent(Revisioned, OtherBase):
         __tablename__ = "parent_inh"
         id: Mapped[int] = mapped_column(primary_key=True)
         kind: Mapped[str] = mapped_column(String(10))
         __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "p"}
 
-    with pytest.raises(ConfigurationError, match="Child inherits from the mapped class Parent"):
+    with pytest.raises(ConfigurationError) as caught:
         class Child(Parent):
             __tablename__ = "child_inh"
-            id: Mapped[int] = mapped_column(ForeignKey("parent_inh.id"), primary_key=True)
-            __mapper_args__ = {"polymorphic_identity": "c"}
+            id: Mapped[int] = mapped_column(primary_key=True)
+            kind: Mapped[str] = mapped_column(String(10))
+            revision_id: Mapped[int | None] = mapped_column(ForeignKey("revision.id"))
+            __mapper_args__ = {"polymorphic_identity": "c", "concrete": True}
+    assert str(caught.value) == (
+        "Child uses concrete table inheritance from Parent; vdm versions joined "
+        "and single-table inheritance only: declare it as its own Revisioned class")
+
+
+def test_a_versioned_subclass_of_an_unversioned_class_fails_when_declared():
+    class Animal(OtherBase):
+        __tablename__ = "animal_inh"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        kind: Mapped[str] = mapped_column(String(10))
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "a"}
+
+    with pytest.raises(ConfigurationError) as caught:
+        class Dog(Revisioned, Animal):
+            __tablename__ = "dog_inh"
+            id: Mapped[int] = mapped_column(ForeignKey("animal_inh.id"), primary_key=True)
+            __mapper_args__ = {"polymorphic_identity": "d"}
+    assert str(caught.value) == (
+        "Dog is versioned but inherits from the mapped class Animal, which is "
+        "not; make the base class Revisioned")
 
 
 def test_a_column_clashing_with_history_bookkeeping_fails_when_declared():

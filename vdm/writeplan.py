@@ -85,3 +85,53 @@ def plan_versions(
         expire_previous=(changed | first_delete) - set(written),
         written=after,
     )
+
+
+def plan_association_versions(
+    added: set[Key],
+    removed: set[Key],
+    written: dict[Key, Operation],
+    rows_have_values: bool = False,
+) -> WritePlan:
+    """Plan the versions of one flush of a plain association table.
+
+    An association row is there or not: ``added`` are rows now live without
+    a current version, ``removed`` current versions whose row is gone.
+    A row removed and added back in one revision (or added and removed)
+    leaves nothing, unless ``rows_have_values`` (the table has columns
+    besides its key), when a row added back is an update.
+
+        >>> plan = plan_association_versions({(1, 2)}, set(), {(1, 2): Operation.DELETE})
+        >>> plan.drop_own, plan.unexpire, plan.written
+        ({(1, 2)}, {(1, 2)}, {})
+    """
+    plan = WritePlan(copy_live={Operation.INSERT: set(), Operation.UPDATE: set()})
+    after = dict(written)
+    for key in added:
+        if written.get(key) is Operation.DELETE:
+            plan.drop_own.add(key)
+            if rows_have_values:
+                plan.copy_live[Operation.UPDATE].add(key)
+                after[key] = Operation.UPDATE
+            else:
+                plan.unexpire.add(key)
+                del after[key]
+        else:
+            plan.copy_live[Operation.INSERT].add(key)
+            plan.expire_previous.add(key)
+            after[key] = Operation.INSERT
+    for key in removed:
+        earlier = written.get(key)
+        if earlier is Operation.INSERT:
+            plan.drop_own.add(key)
+            plan.unexpire.add(key)
+            del after[key]
+        elif earlier is Operation.UPDATE:
+            plan.mark_deleted.add(key)
+            after[key] = Operation.DELETE
+        else:
+            plan.copy_current_as_delete.add(key)
+            plan.expire_previous.add(key)
+            after[key] = Operation.DELETE
+    plan.written = after
+    return plan

@@ -44,7 +44,8 @@ def check_stale(session: Session, objs: list[Any]) -> None:
             continue
         versioning = versioning_of(obj)
         assert versioning is not None
-        by_table[versioning][tuple(state.key[1])] = (obj, loaded)
+        # The revision stamp is on the base table of an inheritance hierarchy.
+        by_table[versioning.root][tuple(state.key[1])] = (obj, loaded)
     for versioning, expected in by_table.items():
         found = _locked_revisions(session.connection(), versioning, list(expected))
         for key, (obj, loaded) in expected.items():
@@ -112,7 +113,7 @@ def check_exist(session: Session, objs: list[Any]) -> None:
         v = versioning_of(obj)
         state = orm_attributes.instance_state(obj)
         if v is not None and state.key is not None:
-            by_table[v][tuple(state.key[1])] = obj
+            by_table[v.root][tuple(state.key[1])] = obj
     for v, wanted in by_table.items():
         found = _locked_revisions(session.connection(), v, list(wanted))
         for key, obj in wanted.items():
@@ -130,17 +131,20 @@ def check_no_new_references(session: Session, doomed: list[Any]) -> None:
         v = versioning_of(obj)
         state = orm_attributes.instance_state(obj)
         if v is not None and state.key is not None:
-            by_table[v].append(tuple(state.key[1]))
-            for prop in v.mapper.relationships:
-                if prop.uselist and prop.key not in state.unloaded:
-                    read_children[v].add(prop.mapper)
+            read = {prop.mapper for prop in v.mapper.relationships
+                    if prop.uselist and prop.key not in state.unloaded}
+            for writer in v.writers:
+                by_table[writer].append(tuple(state.key[1]))
+                read_children[writer] |= read
     connection = session.connection()
     for owner, keys in by_table.items():
         for child in versioned_mappers.values():
+            if REVISION_ID not in child.table.c or not child.owns_table:
+                continue  # a subclass table in an inheritance hierarchy
             # A session that never loaded an owner's children made no
             # decision about them: nothing it read can have gone stale
             # (the flush deletes or detaches them as for any delete).
-            if child.mapper not in read_children[owner]:
+            if not any(child.mapper.isa(m) for m in read_children[owner]):
                 continue
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not owner.table:

@@ -36,7 +36,14 @@ from vdm.errors import NotVersionedError, UnknownFieldError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of, versionings_in
+from vdm.sqlalchemy.associations import associations_for, link_changes
+from vdm.sqlalchemy.mapping import (
+    Versioning,
+    hierarchy_bases,
+    versioned_mappers,
+    versioning_of,
+    versionings_in,
+)
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
@@ -66,24 +73,30 @@ def _link_classes() -> set[Versioning]:
 
 def changes_in(session: Session, revision: RevisionRef,
                classes: Iterable[Versioning] | None = None) -> RevisionChanges:
-    """Everything ``revision`` changed: two queries per versioned class."""
+    """Everything ``revision`` changed: two queries per versioned class
+    (and per versioned association table, whose rows are link changes)."""
+    classes = list(classes) if classes is not None else None
     revision_id = resolve_revision(session, revision)
     found = session.get(Revision, revision_id)
     assert found is not None
     result = RevisionChanges(found)
     links = _link_classes()
     with session.no_autoflush:
-        for v in versionings_in(session, classes):
-            cls = v.version_class
+        classes = versionings_in(session, classes)
+        for base in hierarchy_bases(classes):
+            cls = base.version_class
             written = list(session.scalars(
-                select(cls).where(v.version_table.c[REVISION_ID] == revision_id)))
+                select(cls).where(base.version_table.c[REVISION_ID] == revision_id)))
             if not written:
                 continue
             before = {b.object_key: b for b in session.scalars(
-                select(cls).where(v.version_table.c[EXPIRED_ID] == revision_id))}
+                select(cls).where(base.version_table.c[EXPIRED_ID] == revision_id))}
             for version in written:
                 prior = before.get(version.object_key)
+                v = type(version).__versioning__
                 result.objects.append(_classify(v, version, prior, v in links))
+        for association in associations_for(classes):
+            result.objects.extend(link_changes(session.connection(), association, revision_id))
     result.sort()
     return result
 
@@ -104,8 +117,11 @@ def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
     view_a, view_b = ModelAsOf(session, a), ModelAsOf(session, b)
     result = ModelDiff(view_a.revision_id, view_b.revision_id)
     for v in versionings_in(session, classes):
-        old = {x.object_key: x.field_values for x in view_a.all(v.cls)}
-        new = {x.object_key: x.field_values for x in view_b.all(v.cls)}
+        # A base class's versions include its subclasses': keep its own.
+        old = {x.object_key: x.field_values for x in view_a.all(v.cls)
+               if type(x).__versioning__ is v}
+        new = {x.object_key: x.field_values for x in view_b.all(v.cls)
+               if type(x).__versioning__ is v}
         diff = diff_class(old, new, list(v.fields))
         if diff:
             result.classes[v.name] = diff

@@ -45,10 +45,11 @@ def join_as_of(
         if not isinstance(element, ColumnClause):
             return None
         if "remote" in element._annotations:
-            if target is not None and element.table is target.table:
-                return target.version_table.c[element.key]
+            if target is not None and element.table in target.tables:
+                # In joined inheritance, the table of the hierarchy holding it.
+                return target.version_column(element)
             return None
-        if element.table is own.table:
+        if element.table in own.tables:
             return literal(value_of(element), element.type)
         return None
 

@@ -346,7 +346,7 @@ def related_revisions(obj: Any) -> list[Any]:
     vt = versioning.version_table
     sources = [select(vt.c[REVISION_ID]).where(
         key_equals([vt.c[n] for n in versioning.key_names], key))]
-    for spec in versioning.links.values():
+    for spec in versioning.all_links.values():
         lvt = spec.link.version_table
         sources.append(select(lvt.c[REVISION_ID]).where(*spec.of_owner(key)))
     ids = union(*sources).subquery()

@@ -19,6 +19,7 @@ from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
+from vdm.sqlalchemy.associations import associations, purge_links
 from vdm.sqlalchemy.mapping import (
     Key,
     Versioning,
@@ -68,7 +69,9 @@ def _refuse_dangling(connection: Connection, plans: dict[Versioning, PurgePlan],
     for target, plan in plans.items():
         if not plan.vanished:
             continue
-        for child in list(versioned_mappers.values()):
+        # Association tables' links refer to objects too.
+        children: list[Any] = [*versioned_mappers.values(), *associations.values()]
+        for child in children:
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue
@@ -203,13 +206,20 @@ def purge_object(session: Session, obj: Any) -> None:
         raise DetachedError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
     connection = session.connection()
+    # Its links through association tables go with it (they are its history).
+    for writer in versioning.writers:
+        purge_links(connection, writer.table, dict(zip(writer.key_names, key, strict=True)))
     links = _links_of(connection, versioning, key)
-    _refuse_if_referenced(connection, versioning, [key], skip=set(links))
+    # In joined inheritance the object's row in each table of its class goes.
+    hierarchy = set(versioning.writers)
+    for writer in versioning.writers:
+        _refuse_if_referenced(connection, writer, [key], skip=set(links) | hierarchy)
     for link, link_keys in links.items():
         _refuse_if_referenced(connection, link, link_keys, skip=set(links))
     for link, link_keys in links.items():
         _erase(session, connection, link, link_keys)
-    _erase(session, connection, versioning, [key])
+    for writer in reversed(versioning.writers):
+        _erase(session, connection, writer, [key])
 
 
 def _link_classes() -> set[Versioning]:
@@ -251,7 +261,7 @@ def _erase(session: Session, connection: Connection, v: Versioning, keys: list[K
         connection.execute(delete(v.table).where(v.live_key_clause(batch)))
     for k in keys:
         loaded = session.identity_map.get(session.identity_key(v.cls, k))
-        if loaded is not None:
+        if loaded is not None and loaded in session:
             session.expunge(loaded)
 
 

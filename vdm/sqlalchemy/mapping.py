@@ -17,7 +17,7 @@ registry, and copies the ``revision`` table into the metadata so that
         id: Mapped[int] = mapped_column(primary_key=True)
         title: Mapped[str | None]
 
-Problems (no primary key, inheritance, a clashing column name) raise
+Problems (no primary key, concrete inheritance, a clashing column name) raise
 :class:`vdm.ConfigurationError` right there, when the class is declared.
 """
 
@@ -40,7 +40,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import UnboundExecutionError
+from sqlalchemy.exc import DBAPIError, UnboundExecutionError
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -103,15 +103,23 @@ class Versioning:
     #: Versioned link collections of this class, by attribute name
     #: (filled by :mod:`vdm.sqlalchemy.links`).
     links: dict[str, Any] = field(default_factory=dict)
+    #: In mapped inheritance, the versioned class this one inherits from.
+    parent: Versioning | None = None
+    #: Every live table of the class, its base classes' first.
+    tables: list[Table] = field(init=False)
+    #: For a subclass in joined inheritance: where its table's versions are
+    #: copied from (see :func:`vdm.sqlalchemy.writer.live_source`).
+    copy_source: Any = None
 
     def __post_init__(self) -> None:
         self.key_names = [c.key for c in self.table.primary_key.columns]
+        self.tables = [t for t in self.mapper.tables if isinstance(t, Table)]
         self.fields = {}
         self.revision_id_key = REVISION_ID
         self.state_key = STATE
         # mapper.columns is ready before configuration (column_attrs is not).
         for key, col in self.mapper.columns.items():
-            if getattr(col, "table", None) is not self.table:
+            if getattr(col, "table", None) not in self.tables:
                 continue
             if col.key == REVISION_ID:
                 self.revision_id_key = key
@@ -119,7 +127,45 @@ class Versioning:
                 self.fields[key] = col.key
                 if col.key == STATE:
                     self.state_key = key
-        self.stateful = STATE in self.table.c
+        self.stateful = STATE in self.root.table.c
+
+    @property
+    def root(self) -> Versioning:
+        """The base of the class's inheritance hierarchy (itself if none)."""
+        return self if self.parent is None else self.parent.root
+
+    @property
+    def all_links(self) -> dict[str, Any]:
+        """Versioned link collections of this class and its base classes."""
+        if self.parent is None:
+            return self.links
+        return {**self.parent.all_links, **self.links}
+
+    @property
+    def owns_table(self) -> bool:
+        """False for a subclass in single-table inheritance: its base's
+        versioning writes the table's versions."""
+        return self.parent is None or self.table is not self.parent.table
+
+    @property
+    def joined_hierarchy(self) -> bool:
+        """True when the class's hierarchy spans several tables (joined)."""
+        root = self.root
+        return any(v.root is root and v.parent is not None and v.owns_table
+                   for v in versioned_mappers.values())
+
+    @property
+    def writers(self) -> list[Versioning]:
+        """The versionings writing this class's tables, base table first."""
+        chain = [] if self.parent is None else self.parent.writers
+        return [*chain, self] if self.owns_table else chain
+
+    def version_column(self, column: Any) -> Any:
+        """The version-table column copying live ``column`` of the hierarchy."""
+        for writer in self.writers:
+            if column.table is writer.table:
+                return writer.version_table.c[column.key]
+        raise KeyError(f"{column} is not a column of {self.name}'s tables")
 
     @property
     def column_keys(self) -> list[str]:
@@ -128,7 +174,7 @@ class Versioning:
         if keys is None:
             keys = self.__dict__["_column_keys"] = [
                 key for key, col in self.mapper.columns.items()
-                if getattr(col, "table", None) is self.table and col.key != REVISION_ID
+                if getattr(col, "table", None) in self.tables and col.key != REVISION_ID
             ]
         return keys
 
@@ -200,6 +246,25 @@ def versioning_of(obj_or_cls: Any) -> Versioning | None:
 versioned_mappers: dict[Mapper[Any], Versioning] = {}
 
 
+def hierarchy_bases(versionings: list[Versioning]) -> list[Versioning]:
+    """``versionings`` without the subclasses of others among them.
+
+    Reading a base class's versions returns its subclasses' too (each as
+    its own version class), so whole-model work reads each hierarchy once.
+    """
+    chosen = set(versionings)
+
+    def has_base_among(v: Versioning) -> bool:
+        parent = v.parent
+        while parent is not None:
+            if parent in chosen:
+                return True
+            parent = parent.parent
+        return False
+
+    return [v for v in versionings if not has_base_among(v)]
+
+
 #: ``Column.info`` key of a ``revision_id`` whose foreign key waits for its table.
 _DEFERRED_FK = "vdm.revision_foreign_key"
 
@@ -254,7 +319,10 @@ def versionings_in(session: Session, classes: Iterable[Versioning] | None = None
         schema = v.table.schema
         tables = catalogues.get((id(connection), schema))
         if tables is None:
-            listed = sa_inspect(connection).get_multi_columns(schema=schema)
+            try:
+                listed = sa_inspect(connection).get_multi_columns(schema=schema)
+            except DBAPIError:
+                listed = {}  # a schema (an attached SQLite database) that is not there
             tables = catalogues[(id(connection), schema)] = {
                 name.lower(): {c["name"].lower() for c in columns}
                 for (_, name), columns in listed.items()}
@@ -280,10 +348,13 @@ def _one_class_per_table(versionings: list[Versioning]) -> list[Versioning]:
     size: dict[Any, int] = {}
     for v in versionings:
         size[v.table.metadata] = size.get(v.table.metadata, 0) + 1
-    chosen: dict[tuple[str | None, str], Versioning] = {}
+    # By MetaData, not by class: subclasses in single-table inheritance
+    # share their base's table and stay.
+    chosen: dict[tuple[str | None, str], Any] = {}
     for v in sorted(versionings, key=lambda v: -size[v.table.metadata]):
-        chosen.setdefault((v.table.schema, v.table.name.lower()), v)
-    return [v for v in versionings if v in chosen.values()]
+        chosen.setdefault((v.table.schema, v.table.name.lower()), v.table.metadata)
+    return [v for v in versionings
+            if chosen[(v.table.schema, v.table.name.lower())] is v.table.metadata]
 
 
 class Revisioned:
@@ -414,13 +485,9 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     if existing is not None:
         return existing
     if mapper.inherits is not None:
-        raise ConfigurationError(
-            f"{cls.__name__} inherits from the mapped class "
-            f"{mapper.inherits.class_.__name__}; versioning of mapped "
-            f"inheritance is not supported, version each table as its own "
-            f"class",
-            cls=cls,
-        )
+        from vdm.sqlalchemy.inheritance import make_subclass_versioned
+
+        return make_subclass_versioned(mapper, cls)
     table = mapper.local_table
     if not isinstance(table, Table):
         raise ConfigurationError(
@@ -443,9 +510,12 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         {"__module__": cls.__module__, "__versioning__": versioning,
          "__doc__": f"A version of {cls.__name__} (read-only)."},
     )
+    from vdm.sqlalchemy.inheritance import polymorphic_arguments
+
     mapper.registry.map_imperatively(
         version_cls, versioning.version_table,
         properties=version_properties(versioning, version_cls),
+        **polymorphic_arguments(versioning),
     )
     versioning.version_class = version_cls
     cls.__versioning__ = versioning  # type: ignore[attr-defined]

@@ -27,9 +27,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.associations import associations_of
 from vdm.sqlalchemy.inspection import ModelDiff, RevisionChanges, changes_in, diff_model
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import (
+    Versioning,
+    hierarchy_bases,
+    versioned_mappers,
+    versioning_of,
+)
 from vdm.sqlalchemy.restore import restore_model, undo_revision
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.scope import revision_scope
@@ -134,6 +140,14 @@ class Repository:
             return [v for v in found if v is not None]
         return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
 
+    @property
+    def history_tables(self) -> list[Any]:
+        """What ``verify`` and ``purge_revision`` cover: the versioned
+        classes and the versioned association tables of the metadata."""
+        # A subclass in single-table inheritance shares its base's table.
+        owners = [v for v in self.versioned_classes if v.owns_table]
+        return [*owners, *associations_of(self.metadata)]
+
     def history(
         self,
         limit: int | None = None,
@@ -185,14 +199,16 @@ class Repository:
         """
         session = self._session()
         revision_id = resolve_revision(session, revision)
-        changes: dict[type, list[Version]] = {}
+        changes: dict[type, list[Version]] = {v.cls: [] for v in self.versioned_classes}
         with session.no_autoflush:
-            for v in self.versioned_classes:
+            for v in hierarchy_bases(self.versioned_classes):
                 cls = v.version_class
                 rows = list(session.scalars(
                     select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
                 ))
-                changes[v.cls] = rows
+                # Versions of a base class's query are of their own classes.
+                for row in rows:
+                    changes[type(row).__versioning__.cls].append(row)
         return changes
 
     def changes(self, revision: RevisionRef) -> RevisionChanges:
@@ -229,7 +245,7 @@ class Repository:
         session = self._session()
         revision_id = resolve_revision(session, revision)
         try:
-            purge_revision(session, self.versioned_classes, revision_id, leave_record)
+            purge_revision(session, self.history_tables, revision_id, leave_record)
         except BaseException:
             # Refused (or failed) half-way: nothing of it stays.
             session.rollback()
@@ -246,7 +262,7 @@ class Repository:
         """Check the history invariants; the list of violations (empty if sound)."""
         session = self._session()
         with session.no_autoflush:
-            return verify_history(session.connection(), self.versioned_classes)
+            return verify_history(session.connection(), self.history_tables)
 
 
 

@@ -25,9 +25,17 @@ from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.associations import (
+    apply_link_undo,
+    associations,
+    associations_for,
+    plan_link_undo,
+    restore_links,
+)
 from vdm.sqlalchemy.mapping import (
     Key,
     Versioning,
+    hierarchy_bases,
     key_in,
     versioning_of,
     versionings_in,
@@ -82,7 +90,7 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)
     live = _apply(session, v, key, then.field_values if then is not None else None)
-    for spec in v.links.values():
+    for spec in v.all_links.values():
         links_then = {link.object_key: link.field_values for link in view.scalars(
             select(spec.link.cls).where(*_owner_filter(spec, key)))}
         current = session.scalars(select(spec.link.cls).where(*_owner_filter(spec, key)))
@@ -92,6 +100,10 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
                 setattr(link, STATE, "deleted")
         for link_key, values in links_then.items():
             _apply(session, spec.link, link_key, values)
+    owner_values = dict(zip(v.key_names, key, strict=True))
+    for association in associations.values():
+        if association.sides_of(v.table):
+            restore_links(session, association, view.revision_id, v.table, owner_values)
     return live
 
 
@@ -119,15 +131,19 @@ def restore_model(session: Session, revision: RevisionRef,
 def _restore_model(session: Session, revision: RevisionRef,
                    classes: Iterable[Versioning] | None) -> None:
     view = ModelAsOf(session, revision)
-    for v in versionings_in(session, classes):
-        then = {x.object_key: x.field_values for x in view.all(v.cls)}
+    classes = versionings_in(session, classes)
+    for v in hierarchy_bases(classes):
+        # Each version is of its own (sub)class, which _apply re-creates.
+        then = {x.object_key: x for x in view.all(v.cls)}
         live: Any
         for live in session.scalars(select(v.cls)):
             key = v.key_of(live)
             if key not in then:
                 session.delete(live)
-        for key, values in then.items():
-            _apply(session, v, key, values)
+        for key, version in then.items():
+            _apply(session, type(version).__versioning__, key, version.field_values)
+    for association in associations_for(classes):
+        restore_links(session, association, view.revision_id)
 
 
 def undo_revision(session: Session, revision: RevisionRef,
@@ -139,18 +155,23 @@ def undo_revision(session: Session, revision: RevisionRef,
     object it would remove.
     """
     revision_id = resolve_revision(session, revision)
+    classes = list(classes) if classes is not None else None
     # (class, key, values to write back or None to destroy, whole object?)
     plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
     with session.no_autoflush:
-        for v in versionings_in(session, classes):
-            cls = v.version_class
+        classes = versionings_in(session, classes)
+        link_plans = [(a, plan_link_undo(session, a, revision_id))
+                      for a in associations_for(classes)]
+        for base in hierarchy_bases(classes):
+            cls = base.version_class
             written = list(session.scalars(select(cls).where(
-                v.version_table.c[REVISION_ID] == revision_id)))
+                base.version_table.c[REVISION_ID] == revision_id)))
             if not written:
                 continue
             before = {b.object_key: b for b in session.scalars(select(cls).where(
-                v.version_table.c[EXPIRED_ID] == revision_id))}
+                base.version_table.c[EXPIRED_ID] == revision_id))}
             for version in written:
+                v = type(version).__versioning__
                 prior = before.get(version.object_key)
                 old = (prior.field_values if prior is not None
                        and prior.operation_type != Operation.DELETE else None)
@@ -162,6 +183,12 @@ def undo_revision(session: Session, revision: RevisionRef,
                     changed = {f: old[f] for f in v.fields if old[f] != new[f]}
                     plan.append((v, version.object_key, changed, False))
         _check_no_dependants(session, revision_id, plan)
+        # Plain many-to-many links it added go first (their objects may go
+        # too), the ones it removed come back last (their objects may come
+        # back too).
+        for association, link_plan in link_plans:
+            apply_link_undo(session, association,
+                            {k: v for k, v in link_plan.items() if v is None})
         # One flush at the end lets the unit of work order the writes by
         # dependency (a link's delete before its tag's).
         for v, key, values, whole in plan:
@@ -171,6 +198,9 @@ def undo_revision(session: Session, revision: RevisionRef,
             live = session.get(v.cls, key)
             for name, value in _writable(v, values or {}).items():
                 setattr(live, name, value)
+        for association, link_plan in link_plans:
+            apply_link_undo(session, association,
+                            {k: v for k, v in link_plan.items() if v is not None})
 
 
 def _check_no_dependants(session: Session, revision_id: int,

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -111,8 +112,15 @@ def _version_type(column: Column[Any]) -> TypeEngine[Any]:
     return column.type
 
 
-def build_version_table(table: Table, metadata: MetaData | None = None) -> Table:
-    """Return the version table of ``table``, creating it in ``metadata``."""
+def build_version_table(
+    table: Table, metadata: MetaData | None = None, key_names: list[str] | None = None,
+) -> Table:
+    """Return the version table of ``table``, creating it in ``metadata``.
+
+    ``key_names`` are the columns identifying a row (default: the primary
+    key).  A table without ``revision_id`` (an association table, the table
+    of a subclass in joined inheritance) still gets one in its version table.
+    """
     metadata = metadata if metadata is not None else table.metadata
     name = revision_table_name(table.name)
     existing = metadata.tables.get(name if table.schema is None else f"{table.schema}.{name}")
@@ -130,12 +138,20 @@ def build_version_table(table: Table, metadata: MetaData | None = None) -> Table
             ))
             continue
         copy = Column(col.name, _version_type(col), key=col.key,
-                      nullable=not col.primary_key, autoincrement=False)
+                      nullable=not (col.primary_key or col.key in (key_names or ())),
+                      autoincrement=False)
         columns.append(copy)
         if isinstance(col.type, NullType):
             untyped.append((col, copy))
+    revision_type = table.c[REVISION_ID].type if REVISION_ID in table.c else Integer()
+    if REVISION_ID not in table.c:
+        columns.append(Column(
+            REVISION_ID, revision_type,
+            ForeignKey(revision_id, name=version_foreign_key_name(table.name, REVISION_ID)),
+            autoincrement=False,
+        ))
     columns.append(Column(
-        EXPIRED_ID, table.c[REVISION_ID].type,
+        EXPIRED_ID, revision_type,
         ForeignKey(revision_id, name=version_foreign_key_name(table.name, EXPIRED_ID)),
         nullable=True,
     ))
@@ -143,7 +159,9 @@ def build_version_table(table: Table, metadata: MetaData | None = None) -> Table
     if STATE not in table.c:
         columns.append(Column(STATE, StateType, nullable=True))
     # Key columns first, revision_id last: "this key as of R" is one seek.
-    key = [c.key for c in table.primary_key.columns] + [REVISION_ID]
+    if key_names is None:
+        key_names = [c.key for c in table.primary_key.columns]
+    key = [*key_names, REVISION_ID]
     version = Table(name, metadata, *columns, PrimaryKeyConstraint(*key),
                     schema=table.schema)
     Index(version_revision_index_name(table.name), version.c[REVISION_ID])

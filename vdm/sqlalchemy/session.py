@@ -48,6 +48,11 @@ from vdm.errors import (
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.revisions import revision_metadata
+from vdm.sqlalchemy.associations import (
+    affected_associations,
+    pending_association_changes,
+    write_association_versions,
+)
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -118,7 +123,12 @@ def describe(obj: Any) -> str:
     """``Book(id=1)`` for a versioned object, ``repr`` otherwise."""
     versioning = versioning_of(obj)
     if versioning is None:
-        return repr(obj)
+        # An unversioned object changing a versioned association.
+        state = orm_attributes.instance_state(obj)
+        if state.identity is None:
+            return repr(obj)
+        pairs = zip(state.mapper.primary_key, state.identity, strict=True)
+        return f"{type(obj).__name__}({', '.join(f'{c.key}={v!r}' for c, v in pairs)})"
     try:
         key = versioning.key_of(obj)
     except Exception:  # noqa: BLE001 - a transient object has no key to show
@@ -245,6 +255,9 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
                 changed_dirty.append(obj)
     changed = new + deleted + changed_dirty
     if not changed:
+        linked = pending_association_changes(session)
+        if linked:
+            ensure_revision(session, session.connection(), linked)
         return
     transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
     ensure_revision(session, session.connection(), changed)
@@ -333,25 +346,27 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
     if not _column_changed(target, versioning, relations=False):
         # E.g. a many-to-one set to the target it had: the version may equal
         # the previous one, which the commit then takes back.
-        transaction_state(session).suspects.add(versioning)
-    changes = transaction_state(session).pending[versioning]
+        transaction_state(session).suspects.update(versioning.writers)
     old_key = tuple(state.key[1]) if state.key is not None else None
     new_key = versioning.key_of(target)
-    if old_key is not None and old_key != new_key:
-        # A new primary key is a new object: the old one ends here.
-        changes.deleted.add(old_key)
-        changes.inserted.add(new_key)
-    else:
-        changes.updated.add(new_key)
+    # In mapped inheritance each table of the class gets its version.
+    for writer in versioning.writers:
+        changes = transaction_state(session).pending[writer]
+        if old_key is not None and old_key != new_key:
+            # A new primary key is a new object: the old one ends here.
+            changes.deleted.add(old_key)
+            changes.inserted.add(new_key)
+        else:
+            changes.updated.add(new_key)
 
 
 @event.listens_for(Revisioned, "after_insert", propagate=True)
 def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     versioning = versioning_of(target)
     assert versioning is not None
-    transaction_state(_session_for(target)).pending[versioning].inserted.add(
-        versioning.key_of(target)
-    )
+    pending = transaction_state(_session_for(target)).pending
+    for writer in versioning.writers:
+        pending[writer].inserted.add(versioning.key_of(target))
 
 
 @event.listens_for(Revisioned, "after_update", propagate=True)
@@ -380,19 +395,27 @@ def _after_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> N
     assert versioning is not None
     state = orm_attributes.instance_state(target)
     key = tuple(state.key[1]) if state.key is not None else versioning.key_of(target)
-    transaction_state(_session_for(target)).pending[versioning].deleted.add(key)
+    pending = transaction_state(_session_for(target)).pending
+    for writer in versioning.writers:
+        pending[writer].deleted.add(key)
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     tx = transaction_state(session)
-    if not tx.pending:
+    linked = affected_associations(session)
+    if not tx.pending and not linked:
         return
     pending, tx.pending = tx.pending, defaultdict(TableChanges)
     tx.changed = set()
     if tx.revision is None or tx.revision.id is None:
         return
     connection = session.connection()
+    for association, sides in linked.items():
+        write_association_versions(
+            connection, association, sides, tx.revision.id,
+            tx.written[association],  # type: ignore[index]
+        )
     for versioning, changes in pending.items():
         earlier = tx.written[versioning]
         if any(k in earlier for keys in (changes.inserted, changes.updated, changes.deleted)
@@ -454,6 +477,11 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
     assert tx.revision is not None and tx.revision.id is not None
     connection = session.connection()
     for versioning in tx.suspects:
+        if versioning.joined_hierarchy:
+            # One table's version may equal its previous one while another
+            # table of the object changed: taking it back alone would break
+            # the hierarchy's versions apart, so they all stay.
+            continue
         written = tx.written[versioning]
         found = drop_net_no_ops(connection, versioning, tx.revision.id, written)
         for key in found:

@@ -23,6 +23,7 @@ from sqlalchemy.sql import visitors
 
 from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.associations import associations
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.versions import Version, version_as_of
 
@@ -121,7 +122,11 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
             )
     used: dict[Any, Versioning] = {}
     entities: list[Any] = []
-    by_table = {v.table: v for v in versioned_mappers.values()}
+    by_table: dict[Any, Any] = {v.table: v for v in versioned_mappers.values() if v.owns_table}
+    by_table.update(associations)
+    # Joined inheritance: a subclass's live join becomes its versions' join.
+    by_join = {v.mapper.persist_selectable: v for v in versioned_mappers.values()
+               if v.parent is not None and v.owns_table}
 
     def replace(element: Any, **kw: Any) -> Any:
         entity = getattr(element, "_annotations", {}).get("parententity")
@@ -132,6 +137,11 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
                 used[versioning.version_table] = versioning
                 entities.append(inspect(versioning.version_class).__clause_element__())
                 return entities[-1]
+        joined = by_join.get(element) if table is None else None
+        if joined is not None:
+            for writer in joined.writers:
+                used[writer.version_table] = writer
+            return inspect(joined.version_class).persist_selectable
         versioning = by_table.get(table) if table is not None else None
         if versioning is None and element in by_table:
             versioning = by_table[element]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, and_, func, null, or_, select, tuple_
 from sqlalchemy.sql import Executable
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
@@ -38,7 +38,7 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
                 rev = row[len(v.key_names)]
                 found.append(violation(kind, v.table.name, key, rev, v.describe(key)))
     for v in versionings:
-        # A reflected table (the command line's) knows no link classes.
+        # Reflected tables and association tables have no link collections.
         for spec in getattr(v, "links", {}).values():
             found.extend(check_links(connection, spec))
     return found
@@ -88,11 +88,13 @@ def _checks(v: Versioning) -> list[tuple[str, Executable]]:
     nxt_same = and_(*(vt.c[n] == nxt.c[n] for n in v.key_names))
     rev = revision_table.alias("rev")
     compared = [c.key for c in live.c if c.key in vt.c]
+    # Association tables have no revision stamp of their own.
+    live_revision = live.c[REVISION_ID] if REVISION_ID in live.c else null()
     differs = or_(*(~comparable(live.c[n]).is_not_distinct_from(comparable(vt.c[n]))
                     for n in compared))
     return [
         ("missing-version",
-         select(*live_key, live.c[REVISION_ID]).select_from(
+         select(*live_key, live_revision).select_from(
              live.outerjoin(vt, and_(same_key, current))
          ).where(vt.c[REVISION_ID].is_(None))),
         ("multiple-current",

@@ -46,7 +46,7 @@ from vdm.states import State
 from vdm.versionreading import VersionReading
 
 if TYPE_CHECKING:
-    from sqlalchemy import Table
+    pass
 
 
 class Version(VersionReading):
@@ -83,7 +83,7 @@ class Version(VersionReading):
         if name.startswith("_"):
             raise AttributeError(name)
         versioning = type(self).__versioning__
-        spec = versioning.links.get(name.removesuffix("_active").removesuffix("_deleted"))
+        spec = versioning.all_links.get(name.removesuffix("_active").removesuffix("_deleted"))
         if spec is not None:
             from vdm.sqlalchemy.links import links_as_of
 
@@ -354,12 +354,9 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     if session is None:
         raise DetachedError(f"{version!r} is not in a session", obj=version)
     if prop.secondary is not None:
-        # Its join needs the association table as of the revision.
-        raise UnsupportedQueryError(
-            f"{type(version).__name__} cannot read {prop.key!r} as of a revision: "
-            f"it goes through the association table {prop.secondary}; read it "
-            f"on the live object", obj=version,
-        )
+        from vdm.sqlalchemy.associations import related_through
+
+        return related_through(version, prop, revision_id)
     target_versioning = versioning_of(prop.mapper.class_)
     if prop.direction is RelationshipDirection.MANYTOONE and any(
             _column_value(version, local) is None for local, _ in prop.local_remote_pairs or []):
@@ -404,14 +401,14 @@ def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None
 
 def _column_value(version: Any, column: Any) -> Any:
     versioning: Versioning = type(version).__versioning__
-    table: Table = versioning.table
-    if column.table is not table:
+    if column.table not in versioning.tables:
         raise UnsupportedQueryError(
             f"{type(version).__name__} cannot follow a relationship through "
             f"{column}; only foreign keys stored in the versioned table can be "
             f"resolved as of a revision", obj=version,
         )
-    return version.__dict__.get(_attr_key(versioning, column.key))
+    key = versioning.mapper.get_property_by_column(column).key
+    return version.__dict__[key] if key in version.__dict__ else getattr(version, key, None)
 
 
 def _versioning(obj: Any) -> Versioning:

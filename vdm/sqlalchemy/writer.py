@@ -128,16 +128,15 @@ class TableStatements:
 
     @cached_property
     def _copy_live(self) -> dict[Operation, Executable]:
-        vt, live = self.v.version_table, self.v.table
-        names = [c.key for c in live.c]
+        vt = self.v.version_table
+        source_from, columns = live_source(self.v)
+        target = [vt.c[key] for key, _ in columns] + [vt.c[OPERATION_TYPE]]
         statements: dict[Operation, Executable] = {}
         for op in (Operation.INSERT, Operation.UPDATE):
-            extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
-            target = [vt.c[n] for n in (*names, OPERATION_TYPE)]
-            if not self.v.stateful:
-                extra.append(literal(State.ACTIVE, vt.c[STATE].type))
-                target.append(vt.c[STATE])
-            source = select(*(live.c[n] for n in names), *extra).where(self._live_keys)
+            source = (
+                select(*(expr for _, expr in columns), literal(op, vt.c[OPERATION_TYPE].type))
+                .select_from(source_from).where(self._live_keys)
+            )
             statements[op] = vt.insert().from_select(target, source)
         return statements
 
@@ -230,6 +229,33 @@ class TableStatements:
                 .where(self._live_keys).with_for_update())
 
 
+def live_source(v: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """Where a table's versions are copied from: a FROM clause and the
+    ``(version column, expression)`` pairs to copy.
+
+    A versioned table copies its own columns, plus ``state`` ``active``
+    when it has none and the revision id when it has no ``revision_id``
+    (an association table); a class may supply its own (``copy_source()``:
+    a subclass table in joined inheritance takes both from its base table).
+    """
+    custom = getattr(v, "copy_source", None)
+    if custom is not None:
+        found: tuple[Any, list[tuple[str, Any]]] = custom()
+        return found
+    live, vt = v.table, v.version_table
+    columns: list[tuple[str, Any]] = [(c.key, c) for c in live.c]
+    if not v.stateful:
+        columns.append((STATE, literal(State.ACTIVE, vt.c[STATE].type)))
+    if REVISION_ID not in live.c:
+        columns.append((REVISION_ID, bindparam("rid", type_=Integer)))
+    return live, columns
+
+
+def stamped(v: Any) -> bool:
+    """True when the live rows of ``v``'s table carry their own revision stamp."""
+    return REVISION_ID in v.table.c and getattr(v, "copy_source", None) is None
+
+
 def statements_for(versioning: Versioning) -> TableStatements:
     """The (cached) statements of one versioned table."""
     cached: TableStatements | None = versioning.__dict__.get("_statements")
@@ -262,8 +288,8 @@ def write_versions(
     run(st.mark_deleted, plan.mark_deleted)
     run(st.copy_current_as_delete, plan.copy_current_as_delete)
     copies = [(op, keys) for op, keys in plan.copy_live.items() if keys]
-    if len(copies) == 1 and not (plan.copy_current_as_delete or plan.mark_deleted
-                                 or plan.unexpire):
+    if len(copies) == 1 and stamped(versioning) and not (
+            plan.copy_current_as_delete or plan.mark_deleted or plan.unexpire):
         # Every change of this flush is one operation: find the rows by
         # their revision stamp instead of sending the keys.
         op = copies[0][0]
