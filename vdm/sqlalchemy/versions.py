@@ -214,7 +214,8 @@ def version_properties(versioning: Versioning, version_cls: type) -> dict[str, A
         props[key] = vt.c[name]
     # Every version table has ``state``; a version of a class that is not
     # Stateful still shows it, though it is no field of the class.
-    props.setdefault(STATE, vt.c[STATE])
+    if STATE not in versioning.fields.values():
+        props[STATE] = vt.c[STATE]
     props[REVISION_ID] = vt.c[REVISION_ID]
     props[EXPIRED_ID] = vt.c[EXPIRED_ID]
     props[OPERATION_TYPE] = vt.c[OPERATION_TYPE]
