@@ -11,10 +11,15 @@ from sqlalchemy.orm import Session
 from vdm import ConflictError
 from vdm.sqlalchemy import (
     Repository,
+    Revision,
     as_of,
     blame,
+    changes_in,
+    diff_model,
     field_history,
+    restore_model,
     restore_object,
+    undo_revision,
 )
 
 
@@ -181,3 +186,35 @@ def test_undo_works_for_classes_without_state(repo, session, catalogue):
     revise(repo, "dan", "undo eve", lambda: repo.undo(5))
     assert catalogue["gpl"].name == "GPL"
     assert [c.describe() for c in repo.changes(6).updated] == ["License(id=1) updated: name"]
+
+
+def test_whole_model_operations_cover_the_classes_of_the_sessions_database(engine):
+    # Two declarative bases in one process: the catalogue's (LinkBase) and a
+    # library's (models.Base), each in its own database; only the library's
+    # tables exist here.  Without a class list, every whole-model operation
+    # works on the library's classes and never touches the catalogue's.
+    import models
+
+    models.Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.revision = Revision(author="librarian", message="r1")
+        book = models.Book(name="b", title="one")
+        session.add(book)
+        session.commit()
+        session.revision = Revision(author="librarian", message="r2")
+        book.title = "two"
+        session.add(models.License(name="gpl"))
+        session.commit()
+        changed = changes_in(session, 2)
+        assert sorted((c.class_name, c.kind) for c in changed.objects) == [
+            ("Book", "updated"), ("License", "created")]
+        assert set(diff_model(session, 1, 2).classes) == {"Book", "License"}
+        session.revision = Revision(author="librarian", message="r3: undo r2")
+        undo_revision(session, 2)
+        session.commit()
+        assert book.title == "one"
+        session.revision = Revision(author="librarian", message="r4: back to r2")
+        restore_model(session, 2)
+        session.commit()
+        assert book.title == "two"
+        assert [r.name for r in session.scalars(select(models.License))] == ["gpl"]

@@ -229,3 +229,19 @@ def test_a_versions_link_list_loads_in_one_query(session, engine, count):
         assert len(old.tags_active) == count
         assert old.extras == {}
     assert len(statements.log) == 2
+
+
+def test_revert_brings_back_the_links_of_that_version(session, package):
+    revise(session, "r2: rename, retag")
+    package.name = "renamed"
+    package.tags = [Tag(name="c")]
+    session.commit()
+    revise(session, "r3: back to r1")
+    package.get_as_of(1).revert()
+    session.commit()
+    session.expunge_all()
+    pkg = session.scalars(select(Package)).one()
+    assert pkg.name == "pkg" and names(pkg.tags) == ["a", "b"]
+    assert [link.tag.name for link in pkg.tags_deleted] == ["c"]
+    assert names(pkg.get_as_of(2).tags) == ["c"]
+    assert names(pkg.get_as_of(3).tags) == ["a", "b"]

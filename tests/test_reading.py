@@ -213,3 +213,51 @@ def test_a_dynamic_relationship_of_a_version_gives_a_query_as_of_its_revision(se
     assert [a.name for a in session.scalars(query)] == ["a1"]
     assert [a.name for a in session.scalars(book.get_as_of(2).author_query.where(
         Author.__revision_class__.name == "a2"))] == ["a2"]
+
+
+def test_the_changeset_of_an_object_deleted_right_after_a_commit_lists_its_values(session):
+    revise(session, "r1")
+    book = Book(name="b", title="T")
+    session.add(book)
+    session.commit()  # expires the book's attributes
+    revise(session, "r2")
+    session.delete(book)
+    assert changeset(book) == {"id": [None, book.id], "name": [None, "b"],
+                               "title": [None, "T"], "state": [None, "active"]}
+
+
+def test_reverting_a_deleted_parents_children_first_needs_no_particular_order(session):
+    revise(session, "r1")
+    book = Book(name="b", title="T")
+    book.authors.append(Author(name="tolstoy"))
+    session.add(book)
+    session.commit()
+    author_then = book.authors[0].get_as_of(1)
+    book_then = book.get_as_of(1)
+    revise(session, "r2: both destroyed")
+    session.delete(book.authors[0])
+    session.delete(book)
+    session.commit()
+    revise(session, "r3: both back, the child first")
+    author_then.revert()
+    book_then.revert()
+    session.commit()
+    session.expunge_all()
+    back = session.get(Book, book_then.id)
+    assert back.title == "T" and [a.name for a in back.authors] == ["tolstoy"]
+    assert session.get(Author, author_then.id).book_id == back.id
+
+
+def test_versions_are_equal_when_they_are_the_same_row_even_after_a_commit(session):
+    revise(session, "r1")
+    a, b = Book(name="a"), Book(name="b")
+    session.add_all([a, b])
+    session.commit()
+    first_a, first_b = a.versions[0], b.versions[0]
+    revise(session, "r2")
+    a.title = "changed"
+    session.commit()  # expires the versions read before it
+    assert first_a != first_b
+    assert first_a == a.get_as_of(1) and first_a is not a.get_as_of(1)
+    assert first_b == b.get_as_of(2) and first_a != a.get_as_of(2)
+    assert len({first_a, a.get_as_of(1), first_b, b.get_as_of(2)}) == 2

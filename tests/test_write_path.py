@@ -2,11 +2,11 @@
 
 import pytest
 from history_helpers import revision_ids, rows, version_rows
-from models import Author, Book, Edition, License
+from models import Author, Base, Book, Edition, License
 from sqlalchemy import select
 
 from vdm import Operation
-from vdm.sqlalchemy import Revision
+from vdm.sqlalchemy import Repository, Revision
 
 
 def commit_revision(session, message="change"):
@@ -219,3 +219,31 @@ def test_automatic_revisions_are_opt_in_with_a_default_author(make_session, engi
     session.add(Book(name="b"))
     session.commit()
     assert rows(engine, "SELECT author FROM revision") == [("importer",)]
+
+
+def test_deleting_and_re_adding_the_same_key_in_one_flush_is_versioned(session, engine):
+    # SQLAlchemy writes this as one UPDATE (a "row switch"); the history
+    # must still record the new object's values for the revision.
+    commit_revision(session, "create")
+    session.add(Book(id=7, name="old", title="one"))
+    session.commit()
+    commit_revision(session, "replace")
+    session.delete(session.get(Book, 7))
+    session.add(Book(id=7, name="new", title="two"))
+    session.commit()
+    assert rows(engine, "SELECT name, title, revision_id, expired_id, operation_type "
+                        "FROM book_revision ORDER BY revision_id") == [
+        ("old", "one", 1, 2, Operation.INSERT), ("new", "two", 2, None, Operation.UPDATE)]
+    assert Repository(Base.metadata, session).verify() == []
+    assert session.get(Book, 7).get_as_of(1).name == "old"
+
+
+def test_a_row_switch_of_an_object_created_in_the_same_revision_stays_an_insert(session, engine):
+    commit_revision(session, "create and replace")
+    session.add(Book(id=7, name="old", title="one"))
+    session.flush()
+    session.delete(session.get(Book, 7))
+    session.add(Book(id=7, name="new", title="two"))
+    session.commit()
+    assert rows(engine, "SELECT name, revision_id, expired_id, operation_type "
+                        "FROM book_revision") == [("new", 1, None, Operation.INSERT)]

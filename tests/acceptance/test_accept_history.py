@@ -161,3 +161,36 @@ def test_a_write_based_on_a_stale_read_is_a_conflict(story: Harness) -> None:
         story.commit()
     story.rollback()
     assert story.rows("SELECT title FROM book WHERE name = 'warandpeace'") == [("Theirs",)]
+
+
+def test_every_as_of_read_stands_on_its_own(story: Harness) -> None:
+    # The book and its author are unchanged from r1 to r3, so the reads
+    # below share one version row each; each read still answers as of the
+    # revision it was asked for, whatever was read after it.
+    story.begin("r1")
+    gpl = story.create("License", name="gpl")
+    book = story.create("Book", name="b", license=gpl)
+    story.create("Author", name="tolstoy", book=book)
+    story.commit()
+    story.revise("r2: rename the license", lambda: story.update(gpl, name="GPL-3"))
+    story.revise("r3: a second author",
+                 lambda: story.create("Author", name="second", book=book))
+    then = book.get_as_of(1)
+    now = book.get_as_of(3)
+    assert then == now and then.revision_id == now.revision_id == 1
+    assert then.license.name == "gpl" and now.license.name == "GPL-3"
+    assert [a.name for a in now.authors] == ["tolstoy", "second"]
+    assert [a.name for a in then.authors] == ["tolstoy"]
+    assert then.license.name == "gpl"
+    # Through a relationship: the author read as of r1 still follows r1.
+    old_author, new_author = then.authors[0], now.authors[0]
+    assert new_author.book.license.name == "GPL-3"
+    assert old_author.book.license.name == "gpl"
+    # Two whole-model views.
+    repo = story.repository()
+    view1, view3 = repo.as_of(1), repo.as_of(3)
+    book_id = book.id
+    in1 = view1.get(story.classes["Book"], book_id)
+    in3 = view3.get(story.classes["Book"], book_id)
+    assert in3.license.name == "GPL-3" and in1.license.name == "gpl"
+    assert len(in1.authors) == 1 and len(in3.authors) == 2

@@ -130,6 +130,9 @@ def test_as_of_follows_two_hops_through_old_keys_and_old_names(links: Harness) -
     assert pkg.get_as_of(2).license.name == "MIT"
     assert pkg.get_as_of(3).tags[0].name == "t2"
     assert pkg.get_as_of(1).tags_active[0].tag.name == "t"
+    # The link is unchanged since r1; read as of r3 it follows r3.
+    assert pkg.get_as_of(3).tags_active[0].tag.name == "t2"
+    assert pkg.get_as_of(1).tags_active[0].tag.name == "t"
 
 
 def test_a_versioned_map_keeps_per_key_history(links: Harness) -> None:

@@ -26,6 +26,10 @@ def changeset(obj: Any) -> dict[str, list[Any]]:
     result: dict[str, list[Any]] = {}
     if session is not None and obj in session.deleted:
         for field in versioning.fields:
+            if field not in state.dict and field in state.expired_attributes:
+                # Expired by the last commit: read the values it is deleting.
+                with session.no_autoflush:
+                    getattr(obj, field)
             value = state.dict.get(field)
             if value is not None:
                 result[field] = [None, value]

@@ -36,7 +36,7 @@ from vdm.errors import NotVersionedError, UnknownFieldError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of, versionings_in
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
@@ -64,10 +64,6 @@ def _link_classes() -> set[Versioning]:
     return links
 
 
-def _versionings(classes: Iterable[Versioning] | None) -> list[Versioning]:
-    return list(classes) if classes is not None else list(versioned_mappers.values())
-
-
 def changes_in(session: Session, revision: RevisionRef,
                classes: Iterable[Versioning] | None = None) -> RevisionChanges:
     """Everything ``revision`` changed: two queries per versioned class."""
@@ -77,7 +73,7 @@ def changes_in(session: Session, revision: RevisionRef,
     result = RevisionChanges(found)
     links = _link_classes()
     with session.no_autoflush:
-        for v in _versionings(classes):
+        for v in versionings_in(session, classes):
             cls = v.version_class
             written = list(session.scalars(
                 select(cls).where(v.version_table.c[REVISION_ID] == revision_id)))
@@ -107,7 +103,7 @@ def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
     """Structured diff of the model between two revisions: two queries per class."""
     view_a, view_b = ModelAsOf(session, a), ModelAsOf(session, b)
     result = ModelDiff(view_a.revision_id, view_b.revision_id)
-    for v in _versionings(classes):
+    for v in versionings_in(session, classes):
         old = {x.object_key: x.field_values for x in view_a.all(v.cls)}
         new = {x.object_key: x.field_values for x in view_b.all(v.cls)}
         diff = diff_class(old, new, list(v.fields))

@@ -19,11 +19,12 @@ versioned map (``package.extras["key"] = "value"``) whose per-key history is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, inspect, select, union
-from sqlalchemy.orm import Mapper, Session, class_mapper, object_session, relationship
+from sqlalchemy.orm import Mapper, Session, class_mapper, foreign, object_session, relationship
 
 from vdm.collections import KeyedLinkAdapter, StatefulDict
 from vdm.errors import ConfigurationError
@@ -150,13 +151,38 @@ class VersionedDict(StatefulDict):
             return list(session.scalars(query))
 
 
-def _owner_pairs(owner: Versioning, link: Versioning) -> list[tuple[str, str]]:
-    for fk in link.table.foreign_key_constraints:
-        if fk.referred_table is owner.table:
-            return [(el.column.key, el.parent.key) for el in fk.elements]
+def _owner_pairs(owner: Versioning, link: Versioning,
+                 owner_key: str | Sequence[str] | None) -> list[tuple[str, str]]:
+    """(owner column, link column) pairs of the link's foreign key to its owner."""
+    fks = sorted((fk for fk in link.table.foreign_key_constraints
+                  if fk.referred_table is owner.table),
+                 key=lambda fk: [el.parent.name for el in fk.elements])
+    choices = ", ".join(repr(",".join(el.parent.name for el in fk.elements)) for fk in fks)
+    if owner_key is not None:
+        names = [owner_key] if isinstance(owner_key, str) else list(owner_key)
+        wanted = {link.fields.get(name, name) for name in names}
+        for fk in fks:
+            if wanted in ({el.parent.name for el in fk.elements},
+                          {el.parent.key for el in fk.elements}):
+                return [(el.column.key, el.parent.key) for el in fk.elements]
+        raise ConfigurationError(
+            f"{link.name}: owner_key={owner_key!r} is not a foreign key to "
+            f"{owner.name}'s table {owner.table.name!r}; name the link column(s) "
+            f"holding the owner's key (one of {choices or 'none'})",
+            cls=link.cls,
+        )
+    if len(fks) == 1:
+        return [(el.column.key, el.parent.key) for el in fks[0].elements]
+    if not fks:
+        raise ConfigurationError(
+            f"{link.name} has no foreign key to {owner.name}'s table "
+            f"{owner.table.name!r}; a link class needs one",
+            cls=link.cls,
+        )
     raise ConfigurationError(
-        f"{link.name} has no foreign key to {owner.name}'s table "
-        f"{owner.table.name!r}; a link class needs one",
+        f"{link.name} has {len(fks)} foreign keys to {owner.name}'s table "
+        f"{owner.table.name!r} ({choices}); say which one holds the owner with "
+        f"owner_key=..., e.g. owner_key={fks[0].elements[0].parent.name!r}",
         cls=link.cls,
     )
 
@@ -164,6 +190,7 @@ def _owner_pairs(owner: Versioning, link: Versioning) -> list[tuple[str, str]]:
 def _prepare(
     owner_cls: type, link_cls: type, attr_name: str, base_list_name: str,
     other_attr: str, key_attr: str | None, position_attr: str | None,
+    owner_key: str | Sequence[str] | None = None,
 ) -> LinkSpec:
     owner = versioning_of(owner_cls)
     link = versioning_of(link_cls)
@@ -181,7 +208,7 @@ def _prepare(
         )
     spec = LinkSpec(
         owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
-        other_attr=other_attr, owner_pairs=_owner_pairs(owner, link),
+        other_attr=other_attr, owner_pairs=_owner_pairs(owner, link, owner_key),
         key_attr=key_attr, position_attr=position_attr,
     )
     mapper: Mapper[Any] = class_mapper(owner_cls, configure=False)
@@ -189,7 +216,12 @@ def _prepare(
         order = [link.table.c[n] for n in link.key_names]
         if position_attr:
             order.insert(0, link.table.c[link.fields[position_attr]])
-        mapper.add_property(base_list_name, relationship(link_cls, order_by=order))
+        # The join names the owner's foreign key: a link may have another
+        # one to the owner's table (a paper citing papers).
+        join = and_(*(owner.table.c[o] == foreign(link.table.c[lc])
+                      for o, lc in spec.owner_pairs))
+        mapper.add_property(base_list_name, relationship(
+            link_cls, order_by=order, primaryjoin=join))
     owner.links[attr_name] = spec
     return spec
 
@@ -201,6 +233,7 @@ def add_stateful_versioned_m2m(
     other_attr_name: str,
     base_list_name: str,
     position_attr: str | None = None,
+    owner_key: str | Sequence[str] | None = None,
 ) -> None:
     """Give ``owner_cls`` a versioned many-to-many through ``link_cls``.
 
@@ -212,9 +245,13 @@ def add_stateful_versioned_m2m(
     (link objects).  With ``position_attr`` the links' order is stored in
     that column, so :meth:`list.insert` and reordering survive a reload;
     without it the order is the links' creation order.
+
+    ``owner_key`` names the link's column (or columns) holding the owner's
+    key; it is needed only when the link has more than one foreign key to
+    the owner's table (a paper referencing papers).
     """
     spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
-                    other_attr_name, None, position_attr)
+                    other_attr_name, None, position_attr, owner_key)
     install_list_views(
         owner_cls, attr_name, other_attr_name, link_cls,
         all_links=lambda owner: getattr(owner, base_list_name),
@@ -229,6 +266,7 @@ def add_stateful_versioned_dict(
     key_attr: str,
     value_attr: str,
     base_list_name: str,
+    owner_key: str | Sequence[str] | None = None,
 ) -> None:
     """Give ``owner_cls`` a versioned key/value map stored in ``link_cls`` rows.
 
@@ -259,7 +297,8 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     links = select(spec.link.version_class).where(*conditions).order_by(*spec.order_columns())
     with session.no_autoflush:
         if name.endswith(("_deleted", "_active")):
-            return list(session.scalars(links))
+            # Link versions answer as of the owner's read, like targets.
+            return [v._bound_as_of(revision_id) for v in session.scalars(links)]
         if spec.key_attr is not None:
             return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
                     for v in session.scalars(links)}
@@ -288,8 +327,7 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
     )
     rows = list(session.scalars(query))
     if target is not None:
-        for row in rows:
-            row._read_as_of(revision_id)
+        rows = [row._bound_as_of(revision_id) for row in rows]
     return rows
 
 

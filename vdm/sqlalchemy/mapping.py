@@ -39,6 +39,8 @@ from sqlalchemy import (
     event,
     tuple_,
 )
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -69,6 +71,10 @@ from vdm.sqlalchemy.types import StateType
 from vdm.states import State
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.orm import Session
+
     from vdm.sqlalchemy.versions import Version
 
 Key = tuple[Any, ...]
@@ -223,6 +229,39 @@ def _add_revision_foreign_key(table: Table) -> None:
         table.append_constraint(ForeignKeyConstraint(
             [column], [attach_revision_tables(table.metadata).c.id],
             name=live_foreign_key_name(table.name)))
+
+
+def versionings_in(session: Session, classes: Iterable[Versioning] | None = None,
+                   ) -> list[Versioning]:
+    """``classes``, or else the versioned classes of the session's database.
+
+    Several declarative bases may coexist in one process, each with its own
+    database.  A whole-model operation without a class list covers the
+    classes of every MetaData whose live and version tables all exist where
+    the session reads them (one catalogue query per bind and schema); when
+    no MetaData is complete there, the classes whose own tables exist.
+    """
+    if classes is not None:
+        return list(classes)
+    tables: dict[tuple[int, str | None], set[str]] = {}
+
+    def exists(v: Versioning) -> bool:
+        try:
+            connection = session.connection(bind_arguments={"mapper": v.mapper})
+        except UnboundExecutionError:
+            return False  # a class of a base the session has no bind for
+        names = tables.get((id(connection), v.table.schema))
+        if names is None:
+            listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
+            names = tables[(id(connection), v.table.schema)] = {n.lower() for n in listed}
+        return {v.table.name.lower(), v.version_table.name.lower()} <= names
+
+    found = {v: exists(v) for v in list(versioned_mappers.values())}
+    complete = {v.table.metadata for v in found} - {v.table.metadata for v, ok in found.items()
+                                                     if not ok}
+    if complete:
+        return [v for v in found if v.table.metadata in complete]
+    return [v for v, ok in found.items() if ok]
 
 
 class Revisioned:

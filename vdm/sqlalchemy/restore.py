@@ -25,7 +25,13 @@ from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
-from vdm.sqlalchemy.mapping import Key, Versioning, key_in, versioned_mappers, versioning_of
+from vdm.sqlalchemy.mapping import (
+    Key,
+    Versioning,
+    key_in,
+    versioning_of,
+    versionings_in,
+)
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import chunks
@@ -113,7 +119,7 @@ def restore_model(session: Session, revision: RevisionRef,
 def _restore_model(session: Session, revision: RevisionRef,
                    classes: Iterable[Versioning] | None) -> None:
     view = ModelAsOf(session, revision)
-    for v in list(classes) if classes is not None else list(versioned_mappers.values()):
+    for v in versionings_in(session, classes):
         then = {x.object_key: x.field_values for x in view.all(v.cls)}
         live: Any
         for live in session.scalars(select(v.cls)):
@@ -136,7 +142,7 @@ def undo_revision(session: Session, revision: RevisionRef,
     # (class, key, values to write back or None to destroy, whole object?)
     plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
     with session.no_autoflush:
-        for v in list(classes) if classes is not None else list(versioned_mappers.values()):
+        for v in versionings_in(session, classes):
             cls = v.version_class
             written = list(session.scalars(select(cls).where(
                 v.version_table.c[REVISION_ID] == revision_id)))
@@ -174,8 +180,9 @@ def _check_no_dependants(session: Session, revision_id: int,
     for v, key, values, whole in plan:
         if whole and values is None:
             doomed.setdefault(v, set()).add(key)
+    children = versionings_in(session) if doomed else []
     for target, keys in doomed.items():
-        for child in list(versioned_mappers.values()):
+        for child in children:
             for fk in child.table.foreign_key_constraints:
                 if fk.referred_table is not target.table:
                     continue

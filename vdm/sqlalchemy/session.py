@@ -354,6 +354,21 @@ def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> N
     )
 
 
+@event.listens_for(Revisioned, "after_update", propagate=True)
+def _after_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    if orm_attributes.instance_state(target).key is not None:
+        return
+    # A new object written as an UPDATE: SQLAlchemy's "row switch", when a
+    # flush deletes an object and inserts another with the same key.  Only
+    # before_insert and after_update fire; record the delete and the insert.
+    versioning = versioning_of(target)
+    assert versioning is not None
+    changes = transaction_state(_session_for(target)).pending[versioning]
+    key = versioning.key_of(target)
+    changes.deleted.add(key)
+    changes.inserted.add(key)
+
+
 @event.listens_for(Revisioned, "before_delete", propagate=True)
 def _before_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     ensure_revision(_session_for(target), connection, [target])

@@ -85,7 +85,7 @@ class _Marked:
 
     def _mark(self, value: Any) -> Any:
         if isinstance(value, Version):
-            value._read_as_of(self._revision_id)
+            return value._bound_as_of(self._revision_id)
         return value
 
     def scalars(self) -> list[Any]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import (
     object_session,
     relationship,
 )
+from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.difftext import diff_values
 from vdm.errors import (
@@ -38,6 +39,7 @@ from vdm.errors import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.joins import join_as_of
 from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
@@ -102,10 +104,36 @@ class Version(VersionReading):
         """
         return int(self.__dict__.get("_vdm_as_of") or self.revision_id)
 
-    def _read_as_of(self, revision_id: int) -> None:
-        # A version is shared through the identity map: the latest as-of
-        # read decides what its relationships resolve to.
-        self.__dict__["_vdm_as_of"] = revision_id
+    def __eq__(self, other: object) -> bool:
+        # Two reads of one version row are equal, whatever they are read as
+        # of (each as-of read is an instance of its own).
+        if not isinstance(other, Version):
+            return NotImplemented
+        return (type(self) is type(other) and self.object_key == other.object_key
+                and self.revision_id == other.revision_id)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.object_key, self.revision_id))
+
+    def _bound_as_of(self, revision_id: int) -> Version:
+        """This version as an instance of its own, read as of ``revision_id``.
+
+        The session's identity map holds one instance per version row; an
+        as-of read binds its revision to a copy outside it, so two reads of
+        one row as of different revisions never answer for each other.
+        """
+        state = orm_attributes.instance_state(self)
+        mapper = state.mapper
+        copy = mapper.class_manager.new_instance()
+        for prop in mapper.column_attrs:
+            copy.__dict__[prop.key] = getattr(self, prop.key)
+        copy.__dict__["_vdm_as_of"] = revision_id
+        copy_state = orm_attributes.instance_state(copy)
+        # Persistent in the session for lazy loads (revision, continuity),
+        # yet not in its identity map, so the shared instance stays unbound.
+        copy_state.key = state.key
+        copy_state.session_id = state.session_id
+        return copy
 
     def _describe(self) -> str:
         v = type(self).__versioning__
@@ -115,7 +143,10 @@ class Version(VersionReading):
     def object_key(self) -> Key:
         """The primary key of the object this is a version of."""
         v = type(self).__versioning__
-        return tuple(self.__dict__.get(_attr_key(v, n)) for n in v.key_names)
+        keys = [_attr_key(v, n) for n in v.key_names]
+        loaded = self.__dict__
+        # A version expired by a commit loads its key again.
+        return tuple(loaded[k] if k in loaded else getattr(self, k) for k in keys)
 
     @property
     def field_values(self) -> dict[str, Any]:
@@ -164,34 +195,23 @@ class Version(VersionReading):
         return int(self._session().execute(query).scalar_one())
 
     def revert(self) -> Any:
-        """Make the live object look like this version again.
+        """Make the live object and its versioned links look like this version again.
 
-        Writes through the session like any change, so it needs a revision
-        and becomes a new version; a hard-deleted object is re-created.
-        Returns the live object.
+        The links come back as they were as of :attr:`as_of`.  Writes
+        through the session like any change, so it needs a revision and
+        becomes a new version; a hard-deleted object is re-created.  Nothing
+        is flushed on the way: the session writes the re-created objects in
+        the order their foreign keys need.  Returns the live object.
         """
-        versioning = type(self).__versioning__
-        session = self._session()
+        from vdm.sqlalchemy.restore import restore_object
+
         if self.operation_type == Operation.DELETE:
             raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
                 f"before it (version.previous.revert()) to bring the object "
                 f"back", obj=self,
             )
-        live = session.get(versioning.cls, self.object_key)
-        values = self.field_values
-        if not versioning.stateful:
-            values.pop(STATE, None)
-        if live is None:
-            live = versioning.mapper.class_manager.new_instance()
-            for field, value in values.items():
-                setattr(live, field, value)
-            session.add(live)
-        else:
-            for field, value in values.items():
-                if getattr(live, field) != value:
-                    setattr(live, field, value)
-        return live
+        return restore_object(self._session(), self, self.as_of)
 
 
 def _attr_key(versioning: Versioning, column_name: str) -> str:
@@ -286,8 +306,7 @@ def version_as_of(
         found = session.scalars(query).first()
     if found is None or found.operation_type == Operation.DELETE:
         return None
-    found._read_as_of(revision_id)
-    return found
+    return found._bound_as_of(revision_id)
 
 
 def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
@@ -334,17 +353,19 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     session = object_session(version)
     if session is None:
         raise DetachedError(f"{version!r} is not in a session", obj=version)
+    if prop.secondary is not None:
+        # Its join needs the association table as of the revision.
+        raise UnsupportedQueryError(
+            f"{type(version).__name__} cannot read {prop.key!r} as of a revision: "
+            f"it goes through the association table {prop.secondary}; read it "
+            f"on the live object", obj=version,
+        )
     target_versioning = versioning_of(prop.mapper.class_)
-    pairs = prop.local_remote_pairs or []
-    conditions = []
-    for local, remote in pairs:
-        value = _column_value(version, local)
-        if value is None and prop.direction is RelationshipDirection.MANYTOONE:
-            return None
-        target_col: Any = remote
-        if target_versioning is not None:
-            target_col = target_versioning.version_table.c[str(remote.key)]
-        conditions.append(target_col == value)
+    if prop.direction is RelationshipDirection.MANYTOONE and any(
+            _column_value(version, local) is None for local, _ in prop.local_remote_pairs or []):
+        return None
+    conditions = [join_as_of(prop, type(version).__versioning__, target_versioning,
+                             lambda column: _column_value(version, column))]
     query: Select[Any]
     if target_versioning is not None:
         query = select_as_of(target_versioning, revision_id).where(*conditions)
@@ -361,8 +382,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     with session.no_autoflush:
         rows = list(session.scalars(query))
     if target_versioning is not None:
-        for row in rows:
-            row._read_as_of(revision_id)
+        rows = [row._bound_as_of(revision_id) for row in rows]
     if prop.uselist:
         return rows
     return rows[0] if rows else None
