@@ -44,6 +44,7 @@ from sqlalchemy import (
     Time,
     Unicode,
     Uuid,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -500,3 +501,26 @@ def test_registry_mapped_classes_in_a_schema(engine, tmp_path):
     finally:
         reg.metadata.drop_all(engine)
         _drop_schema(engine, schema)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
+def test_reverting_each_object_to_its_first_version(engine, shape):
+    metadata = shape.cls.metadata
+    metadata.create_all(engine)
+    recorder = Recorder(engine, metadata, [shape.cls])
+    with Session(engine) as session:
+        tell_story(recorder, session, shape)
+    first = min(recorder.snapshots)
+    with Session(engine) as session:
+        with recorder.revision(session, "revert everything created first"):
+            for key in recorder.snapshots[first][shape.cls]:
+                live = session.get(shape.cls, key if len(key) > 1 else key[0])
+                version = (live.get_as_of(first) if live is not None else session.scalars(
+                    select(shape.cls.__revision_class__)
+                    .where(shape.cls.__versioning__.version_key_clause([key]))
+                    .order_by(shape.cls.__revision_class__.revision_id)).first())
+                version.revert()
+    last = recorder.snapshots[max(recorder.snapshots)][shape.cls]
+    for key, values in recorder.snapshots[first][shape.cls].items():
+        assert last[key] == values
+    recorder.check()
