@@ -52,6 +52,7 @@ DEMO_LINES = [
     "    - War and Peacee",
     "    + War and Peace",
     "History check (Repository.verify()): sound",
+    "Browse this story in a web browser: vdm serve --url sqlite:///",
 ]
 
 
@@ -104,6 +105,8 @@ def test_vdm_demo_command(tmp_path: Path) -> None:
     result = _run([_vdm_script(), "demo"], cwd=tmp_path)
     _assert_lines(result.stdout, DEMO_LINES)
     assert (tmp_path / "vdm-demo.db").exists()
+    assert result.stdout.splitlines()[-1].startswith(
+        "Browse this story in a web browser: vdm serve --url sqlite:///vdm-demo.db ")
 
 
 def test_python_m_vdm_demo(tmp_path: Path) -> None:

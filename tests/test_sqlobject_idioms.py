@@ -21,7 +21,7 @@ from sqlobject import (
 )
 from sqlobject_models import new_session, so_connection  # noqa: F401 - fixtures
 
-from vdm import ConfigurationError, ConflictError, MissingTableError, Operation
+from vdm import ConfigurationError, ConflictError, MissingTableError, Operation, ReadOnlyError
 from vdm.sqlobject import (
     Repository,
     Revision,
@@ -367,3 +367,29 @@ def test_a_missing_version_table_is_named_at_commit(so_connection: Any, new_sess
     s.rollback()
     assert rows(engine, "SELECT COUNT(*) FROM memo") == [(0,)]
     assert rows(engine, "SELECT COUNT(*) FROM revision") == [(0,)]
+
+
+# -- copying an object's columns ------------------------------------------------
+
+
+def test_copying_sqlmeta_columns_names_the_bookkeeping_column(model: Any, new_session: Any,
+                                                              engine: Any) -> None:
+    def two(s: Session) -> tuple[int, int]:
+        return (Person(name="ann", connection=s.transaction).id,
+                Person(name="bob", connection=s.transaction).id)
+
+    ann_id, _ = request(new_session, "r1", two)
+    request(new_session, "r2", lambda s: s.get(Person, ann_id).set(name="ann b."))
+    s = new_session()
+    s.revision = Revision(author="me", message="copy ann onto bob")
+    ann, bob = s.get(Person, 1), s.get(Person, 2)
+    with pytest.raises(ReadOnlyError, match=r"^cannot write revision_id of Person\(id=2\): "):
+        bob.set(**{name: getattr(ann, name) for name in ann.sqlmeta.columns})
+    s.rollback()
+    s.revision = Revision(author="me", message="copy ann onto bob")
+    bob.set(**{name: getattr(ann, name) for name in ann.sqlmeta.columns
+               if name != "revision_id"})
+    s.commit()
+    assert rows(engine, "SELECT id, name, revision_id FROM person ORDER BY id") == [
+        (1, "ann b.", 2), (2, "ann b.", 3)]
+    assert Repository(model, MODEL).verify() == []

@@ -88,3 +88,10 @@ def tell_story(repo: Repository, say: Callable[[str], None]) -> None:
     book_named(session, "annakarenina").undelete()
     repo.commit()
     say("revision 4: the editor undeletes annakarenina (state 'active' again)")
+
+
+def browse_hint(url: str) -> str:
+    """The demo's last words: how to look at its story in a web browser."""
+    return (f"Browse this story in a web browser: vdm serve --url {url} "
+            f"(with the serve extra: pip install -e '.[serve]'), then open "
+            f"http://127.0.0.1:8000/")

@@ -8,6 +8,7 @@
     vdm diff REV_A REV_B           how the model differs between two revisions
     vdm blame TABLE KEY            which revision set each field of one row
     vdm verify                     check the history invariants (exit 1 if broken)
+    vdm serve [--host H] [--port P]  browse the history in a web browser (read-only)
 
 Every command but ``demo`` takes ``--url URL`` (any SQLAlchemy database URL;
 default: the demo database ``./vdm-demo.db``) and ``--json`` (output for
@@ -47,6 +48,7 @@ from vdm.cli.commands import (
     run_verify,
 )
 from vdm.cli.opening import DEFAULT_DEMO_DB, DEFAULT_URL, CommandError
+from vdm.cli.serving import run_serve
 from vdm.errors import VdmError
 
 #: What a subcommand runs: parsed arguments and the output stream in, exit status out.
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vdm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (add_demo, add_log, add_show, add_diff, add_blame, add_verify):
+    for add in (add_demo, add_log, add_show, add_diff, add_blame, add_verify, add_serve):
         add(commands)
     return parser
 
@@ -204,6 +206,23 @@ def add_verify(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "that validity intervals are contiguous; exit status 1 if not.",
     )
     verify.set_defaults(run=run_verify)
+
+
+def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm serve``."""
+    serve = commands.add_parser(
+        "serve", parents=[_database_options()],
+        help="browse the history in a web browser (read-only; needs vdm[serve])",
+        description="Serve a read-only history browser over the database: the revision "
+                    "log, revisions, objects with diffs and blame, the model as of any "
+                    "revision, and the invariant check. Every page is also JSON "
+                    "(?format=json).",
+    )
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_count, default=8000,
+                       help="the port to listen on (default: 8000; 0 picks a free one)")
+    serve.set_defaults(run=run_serve)
 
 
 

@@ -86,6 +86,8 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
             print(f"History check (Repository.verify()): {verdict}", file=out)
             for problem in problems:
                 print(f"  {problem}", file=out)
+            print(file=out)
+            print(demo.browse_hint(f"sqlite:///{path}"), file=out)
     finally:
         engine.dispose()
     return 0 if not problems else 1

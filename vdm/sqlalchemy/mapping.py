@@ -260,8 +260,24 @@ def versionings_in(session: Session, classes: Iterable[Versioning] | None = None
     complete = {v.table.metadata for v in found} - {v.table.metadata for v, ok in found.items()
                                                      if not ok}
     if complete:
-        return [v for v in found if v.table.metadata in complete]
-    return [v for v, ok in found.items() if ok]
+        return _one_class_per_table([v for v in found if v.table.metadata in complete])
+    return _one_class_per_table([v for v, ok in found.items() if ok])
+
+
+def _one_class_per_table(versionings: list[Versioning]) -> list[Versioning]:
+    """One class per table: several bases may map tables of the same name.
+
+    The classes of the MetaData that covers most tables come first, so a
+    model's own classes win over a smaller one that names some of the same
+    tables.
+    """
+    size: dict[Any, int] = {}
+    for v in versionings:
+        size[v.table.metadata] = size.get(v.table.metadata, 0) + 1
+    chosen: dict[tuple[str | None, str], Versioning] = {}
+    for v in sorted(versionings, key=lambda v: -size[v.table.metadata]):
+        chosen.setdefault((v.table.schema, v.table.name.lower()), v)
+    return [v for v in versionings if v in chosen.values()]
 
 
 class Revisioned:

@@ -96,6 +96,9 @@ class ReflectedHistory:
 
     #: There is no Python class behind a reflected table.
     cls: type | None = None
+    #: No versioned-link declarations either: verify_history's duplicate-link
+    #: checks need the application's model, so reflection runs without them.
+    links: dict[str, Any] = {}
 
     def __init__(self, table: Table, version_table: Table) -> None:
         self.table = table
@@ -229,10 +232,22 @@ class ReflectedModel:
         author: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
+        before: int | None = None,
+        table: str | None = None,
     ) -> list[RevisionRecord]:
-        """Revisions, newest first, paged and filtered as ``Repository.history``."""
+        """Revisions, newest first, paged and filtered as ``Repository.history``.
+
+        ``before`` keeps the revisions with a smaller id (paging by key,
+        which stays an index walk however deep the page); ``table`` those
+        that wrote a version of that versioned table.
+        """
         rt = self.revision_table
         query = select(rt).where(*self._filters(author, since, until))
+        if before is not None:
+            query = query.where(rt.c.id < before)
+        if table is not None:
+            rid = self.history(table).version_table.c[REVISION_ID]
+            query = query.where(select(rid).where(rid == rt.c.id).exists())
         query = query.order_by(rt.c.id.desc()).offset(offset)
         if limit is not None:
             query = query.limit(limit)

@@ -235,7 +235,7 @@ def version_properties(versioning: Versioning, version_cls: type) -> dict[str, A
     # Every version table has ``state``; a version of a class that is not
     # Stateful still shows it, though it is no field of the class.
     if STATE not in versioning.fields.values():
-        props[STATE] = vt.c[STATE]
+        props.setdefault(STATE, vt.c[STATE])
     props[REVISION_ID] = vt.c[REVISION_ID]
     props[EXPIRED_ID] = vt.c[EXPIRED_ID]
     props[OPERATION_TYPE] = vt.c[OPERATION_TYPE]

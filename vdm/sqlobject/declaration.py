@@ -198,9 +198,9 @@ class Revisioned:
         on it is checked against changes committed meanwhile.
         """
         seen = f"_SO_val_{REVISION_ID}"
-        if seen in self.__dict__:
-            return super()._SO_getValue(name)  # type: ignore[misc]
         meta: Any = self.sqlmeta  # type: ignore[attr-defined]
+        if meta.cacheValues or seen in self.__dict__:
+            return super()._SO_getValue(name)  # type: ignore[misc]
         column = meta.columns[name]
         conn: Any = self._connection  # type: ignore[attr-defined]
         row = conn._SO_selectOne(self, [column.dbName, REVISION_ID])

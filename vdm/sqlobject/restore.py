@@ -243,8 +243,11 @@ def _check_no_dependants(session: Session, revision_id: int,
                     f"SELECT {child.id_name}, {fk.column} FROM {child.table} "
                     f"WHERE {in_clause(conn, fk.column, batch)}")
                 for child_key, target_key in rows:
-                    if plans.get(child.table, {}).get(child_key, 0) is None:
-                        continue
+                    undone = plans.get(child.table, {}).get(child_key, 0)
+                    if undone is None:
+                        continue  # the undo destroys the child too
+                    if isinstance(undone, dict) and undone.get(fk.attr, target_key) != target_key:
+                        continue  # the undo points the child elsewhere
                     raise ConflictError(
                         undo_dependant_conflict(target.describe(target_key), revision_id,
                                                 child.describe(child_key)),

@@ -234,7 +234,8 @@ class Session:
         """Write pending versions and commit; clears ``session.revision``.
 
         A revision whose changes cancelled out (objects created and
-        destroyed again) leaves no row, as if nothing had been written.
+        destroyed again, values set back, ``delete()`` then ``undelete()``)
+        leaves no row, as if nothing had been written.
         """
         self.flush()
         allocated = self._allocated
