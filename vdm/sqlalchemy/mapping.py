@@ -252,7 +252,12 @@ def versionings_in(session: Session, classes: Iterable[Versioning] | None = None
             return False  # a class of a base the session has no bind for
         names = tables.get((id(connection), v.table.schema))
         if names is None:
-            listed = sa_inspect(connection).get_table_names(schema=v.table.schema)
+            inspector = sa_inspect(connection)
+            # A schema the database lacks (another database's, a detached
+            # SQLite file) holds none of the class's tables.
+            listed = ([] if v.table.schema is not None
+                      and v.table.schema not in inspector.get_schema_names()
+                      else inspector.get_table_names(schema=v.table.schema))
             names = tables[(id(connection), v.table.schema)] = {n.lower() for n in listed}
         return {v.table.name.lower(), v.version_table.name.lower()} <= names
 
