@@ -171,14 +171,20 @@ def sqlobject_uri(db: Any) -> str:
 
     (So that ``VDM_TEST_<NAME>_URL`` overrides reach SQLObject too.)
     """
-    url = make_url(db.url)
-    if db.name == "sqlite":
+    return sqlobject_uri_of(db.url)
+
+
+def sqlobject_uri_of(url_text: str) -> str:
+    """The SQLObject URI of an SQLAlchemy URL."""
+    url = make_url(url_text)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
         return "sqlite:" + str(url.database)
     auth = url.username or ""
     if url.password:
         auth += f":{url.password}"
     location = f"{auth}@{url.host}:{url.port}/{url.database}"
-    if db.name == "postgresql":
+    if backend == "postgresql":
         return f"postgres://{location}?driver=psycopg2"
     return f"mysql://{location}?driver=pymysql&charset=utf8mb4"
 

@@ -115,21 +115,6 @@ class StressResult:
 # -- the backends, through the harness -------------------------------------
 
 
-def sqlobject_uri(url: str) -> str:
-    """The SQLObject URI of an SQLAlchemy URL (as ``sqlobject_models`` does)."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return "sqlite:" + str(parsed.database)
-    auth = parsed.username or ""
-    if parsed.password:
-        auth += f":{parsed.password}"
-    location = f"{auth}@{parsed.host}:{parsed.port}/{parsed.database}"
-    if backend == "postgresql":
-        return f"postgres://{location}?driver=psycopg2"
-    return f"mysql://{location}?driver=pymysql&charset=utf8mb4"
-
-
 class Endpoint:
     """One client of the database (a writer, a reader, the auditor).
 
@@ -145,8 +130,9 @@ class Endpoint:
         self.connection: Any = None
         if backend == "sqlobject":
             from sqlobject import connectionForURI
+            from sqlobject_models import sqlobject_uri_of
 
-            self.connection = connectionForURI(sqlobject_uri(url))
+            self.connection = connectionForURI(sqlobject_uri_of(url))
             if create:
                 import sqlobject_models
 

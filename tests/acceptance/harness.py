@@ -153,7 +153,9 @@ class Harness:
 
     def versions_as_of(self, cls_name: str, revision: int) -> list[dict[str, Any]]:
         """``{column: value}`` of every object of a class as of ``revision``."""
-        raise NotImplementedError
+        view = self.repository().as_of(revision)
+        return [self.column_values(cls_name, v.field_values)
+                for v in view.all(self.classes[cls_name])]
 
     def column_values(self, cls_name: str, field_values: dict[str, Any]) -> dict[str, Any]:
         """A version's ``field_values`` keyed by column name (states as text)."""
@@ -162,7 +164,8 @@ class Harness:
                 for f, v in field_values.items()}
 
     def fields(self, cls_name: str) -> dict[str, str]:
-        raise NotImplementedError
+        """``{attribute: column}`` of a class's versioned fields (both backends' record)."""
+        return dict(self.classes[cls_name].__versioning__.fields)
 
     def model_diff(self, a: int, b: int) -> dict[str, tuple[list[Any], list[Any], list[Any]]]:
         """``{table: (added, removed, changed keys)}`` of the classes that differ."""
@@ -286,18 +289,6 @@ class SQLAlchemyHarness(Harness):
     def flush(self) -> None:
         self.session.flush()
 
-    def versions_as_of(self, cls_name: str, revision: int) -> list[dict[str, Any]]:
-        view = self.repository().as_of(revision)
-        return [self.column_values(cls_name, v.field_values)
-                for v in view.all(self.classes[cls_name])]
-
-    def fields(self, cls_name: str) -> dict[str, str]:
-        from vdm.sqlalchemy.mapping import versioning_of
-
-        versioning = versioning_of(self.classes[cls_name])
-        assert versioning is not None
-        return dict(versioning.fields)
-
     def table_of(self, cls_name: str) -> str:
         return str(self.classes[cls_name].__table__.name)
 
@@ -409,18 +400,6 @@ class SQLObjectHarness(Harness):
 
     def restore(self, revision: int) -> None:
         self.repository().restore(self.session, revision)
-
-    def versions_as_of(self, cls_name: str, revision: int) -> list[dict[str, Any]]:
-        view = self.repository().as_of(revision)
-        return [self.column_values(cls_name, v.field_values)
-                for v in view.all(self.classes[cls_name])]
-
-    def fields(self, cls_name: str) -> dict[str, str]:
-        from vdm.sqlobject import versioning_of
-
-        versioning = versioning_of(self.classes[cls_name])
-        assert versioning is not None
-        return dict(versioning.fields)
 
     def table_of(self, cls_name: str) -> str:
         return next(str(c.sqlmeta.table) for c in self.classes.values()

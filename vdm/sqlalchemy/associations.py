@@ -68,7 +68,7 @@ from vdm.sqlalchemy.mapping import (
 )
 from vdm.sqlalchemy.revision import attach_revision_tables
 from vdm.sqlalchemy.schema import build_version_table, resolve_version_types
-from vdm.sqlalchemy.writer import chunks, statements_for
+from vdm.sqlalchemy.writer import cached_on, chunks, statements_for
 from vdm.writeplan import plan_association_versions
 
 #: The association columns of one side, in order: a side's "key".
@@ -482,10 +482,7 @@ def _side_param(batch: list[Key]) -> list[Any]:
 
 
 def _statements(association: Association) -> AssociationStatements:
-    cached: AssociationStatements | None = association.__dict__.get("_finder")
-    if cached is None:
-        cached = association.__dict__["_finder"] = AssociationStatements(association)
-    return cached
+    return cached_on(association, "_finder", lambda: AssociationStatements(association))
 
 
 def write_association_versions(

@@ -13,10 +13,10 @@ with expanding key lists, so a flush only binds parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -256,12 +256,20 @@ def stamped(v: Any) -> bool:
     return REVISION_ID in v.table.c and getattr(v, "copy_source", None) is None
 
 
+T = TypeVar("T")
+
+
+def cached_on(owner: Any, name: str, build: Callable[[], T]) -> T:
+    """``build()`` once per ``owner`` (a versioning record), kept in its ``__dict__``."""
+    if name not in owner.__dict__:
+        owner.__dict__[name] = build()
+    found: T = owner.__dict__[name]
+    return found
+
+
 def statements_for(versioning: Versioning) -> TableStatements:
     """The (cached) statements of one versioned table."""
-    cached: TableStatements | None = versioning.__dict__.get("_statements")
-    if cached is None:
-        cached = versioning.__dict__["_statements"] = TableStatements(versioning)
-    return cached
+    return cached_on(versioning, "_statements", lambda: TableStatements(versioning))
 
 
 def write_versions(
