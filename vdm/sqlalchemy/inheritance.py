@@ -36,18 +36,16 @@ is not a column of the base table, are refused when the class is declared.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Column, Table, and_, literal
 from sqlalchemy.orm import ColumnProperty, Mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE, version_class_name
+from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.schema import build_version_table
 from vdm.states import State
-
-if TYPE_CHECKING:
-    from vdm.sqlalchemy.mapping import Versioning
 
 #: The bookkeeping columns every version table of a hierarchy shares.
 _SHARED = (REVISION_ID, EXPIRED_ID, OPERATION_TYPE, STATE)
@@ -75,8 +73,6 @@ def polymorphic_arguments(versioning: Versioning) -> dict[str, Any]:
 
 def make_subclass_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     """Version ``cls``, a mapped subclass of a versioned class."""
-    from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
-
     assert mapper.inherits is not None
     parent = versioning_of(mapper.inherits.class_)
     if parent is None:

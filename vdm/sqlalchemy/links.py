@@ -36,7 +36,8 @@ from vdm.linkviews import (
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
-from vdm.sqlalchemy.mapping import Versioning, versioning_of
+from vdm.sqlalchemy.registry import Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 
 
@@ -335,9 +336,6 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
 
 def related_revisions(obj: Any) -> list[Any]:
     """Revisions that changed ``obj`` or its versioned links, newest first."""
-    from vdm.sqlalchemy.mapping import key_equals
-    from vdm.sqlalchemy.revision import Revision, revision_table
-
     versioning = versioning_of(obj)
     assert versioning is not None
     session = object_session(obj)

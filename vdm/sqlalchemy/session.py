@@ -53,6 +53,7 @@ from vdm.sqlalchemy.associations import (
     pending_association_changes,
     write_association_versions,
 )
+from vdm.sqlalchemy.columns import RevisionedColumns as Revisioned
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -60,16 +61,16 @@ from vdm.sqlalchemy.conflicts import (
     check_stale,
     referenced_objects,
 )
-from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
+from vdm.sqlalchemy.registry import Key, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
     allocate_revision,
     revision_table,
     store_revision_metadata,
 )
-from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
 from vdm.states import State
+from vdm.versionreading import VersionReading as Version
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"

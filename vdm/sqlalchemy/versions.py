@@ -39,8 +39,11 @@ from vdm.errors import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.associations import related_through
 from vdm.sqlalchemy.joins import join_as_of
-from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.links import links_as_of
+from vdm.sqlalchemy.registry import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.restore import restore_object
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 from vdm.versionreading import VersionReading
@@ -85,8 +88,6 @@ class Version(VersionReading):
         versioning = type(self).__versioning__
         spec = versioning.all_links.get(name.removesuffix("_active").removesuffix("_deleted"))
         if spec is not None:
-            from vdm.sqlalchemy.links import links_as_of
-
             return links_as_of(self, spec, name, self.as_of)
         prop = versioning.mapper.relationships.get(name)
         if prop is None:
@@ -203,8 +204,6 @@ class Version(VersionReading):
         is flushed on the way: the session writes the re-created objects in
         the order their foreign keys need.  Returns the live object.
         """
-        from vdm.sqlalchemy.restore import restore_object
-
         if self.operation_type == Operation.DELETE:
             raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
@@ -354,8 +353,6 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     if session is None:
         raise DetachedError(f"{version!r} is not in a session", obj=version)
     if prop.secondary is not None:
-        from vdm.sqlalchemy.associations import related_through
-
         return related_through(version, prop, revision_id)
     target_versioning = versioning_of(prop.mapper.class_)
     if prop.direction is RelationshipDirection.MANYTOONE and any(

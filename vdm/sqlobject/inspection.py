@@ -35,8 +35,8 @@ from vdm.changes import (
 from vdm.errors import NotVersionedError, UnknownFieldError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
-from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.dialect import table_exists
+from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf

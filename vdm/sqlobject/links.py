@@ -48,8 +48,8 @@ from vdm.linkviews import (
     install_list_views,
 )
 from vdm.naming import REVISION_ID, STATE
-from vdm.sqlobject.declaration import ForeignKeyInfo, Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import session_of
 from vdm.sqlobject.versions import Version, current_as_of, select_versions

@@ -22,10 +22,10 @@ from typing import Any
 
 from vdm.changes import ModelDiff, RevisionChanges
 from vdm.naming import REVISION_ID, REVISION_TABLE
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.inspection import changes_in, diff_model
 from vdm.sqlobject.maintenance import purge_object, purge_revision
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.restore import restore_model, undo_revision
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables

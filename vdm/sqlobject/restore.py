@@ -27,9 +27,9 @@ from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import chunks, in_clause, literal
 from vdm.sqlobject.inspection import Classes, versionings, written_by
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision

@@ -55,9 +55,9 @@ from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STA
 from vdm.operations import Operation
 from vdm.revisions import revision_metadata
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, allocate_revision, store_revision_metadata
 from vdm.sqlobject.writer import (
     TableChanges,
