@@ -31,6 +31,7 @@ from vdm.errors import ConfigurationError
 from vdm.linkviews import (
     AttributeLinks,
     check_link_classes,
+    check_link_names_free,
     install_dict_view,
     install_list_views,
 )
@@ -202,11 +203,7 @@ def _prepare(
             raise ConfigurationError(
                 f"{link.name} has no attribute {attr!r}", cls=link_cls,
             )
-    if attr_name in owner.links:
-        raise ConfigurationError(
-            f"{owner.name}.{attr_name} is already a versioned link collection",
-            cls=owner_cls,
-        )
+    check_link_names_free(owner_cls, owner.links, attr_name)
     spec = LinkSpec(
         owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
         other_attr=other_attr, owner_pairs=_owner_pairs(owner, link, owner_key),

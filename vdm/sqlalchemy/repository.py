@@ -114,9 +114,11 @@ class Repository:
         return revision
 
     def revision(self, author: str | None = None, message: str | None = None,
-                 extra: Any = None) -> revision_scope:
-        """A block (``with`` or decorator) that commits one revision."""
-        return revision_scope(self.session, author=author, message=message, extra=extra)
+                 extra: Any = None, session: Session | None = None) -> revision_scope:
+        """A block (``with`` or decorator) that commits one revision in ``session``
+        (default: the repository's session)."""
+        return revision_scope(self.session if session is None else session,
+                              author=author, message=message, extra=extra)
 
     def commit(self) -> None:
         """Commit the session (and so the current revision)."""
@@ -219,13 +221,17 @@ class Repository:
         """The whole model's differences from revision ``a`` to ``b``."""
         return diff_model(self._session(), a, b, self.versioned_classes)
 
-    def restore(self, revision: RevisionRef) -> None:
-        """Bring the whole model back to ``revision`` (in the session's revision)."""
-        restore_model(self._session(), revision, self.versioned_classes)
+    def restore(self, revision: RevisionRef, session: Session | None = None) -> None:
+        """Bring the whole model back to ``revision``, in ``session``'s revision
+        (default: the repository's session)."""
+        session = self._session() if session is None else session
+        restore_model(session, revision, self.versioned_classes)
 
-    def undo(self, revision: RevisionRef) -> None:
-        """Undo ``revision``'s changes (in the session's revision); may raise ConflictError."""
-        undo_revision(self._session(), revision, self.versioned_classes)
+    def undo(self, revision: RevisionRef, session: Session | None = None) -> None:
+        """Undo ``revision``'s changes in ``session``'s revision (default: the
+        repository's session); may raise ConflictError."""
+        session = self._session() if session is None else session
+        undo_revision(session, revision, self.versioned_classes)
 
     def count_revisions(self) -> int:
         """How many revisions the database holds."""

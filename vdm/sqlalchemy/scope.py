@@ -8,59 +8,42 @@
     def import_books(rows): ...
 
 Nested blocks join the outer block's revision, and only the outermost one
-commits, so helpers that open their own block compose.
+commits, so helpers that open their own block compose.  (What a block
+means is :class:`vdm.scope.RevisionScope`'s, the same on both backends.)
 """
 
 from __future__ import annotations
 
-from contextlib import ContextDecorator
 from typing import Any
 
 from sqlalchemy.orm import Session, scoped_session
 
+from vdm.scope import RevisionScope
 from vdm.sqlalchemy.revision import Revision
-
-_DEPTH = "vdm.scope_depth"
 
 
 # Lower-case because it reads as a function call at the `with` and the `@`.
-class revision_scope(ContextDecorator):
-    """Commit everything done inside as one revision (or join the outer one)."""
+class revision_scope(RevisionScope):
+    """Commit everything done inside as one revision (or join the outer one).
 
-    def __init__(
-        self,
-        session: Session | scoped_session[Session],
-        author: str | None = None,
-        message: str | None = None,
-        extra: Any = None,
-    ) -> None:
-        self._session = session
-        self._fields = {"author": author, "message": message, "extra": extra}
+    ``session`` is a ``Session`` or a ``scoped_session`` (the block then
+    works on the session current when it opens).
+    """
+
+    def __init__(self, session: Session | scoped_session[Session], author: str | None = None,
+                 message: str | None = None, extra: Any = None) -> None:
+        super().__init__(session, author=author, message=message, extra=extra)
         self.revision: Revision | None = None
 
-    def _current(self) -> Session:
-        s = self._session
+    def new_revision(self, **fields: Any) -> Revision:
+        """A new :class:`vdm.sqlalchemy.Revision`."""
+        return Revision(**fields)
+
+    def current_session(self) -> Session:
+        """The session given, or a scoped session's current one."""
+        s: Session | scoped_session[Session] = self._session
         return s() if isinstance(s, scoped_session) else s
 
     def __enter__(self) -> Revision:
-        session = self._current()
-        depth = session.info.get(_DEPTH, 0)
-        outer: Revision | None = getattr(session, "revision", None)
-        if depth and outer is not None:
-            revision = outer
-        else:
-            revision = Revision(**self._fields)
-            session.revision = revision  # type: ignore[attr-defined]
-        session.info[_DEPTH] = depth + 1
-        self.revision = revision
+        revision: Revision = super().__enter__()
         return revision
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self._current()
-        depth = session.info[_DEPTH] = session.info.get(_DEPTH, 1) - 1
-        if depth:
-            return
-        if exc_type is None:
-            session.commit()
-        else:
-            session.rollback()

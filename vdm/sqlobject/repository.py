@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vdm.changes import ModelDiff, RevisionChanges
+from vdm.errors import InvalidInputError
 from vdm.naming import REVISION_ID, REVISION_TABLE
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.inspection import changes_in, diff_model
@@ -29,7 +30,8 @@ from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.restore import restore_model, undo_revision
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
-from vdm.sqlobject.session import Session
+from vdm.sqlobject.scope import revision_scope
+from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.timetravel import ModelAsOf, as_of
 from vdm.sqlobject.verification import verify_history
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision, select_versions
@@ -46,6 +48,7 @@ class Repository:
     def __init__(self, connection: Any, classes: Iterable[type]) -> None:
         self.connection = connection
         self.classes = list(classes)
+        self._last_session: Session | None = None
 
     @property
     def versioned_classes(self) -> list[Versioning]:
@@ -75,8 +78,31 @@ class Repository:
     # -- writing --------------------------------------------------------
 
     def session(self, auto_revision_author: str | None = None) -> Session:
-        """A new :class:`Session` on the repository's connection."""
-        return Session(self.connection, auto_revision_author=auto_revision_author)
+        """A new :class:`Session` on the repository's connection.
+
+        It becomes the repository's session: the one :meth:`restore`,
+        :meth:`undo` and :meth:`revision` work in when given none.
+        """
+        self._last_session = Session(self.connection,
+                                     auto_revision_author=auto_revision_author)
+        return self._last_session
+
+    def _session_or_own(self, session: Session | None, verb: str) -> Session:
+        if session is not None:
+            return session
+        if self._last_session is None:
+            raise InvalidInputError(
+                f"Repository.{verb} needs a session to write in: pass "
+                f"session=..., or make one with repo.session() first",
+            )
+        return self._last_session
+
+    def revision(self, author: str | None = None, message: str | None = None,
+                 extra: Any = None, session: Session | None = None) -> revision_scope:
+        """A block (``with`` or decorator) that commits one revision in ``session``
+        (default: the repository's session)."""
+        return revision_scope(self._session_or_own(session, "revision"),
+                              author=author, message=message, extra=extra)
 
     def new_revision(self, author: str | None = None, message: str | None = None,
                      extra: Any = None) -> Revision:
@@ -101,13 +127,15 @@ class Repository:
         """The whole model's differences from revision ``a`` to ``b``."""
         return diff_model(self.connection, a, b, self._versioned)
 
-    def restore(self, session: Session, revision: RevisionRef) -> None:
-        """Bring the whole model back to ``revision``, in ``session``'s revision."""
-        restore_model(session, revision, self._versioned)
+    def restore(self, revision: RevisionRef, session: Session | None = None) -> None:
+        """Bring the whole model back to ``revision``, in ``session``'s revision
+        (default: the repository's session, see :meth:`session`)."""
+        restore_model(self._session_or_own(session, "restore"), revision, self._versioned)
 
-    def undo(self, session: Session, revision: RevisionRef) -> None:
-        """Undo ``revision``'s changes in ``session``'s revision; may raise ConflictError."""
-        undo_revision(session, revision, self._versioned)
+    def undo(self, revision: RevisionRef, session: Session | None = None) -> None:
+        """Undo ``revision``'s changes in ``session``'s revision (default: the
+        repository's session); may raise ConflictError."""
+        undo_revision(self._session_or_own(session, "undo"), revision, self._versioned)
 
     def history(
         self,
@@ -167,15 +195,19 @@ class Repository:
     # -- maintenance ----------------------------------------------------
 
     def purge(self, obj: Any) -> None:
-        """Erase ``obj``, its versioned links and all their history, in its session.
+        """Erase ``obj``, its versioned links and all their history, and commit.
 
-        Commit the session after.  Link rows (of versioned link classes)
-        referring to ``obj`` go with it; rows of the model's other classes
-        referring to it (or to those links) make it refuse with
+        The erasing runs in ``obj``'s session, which is committed after it
+        (as on SQLAlchemy).  Link rows (of versioned link classes) referring
+        to ``obj`` go with it; rows of the model's other classes referring
+        to it (or to those links) make it refuse with
         :class:`vdm.IntegrityViolation` naming them, before anything is
         erased.
         """
+        session = session_of(obj._connection)
         purge_object(obj, self.classes)
+        if session is not None:
+            session.commit()
 
     def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
         """Rewrite history as if ``revision`` never happened, and commit.
