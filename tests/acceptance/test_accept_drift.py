@@ -37,7 +37,7 @@ def test_a_link_collection_may_not_replace_an_attribute_of_its_owner(
     assert getattr(package, name) == before
 
 
-@pytest.mark.parametrize("method", ["restore", "undo", "purge", "purge_revision", "revision"])
+@pytest.mark.parametrize("method", ["new_revision", "restore", "undo", "purge", "purge_revision", "revision"])
 def test_the_repositories_take_the_same_arguments(story: Harness, method: str) -> None:
     import vdm.sqlalchemy
     import vdm.sqlobject
@@ -100,3 +100,13 @@ def test_revision_scope_rolls_back_on_an_error_and_works_as_a_decorator(story: H
     assert story.rows("SELECT name FROM book ORDER BY name") == [("a",), ("c",)]
     assert story.rows("SELECT author, message FROM revision ORDER BY id") == [
         ("importer", "nightly"), ("importer", "nightly")]
+
+
+def test_new_revision_starts_a_revision_on_the_session_and_returns_it(story: Harness) -> None:
+    revision = story.repository().new_revision(  # type: ignore[attr-defined]
+        author="ann", message="first", session=story.session)  # type: ignore[attr-defined]
+    assert story.session.revision is revision  # type: ignore[attr-defined]
+    story.create("Book", name="wp", title="War")
+    story.commit()
+    assert story.rows("SELECT id, author, message FROM revision") == [(1, "ann", "first")]
+    assert story.session.revision is None  # type: ignore[attr-defined]

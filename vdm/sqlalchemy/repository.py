@@ -107,10 +107,12 @@ class Repository:
     # -- writing --------------------------------------------------------
 
     def new_revision(self, author: str | None = None, message: str | None = None,
-                     extra: Any = None) -> Revision:
-        """Start a revision on the session and return it."""
+                     extra: Any = None, session: Session | None = None) -> Revision:
+        """Start a revision on ``session`` (default: the repository's session)
+        and return it; commit the session to write it."""
         revision = Revision(author=author, message=message, extra=extra)
-        self._session().revision = revision  # type: ignore[attr-defined]
+        target = self._session() if session is None else session
+        target.revision = revision  # type: ignore[attr-defined]
         return revision
 
     def revision(self, author: str | None = None, message: str | None = None,

@@ -105,9 +105,19 @@ class Repository:
                               author=author, message=message, extra=extra)
 
     def new_revision(self, author: str | None = None, message: str | None = None,
-                     extra: Any = None) -> Revision:
-        """A new :class:`Revision`; give it to a session (``session.revision``)."""
-        return Revision(author=author, message=message, extra=extra)
+                     extra: Any = None, session: Session | None = None) -> Revision:
+        """Start a revision on ``session`` (default: the repository's session)
+        and return it; commit the session to write it.
+
+        A repository that has made no session yet (see :meth:`session`)
+        starts it nowhere: give the revision to a session yourself
+        (``session.revision = repo.new_revision(...)``), as vdm 0.15 code does.
+        """
+        revision = Revision(author=author, message=message, extra=extra)
+        target = self._last_session if session is None else session
+        if target is not None:
+            target.revision = revision
+        return revision
 
     # -- reading --------------------------------------------------------
 
