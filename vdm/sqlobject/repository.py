@@ -20,9 +20,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from vdm.changes import ModelDiff, RevisionChanges
-from vdm.errors import InvalidInputError
 from vdm.naming import REVISION_ID, REVISION_TABLE
+from vdm.repository import RepositoryBackend, RepositoryCore, naive_utc
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.inspection import changes_in, diff_model
 from vdm.sqlobject.maintenance import purge_object, purge_revision
@@ -32,13 +31,13 @@ from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
 from vdm.sqlobject.scope import revision_scope
 from vdm.sqlobject.session import Session, session_of
-from vdm.sqlobject.timetravel import ModelAsOf, as_of
+from vdm.sqlobject.timetravel import as_of
 from vdm.sqlobject.verification import verify_history
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision, select_versions
 from vdm.violations import Violation
 
 
-class Repository:
+class Repository(RepositoryCore):
     """Set up, inspect and maintain the versioned model of ``classes``.
 
     ``connection`` is an SQLObject connection; ``classes`` the SQLObject
@@ -56,24 +55,33 @@ class Repository:
         found = [versioning_of(c) for c in self.classes]
         return [v for v in found if v is not None]
 
+    backend = RepositoryBackend(
+        revision=Revision, scope=revision_scope, restore_model=restore_model,
+        undo_revision=undo_revision, as_of=as_of, changes_in=changes_in,
+        diff_model=diff_model,
+    )
+
+    def reader(self) -> Any:
+        """The repository's SQLObject connection."""
+        return self.connection
+
+    def default_session(self) -> Session | None:
+        """The session the repository made last (:meth:`session`), if any."""
+        return self._last_session
+
+    def model(self) -> list[type]:
+        """The versioned classes of the model."""
+        return [v.cls for v in self.versioned_classes]
+
     # -- set-up ---------------------------------------------------------
 
     def create_db(self) -> None:
         """Create every table of the model, the revision tables included."""
         create_tables(self.connection, self.classes)
 
-    def init_db(self) -> None:
-        """Create what is missing; existing tables and data are kept."""
-        self.create_db()
-
     def clean_db(self) -> None:
         """Drop every table of the model and the revision tables."""
         drop_tables(self.connection, self.classes)
-
-    def rebuild_db(self) -> None:
-        """Drop and recreate every table: an empty model."""
-        self.clean_db()
-        self.init_db()
 
     # -- writing --------------------------------------------------------
 
@@ -87,65 +95,7 @@ class Repository:
                                      auto_revision_author=auto_revision_author)
         return self._last_session
 
-    def _session_or_own(self, session: Session | None, verb: str) -> Session:
-        if session is not None:
-            return session
-        if self._last_session is None:
-            raise InvalidInputError(
-                f"Repository.{verb} needs a session to write in: pass "
-                f"session=..., or make one with repo.session() first",
-            )
-        return self._last_session
-
-    def revision(self, author: str | None = None, message: str | None = None,
-                 extra: Any = None, session: Session | None = None) -> revision_scope:
-        """A block (``with`` or decorator) that commits one revision in ``session``
-        (default: the repository's session)."""
-        return revision_scope(self._session_or_own(session, "revision"),
-                              author=author, message=message, extra=extra)
-
-    def new_revision(self, author: str | None = None, message: str | None = None,
-                     extra: Any = None, session: Session | None = None) -> Revision:
-        """Start a revision on ``session`` (default: the repository's session)
-        and return it; commit the session to write it.
-
-        A repository that has made no session yet (see :meth:`session`)
-        starts it nowhere: give the revision to a session yourself
-        (``session.revision = repo.new_revision(...)``), as vdm 0.15 code does.
-        """
-        revision = Revision(author=author, message=message, extra=extra)
-        target = self._last_session if session is None else session
-        if target is not None:
-            target.revision = revision
-        return revision
-
     # -- reading --------------------------------------------------------
-
-    @property
-    def _versioned(self) -> list[type]:
-        return [v.cls for v in self.versioned_classes]
-
-    def as_of(self, revision: RevisionRef) -> ModelAsOf:
-        """A read-only view of the whole model as of ``revision``."""
-        return as_of(self.connection, revision)
-
-    def changes(self, revision: RevisionRef) -> RevisionChanges:
-        """Everything ``revision`` changed, object by object (plain data)."""
-        return changes_in(self.connection, revision, self._versioned)
-
-    def diff(self, a: RevisionRef, b: RevisionRef) -> ModelDiff:
-        """The whole model's differences from revision ``a`` to ``b``."""
-        return diff_model(self.connection, a, b, self._versioned)
-
-    def restore(self, revision: RevisionRef, session: Session | None = None) -> None:
-        """Bring the whole model back to ``revision``, in ``session``'s revision
-        (default: the repository's session, see :meth:`session`)."""
-        restore_model(self._session_or_own(session, "restore"), revision, self._versioned)
-
-    def undo(self, revision: RevisionRef, session: Session | None = None) -> None:
-        """Undo ``revision``'s changes in ``session``'s revision (default: the
-        repository's session); may raise ConflictError."""
-        undo_revision(self._session_or_own(session, "undo"), revision, self._versioned)
 
     def history(
         self,
@@ -164,20 +114,15 @@ class Repository:
         if author is not None:
             conditions.append(f"author = {literal(self.connection, author)}")
         if since is not None:
-            conditions.append(f"timestamp >= {literal(self.connection, _utc(since))}")
+            conditions.append(f"timestamp >= {literal(self.connection, naive_utc(since))}")
         if until is not None:
-            conditions.append(f"timestamp <= {literal(self.connection, _utc(until))}")
+            conditions.append(f"timestamp <= {literal(self.connection, naive_utc(until))}")
         suffix = " ORDER BY id DESC"
         if limit is not None:
             suffix += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         elif offset:
             suffix += f" LIMIT 1000000000 OFFSET {int(offset)}"
         return select_revisions(self.connection, " AND ".join(conditions), suffix=suffix)
-
-    def youngest_revision(self) -> Revision | None:
-        """The most recent revision, or None in an empty database."""
-        page = self.history(limit=1)
-        return page[0] if page else None
 
     def get_revision(self, revision: RevisionRef) -> Revision:
         """The revision with this id (or at this datetime)."""
@@ -248,7 +193,3 @@ class Repository:
         return verify_history(self.connection, self.versioned_classes)
 
 
-def _utc(when: dt.datetime) -> dt.datetime:
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(dt.UTC).replace(tzinfo=None)
