@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapper, configure_mappers, foreign, relationship
 from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm.errors import ConfigurationError
+from vdm.history import HistoryMethods, HistoryReaders
 from vdm.naming import REVISION_ID, version_class_name
 from vdm.sqlalchemy.columns import (
     RevisionedColumns,
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 
-class Revisioned(RevisionedColumns):
+class Revisioned(RevisionedColumns, HistoryMethods[Version, Revision]):
     """Mixin for a declarative class whose changes are versioned.
 
     Adds ``revision_id`` (the revision that last changed the row) and the
@@ -75,36 +76,8 @@ class Revisioned(RevisionedColumns):
     :attr:`all_related_revisions` and :meth:`diff`.
     """
 
-    def get_as_of(self, revision: Any) -> Version | None:
-        """This object as of ``revision`` (a Revision, its id or a datetime).
-
-        Returns its version then, or None if it did not exist.  Reading
-        history never changes what the session writes next.
-        """
-        return get_as_of(self, revision)
-
-    @property
-    def versions(self) -> list[Version]:
-        """Every version of this object, oldest first (read from the database)."""
-        return versions_of(self)
-
-    @property
-    def all_revisions(self) -> list[Version]:
-        """Every version of this object, newest first (vdm's order)."""
-        return versions_of(self, newest_first=True)
-
-    @property
-    def all_related_revisions(self) -> list[Revision]:
-        """Revisions that changed this object or its versioned links, newest first."""
-        return related_revisions(self)
-
-    def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
-        """``{field: diff text}`` between two revisions of this object.
-
-        ``to_revision`` defaults to the latest version and ``from_revision``
-        to the one before it; the text is in ``difflib.Differ`` format.
-        """
-        return diff_of(self, to_revision, from_revision)
+    _vdm_history = HistoryReaders(get_as_of=get_as_of, versions_of=versions_of,
+                                  related_revisions=related_revisions, diff_of=diff_of)
 
 
 def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:

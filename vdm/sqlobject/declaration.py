@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from vdm.errors import ConfigurationError, UnversionedChangeError
+from vdm.history import HistoryMethods, HistoryReaders
 from vdm.naming import (
     EXPIRED_ID,
     OPERATION_TYPE,
@@ -47,13 +48,11 @@ from vdm.naming import (
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.links import related_revisions
 from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioned_classes, versioning_of
+from vdm.sqlobject.revision import Revision
 from vdm.sqlobject.schema import create_tables
 from vdm.sqlobject.session import register_handlers
 from vdm.sqlobject.versions import Version, diff_of, get_as_of, revision_of, versions_of
 from vdm.states import State
-
-if TYPE_CHECKING:
-    from vdm.sqlobject.revision import Revision
 
 __all__ = ["ForeignKeyInfo", "Revisioned", "Stateful", "Versioning", "make_versioned",
            "versioned_classes", "versioning_of"]
@@ -61,7 +60,7 @@ __all__ = ["ForeignKeyInfo", "Revisioned", "Stateful", "Versioning", "make_versi
 from sqlobject import classregistry, col, events, joins
 
 
-class Revisioned:
+class Revisioned(HistoryMethods[Version, Revision]):
     """Mixin for an SQLObject class whose changes are versioned.
 
     Adds the ``revision_id`` column and the history methods.  Bulk
@@ -76,32 +75,8 @@ class Revisioned:
         """The revision that last changed this object."""
         return revision_of(self)
 
-    def get_as_of(self, revision: Any) -> Version | None:
-        """This object as of ``revision`` (a Revision, its id or a datetime).
-
-        Returns its version then, or None if it did not exist.  Reading
-        history never changes what the session writes next.
-        """
-        return get_as_of(self, revision)
-
-    @property
-    def versions(self) -> list[Version]:
-        """Every version of this object, oldest first (read from the database)."""
-        return versions_of(self)
-
-    @property
-    def all_revisions(self) -> list[Version]:
-        """Every version of this object, newest first (vdm's order)."""
-        return versions_of(self, newest_first=True)
-
-    @property
-    def all_related_revisions(self) -> list[Revision]:
-        """Revisions that changed this object or its versioned links, newest first."""
-        return related_revisions(self)
-
-    def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
-        """``{field: diff text}`` between two revisions of this object."""
-        return diff_of(self, to_revision, from_revision)
+    _vdm_history = HistoryReaders(get_as_of=get_as_of, versions_of=versions_of,
+                                  related_revisions=related_revisions, diff_of=diff_of)
 
     def _SO_getValue(self, name: str) -> Any:
         """SQLObject's read of one column (classes with ``cacheValues = False``).
