@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from vdm.changes import undo_conflict, undo_dependant_conflict
+from vdm.changes import undo_dependant_conflict
 from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
-from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import (
     Association,
@@ -45,9 +44,10 @@ from vdm.sqlalchemy.registry import (
 )
 from vdm.sqlalchemy.session import ensure_revision, transaction_state
 from vdm.sqlalchemy.writer import chunks
+from vdm.undoplan import plan_undo_step
 
 if TYPE_CHECKING:
-    from vdm.sqlalchemy.versions import Version
+    pass
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
@@ -185,16 +185,11 @@ def undo_revision(session: Session, revision: RevisionRef,
                 base.version_table.c[EXPIRED_ID] == revision_id))}
             for version in written:
                 v = type(version).__versioning__
-                prior = before.get(version.object_key)
-                old = (prior.field_values if prior is not None
-                       and prior.operation_type != Operation.DELETE else None)
-                new = version.field_values if version.operation_type != Operation.DELETE else None
-                _check_unchanged_since(session, v, version, new, old)
-                if old is None or new is None:
-                    plan.append((v, version.object_key, old, True))
-                else:
-                    changed = {f: old[f] for f in v.fields if old[f] != new[f]}
-                    plan.append((v, version.object_key, changed, False))
+                key = version.object_key
+                step = plan_undo_step(version, before.get(key), session.get(v.cls, key),
+                                      _writable(v, dict.fromkeys(v.fields)),
+                                      v.describe(key), v.cls)
+                plan.append((v, key, step.values, step.whole))
         _check_no_dependants(session, revision_id, plan)
         # Plain many-to-many links it added go first (their objects may go
         # too), the ones it removed come back last (their objects may come
@@ -247,18 +242,6 @@ def _check_no_dependants(session: Session, revision_id: int,
                                                     child.describe(child_key)),
                             cls=target.cls, revision=revision_id,
                         )
-
-
-def _check_unchanged_since(session: Session, v: Versioning, version: Version,
-                           new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
-    live = session.get(v.cls, version.object_key)
-    fields = _writable(v, dict.fromkeys(v.fields))
-    now = None if live is None else {f: getattr(live, f) for f in fields}
-    conflict = undo_conflict(v.describe(version.object_key), version.revision_id, old, new, now)
-    if conflict is not None:
-        message, conflicting = conflict
-        raise ConflictError(message, obj=live, cls=v.cls, revision=version.revision_id,
-                            fields=conflicting)
 
 
 # -- plain many-to-many links (association tables) ---------------------------
