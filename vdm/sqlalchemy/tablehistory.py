@@ -232,7 +232,8 @@ def blame_row(model: ReflectedModel, history: ReflectedHistory, key: Key) -> Row
         select(vt).where(same_key).order_by(vt.c[REVISION_ID])).mappings())
     if not versions:
         raise UnknownRowError(
-            f"{history.describe(key)} has no history: no revision ever wrote that key"
+            f"{history.describe(key)} has no history: no revision ever wrote that key",
+            table=history.name, key=key,
         )
     # As in field_history(): a field is blamed on the revision that last
     # gave it a different value, or that (re-)created the row.
