@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vdm.difftext import changed_fields
+from vdm.errors import UnknownFieldError
 from vdm.naming import STATE
 from vdm.operations import Operation
 from vdm.states import State
@@ -161,6 +162,31 @@ def diff_class(old: Mapping[Key, Mapping[str, Any]], new: Mapping[Key, Mapping[s
         if changed:
             diff.changed[key] = changed
     return diff
+
+
+def diff_views(view_a: Any, view_b: Any, versionings: Iterable[Any]) -> ModelDiff:
+    """The :class:`ModelDiff` between two as-of views of the model (both backends).
+
+    A view has ``revision_id`` and ``all(cls)`` (every version of the class
+    and its subclasses as of it); each versioning has ``cls``, ``name`` and
+    ``fields``.  A class keeps only its own versions, not its subclasses'.
+    """
+    result = ModelDiff(view_a.revision_id, view_b.revision_id)
+    for v in versionings:
+        old, new = ({x.object_key: x.field_values for x in view.all(v.cls)
+                     if type(x).__versioning__ is v} for view in (view_a, view_b))
+        diff = diff_class(old, new, list(v.fields))
+        if diff:
+            result.classes[v.name] = diff
+    return result
+
+
+def check_field(versioning: Any, obj: Any, field_name: str) -> None:
+    """Refuse a ``field_name`` that is not a versioned field of ``obj``'s class."""
+    if field_name not in versioning.fields:
+        raise UnknownFieldError(
+            f"{versioning.name} has no versioned field {field_name!r}; "
+            f"choose one of {', '.join(versioning.fields)}", obj=obj, field=field_name)
 
 
 @dataclass(frozen=True)
