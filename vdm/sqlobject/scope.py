@@ -25,10 +25,10 @@ from vdm.sqlobject.session import Session
 class revision_scope(RevisionScope):
     """Commit everything done inside as one revision (or join the outer one)."""
 
-    def __init__(self, session: Session, author: str | None = None,
-                 message: str | None = None, extra: Any = None) -> None:
-        super().__init__(session, author=author, message=message, extra=extra)
-        self.revision: Revision | None = None
+    def current_session(self) -> Session:
+        """The :class:`vdm.sqlobject.Session` the block was given."""
+        session: Session = self._session
+        return session
 
     def new_revision(self, **fields: Any) -> Revision:
         """A new :class:`vdm.sqlobject.Revision`."""
