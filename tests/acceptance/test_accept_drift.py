@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vdm import ConfigurationError
+from vdm import ConfigurationError, NotVersionedError
 
 from .harness import Harness
 
@@ -110,3 +110,16 @@ def test_new_revision_starts_a_revision_on_the_session_and_returns_it(story: Har
     story.commit()
     assert story.rows("SELECT id, author, message FROM revision") == [(1, "ann", "first")]
     assert story.session.revision is None  # type: ignore[attr-defined]
+
+
+def test_restoring_an_unversioned_class_is_refused_alike(story: Harness) -> None:
+    from .test_accept_errors import publisher
+
+    story.revise("a book", lambda: story.create("Book", name="wp", title="War"))
+    unversioned = type(publisher(story))
+    with pytest.raises(NotVersionedError) as caught:
+        backend_module(story).restore_object(story.session, unversioned, 1)  # type: ignore[attr-defined]
+    error = caught.value
+    assert isinstance(error, TypeError)
+    assert str(error) == "Publisher is not versioned"
+    assert error.cls is unversioned and error.obj is None
