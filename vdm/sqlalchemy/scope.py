@@ -58,7 +58,7 @@ class revision_scope(ContextDecorator):
         self.revision: Revision | None = None
 
     def _current(self) -> Any:
-        s = self._session
+        s: Any = self._session
         if isinstance(s, scoped_session) or _is_async_scoped(s):
             return s()
         return s
