@@ -89,6 +89,14 @@ async def invalid(request: Request) -> JSONResponse:
     return JSONResponse({"error": "a note needs a title"}, status_code=422)
 
 
+async def copy_onto_itself(request: Request) -> JSONResponse:
+    session: AsyncSession = request_session(request)
+    # Not flushed here: the duplicate key fails at the commit.
+    session.add(Note(title="draft"))
+    session.add(Note(id=int(request.path_params["note_id"]), title="copy"))
+    return JSONResponse({"copied": True})
+
+
 async def history(request: Request) -> JSONResponse:
     session: AsyncSession = request_session(request)
     note = await session.get(Note, int(request.path_params["note_id"]))
@@ -108,6 +116,7 @@ def starlette_app(url: str, **options: Any) -> Starlette:
                 Route("/notes/crash", crash, methods=["POST"]),
                 Route("/notes/invalid", invalid, methods=["POST"]),
                 Route("/notes/{note_id:int}/title", rename, methods=["POST"]),
+                Route("/notes/{note_id:int}/copy", copy_onto_itself, methods=["POST"]),
                 Route("/notes/{note_id:int}/history", history)],
         # Authentication runs first (outside), so the revision sees the user.
         middleware=[Middleware(AuthenticationMiddleware, backend=BearerNames()),
@@ -180,6 +189,17 @@ def test_an_error_response_rolls_the_request_back(
     assert rows(engine, "SELECT count(*) FROM asgi_note") == [(0,)]
 
 
+def test_a_failing_commit_is_an_error_response_and_leaves_nothing(
+    client: TestClient, engine: Engine
+) -> None:
+    client.post("/notes", json={"title": "Groceries"})
+    assert client.post("/notes/1/copy").status_code == 500
+    assert rows(engine, "SELECT id FROM revision") == [(1,)]
+    assert rows(engine, "SELECT title FROM asgi_note") == [("Groceries",)]
+    assert rows(engine, "SELECT count(*) FROM asgi_note_revision") == [(1,)]
+    assert client.post("/notes", json={"title": "next"}).status_code == 201
+
+
 def test_author_message_and_extra_are_configurable(notes_engine: Engine) -> None:
     url = async_url(notes_engine.url.render_as_string(hide_password=False))
     app = starlette_app(url, author=lambda conn: conn.headers.get("X-User"),
@@ -237,6 +257,12 @@ def fastapi_app(engine: Engine) -> FastAPI:
             raise HTTPException(409, "this note is kept")
         return {"state": note.state.value}
 
+    @app.post("/notes/boom")
+    def boom(session: NoteSession) -> None:
+        session.add(Note(title="half written"))
+        session.flush()
+        raise RuntimeError("disk full")
+
     @app.get("/notes")
     def titles(session: NoteSession) -> list[str]:
         return [n.title for n in session.scalars(select(Note).order_by(Note.id))]
@@ -245,13 +271,14 @@ def fastapi_app(engine: Engine) -> FastAPI:
 
 
 def test_fastapi_sync_endpoints_get_a_revision_per_request(notes_engine: Engine) -> None:
-    with TestClient(fastapi_app(notes_engine)) as client:
+    with TestClient(fastapi_app(notes_engine), raise_server_exceptions=False) as client:
         assert client.post("/notes", json={"title": "keep"},
                            headers={"X-Request-ID": "r1"}).json() == {"id": 1}
         assert client.post("/notes", json={"title": "drop"}).json() == {"id": 2}
         assert client.delete("/notes/2").json() == {"state": "deleted"}
         assert client.delete("/notes/1").status_code == 409
         assert client.delete("/notes/9").status_code == 404
+        assert client.post("/notes/boom").status_code == 500
         assert client.get("/notes").json() == ["keep", "drop"]
     assert [r[:3] for r in revisions(notes_engine)] == [
         (1, "anonymous", "POST /notes"), (2, "anonymous", "POST /notes"),

@@ -84,6 +84,13 @@ def make_app(url: str, **options: Any) -> Flask:
         db.session.flush()
         abort(409)
 
+    @app.post("/notes/<int:note_id>/copy")
+    def copy_onto_itself(note_id: int) -> Any:
+        # Not flushed here: the duplicate key fails at the commit.
+        db.session.add(Note(title="draft"))
+        db.session.add(Note(id=note_id, title="copy"))
+        return {"copied": note_id}
+
     @app.get("/notes/<int:note_id>/history")
     def history(note_id: int) -> Any:
         note = db.get_or_404(Note, note_id)
@@ -203,6 +210,18 @@ def test_an_error_response_rolls_the_request_back(wiki: Any, engine: Engine, pat
     assert rows(engine, "SELECT count(*) FROM revision") == [(0,)]
     assert rows(engine, "SELECT count(*) FROM flask_note") == [(0,)]
     assert rows(engine, "SELECT count(*) FROM flask_note_revision") == [(0,)]
+
+
+def test_a_failing_commit_is_an_error_response_and_leaves_nothing(
+    wiki: Any, engine: Engine
+) -> None:
+    client = wiki().test_client()
+    client.post("/notes", json={"title": "Groceries"})
+    assert client.post("/notes/1/copy").status_code == 500
+    assert rows(engine, "SELECT id FROM revision") == [(1,)]
+    assert rows(engine, "SELECT title FROM flask_note") == [("Groceries",)]
+    assert rows(engine, "SELECT count(*) FROM flask_note_revision") == [(1,)]
+    assert client.post("/notes", json={"title": "next"}).status_code == 201
 
 
 def test_request_revision_outside_a_request_says_what_to_do(wiki: Any) -> None:
