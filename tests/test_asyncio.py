@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from vdm import DetachedError, NoRevisionError
+from vdm import DetachedError, InvalidInputError, NoRevisionError
 from vdm.sqlalchemy import (
     AUTO_REVISION_AUTHOR,
     Repository,
@@ -198,6 +198,32 @@ def test_the_block_decorates_coroutines_on_an_async_scoped_session(
         (1, "importer", "nightly"), (2, "importer", "nightly")]
     assert rows(engine, "SELECT slug, revision_id FROM wiki_page ORDER BY slug") == [
         ("a", 1), ("b", 1), ("c", 2)]
+
+
+def test_a_plain_with_on_an_async_session_is_refused(wiki: Any, engine: Engine) -> None:
+    async def scenario(Session: async_sessionmaker[AsyncSession]) -> None:
+        async with Session() as session:
+            with pytest.raises(InvalidInputError, match="revision_scope on AsyncSession is an "
+                                                        "async block: write `async with"):
+                with revision_scope(session, author="ann"):
+                    session.add(Page(slug="home"))
+            assert getattr(session, "revision", None) is None
+
+    wiki(scenario)
+    assert rows(engine, "SELECT count(*) FROM wiki_page") == [(0,)]
+
+
+def test_an_async_block_also_takes_a_plain_session(engine: Engine) -> None:
+    WikiBase.metadata.create_all(engine)
+
+    async def scenario() -> None:
+        with Session(engine) as session:
+            async with revision_scope(session, author="ann", message="sync session"):
+                session.add(Page(slug="home"))
+
+    asyncio.run(scenario())
+    assert rows(engine, "SELECT author, message FROM revision") == [("ann", "sync session")]
+    assert rows(engine, "SELECT slug, revision_id FROM wiki_page") == [("home", 1)]
 
 
 def test_automatic_revisions_work_on_an_async_sessionmaker(wiki: Any, engine: Engine) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, scoped_session
 
+from vdm.errors import InvalidInputError
 from vdm.sqlalchemy.revision import Revision
 
 if TYPE_CHECKING:
@@ -76,7 +77,14 @@ class revision_scope(ContextDecorator):
         return in_block  # type: ignore[return-value]
 
     def __enter__(self) -> Revision:
-        return self.enter(self._current())
+        session = self._current()
+        if inspect.iscoroutinefunction(session.commit):
+            raise InvalidInputError(
+                f"revision_scope on {type(session).__name__} is an async block: "
+                f"write `async with revision_scope(...)`, or decorate a coroutine "
+                f"function"
+            )
+        return self.enter(session)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         session = self._current()
@@ -92,10 +100,10 @@ class revision_scope(ContextDecorator):
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         session = self._current()
         if self.leave(session):
-            if exc_type is None:
-                await session.commit()
-            else:
-                await session.rollback()
+            # A plain Session works here too (its methods return None).
+            done = session.commit() if exc_type is None else session.rollback()
+            if inspect.isawaitable(done):
+                await done
 
     def enter(self, session: Any) -> Revision:
         """Open the block on ``session`` (a ``Session`` or ``AsyncSession``).
