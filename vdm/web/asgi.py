@@ -31,9 +31,9 @@ must not change the model.
 The author is the user of Starlette's ``AuthenticationMiddleware``
 (``scope["user"]``, when authenticated: its ``display_name``), else
 ``"anonymous"``; pass ``author=lambda connection: ...`` (given a
-``starlette.requests.HTTPConnection``) to choose.  Add
-``RevisionMiddleware`` *before* ``AuthenticationMiddleware``, so that
-authentication runs first.
+``starlette.requests.HTTPConnection``) to choose.  Authentication must
+run first: list ``AuthenticationMiddleware`` before ``RevisionMiddleware``
+in ``middleware=[...]`` (with ``add_middleware``, add it after).
 """
 
 from __future__ import annotations
