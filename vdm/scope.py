@@ -13,20 +13,25 @@ means is written here once.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from contextlib import ContextDecorator
 from typing import Any
 from weakref import WeakKeyDictionary
 
-#: How many blocks are open on each session (outermost first).
-_depths: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
+#: Key of the count of open blocks in a session's depth store.
+DEPTH = "vdm.scope_depth"
+
+#: Depth stores of sessions that keep none themselves.
+_stores: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
 
 
 class RevisionScope(ContextDecorator):
     """Commit everything done inside as one revision (or join the outer one).
 
-    A backend subclass says how to make a revision (:meth:`new_revision`)
-    and which session a block works on (:meth:`current_session`); the
-    session has a ``revision`` attribute, ``commit()`` and ``rollback()``.
+    A backend subclass says how to make a revision (:meth:`new_revision`),
+    which session a block works on (:meth:`current_session`) and where it
+    counts the open blocks (:meth:`depth_store`); the session has a
+    ``revision`` attribute, ``commit()`` and ``rollback()``.
     """
 
     def __init__(self, session: Any, author: str | None = None,
@@ -43,26 +48,42 @@ class RevisionScope(ContextDecorator):
         """The session the block works on (the one it was given, by default)."""
         return self._session
 
-    def __enter__(self) -> Any:
-        session = self.current_session()
-        depth = _depths.get(session, 0)
+    def depth_store(self, session: Any) -> MutableMapping[str, Any]:
+        """Where the open blocks on ``session`` are counted (under :data:`DEPTH`)."""
+        return _stores.setdefault(session, {})
+
+    def enter(self, session: Any) -> Any:
+        """Open the block on ``session``: give it a new revision or, inside an
+        open block, keep the outer block's.  Returns the revision."""
+        store = self.depth_store(session)
+        depth = store.get(DEPTH, 0)
         outer = getattr(session, "revision", None)
         if depth and outer is not None:
             revision = outer
         else:
             revision = self.new_revision(**self._fields)
             session.revision = revision
-        _depths[session] = depth + 1
+        store[DEPTH] = depth + 1
         self.revision = revision
         return revision
 
+    def leave(self, session: Any) -> bool:
+        """Close the block on ``session``; True if it was the outermost one.
+
+        The caller of the outermost block then commits or rolls back.
+        """
+        store = self.depth_store(session)
+        depth: int = store.get(DEPTH, 1) - 1
+        store[DEPTH] = depth
+        return depth == 0
+
+    def __enter__(self) -> Any:
+        return self.enter(self.current_session())
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         session = self.current_session()
-        depth = _depths[session] = _depths.get(session, 1) - 1
-        if depth:
-            return
-        del _depths[session]
-        if exc_type is None:
-            session.commit()
-        else:
-            session.rollback()
+        if self.leave(session):
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
