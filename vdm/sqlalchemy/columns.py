@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Integer, MetaData, Table
-from sqlalchemy.orm import Mapped, declared_attr, foreign, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Mapper, declared_attr, foreign, mapped_column, relationship
 
+from vdm.errors import ConfigurationError
 from vdm.naming import REVISION_ID, STATE, live_foreign_key_name
 from vdm.sqlalchemy.registry import Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables, revision_table
@@ -58,6 +59,18 @@ def add_revision_foreign_key(table: Table) -> None:
         table.append_constraint(ForeignKeyConstraint(
             [column], [attach_revision_tables(table.metadata).c.id],
             name=live_foreign_key_name(table.name)))
+
+
+def mapped_table(mapper: Mapper[Any], cls: type) -> Table:
+    """The table ``cls`` is mapped to; refused when it is not a table (a join, a select)."""
+    table = mapper.local_table
+    if not isinstance(table, Table):
+        raise ConfigurationError(
+            f"{cls.__name__} is mapped to a {type(table).__name__}, not a "
+            f"table; only classes mapped to a table can be versioned",
+            cls=cls,
+        )
+    return table
 
 
 class RevisionedColumns:

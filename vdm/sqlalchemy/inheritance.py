@@ -43,6 +43,7 @@ from sqlalchemy.orm import ColumnProperty, Mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE, version_class_name
+from vdm.sqlalchemy.columns import mapped_table
 from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.schema import build_version_table
 from vdm.states import State
@@ -89,13 +90,7 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
             f"only: declare it as its own Revisioned class",
             cls=cls,
         )
-    table = mapper.local_table
-    if not isinstance(table, Table):
-        raise ConfigurationError(
-            f"{cls.__name__} is mapped to a {type(table).__name__}, not a "
-            f"table; only classes mapped to tables can be versioned",
-            cls=cls,
-        )
+    table = mapped_table(mapper, cls)
     joined = table is not parent.table
     if joined:
         clash = [n for n in (EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE) if n in table.c]

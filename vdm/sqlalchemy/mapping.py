@@ -29,7 +29,6 @@ from sqlalchemy import BigInteger, Integer, SmallInteger, Table, event
 from sqlalchemy.orm import Mapper, configure_mappers, foreign, relationship
 from sqlalchemy.orm import attributes as orm_attributes
 
-from vdm.errors import ConfigurationError
 from vdm.history import HistoryMethods, HistoryReaders
 from vdm.naming import REVISION_ID, version_class_name
 from vdm.sqlalchemy.columns import (
@@ -37,6 +36,7 @@ from vdm.sqlalchemy.columns import (
     Stateful,
     _state_key,
     add_revision_foreign_key,
+    mapped_table,
 )
 from vdm.sqlalchemy.inheritance import make_subclass_versioned, polymorphic_arguments
 from vdm.sqlalchemy.links import related_revisions
@@ -87,13 +87,7 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         return existing
     if mapper.inherits is not None:
         return make_subclass_versioned(mapper, cls)
-    table = mapper.local_table
-    if not isinstance(table, Table):
-        raise ConfigurationError(
-            f"{cls.__name__} is mapped to a {type(table).__name__}, not a "
-            f"table; only classes mapped to one table can be versioned",
-            cls=cls,
-        )
+    table = mapped_table(mapper, cls)
     check_versionable(table, cls.__name__)
     attach_revision_tables(table.metadata)
     add_revision_foreign_key(table)
