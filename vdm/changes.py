@@ -113,19 +113,27 @@ def classify_change(
     ``old`` is None when the object did not exist before the revision,
     ``new`` is None when the revision destroyed it (a delete version).
     """
-    names = tuple(key_names)
+    kind, diff = change_kind(old, new, fields)
+    return ObjectChange(class_name, table, key, kind, diff, is_link, tuple(key_names))
+
+
+def change_kind(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
+                fields: Sequence[str]) -> tuple[str, dict[str, tuple[Any, Any]]]:
+    """What a revision did to one object or row, from values ``old`` to ``new``.
+
+    Returns one of :data:`KINDS` and ``{field: (old, new)}`` of the fields
+    that changed (empty when it was destroyed).
+    """
     if new is None:
-        return ObjectChange(class_name, table, key, "destroyed", {}, is_link, names)
+        return "destroyed", {}
     diff = {f: (a, b) for f, (a, b) in changed_fields(old, new, list(fields)).items()}
     if old is None:
-        kind = "created"
-    elif STATE in diff and diff[STATE][1] == State.DELETED:
-        kind = "deleted"
-    elif STATE in diff and diff[STATE][1] == State.ACTIVE:
-        kind = "undeleted"
-    else:
-        kind = "updated"
-    return ObjectChange(class_name, table, key, kind, diff, is_link, names)
+        return "created", diff
+    if STATE in diff and diff[STATE][1] == State.DELETED:
+        return "deleted", diff
+    if STATE in diff and diff[STATE][1] == State.ACTIVE:
+        return "undeleted", diff
+    return "updated", diff
 
 
 @dataclass
