@@ -36,6 +36,7 @@ from sqlalchemy.orm import (
     object_session,
 )
 from sqlalchemy.orm import attributes as orm_attributes
+from sqlalchemy.orm import base as orm_base
 
 from vdm.errors import (
     InvalidInputError,
@@ -156,7 +157,7 @@ def _column_changed(obj: Any, versioning: Versioning, relations: bool = True) ->
     for key in versioning.column_keys:
         if key in committed:
             old = committed[key]
-            if old is orm_attributes.NO_VALUE or old != current.get(key, orm_attributes.NO_VALUE):
+            if old is orm_base.NO_VALUE or old != current.get(key, orm_base.NO_VALUE):
                 return True
     return False
 
@@ -313,7 +314,7 @@ def _refuse_bookkeeping(obj: Any, new: bool) -> None:
     else:
         # Set on an expired object, the old value is unknown (NO_VALUE): a write.
         old = state.committed_state.get(key, _UNSET)
-        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+        written = old is not _UNSET and (old is orm_base.NO_VALUE
                                          or old != state.dict.get(key))
     if written:
         raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
