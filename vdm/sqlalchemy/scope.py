@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session, scoped_session
 
 from vdm.sqlalchemy.revision import Revision
+from vdm.sqlalchemy.typedsession import set_revision
 
 _DEPTH = "vdm.scope_depth"
 
@@ -50,7 +51,7 @@ class revision_scope(ContextDecorator):
             revision = outer
         else:
             revision = Revision(**self._fields)
-            session.revision = revision  # type: ignore[attr-defined]
+            set_revision(session, revision)
         session.info[_DEPTH] = depth + 1
         self.revision = revision
         return revision

@@ -68,6 +68,7 @@ from vdm.sqlalchemy.revision import (
     revision_table,
     store_revision_metadata,
 )
+from vdm.sqlalchemy.typedsession import set_revision
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
 from vdm.states import State
@@ -187,7 +188,7 @@ def ensure_revision(
                 obj=(changed or [None])[0],
             )
         revision = Revision(author=author, message="automatic revision")
-        session.revision = revision  # type: ignore[attr-defined]
+        set_revision(session, revision)
     if not isinstance(revision, Revision):
         raise InvalidInputError(
             f"session.revision must be a vdm.sqlalchemy.Revision, not "
@@ -218,7 +219,7 @@ def _adopt_added_revision(session: Session, revision: Revision) -> None:
     session.expunge(revision)
     current = current_revision(session)
     if current is None:
-        session.revision = revision  # type: ignore[attr-defined]
+        set_revision(session, revision)
     elif current is not revision:
         raise InvalidInputError(
             f"{revision!r} was added to a session whose revision is already "
