@@ -74,7 +74,7 @@ def make_table_stateful(table: Table) -> Table:
     """Add the ``state`` column (not null, default ``active``) to ``table``."""
     if STATE not in table.c:
         table.append_column(
-            Column(STATE, StateType(), nullable=False, default=State.ACTIVE)
+            Column(STATE, StateType, nullable=False, default=State.ACTIVE)
         )
     return table
 

@@ -456,7 +456,7 @@ class Stateful:
             # No server default: SQLAlchemy would then fetch it back with
             # RETURNING one row at a time on SQLite instead of batching inserts.
             return mapped_column(
-                STATE, StateType(), nullable=False, default=State.ACTIVE,
+                STATE, StateType, nullable=False, default=State.ACTIVE,
             )
 
     def delete(self) -> None:

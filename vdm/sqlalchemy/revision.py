@@ -52,7 +52,7 @@ def _revision_columns(extra: type[JSONText] | type[Text] = JSONText) -> list[Col
         Column("timestamp", Timestamp, nullable=False, index=True),
         Column("author", String(AUTHOR_LENGTH)),
         Column("message", Text),
-        Column("state", StateType(), nullable=False, default=State.ACTIVE,
+        Column("state", StateType, nullable=False, default=State.ACTIVE,
                server_default=State.ACTIVE.value),
         Column("extra", extra),
     ]

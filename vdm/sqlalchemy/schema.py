@@ -155,9 +155,9 @@ def build_version_table(
         ForeignKey(revision_id, name=version_foreign_key_name(table.name, EXPIRED_ID)),
         nullable=True,
     ))
-    columns.append(Column(OPERATION_TYPE, OperationType(), nullable=False))
+    columns.append(Column(OPERATION_TYPE, OperationType, nullable=False))
     if STATE not in table.c:
-        columns.append(Column(STATE, StateType(), nullable=True))
+        columns.append(Column(STATE, StateType, nullable=True))
     # Key columns first, revision_id last: "this key as of R" is one seek.
     if key_names is None:
         key_names = [c.key for c in table.primary_key.columns]

@@ -12,30 +12,22 @@ from vdm.naming import STATE_LENGTH
 from vdm.states import State
 
 
-def StateType() -> Enum:
-    """The type of a ``state`` column: stores the text, returns :class:`vdm.State`.
-
-    A plain SQLAlchemy ``Enum`` (a ``VARCHAR``, no database enum type and no
-    CHECK constraint), so Alembic's autogenerate writes it into a migration
-    as ``sa.Enum(...)`` that runs without importing vdm.  A function rather
-    than a class: ``Column("state", StateType())``.
-    """
-    return Enum(State, name="vdm_state", native_enum=False, create_constraint=False,
-                length=STATE_LENGTH, values_callable=_state_values, validate_strings=True)
-
-
 def _state_values(states: type[State]) -> list[str]:
     return [s.value for s in states]
 
 
-def OperationType() -> Integer:
-    """The type of an ``operation_type`` column: 0, 1 or 2 (:class:`vdm.Operation`).
+#: The type of a ``state`` column: stores the text, returns :class:`vdm.State`.
+#: A plain SQLAlchemy ``Enum`` (a ``VARCHAR``: no database enum type and no
+#: CHECK constraint), so that Alembic's autogenerate writes it into a
+#: migration as ``sa.Enum(...)``, which runs without importing vdm.  An
+#: instance, used as a type class would be: ``Column("state", StateType)``.
+StateType = Enum(State, name="vdm_state", native_enum=False, create_constraint=False,
+                 length=STATE_LENGTH, values_callable=_state_values, validate_strings=True)
 
-    A plain ``Integer``, which Alembic writes into a migration on its own;
-    versions give the value back as :class:`vdm.Operation` (see
-    :mod:`vdm.sqlalchemy.versions`).
-    """
-    return Integer()
+#: The type of an ``operation_type`` column: 0, 1 or 2.  A plain ``Integer``,
+#: which Alembic writes into migrations on its own; a version gives the
+#: value back as :class:`vdm.Operation` (see :mod:`vdm.sqlalchemy.versions`).
+OperationType = Integer
 
 
 class JSONText(TypeDecorator[Any]):
