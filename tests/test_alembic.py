@@ -26,6 +26,7 @@ from databases import Database
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
+from vdm import Operation, State
 from vdm.sqlalchemy import Repository, Revision
 
 DOC = Path(__file__).resolve().parent.parent / "doc" / "alembic.rst"
@@ -155,7 +156,7 @@ def test_the_guide_migrates_a_versioned_model_step_by_step(
     command.check(project.config)  # the database now matches the model
     assert {"book", "book_revision", "publisher", "revision", "revision_sequence"} <= tables(engine)
     with Session(engine) as session:
-        first = session.revision = Revision(author="ann", message="first")
+        first = session.revision = Revision(author="ann", message="first", extra={"ticket": 7})
         session.add(models.Book(name="warandpeace", title="War and Peacee"))
         session.commit()
         session.revision = Revision(author="ann", message="fix typo")
@@ -163,7 +164,11 @@ def test_the_guide_migrates_a_versioned_model_step_by_step(
         book.title = "War and Peace"
         session.commit()
         assert book.get_as_of(first).title == "War and Peacee"
-        assert [v.operation_type.name for v in book.versions] == ["INSERT", "UPDATE"]
+        assert [v.operation_type for v in book.versions] == [Operation.INSERT, Operation.UPDATE]
+        assert [type(v.operation_type) for v in book.versions] == [Operation, Operation]
+        assert book.state is State.ACTIVE and book.versions[0].state is State.ACTIVE
+        assert session.get(Revision, first.id).extra == {"ticket": 7}
+    assert rows(engine, "SELECT extra FROM revision ORDER BY id") == [('{"ticket": 7}',), (None,)]
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO publisher (id, name) VALUES (1, 'Penguin'), (2, 'Vintage')"))
 
