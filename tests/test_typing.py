@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from vdm.sqlalchemy import Revision, Revisioned, VersionedSession, set_revision
+from vdm.sqlalchemy.asyncio import VersionedAsyncSession
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,9 +50,12 @@ def test_a_plain_session_is_refused_the_revision(tmp_path: Path) -> None:
     user.write_text(
         "from sqlalchemy.ext.asyncio import AsyncSession\n"
         "from sqlalchemy.orm import Session\n"
-        "from vdm.sqlalchemy import Revision, VersionedSession, set_revision\n\n\n"
-        "def start(session: Session, typed: VersionedSession, aio: AsyncSession) -> None:\n"
+        "from vdm.sqlalchemy import Revision, VersionedSession, set_revision\n"
+        "from vdm.sqlalchemy.asyncio import VersionedAsyncSession\n\n\n"
+        "def start(session: Session, typed: VersionedSession, aio: AsyncSession,\n"
+        "          typed_aio: VersionedAsyncSession) -> None:\n"
         "    typed.revision = Revision(author='me')\n"
+        "    typed_aio.revision = Revision(author='me')\n"
         "    set_revision(session, Revision(author='me'))\n"
         "    set_revision(aio.sync_session, Revision(author='me'))\n"
         "    session.revision = Revision(author='me')\n"
@@ -59,7 +63,7 @@ def test_a_plain_session_is_refused_the_revision(tmp_path: Path) -> None:
     result = mypy_strict(user, tmp_path / "cache")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f'{user}:10: error: "Session" has no attribute "revision"  [attr-defined]']
+        f'{user}:13: error: "Session" has no attribute "revision"  [attr-defined]']
 
 
 class NoteBase(DeclarativeBase):
@@ -89,11 +93,16 @@ def test_typed_revisions_are_written_by_sync_and_async_sessions(engine: Engine) 
                 set_revision(aio.sync_session, Revision(author="bob", message="set_revision"))
                 aio.add(Note(id=2, text="async"))
                 await aio.commit()
+            async with VersionedAsyncSession(async_engine) as typed_aio:
+                typed_aio.revision = Revision(author="cy", message="typed async")
+                typed_aio.add(Note(id=3, text="typed async"))
+                await typed_aio.commit()
+                assert typed_aio.revision is None
         finally:
             await async_engine.dispose()
 
     asyncio.run(write_async())
     assert rows(engine, "SELECT id, author, message FROM revision ORDER BY id") == [
-        (1, "ann", "typed"), (2, "bob", "set_revision")]
+        (1, "ann", "typed"), (2, "bob", "set_revision"), (3, "cy", "typed async")]
     assert rows(engine, "SELECT id, text, revision_id FROM typed_note_revision ORDER BY id") == [
-        (1, "sync", 1), (2, "async", 2)]
+        (1, "sync", 1), (2, "async", 2), (3, "typed async", 3)]
