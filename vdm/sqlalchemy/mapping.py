@@ -80,7 +80,7 @@ class Revisioned(RevisionedColumns, HistoryMethods[Version, Revision]):
                                   related_revisions=related_revisions, diff_of=diff_of)
 
 
-def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
+def make_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
     """Build the version table and class of mapped class ``cls``."""
     existing = versioning_of(cls)
     if existing is not None:
@@ -109,8 +109,8 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         **polymorphic_arguments(versioning),
     )
     versioning.version_class = version_cls
-    cls.__versioning__ = versioning  # type: ignore[attr-defined]
-    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    cls.__versioning__ = versioning
+    cls.__revision_class__ = version_cls
     versioned_mappers[mapper] = versioning
     return versioning
 

@@ -193,7 +193,7 @@ class Repository(RepositoryCore):
             for v in hierarchy_bases(self.versioned_classes):
                 cls = v.version_class
                 rows = list(session.scalars(
-                    select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
+                    select(cls).where(v.version_table.c.revision_id == revision_id)
                 ))
                 # Versions of a base class's query are of their own classes.
                 for row in rows:

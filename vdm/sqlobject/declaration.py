@@ -153,8 +153,8 @@ class _DeleteDescriptor:
         return functools.partial(_soft_delete, obj)
 
 
-def _hard_delete_by_id(cls: type, id: Any, connection: Any = None) -> None:
-    cls.get(id, connection=connection).destroySelf()  # type: ignore[attr-defined]
+def _hard_delete_by_id(cls: type[Any], id: Any, connection: Any = None) -> None:
+    cls.get(id, connection=connection).destroySelf()
 
 
 def _soft_delete(obj: Any) -> None:
@@ -202,12 +202,12 @@ def _on_class_create(
     post_funcs.append(make_versioned)
 
 
-def make_versioned(cls: type) -> Versioning:
+def make_versioned(cls: type[Any]) -> Versioning:
     """Check ``cls``, build its version class and register its event handlers."""
     existing: Versioning | None = cls.__dict__.get("__versioning__")
     if existing is not None:
         return existing
-    meta: Any = cls.sqlmeta  # type: ignore[attr-defined]
+    meta: Any = cls.sqlmeta
     _check_versionable(cls, meta)
     columns = [(c.name, c.dbName) for c in meta.columnList]
     fks = {}
@@ -227,8 +227,8 @@ def make_versioned(cls: type) -> Versioning:
          "__doc__": f"A version of {cls.__name__} (read-only)."},
     )
     versioning.version_class = version_cls
-    cls.__versioning__ = versioning  # type: ignore[attr-defined]
-    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    cls.__versioning__ = versioning
+    cls.__revision_class__ = version_cls
     versioned_classes.append(versioning)
     register_handlers(cls)
     return versioning

@@ -33,7 +33,7 @@ class ForeignKeyInfo:
 class Versioning:
     """What vdm knows about one versioned class (``Class.__versioning__``)."""
 
-    cls: type
+    cls: type[Any]
     table: str
     id_name: str
     version_table: str
@@ -84,7 +84,7 @@ class Versioning:
 
     def join(self, name: str) -> Any:
         """The SQLObject ``MultipleJoin`` called ``name``, or None."""
-        for j in self.cls.sqlmeta.joins:  # type: ignore[attr-defined]
+        for j in self.cls.sqlmeta.joins:
             if getattr(j, "joinMethodName", None) == name:
                 return j
         return None
