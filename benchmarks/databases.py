@@ -52,6 +52,11 @@ class Store:
                     dbapi_conn.execute("PRAGMA synchronous=OFF")
             return engine
         if self.db == "mariadb":
+            # A MariaDB engine names its database, which must exist to connect.
+            admin = create_engine(URLS[self.db])
+            with admin.begin() as conn:
+                conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {self.schema}"))
+            admin.dispose()
             return create_engine(make_url(URLS[self.db]).set(database=self.schema))
         options = f"-csearch_path={self.schema}"
         if self.fast_commits:
