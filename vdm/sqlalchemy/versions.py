@@ -18,7 +18,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Executable, Select, and_, event, func, select
+from sqlalchemy import Executable, Select, and_, bindparam, event, func, select
 from sqlalchemy.orm import (
     RelationshipDirection,
     RelationshipProperty,
@@ -250,7 +250,8 @@ def _column_keys(mapper: Any) -> list[str]:
     return keys
 
 
-def scalars_as_of(session: Session, statement: Executable, revision_id: int) -> list[Any]:
+def scalars_as_of(session: Session, statement: Executable, revision_id: int,
+                  params: dict[str, Any] | None = None) -> list[Any]:
     """Run ``statement`` and bind every version it returns to ``revision_id``.
 
     One statement; the versions it loads are the read's own objects (they
@@ -258,7 +259,8 @@ def scalars_as_of(session: Session, statement: Executable, revision_id: int) -> 
     binding costs nothing beyond the ORM's own loading.
     """
     with session.no_autoflush:
-        rows = session.scalars(statement, execution_options={AS_OF_OPTION: revision_id}).all()
+        rows = session.scalars(statement, params,
+                               execution_options={AS_OF_OPTION: revision_id}).all()
     return [row._bound_as_of(revision_id) if isinstance(row, Version) else row
             for row in rows]
 
@@ -347,22 +349,44 @@ def version_as_of(
 
     With ``check_revision`` nothing is found unless the revision exists.
     """
-    cls = versioning.version_class
-    col = getattr(cls, REVISION_ID)
-    query = (
-        select(cls)
-        .where(_version_key_clause(cls, key), col <= revision_id)
-        .order_by(col.desc())
-        .limit(1)
-    )
-    if check_revision:
-        query = query.where(
-            select(revision_table.c.id).where(revision_table.c.id == revision_id).exists()
-        )
-    found: list[Version] = scalars_as_of(session, query, revision_id)
+    query = _seek_statement(versioning, check_revision)
+    params = {f"vdm_key_{i}": value for i, value in enumerate(key)}
+    params["vdm_revision_id"] = revision_id
+    found: list[Version] = scalars_as_of(session, query, revision_id, params)
     if not found or found[0].operation_type == Operation.DELETE:
         return None
     return found[0]
+
+
+_SEEKS: weakref.WeakKeyDictionary[Any, dict[bool, Select[Any]]] = weakref.WeakKeyDictionary()
+
+
+def _seek_statement(versioning: Versioning, check_revision: bool) -> Select[Any]:
+    """The backward index seek of :func:`version_as_of`, built once per class.
+
+    The key and the revision are bound parameters, so each read only binds
+    values: no statement is built and no cache key computed per read.
+    """
+    seeks = _SEEKS.setdefault(versioning.mapper, {})
+    found = seeks.get(check_revision)
+    if found is None:
+        cls = versioning.version_class
+        vt = versioning.version_table
+        col = getattr(cls, REVISION_ID)
+        revision_id = bindparam("vdm_revision_id", type_=col.type)
+        found = (
+            select(cls)
+            .where(*(vt.c[n] == bindparam(f"vdm_key_{i}", type_=vt.c[n].type)
+                     for i, n in enumerate(versioning.key_names)),
+                   col <= revision_id)
+            .order_by(col.desc())
+            .limit(1)
+        )
+        if check_revision:
+            found = found.where(
+                select(revision_table.c.id).where(revision_table.c.id == revision_id).exists())
+        seeks[check_revision] = found
+    return found
 
 
 def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
