@@ -55,5 +55,5 @@ def test_concurrent_writers_smoke(server: str, request: pytest.FixtureRequest) -
     lines = [line for line in out.splitlines() if line.strip().startswith(("1 x", "2 x"))]
     assert len(lines) == 4, out
     for line in lines:
-        plain, vdm = line.split()[3:5]
+        plain, vdm = line.split()[4:6]
         assert float(plain) > 0 and float(vdm) > 0, line
