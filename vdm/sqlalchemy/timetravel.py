@@ -26,7 +26,7 @@ from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import associations
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
-from vdm.sqlalchemy.versions import Version, rows_as_of, version_as_of
+from vdm.sqlalchemy.versions import Version, rows_as_of, scalars_as_of, version_as_of
 
 
 class ModelAsOf:
@@ -89,7 +89,7 @@ class ModelAsOf:
 
     def scalars(self, statement: Select[Any]) -> list[Any]:
         """The first column of each row of ``statement`` as of the revision."""
-        return [row[0] for row in self._rows(statement)]
+        return self._rows(statement, scalars=True)
 
     def scalar(self, statement: Select[Any]) -> Any:
         """The first column of the first row of ``statement`` as of the revision."""
@@ -101,18 +101,19 @@ class ModelAsOf:
         versioning = _versioning(cls)
         return self.scalars(select(cls).order_by(*versioning.table.primary_key.columns))
 
-    def _rows(self, statement: Select[Any]) -> list[tuple[Any, ...]]:
+    def _rows(self, statement: Select[Any], scalars: bool = False) -> list[Any]:
         # A statement of entities proves the revision exists by returning
         # rows under the existence condition; any other (an aggregate, a
         # column) resolves the revision first, so it can never answer for
         # a revision that does not exist.
+        run = scalars_as_of if scalars else rows_as_of
         if self._checked is not None or not _selects_versioned_entities(statement):
-            return rows_as_of(self.session, rewrite_as_of(statement, self.revision_id),
-                              self.revision_id)
+            return run(self.session, rewrite_as_of(statement, self.revision_id),
+                       self.revision_id)
         assert self._asked is not None
         rewritten = rewrite_as_of(statement, self._asked).where(
             select(revision_table.c.id).where(revision_table.c.id == self._asked).exists())
-        rows = rows_as_of(self.session, rewritten, self._asked)
+        rows = run(self.session, rewritten, self._asked)
         if rows:
             self._checked = self._asked
         else:

@@ -116,7 +116,7 @@ class Version(VersionReading):
     def __hash__(self) -> int:
         return hash((type(self), self.object_key, self.revision_id))
 
-    def _bound_as_of(self, revision_id: int) -> Version:
+    def _bound_as_of(self, revision_id: int, session: Session | None = None) -> Version:
         """This version as an instance of its own, read as of ``revision_id``.
 
         The session's identity map holds one instance per version row; an
@@ -130,7 +130,8 @@ class Version(VersionReading):
         """
         state = orm_attributes.instance_state(self)
         if self.__dict__.get(_AS_OF) == revision_id:
-            session = object_session(self)
+            if session is None:
+                session = state.session
             if (session is not None and state.key is not None
                     and session.identity_map.get(state.key) is self):
                 session.identity_map.safe_discard(state)
@@ -261,7 +262,7 @@ def scalars_as_of(session: Session, statement: Executable, revision_id: int,
     with session.no_autoflush:
         rows = session.scalars(statement, params,
                                execution_options={AS_OF_OPTION: revision_id}).all()
-    return [row._bound_as_of(revision_id) if isinstance(row, Version) else row
+    return [row._bound_as_of(revision_id, session) if isinstance(row, Version) else row
             for row in rows]
 
 
@@ -269,7 +270,8 @@ def rows_as_of(session: Session, statement: Executable, revision_id: int) -> lis
     """Like :func:`scalars_as_of` for statements returning several columns."""
     with session.no_autoflush:
         rows = session.execute(statement, execution_options={AS_OF_OPTION: revision_id}).all()
-    return [tuple(v._bound_as_of(revision_id) if isinstance(v, Version) else v for v in row)
+    return [tuple(v._bound_as_of(revision_id, session) if isinstance(v, Version) else v
+                  for v in row)
             for row in rows]
 
 
