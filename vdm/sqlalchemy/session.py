@@ -20,6 +20,7 @@ A session may opt into automatic revisions with a default author::
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from sqlalchemy.orm import (
     object_session,
 )
 from sqlalchemy.orm import attributes as orm_attributes
+from sqlalchemy.orm import base as orm_base
 
 from vdm.errors import (
     InvalidInputError,
@@ -67,6 +69,7 @@ from vdm.sqlalchemy.revision import (
     revision_table,
     store_revision_metadata,
 )
+from vdm.sqlalchemy.typedsession import set_revision
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
 from vdm.states import State
@@ -115,8 +118,26 @@ def transaction_state(session: Session) -> TransactionState:
 
 
 def current_revision(session: Session) -> Revision | None:
-    """The revision ``session`` will write changes under, if any."""
-    return getattr(session, "revision", None)
+    """The revision ``session`` will write changes under, if any.
+
+    For the session behind an ``AsyncSession``, the revision may be set on
+    either (``async_session.revision = ...``).
+    """
+    revision = getattr(session, "revision", None)
+    if revision is None:
+        proxy = async_proxy(session)
+        revision = getattr(proxy, "revision", None)
+    return revision
+
+
+def async_proxy(session: Session) -> Any:
+    """The ``AsyncSession`` that proxies ``session``, or None.
+
+    Only looked up when SQLAlchemy's asyncio extension is loaded (else no
+    ``AsyncSession`` can exist), so that vdm never imports it itself.
+    """
+    extension = sys.modules.get("sqlalchemy.ext.asyncio")
+    return None if extension is None else extension.async_session(session)
 
 
 def describe(obj: Any) -> str:
@@ -156,7 +177,7 @@ def _column_changed(obj: Any, versioning: Versioning, relations: bool = True) ->
     for key in versioning.column_keys:
         if key in committed:
             old = committed[key]
-            if old is orm_attributes.NO_VALUE or old != current.get(key, orm_attributes.NO_VALUE):
+            if old is orm_base.NO_VALUE or old != current.get(key, orm_base.NO_VALUE):
                 return True
     return False
 
@@ -186,7 +207,7 @@ def ensure_revision(
                 obj=(changed or [None])[0],
             )
         revision = Revision(author=author, message="automatic revision")
-        session.revision = revision  # type: ignore[attr-defined]
+        set_revision(session, revision)
     if not isinstance(revision, Revision):
         raise InvalidInputError(
             f"session.revision must be a vdm.sqlalchemy.Revision, not "
@@ -217,7 +238,7 @@ def _adopt_added_revision(session: Session, revision: Revision) -> None:
     session.expunge(revision)
     current = current_revision(session)
     if current is None:
-        session.revision = revision  # type: ignore[attr-defined]
+        set_revision(session, revision)
     elif current is not revision:
         raise InvalidInputError(
             f"{revision!r} was added to a session whose revision is already "
@@ -313,7 +334,7 @@ def _refuse_bookkeeping(obj: Any, new: bool) -> None:
     else:
         # Set on an expired object, the old value is unknown (NO_VALUE): a write.
         old = state.committed_state.get(key, _UNSET)
-        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+        written = old is not _UNSET and (old is orm_base.NO_VALUE
                                          or old != state.dict.get(key))
     if written:
         raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)
@@ -508,6 +529,9 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
         _forget(tx.revision)
     if hasattr(session, "revision"):
         session.revision = None
+    proxy = async_proxy(session)
+    if hasattr(proxy, "revision"):
+        proxy.revision = None
 
 
 def _forget(revision: Revision) -> None:

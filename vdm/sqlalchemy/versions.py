@@ -233,12 +233,13 @@ AS_OF_OPTION = "vdm_as_of"
 
 
 @event.listens_for(Version, "load", propagate=True)
-def _loaded_as_of(target: Version, context: Any) -> None:
+def _on_load(version: Version, context: Any) -> None:
+    _as_operation(version)
     # A version created by a statement run with the as-of option belongs to
     # that read alone (see Version._bound_as_of).
     revision_id = context.execution_options.get(AS_OF_OPTION)
     if revision_id is not None:
-        target.__dict__[_AS_OF] = revision_id
+        version.__dict__[_AS_OF] = revision_id
 
 
 _COLUMN_KEYS: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
@@ -273,6 +274,19 @@ def rows_as_of(session: Session, statement: Executable, revision_id: int) -> lis
     return [tuple(v._bound_as_of(revision_id, session) if isinstance(v, Version) else v
                   for v in row)
             for row in rows]
+
+
+@event.listens_for(Version, "refresh", propagate=True)
+def _operation_on_refresh(version: Version, context: Any, attrs: Any) -> None:
+    _as_operation(version)
+
+
+def _as_operation(version: Version) -> None:
+    # ``operation_type`` is a plain Integer column (so that Alembic writes
+    # it into migrations on its own); a version answers a vdm.Operation.
+    value = version.__dict__.get(OPERATION_TYPE)
+    if value is not None and type(value) is not Operation:
+        version.__dict__[OPERATION_TYPE] = Operation(value)
 
 
 def _attr_key(versioning: Versioning, column_name: str) -> str:
