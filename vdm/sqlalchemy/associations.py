@@ -585,10 +585,9 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
         query = query.order_by(*(avt.c[n] for n in association.key_names))
     if prop.lazy in ("dynamic", "write_only"):
         return query
-    with session.no_autoflush:
-        rows = list(session.scalars(query))
-    if target is not None:
-        rows = [row._bound_as_of(revision_id) for row in rows]
+    from vdm.sqlalchemy.versions import scalars_as_of
+
+    rows = scalars_as_of(session, query, revision_id)
     if prop.uselist:
         return rows
     return rows[0] if rows else None
