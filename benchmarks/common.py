@@ -21,6 +21,14 @@ class NotAvailable(Exception):
     """The system has no way to do this (plain SQLAlchemy keeps no history)."""
 
 
+class WrongAnswer(Exception):
+    """A peer library answered, but not what the history holds.
+
+    The table shows "wrong answer" for it; from vdm or plain SQLAlchemy it
+    fails the run like any error.
+    """
+
+
 class Adapter:
     """One system under test.  Subclasses set the model classes."""
 
@@ -48,8 +56,16 @@ class Adapter:
         """Id of the revision begun with ``token``, once committed (setups)."""
         raise NotAvailable("plain SQLAlchemy keeps no revisions")
 
-    def as_of_title(self, session: Session, book: Any, revision_id: int) -> str | None:
-        """Title of ``book`` as of revision ``revision_id``."""
+    def as_of_title(self, session: Session, book_id: int, revision_id: int) -> str | None:
+        """Title of the book with key ``book_id`` as of ``revision_id``.
+
+        Through the library's own API, by key: no live object is loaded
+        first unless the library needs one.
+        """
+        raise NotAvailable("plain SQLAlchemy keeps no history")
+
+    def authors_as_of(self, session: Session, book_id: int, revision_id: int) -> list[str]:
+        """Names of the active authors of book ``book_id`` as of ``revision_id``."""
         raise NotAvailable("plain SQLAlchemy keeps no history")
 
     def all_as_of(self, session: Session, revision_id: int) -> list[Any]:
@@ -58,10 +74,6 @@ class Adapter:
 
     def version_titles(self, session: Session, book: Any) -> list[str]:
         """Every version of ``book``, oldest first: their titles."""
-        raise NotAvailable("plain SQLAlchemy keeps no history")
-
-    def links_as_of(self, session: Session, book: Any, revision_id: int) -> list[int]:
-        """Author ids of ``book``'s active links as of ``revision_id``."""
         raise NotAvailable("plain SQLAlchemy keeps no history")
 
     def version_count(self, session: Session, cls: Any) -> int | None:
@@ -74,18 +86,19 @@ class Adapter:
 
     # Live reads are the same for every system.
 
-    def live_links(self, book: Any) -> list[int]:
-        """Author ids of ``book``'s active links, read from the live rows."""
-        return [link.author_id for link in book.book_authors
-                if _state_name(link.state) == "active"]
+    def live_title(self, session: Session, book_id: int) -> str | None:
+        """Title of the live book ``book_id``: a read by primary key."""
+        book = session.get(self.Book, book_id)
+        return None if book is None else book.title
+
+    def live_authors(self, session: Session, book_id: int) -> list[str]:
+        """Names of the active authors of live book ``book_id``."""
+        book = session.get(self.Book, book_id)
+        return [author.name for author in book.authors]
 
     def count(self, session: Session, cls: Any) -> int:
         """Number of live rows of ``cls``."""
         return int(session.execute(select(func.count()).select_from(cls)).scalar_one())
-
-
-def _state_name(value: Any) -> str:
-    return str(getattr(value, "value", value))
 
 
 class Sizes:
@@ -112,6 +125,12 @@ class Sizes:
         self.inner: int = values["inner"]
         #: Object counts of the statements-per-revision table.
         self.statement_counts: tuple[int, ...] = values["statement_counts"]
+        #: Concurrent writers: thread counts, milliseconds of work between
+        #: the first flush and the commit, seconds each sample runs.
+        self.writers: tuple[int, ...] = values["writers"]
+        self.waits: tuple[int, ...] = values["waits"]
+        self.writer_seconds: float = values["writer_seconds"]
+        self.writer_repeats: int = values["writer_repeats"]
 
     @property
     def versions_depth(self) -> int:
@@ -123,13 +142,19 @@ MODES = {
     "full": Sizes(create=1000, update_revisions=200, update_pool=100,
                   depths=(10, 1000, 10000), mass=1000, mass_versions=10,
                   links=20, link_steps=20, write_repeats=5, read_repeats=7,
-                  inner=20, statement_counts=(1, 10, 100)),
+                  inner=20, statement_counts=(1, 10, 100),
+                  writers=(1, 4, 8), waits=(0, 10), writer_seconds=2.0,
+                  writer_repeats=3),
     "quick": Sizes(create=300, update_revisions=30, update_pool=100,
                    depths=(10, 100, 400), mass=300, mass_versions=10,
                    links=20, link_steps=20, write_repeats=3, read_repeats=3,
-                   inner=5, statement_counts=(1, 10, 100)),
+                   inner=5, statement_counts=(1, 10, 100),
+                   writers=(1, 4, 8), waits=(0, 10), writer_seconds=1.0,
+                   writer_repeats=1),
     "smoke": Sizes(create=20, update_revisions=4, update_pool=20,
                    depths=(4, 8, 16), mass=20, mass_versions=4,
                    links=4, link_steps=4, write_repeats=1, read_repeats=1,
-                   inner=1, statement_counts=(1, 10)),
+                   inner=1, statement_counts=(1, 10),
+                   writers=(1, 2), waits=(0, 10), writer_seconds=0.2,
+                   writer_repeats=1),
 }

@@ -32,6 +32,10 @@ class Book(Base):
     book_authors: Mapped[list[BookAuthor]] = relationship(
         back_populates="book", order_by="BookAuthor.author_id"
     )
+    authors: Mapped[list[Author]] = relationship(
+        secondary="book_author", viewonly=True, order_by="Author.id",
+        primaryjoin="and_(Book.id == BookAuthor.book_id, BookAuthor.state == 'active')",
+    )
 
 
 class BookAuthor(Base):

@@ -1,15 +1,17 @@
-"""The benchmark model in vdm: ``Revisioned`` classes, a stateful link."""
+"""The benchmark model in vdm: ``Revisioned`` classes, a stateful link.
+
+Reads go through the whole-model view, by key: ``as_of(session, R).get(Book, key)``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from benchmarks.common import Adapter
-from vdm.sqlalchemy import Revision, Revisioned, Stateful
-from vdm.sqlalchemy.versions import select_as_of
+from vdm.sqlalchemy import Revision, Revisioned, Stateful, add_stateful_versioned_m2m, as_of
 
 
 class Base(DeclarativeBase):
@@ -41,6 +43,10 @@ class BookAuthor(Revisioned, Stateful, Base):
     author: Mapped[Author] = relationship()
 
 
+# book.authors: the active authors, live and as of any revision.
+add_stateful_versioned_m2m(Book, BookAuthor, "authors", "author", "book_authors")
+
+
 class VdmAdapter(Adapter):
     name = "vdm"
     own_tables = r"revision|revision_sequence|\w+_revision"
@@ -54,19 +60,19 @@ class VdmAdapter(Adapter):
         assert token.id is not None
         return int(token.id)
 
-    def as_of_title(self, session: Session, book: Any, revision_id: int) -> str | None:
-        version = book.get_as_of(revision_id)
+    def as_of_title(self, session: Session, book_id: int, revision_id: int) -> str | None:
+        version = as_of(session, revision_id).get(Book, book_id)
         return None if version is None else version.title
 
+    def authors_as_of(self, session: Session, book_id: int, revision_id: int) -> list[str]:
+        version = as_of(session, revision_id).get(Book, book_id)
+        return [author.name for author in version.authors]
+
     def all_as_of(self, session: Session, revision_id: int) -> list[Any]:
-        return list(session.scalars(select_as_of(Book.__versioning__, revision_id)))
+        return as_of(session, revision_id).scalars(select(Book))
 
     def version_titles(self, session: Session, book: Any) -> list[str]:
         return [v.title for v in book.versions]
-
-    def links_as_of(self, session: Session, book: Any, revision_id: int) -> list[int]:
-        version = book.get_as_of(revision_id)
-        return [link.author_id for link in version.book_authors]
 
     def version_count(self, session: Session, cls: Any) -> int | None:
         return self.count(session, cls.__revision_class__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -19,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from benchmarks.common import TEXT, Adapter, NotAvailable, Sizes
+from benchmarks.common import TEXT, Adapter, NotAvailable, Sizes, WrongAnswer
 from benchmarks.databases import Store
 
-#: Authors the created books link to.
+#: Authors the books of the update scenario's first revision link to.
 AUTHORS = 20
 #: Books changed by each revision of the update scenario.
 PER_REVISION = 10
@@ -84,28 +85,30 @@ class Bench:
 
     def _sample_create(self) -> float:
         a, n = self.a, self.sizes.create
-        self._fresh_authors()
+        self.write.reset()
         with a.session(self.write.engine) as session:
-            authors = session.scalars(select(a.Author).order_by(a.Author.id)).all()
-
             def work() -> None:
                 a.begin(session, "create")
+                authors = [a.Author(name=f"a{i}") for i in range(n)]
+                session.add_all(authors)
                 for i in range(n):
                     book = a.Book(name=f"b{i}", title=f"title {i}", text=TEXT)
                     session.add(book)
-                    session.add(a.BookAuthor(book=book, author=authors[i % AUTHORS]))
-                    session.add(a.BookAuthor(book=book, author=authors[(i + 1) % AUTHORS]))
+                    session.add(a.BookAuthor(book=book, author=authors[i]))
+                    session.add(a.BookAuthor(book=book, author=authors[(i + 1) % n]))
                 session.commit()
 
             seconds, _ = self._timed(work)
             assert a.count(session, a.Book) == n
+            assert a.count(session, a.Author) == n
             assert a.count(session, a.BookAuthor) == 2 * n
             if self.keeps_history:
                 assert a.version_count(session, a.Book) == n
+                assert a.version_count(session, a.Author) == n
                 assert a.version_count(session, a.BookAuthor) == 2 * n
             book = session.scalars(select(a.Book).filter_by(name=f"b{n - 1}")).one()
             assert sorted(link.author.name for link in book.book_authors) == sorted(
-                [f"a{(n - 1) % AUTHORS}", f"a{n % AUTHORS}"])
+                [f"a{n - 1}", "a0"])
         return seconds
 
     def _sample_update(self) -> float:
@@ -214,7 +217,7 @@ class Bench:
         author_ids = [x.id for x in authors]
         book_id = book.id
         active = set(range(s.links))
-        expected = [sorted(author_ids[j] for j in active)]
+        expected = [sorted(f"la{j}" for j in active)]
         revisions = [self._revision(session, rev)]
         for j in range(1, s.link_steps + 1):
             rev = a.begin(session, f"links {j}")
@@ -226,7 +229,7 @@ class Bench:
                 a.set_state(session.get(a.BookAuthor, (book_id, author_ids[j - 2])), True)
                 active.add(j - 2)
             session.commit()
-            expected.append(sorted(author_ids[x] for x in active))
+            expected.append(sorted(f"la{x}" for x in active))
             revisions.append(self._revision(session, rev))
         self.history["links"] = (book_id, revisions, expected)
 
@@ -234,7 +237,12 @@ class Bench:
 
     def _per_read(self, prepare: Callable[[Any], Any],
                   read: Callable[[Any, Any], Any], check: Callable[[Any], None]) -> float:
-        """Mean seconds of ``inner`` reads, each in a fresh session."""
+        """Mean seconds of ``inner`` reads, each in a fresh session.
+
+        One untimed read first warms the statement caches up.
+        """
+        with self.a.session(self.read.engine) as session:
+            check(read(session, prepare(session)))
         total = 0.0
         gc.collect()
         for _ in range(self.sizes.inner):
@@ -262,8 +270,22 @@ class Bench:
             assert found == title, (found, title)
 
         return self._per_read(
-            lambda session: session.get(a.Book, book_id),
-            lambda session, book: a.as_of_title(session, book, revision),
+            lambda session: None,
+            lambda session, _: a.as_of_title(session, book_id, revision),
+            check,
+        )
+
+    def _sample_live_get(self) -> float:
+        a, depth = self.a, max(self.sizes.depths)
+        book_id = self.history["depth_ids"][depth]
+        last = (depth - 1) if self.keeps_history else 0
+
+        def check(found: Any) -> None:
+            assert found == f"d{depth} v{last}", found
+
+        return self._per_read(
+            lambda session: None,
+            lambda session, _: a.live_title(session, book_id),
             check,
         )
 
@@ -314,34 +336,97 @@ class Bench:
             check,
         )
 
-    def _sample_links_as_of(self) -> float:
+    def _sample_authors_as_of(self) -> float:
         a = self.a
         if not self.keeps_history:
             raise NotAvailable("plain SQLAlchemy keeps no history")
         book_id, revisions, expected = self.history["links"]
         step = len(revisions) // 2
 
-        def check(ids: list[int]) -> None:
-            assert sorted(ids) == expected[step], (ids, expected[step])
+        def check(names: list[str]) -> None:
+            if sorted(names) != expected[step]:
+                raise WrongAnswer(f"as of revision {revisions[step]}: got {sorted(names)}, "
+                                  f"the history holds {expected[step]}")
 
         return self._per_read(
-            lambda session: session.get(a.Book, book_id),
-            lambda session, book: a.links_as_of(session, book, revisions[step]),
+            lambda session: None,
+            lambda session, _: a.authors_as_of(session, book_id, revisions[step]),
             check,
         )
 
-    def _sample_links_live(self) -> float:
+    def _sample_authors_live(self) -> float:
         a = self.a
         book_id, _, expected = self.history["links"]
 
-        def check(ids: list[int]) -> None:
-            assert sorted(ids) == expected[-1]
+        def check(names: list[str]) -> None:
+            assert sorted(names) == expected[-1], (names, expected[-1])
 
         return self._per_read(
-            lambda session: session.get(a.Book, book_id),
-            lambda session, book: a.live_links(book),
+            lambda session: None,
+            lambda session, _: a.live_authors(session, book_id),
             check,
         )
+
+    # -- concurrent writers ----------------------------------------------
+
+    def writers(self, threads: int, wait_ms: int) -> float:
+        """Revisions per second of ``threads`` writers, each on its own row.
+
+        Each revision loads the writer's book, changes its title, flushes,
+        spends ``wait_ms`` milliseconds (the application's work between its
+        first write and its commit) and commits.
+        """
+        a = self.a
+        if self.write.db == "sqlite":
+            raise NotAvailable("concurrent writers are measured on server databases")
+        self.write.reset()
+        with a.session(self.write.engine) as session:
+            a.begin(session, "writers")
+            books = [a.Book(name=f"w{i}", title="0", text=TEXT) for i in range(threads)]
+            session.add_all(books)
+            session.commit()
+            ids = [book.id for book in books]
+        counts = [0] * threads
+        ends = [0.0] * threads
+        errors: list[BaseException] = []
+        start = threading.Barrier(threads + 1)
+        stop_at = [0.0]
+
+        def writer(i: int) -> None:
+            try:
+                with a.session(self.write.engine) as session:
+                    start.wait()
+                    while time.perf_counter() < stop_at[0]:
+                        a.begin(session, f"writer {i}")
+                        book = session.get(a.Book, ids[i])
+                        book.title = str(counts[i] + 1)
+                        session.flush()
+                        if wait_ms:
+                            time.sleep(wait_ms / 1000)
+                        session.commit()
+                        counts[i] += 1
+                    ends[i] = time.perf_counter()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+                errors.append(exc)
+                ends[i] = time.perf_counter()
+
+        workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+        for thread in workers:
+            thread.start()
+        began = time.perf_counter()
+        stop_at[0] = began + self.sizes.writer_seconds
+        start.wait()
+        for thread in workers:
+            thread.join()
+        if errors:
+            raise errors[0]
+        elapsed = max(ends) - began
+        with a.session(self.write.engine) as session:
+            titles = dict(session.execute(select(a.Book.id, a.Book.title)).all())
+            assert titles == {i: str(n) for i, n in zip(ids, counts, strict=True)}, titles
+            if self.keeps_history:
+                assert a.version_count(session, a.Book) == threads + sum(counts)
+        return sum(counts) / elapsed
 
     # -- statements and memory -------------------------------------------
 
@@ -401,10 +486,9 @@ class Bench:
             best = None
             for attempt in range(4):
                 with a.session(self.read.engine) as session:
-                    book = session.get(a.Book, book_id)
                     gc.collect()
                     tracemalloc.start()
-                    found = a.as_of_title(session, book, revision)
+                    found = a.as_of_title(session, book_id, revision)
                     peak = tracemalloc.get_traced_memory()[1]
                     tracemalloc.stop()
                     assert found == title

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MODES, NotAvailable
+from benchmarks.common import MODES, NotAvailable, WrongAnswer
 
 
 def serve(conn: Any, system: str, db: str, workdir: str, mode: str) -> None:
@@ -39,6 +39,8 @@ def serve(conn: Any, system: str, db: str, workdir: str, mode: str) -> None:
             conn.send(("ok", getattr(bench, method)(*args)))
         except NotAvailable as exc:
             conn.send(("n/a", str(exc)))
+        except WrongAnswer as exc:
+            conn.send(("wrong", str(exc)))
         except BaseException:  # noqa: BLE001 - sent to the parent, which reports it
             conn.send(("error", traceback.format_exc()))
 
@@ -46,7 +48,8 @@ def serve(conn: Any, system: str, db: str, workdir: str, mode: str) -> None:
 def _library(system: str) -> str:
     from importlib.metadata import version
 
-    names = {"plain": "SQLAlchemy", "vdm": "vdm", "continuum": "SQLAlchemy-Continuum"}
+    names = {"plain": "SQLAlchemy", "vdm": "vdm", "continuum": "SQLAlchemy-Continuum",
+             "history": "sqlalchemy-history"}
     try:
         return f"{names[system]} {version(names[system])}"
     except Exception:  # noqa: BLE001 - not installed as a distribution

@@ -292,13 +292,13 @@ def test_the_view_reads_a_class_of_1000_objects_in_one_query(
 
     monkeypatch.setattr(connection, "_executeRetry", record)
     view = as_of(connection, 1)
-    statements.clear()  # resolving the revision id is one query of its own
     found = view.all(Author)
     later = as_of(connection, 2).select(Author, Author.q.state == "deleted")
     monkeypatch.undo()
     assert len(found) == 1000 and {str(a.state) for a in found} == {"active"}
     assert len(later) == 500
-    assert len(statements) == 3, statements  # all(), resolving revision 2, select()
+    # all() and select(), each checking its revision in its own statement.
+    assert len(statements) == 2, statements
     assert len([s for s in statements if "author_revision" in s]) == 2
 
 
@@ -523,3 +523,27 @@ def test_links_are_reported_and_restored_with_their_owner(
     assert dict(pkg.extras) == {"year": "1869"}
     assert Tag.get(3, connection=t).name == "classic", "targets are not links: they stay"
     assert diff_model(links_connection, 1, 3, classes=model).classes.keys() == {"Tag", "PackageTag"}
+
+
+def test_one_object_as_of_r_by_key_is_one_statement_resolving_r_included(
+        connection: Any, session: Session, monkeypatch: Any) -> None:
+    t = session.transaction
+    session.revision = Revision(author="r1")
+    author = Author(name="v1", connection=t)
+    session.commit()
+    session.revision = Revision(author="r2")
+    author.name = "v2"
+    session.commit()
+    statements: list[str] = []
+    original = connection._executeRetry
+
+    def record(conn: Any, cursor: Any, query: str) -> Any:
+        statements.append(query)
+        return original(conn, cursor, query)
+
+    monkeypatch.setattr(connection, "_executeRetry", record)
+    first = as_of(connection, 1).get(Author, author.id)
+    second = author.get_as_of(2)
+    monkeypatch.undo()
+    assert (first.name, second.name) == ("v1", "v2")
+    assert len(statements) == 2, statements

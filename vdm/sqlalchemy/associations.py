@@ -60,6 +60,7 @@ from vdm.errors import ConfigurationError, ConflictError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
+from vdm.sqlalchemy.asofreads import scalars_as_of
 from vdm.sqlalchemy.columns import RevisionedColumns
 from vdm.sqlalchemy.registry import (
     Key,
@@ -584,10 +585,7 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
         query = query.order_by(*(avt.c[n] for n in association.key_names))
     if prop.lazy in ("dynamic", "write_only"):
         return query
-    with session.no_autoflush:
-        rows = list(session.scalars(query))
-    if target is not None:
-        rows = [row._bound_as_of(revision_id) for row in rows]
+    rows = scalars_as_of(session, query, revision_id)
     if prop.uselist:
         return rows
     return rows[0] if rows else None

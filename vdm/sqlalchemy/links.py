@@ -37,6 +37,7 @@ from vdm.linkviews import (
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
+from vdm.sqlalchemy.asofreads import scalars_as_of
 from vdm.sqlalchemy.registry import Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
@@ -297,8 +298,7 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     with session.no_autoflush:
         if name.endswith(("_deleted", "_active")):
             # Link versions answer as of the owner's read, like targets.
-            return ReadOnlyList((v._bound_as_of(revision_id) for v in session.scalars(links)),
-                                what)
+            return ReadOnlyList(scalars_as_of(session, links, revision_id), what)
         if spec.key_attr is not None:
             return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
                     for v in session.scalars(links)}
@@ -325,10 +325,7 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
         select(entity).join_from(entity, vt, on).where(*conditions)
         .order_by(*spec.order_columns())
     )
-    rows = list(session.scalars(query))
-    if target is not None:
-        rows = [row._bound_as_of(revision_id) for row in rows]
-    return rows
+    return scalars_as_of(session, query, revision_id)
 
 
 def related_revisions(obj: Any) -> list[Any]:

@@ -14,59 +14,112 @@ statement, never one per object.  Writing through the view raises
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, cast
 
 from sqlalchemy import Select, inspect, select
-from sqlalchemy.engine import Result
 from sqlalchemy.orm import RelationshipProperty, Session
 from sqlalchemy.sql import visitors
 
 from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.asofreads import rows_as_of, scalars_as_of
 from vdm.sqlalchemy.associations import associations
 from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.versions import Version, version_as_of
 
 
 class ModelAsOf:
-    """The model as it was right after revision ``revision_id`` committed."""
+    """The model as it was right after revision ``revision_id`` committed.
+
+    A revision given by its id (or as a written :class:`Revision`) is
+    checked inside the first read's own statement, so ``as_of(session,
+    R).get(Book, key)`` is one statement, resolving R included; a datetime
+    or ``None`` (the youngest) is resolved when the view is made.
+    """
 
     def __init__(self, session: Session, revision: RevisionRef) -> None:
         self.session = session
-        with session.no_autoflush:
-            self.revision_id = resolve_revision(session, revision)
+        #: The revision id, once known to exist (None: not checked yet).
+        self._checked: int | None = None
+        self._asked = _written_id(revision)
+        if self._asked is None:
+            with session.no_autoflush:
+                self._checked = resolve_revision(session, revision)
+
+    @property
+    def revision_id(self) -> int:
+        """The id of the revision the view shows (checked to exist)."""
+        if self._checked is None:
+            assert self._asked is not None
+            with self.session.no_autoflush:
+                self._checked = resolve_revision(self.session, self._asked)
+        return self._checked
 
     def __repr__(self) -> str:
-        return f"<ModelAsOf revision {self.revision_id}>"
+        return f"<ModelAsOf revision {self._checked or self._asked}>"
 
     def get(self, cls: type, key: Any) -> Version | None:
-        """The object of class ``cls`` with primary key ``key`` as of the revision."""
+        """The object of class ``cls`` with primary key ``key`` as of the revision.
+
+        One statement (an index seek on the version table), or None if the
+        object did not exist then.  This is the way to read one object as
+        of a revision by its key: no live object is loaded.
+        """
         versioning = _versioning(cls)
         key_tuple = tuple(key) if isinstance(key, tuple | list) else (key,)
-        return version_as_of(self.session, versioning, key_tuple, self.revision_id)
+        if self._checked is not None:
+            return version_as_of(self.session, versioning, key_tuple, self._checked)
+        assert self._asked is not None
+        found = version_as_of(self.session, versioning, key_tuple, self._asked,
+                              check_revision=True)
+        if found is None:
+            self.revision_id  # noqa: B018 - raises RevisionNotFoundError if missing
+        else:
+            self._checked = self._asked
+        return found
 
     def select(self, statement: Select[Any]) -> Select[Any]:
         """``statement`` rewritten to read the versions current as of the revision."""
         return rewrite_as_of(statement, self.revision_id)
 
-    def execute(self, statement: Select[Any]) -> Result[Any]:
-        """Run ``statement`` as of the revision."""
-        with self.session.no_autoflush:
-            result = self.session.execute(self.select(statement))
-        return _Marked(result, self.revision_id)  # type: ignore[return-value]
+    def execute(self, statement: Select[Any]) -> _Rows:
+        """Run ``statement`` as of the revision (rows read at once)."""
+        return _Rows(self._rows(statement))
 
     def scalars(self, statement: Select[Any]) -> list[Any]:
         """The first column of each row of ``statement`` as of the revision."""
-        return list(self.execute(statement).scalars())
+        return self._rows(statement, scalars=True)
 
     def scalar(self, statement: Select[Any]) -> Any:
         """The first column of the first row of ``statement`` as of the revision."""
-        return self.execute(statement).scalar()
+        rows = self._rows(statement)
+        return rows[0][0] if rows else None
 
     def all(self, cls: type) -> list[Version]:
         """Every object of ``cls`` as of the revision, by primary key: one query."""
         versioning = _versioning(cls)
         return self.scalars(select(cls).order_by(*versioning.table.primary_key.columns))
+
+    def _rows(self, statement: Select[Any], scalars: bool = False) -> list[Any]:
+        # A statement of entities proves the revision exists by returning
+        # rows under the existence condition; any other (an aggregate, a
+        # column) resolves the revision first, so it can never answer for
+        # a revision that does not exist.
+        run = scalars_as_of if scalars else rows_as_of
+        if self._checked is not None or not _selects_versioned_entities(statement):
+            return run(self.session, rewrite_as_of(statement, self.revision_id),
+                       self.revision_id)
+        assert self._asked is not None
+        rewritten = rewrite_as_of(statement, self._asked).where(
+            select(revision_table.c.id).where(revision_table.c.id == self._asked).exists())
+        rows = run(self.session, rewritten, self._asked)
+        if rows:
+            self._checked = self._asked
+        else:
+            self.revision_id  # noqa: B018 - raises RevisionNotFoundError if missing
+        return rows
 
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise ReadOnlyError(
@@ -77,29 +130,41 @@ class ModelAsOf:
     add = add_all = delete = merge = flush = commit = _refuse
 
 
-class _Marked:
-    """A result whose versions resolve their relationships as of the view."""
+class _Rows:
+    """The rows of an as-of statement; versions in them answer as of the view."""
 
-    def __init__(self, result: Result[Any], revision_id: int) -> None:
-        self._result = result
-        self._revision_id = revision_id
-
-    def _mark(self, value: Any) -> Any:
-        if isinstance(value, Version):
-            return value._bound_as_of(self._revision_id)
-        return value
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
 
     def scalars(self) -> list[Any]:
-        return [self._mark(v) for v in self._result.scalars()]
+        return [row[0] for row in self._rows]
 
     def scalar(self) -> Any:
-        return self._mark(self._result.scalar())
+        return self._rows[0][0] if self._rows else None
 
-    def all(self) -> list[Any]:
-        return [tuple(self._mark(v) for v in row) for row in self._result.all()]
+    def all(self) -> list[tuple[Any, ...]]:
+        return list(self._rows)
 
-    def __iter__(self) -> Any:
-        return iter(self.all())
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._rows)
+
+
+def _written_id(revision: Any) -> int | None:
+    """The id of a revision given by id or as a written Revision, else None."""
+    if isinstance(revision, Revision):
+        identity = inspect(revision).identity
+        written = identity[0] if identity is not None else revision.__dict__.get("id")
+        return None if written is None else int(written)
+    if isinstance(revision, int) and not isinstance(revision, bool):
+        return revision
+    return None
+
+
+def _selects_versioned_entities(statement: Select[Any]) -> bool:
+    descriptions = statement.column_descriptions
+    return bool(descriptions) and all(
+        d.get("expr") is d.get("entity") is not None
+        and versioning_of(d["entity"]) is not None for d in descriptions)
 
 
 def as_of(session: Session, revision: RevisionRef) -> ModelAsOf:

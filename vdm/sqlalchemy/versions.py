@@ -15,9 +15,10 @@ collection lists what was active then::
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Select, and_, event, func, select
+from sqlalchemy import Select, and_, bindparam, event, func, select
 from sqlalchemy.orm import (
     RelationshipDirection,
     RelationshipProperty,
@@ -39,6 +40,7 @@ from vdm.errors import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.asofreads import AS_OF_OPTION, scalars_as_of
 from vdm.sqlalchemy.associations import related_through
 from vdm.sqlalchemy.joins import join_as_of
 from vdm.sqlalchemy.links import links_as_of
@@ -103,7 +105,7 @@ class Version(VersionReading):
         Relationships resolve as of it: the revision ``get_as_of`` was asked
         for, or, for a version read any other way, its own ``revision_id``.
         """
-        return int(self.__dict__.get("_vdm_as_of") or self.revision_id)
+        return int(self.__dict__.get(_AS_OF) or self.revision_id)
 
     def __eq__(self, other: object) -> bool:
         # Two reads of one version row are equal, whatever they are read as
@@ -116,22 +118,33 @@ class Version(VersionReading):
     def __hash__(self) -> int:
         return hash((type(self), self.object_key, self.revision_id))
 
-    def _bound_as_of(self, revision_id: int) -> Version:
+    def _bound_as_of(self, revision_id: int, session: Session | None = None) -> Version:
         """This version as an instance of its own, read as of ``revision_id``.
 
         The session's identity map holds one instance per version row; an
-        as-of read binds its revision to a copy outside it, so two reads of
-        one row as of different revisions never answer for each other.
+        as-of read must never hand out an instance another read holds, or
+        the later read would change what the earlier one's relationships
+        answer.  A version this very read loaded (see :func:`scalars_as_of`)
+        is simply taken out of the identity map: no copy, no cost.  One the
+        session already held is copied.  Either way the instance stays
+        persistent in the session for lazy loads (``revision``,
+        ``continuity``) without being in its identity map.
         """
         state = orm_attributes.instance_state(self)
+        if self.__dict__.get(_AS_OF) == revision_id:
+            if session is None:
+                session = state.session
+            if (session is not None and state.key is not None
+                    and session.identity_map.get(state.key) is self):
+                session.identity_map.safe_discard(state)
+                return self
         mapper = state.mapper
         copy = mapper.class_manager.new_instance()
-        for prop in mapper.column_attrs:
-            copy.__dict__[prop.key] = getattr(self, prop.key)
-        copy.__dict__["_vdm_as_of"] = revision_id
+        loaded = state.dict
+        copy.__dict__.update({key: loaded[key] if key in loaded else getattr(self, key)
+                              for key in _column_keys(mapper)})
+        copy.__dict__[_AS_OF] = revision_id
         copy_state = orm_attributes.instance_state(copy)
-        # Persistent in the session for lazy loads (revision, continuity),
-        # yet not in its identity map, so the shared instance stays unbound.
         copy_state.key = state.key
         copy_state.session_id = state.session_id
         return copy
@@ -213,9 +226,29 @@ class Version(VersionReading):
         return restore_object(self._session(), self, self.as_of)
 
 
+#: Where a version keeps the revision it is read as of; also the execution
+#: option naming it for the versions a statement loads.
+_AS_OF = "_vdm_as_of"
+
+
 @event.listens_for(Version, "load", propagate=True)
-def _operation_on_load(version: Version, context: Any) -> None:
+def _on_load(version: Version, context: Any) -> None:
     _as_operation(version)
+    # A version created by a statement run with the as-of option belongs to
+    # that read alone (see Version._bound_as_of).
+    revision_id = context.execution_options.get(AS_OF_OPTION)
+    if revision_id is not None:
+        version.__dict__[_AS_OF] = revision_id
+
+
+_COLUMN_KEYS: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+
+
+def _column_keys(mapper: Any) -> list[str]:
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = [prop.key for prop in mapper.column_attrs]
+    return keys
 
 
 @event.listens_for(Version, "refresh", propagate=True)
@@ -307,23 +340,44 @@ def version_as_of(
 
     With ``check_revision`` nothing is found unless the revision exists.
     """
-    cls = versioning.version_class
-    col = getattr(cls, REVISION_ID)
-    query = (
-        select(cls)
-        .where(_version_key_clause(cls, key), col <= revision_id)
-        .order_by(col.desc())
-        .limit(1)
-    )
-    if check_revision:
-        query = query.where(
-            select(revision_table.c.id).where(revision_table.c.id == revision_id).exists()
-        )
-    with session.no_autoflush:
-        found = session.scalars(query).first()
-    if found is None or found.operation_type == Operation.DELETE:
+    query = _seek_statement(versioning, check_revision)
+    params = {f"vdm_key_{i}": value for i, value in enumerate(key)}
+    params["vdm_revision_id"] = revision_id
+    found: list[Version] = scalars_as_of(session, query, revision_id, params)
+    if not found or found[0].operation_type == Operation.DELETE:
         return None
-    return found._bound_as_of(revision_id)
+    return found[0]
+
+
+_SEEKS: weakref.WeakKeyDictionary[Any, dict[bool, Select[Any]]] = weakref.WeakKeyDictionary()
+
+
+def _seek_statement(versioning: Versioning, check_revision: bool) -> Select[Any]:
+    """The backward index seek of :func:`version_as_of`, built once per class.
+
+    The key and the revision are bound parameters, so each read only binds
+    values: no statement is built and no cache key computed per read.
+    """
+    seeks = _SEEKS.setdefault(versioning.mapper, {})
+    found = seeks.get(check_revision)
+    if found is None:
+        cls = versioning.version_class
+        vt = versioning.version_table
+        col = getattr(cls, REVISION_ID)
+        revision_id = bindparam("vdm_revision_id", type_=col.type)
+        found = (
+            select(cls)
+            .where(*(vt.c[n] == bindparam(f"vdm_key_{i}", type_=vt.c[n].type)
+                     for i, n in enumerate(versioning.key_names)),
+                   col <= revision_id)
+            .order_by(col.desc())
+            .limit(1)
+        )
+        if check_revision:
+            found = found.where(
+                select(revision_table.c.id).where(revision_table.c.id == revision_id).exists())
+        seeks[check_revision] = found
+    return found
 
 
 def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
@@ -391,10 +445,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
         query = query.order_by(*_order_by_for(prop, target_versioning))
     if prop.lazy in ("dynamic", "write_only"):
         return query
-    with session.no_autoflush:
-        rows = list(session.scalars(query))
-    if target_versioning is not None:
-        rows = [row._bound_as_of(revision_id) for row in rows]
+    rows = scalars_as_of(session, query, revision_id)
     if prop.uselist:
         return rows
     return rows[0] if rows else None

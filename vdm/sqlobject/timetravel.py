@@ -29,14 +29,16 @@ from typing import Any
 from sqlobject import sqlbuilder
 
 from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
+from vdm.naming import REVISION_TABLE
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.versions import (
     RevisionRef,
     Version,
+    checked_version_as_of,
     current_as_of,
     resolve_revision,
-    version_as_of,
+    written_id,
 )
 
 #: sqlbuilder nodes whose inner SELECT would read the live tables.
@@ -53,17 +55,36 @@ class ModelAsOf:
 
     def __init__(self, source: Any, revision: RevisionRef | None) -> None:
         self.connection: Any = source.transaction if isinstance(source, Session) else source
-        self.revision_id = resolve_revision(self.connection, revision)
+        #: The revision id once known to exist; one given by id is checked
+        #: inside the first ``get``'s own statement.
+        self._checked: int | None = None
+        self._asked = written_id(revision)
+        if self._asked is None:
+            self._checked = resolve_revision(self.connection, revision)
+
+    @property
+    def revision_id(self) -> int:
+        """The id of the revision the view shows (checked to exist)."""
+        if self._checked is None:
+            self._checked = resolve_revision(self.connection, self._asked)
+        return self._checked
 
     def __repr__(self) -> str:
-        return f"<ModelAsOf revision {self.revision_id}>"
+        return f"<ModelAsOf revision {self._checked or self._asked}>"
 
     def get(self, cls: type, id: Any) -> Version | None:
-        """The object of class ``cls`` with id ``id`` as of the revision, or None."""
+        """The object of class ``cls`` with id ``id`` as of the revision, or None.
+
+        One statement, resolving the revision included: the way to read
+        one object as of a revision by its key.
+        """
         v = _versioning(cls)
         if isinstance(id, tuple) and len(id) == 1:
             id = id[0]
-        return version_as_of(self.connection, v, id, self.revision_id)
+        found = checked_version_as_of(self.connection, v, id, self._checked or self._asked)
+        if found is not None:
+            self._checked = found.as_of
+        return found
 
     def select(self, cls: type, where: Any = None, orderBy: Any = None,
                limit: int | None = None, offset: int = 0,
@@ -109,8 +130,11 @@ class ModelAsOf:
         if session is not None:
             session.flush()
 
-    def _from_where(self, v: Versioning, where: Any) -> str:
+    def _from_where(self, v: Versioning, where: Any, rid: int | None = None) -> str:
+        """FROM and WHERE as of ``rid`` (default: the checked revision id)."""
         conn = self.connection
+        if rid is None:
+            rid = self.revision_id
         versioned = {x.table: x for x in versioned_classes}
         tables = {v.table}
         if where is not None and not isinstance(where, str):
@@ -125,7 +149,7 @@ class ModelAsOf:
             # The version table under the live table's name: the clause's
             # ``book.title`` then reads the title of the version.
             sources.append(f"{found.version_table} {table}")
-            conditions.append(current_as_of(self.revision_id, table))
+            conditions.append(current_as_of(rid, table))
         if where is not None:
             clause = where if isinstance(where, str) else sqlbuilder.sqlrepr(where, conn.dbName)
             conditions.append(f"({clause})")
@@ -134,10 +158,17 @@ class ModelAsOf:
     def _run(self, v: Versioning, where: Any, order_by: Any, limit: int | None,
              offset: int, distinct: bool) -> list[Version]:
         conn = self.connection
+        # A revision given by id is checked in the same statement: rows
+        # found prove it exists; none found, it is resolved on its own.
+        rid = self._checked if self._checked is not None else self._asked
+        assert rid is not None
+        from_where = self._from_where(v, where, rid)
+        if self._checked is None:
+            from_where += f" AND EXISTS (SELECT 1 FROM {REVISION_TABLE} WHERE id = {rid})"
         names = v.version_columns
         columns = ", ".join(f"{v.table}.{n}" for n in names)
         sql = (f"SELECT {'DISTINCT ' if distinct else ''}{columns} "
-               f"{self._from_where(v, where)} ORDER BY {_order_by(v, order_by, conn.dbName)}")
+               f"{from_where} ORDER BY {_order_by(v, order_by, conn.dbName)}")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         if offset:
@@ -145,8 +176,12 @@ class ModelAsOf:
                 sql += " LIMIT 1000000000"  # MySQL knows no OFFSET without LIMIT
             sql += f" OFFSET {int(offset)}"
         self._flush()
-        return [v.version_class(conn, dict(zip(names, row, strict=True)), self.revision_id)
-                for row in conn.queryAll(sql)]
+        rows = conn.queryAll(sql)
+        if rows:
+            self._checked = rid
+        else:
+            self.revision_id  # noqa: B018 - raises RevisionNotFoundError if missing
+        return [v.version_class(conn, dict(zip(names, row, strict=True)), rid) for row in rows]
 
 
 def as_of(session_or_connection: Any, revision: RevisionRef | None) -> ModelAsOf:

@@ -337,15 +337,41 @@ def select_as_of(conn: Any, v: Versioning, rid: int, where: str = "") -> list[Ve
     return select_versions(conn, v, condition, f" ORDER BY {v.id_name}", as_of=rid)
 
 
-def version_as_of(conn: Any, v: Versioning, key: Any, rid: int) -> Version | None:
-    """The version of the object ``key`` as of ``rid``: one index seek."""
-    found = select_versions(
-        conn, v, f"{v.id_name} = {literal(conn, key)} AND {REVISION_ID} <= {rid}",
-        f" ORDER BY {REVISION_ID} DESC LIMIT 1", as_of=rid,
-    )
+def version_as_of(conn: Any, v: Versioning, key: Any, rid: int,
+                  check_revision: bool = False) -> Version | None:
+    """The version of the object ``key`` as of ``rid``: one index seek.
+
+    With ``check_revision`` nothing is found unless revision ``rid`` exists
+    (checked in the same statement).
+    """
+    where = f"{v.id_name} = {literal(conn, key)} AND {REVISION_ID} <= {rid}"
+    if check_revision:
+        where += f" AND EXISTS (SELECT 1 FROM {REVISION_TABLE} WHERE id = {rid})"
+    found = select_versions(conn, v, where, f" ORDER BY {REVISION_ID} DESC LIMIT 1", as_of=rid)
     if not found or found[0].operation_type == Operation.DELETE:
         return None
     return found[0]
+
+
+def written_id(revision: Any) -> int | None:
+    """The id of a revision given by id or as a written Revision, else None."""
+    if isinstance(revision, Revision):
+        return None if revision.id is None else int(revision.id)
+    if isinstance(revision, int) and not isinstance(revision, bool):
+        return revision
+    return None
+
+
+def checked_version_as_of(conn: Any, v: Versioning, key: Any, revision: Any) -> Version | None:
+    """:func:`version_as_of` for a revision given by id or Revision, resolving
+    it inside the same statement; raises if the revision does not exist."""
+    rid = written_id(revision)
+    if rid is None:
+        return version_as_of(conn, v, key, resolve_revision(conn, revision))
+    found = version_as_of(conn, v, key, rid, check_revision=True)
+    if found is None:
+        resolve_revision(conn, rid)  # raises RevisionNotFoundError if missing
+    return found
 
 
 def _versioning(obj: Any) -> Versioning:
@@ -358,8 +384,7 @@ def _versioning(obj: Any) -> Versioning:
 def get_as_of(obj: Any, revision: RevisionRef) -> Version | None:
     """The version of live ``obj`` as of ``revision``, or None."""
     v = _versioning(obj)
-    conn = obj._connection
-    return version_as_of(conn, v, obj.id, resolve_revision(conn, revision))
+    return checked_version_as_of(obj._connection, v, obj.id, revision)
 
 
 def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
