@@ -60,6 +60,7 @@ from vdm.sqlalchemy.conflicts import (
     check_stale,
     referenced_objects,
 )
+from vdm.sqlalchemy import native
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
@@ -104,6 +105,8 @@ class TransactionState:
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
     )
+    #: Database triggers write this revision's versions (vdm.sqlalchemy.native).
+    native: bool = False
 
 
 def transaction_state(session: Session) -> TransactionState:
@@ -200,7 +203,11 @@ def ensure_revision(
         )
     if revision in session:
         session.expunge(revision)
-    allocate_revision(connection, revision)
+    tx.native = native.covers(changed)
+    if tx.native:
+        native.begin_revision(connection, revision)
+    else:
+        allocate_revision(connection, revision)
     make_transient_to_detached(revision)
     tx.revision = revision
     tx.stored = revision_metadata(revision)
@@ -410,6 +417,9 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     tx.changed = set()
     if tx.revision is None or tx.revision.id is None:
         return
+    if tx.native:
+        native.after_flush(session, pending)
+        return
     connection = session.connection()
     for association, sides in linked.items():
         write_association_versions(
@@ -460,7 +470,9 @@ def _before_commit(session: Session) -> None:
     # The last changes first, so that what the revision leaves is final.
     session.flush()
     tx = session.info.get(_STATE_KEY)
-    if tx is not None and tx.revision is not None and tx.revision.id is not None:
+    if tx is not None and tx.native and tx.revision is not None and tx.revision.id is not None:
+        tx.empty = not native.finish_revision(session.connection(), tx.revision)
+    elif tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
         if not tx.empty:
             # What is on the revision at commit is what is stored: author
@@ -520,6 +532,9 @@ def _forget(revision: Revision) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    if native.versions_statement(state):
+        ensure_revision(state.session, state.session.connection(), native.statement_targets(state))
         return
     for mapper in state.all_mappers:
         cls = mapper.class_
