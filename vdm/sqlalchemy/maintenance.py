@@ -19,8 +19,8 @@ from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
-from vdm.sqlalchemy.associations import associations, purge_links
 from vdm.sqlalchemy import native
+from vdm.sqlalchemy.associations import associations, purge_links
 from vdm.sqlalchemy.mapping import (
     Key,
     Versioning,

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, MetaData, Table, bindparam, event, select, text
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import func as sa_func
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from vdm.errors import ConfigurationError
+from vdm.errors import ConfigurationError, UnsupportedDatabaseError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_TABLE, revision_table_name
 from vdm.sqlalchemy import nativesql
 from vdm.sqlalchemy.revision import Revision, revision_table
@@ -43,6 +43,10 @@ __all__ = ["NativeMode", "disable", "enable", "install", "is_native", "problems"
 INFO_KEY = "vdm.native"
 #: What a write from outside vdm gets.
 OUTSIDE_WRITES = ("automatic", "refuse")
+#: ``Session.info`` key: objects whose stamps to reload after commit.
+_FLUSHED = "vdm.native_flushed"
+#: ``Session.info`` key: objects of the flush under way.
+_FLUSHING = "vdm.native_flushing"
 #: Databases native versioning supports.
 DIALECTS = ("postgresql",)
 
@@ -126,7 +130,7 @@ def versioned_tables(metadata: MetaData) -> list[tuple[Table, Table]]:
 
 def _check_dialect(connection: Connection) -> None:
     if connection.dialect.name not in DIALECTS:
-        raise ConfigurationError(
+        raise UnsupportedDatabaseError(
             f"native versioning needs PostgreSQL, not {connection.dialect.name}: "
             f"MariaDB/MySQL triggers cannot write the table that fired them nor "
             f"run at commit, and SQLite has no commit-time trigger; use the "
@@ -291,12 +295,16 @@ def bypass(session: Session) -> None:
         connection.exec_driver_sql("SELECT set_config('vdm.bypass', '1', true)")
 
 
-def covers(changed: list[Any] | None) -> bool:
-    """True when the changed objects (or classes) belong to a native metadata.
+def covers(changed: list[Any] | None, connection: Connection) -> bool:
+    """True when the triggers write the versions of these changes.
 
-    One revision is written one way: by the triggers when the first
-    change that needs it is native.
+    That is, the changed objects (or classes) belong to a native metadata
+    and ``connection`` is a database with native versioning; elsewhere
+    (SQLite, MariaDB) the Python mode writes them.  One revision is
+    written one way: the way of the first change that needs it.
     """
+    if connection.dialect.name not in DIALECTS:
+        return False
     from vdm.sqlalchemy.mapping import versioning_of
 
     for obj in changed or []:
@@ -313,15 +321,43 @@ def after_flush(session: Session, pending: dict[Any, Any]) -> None:
     """The triggers wrote the versions; refresh what the flush cannot know.
 
     The trigger may have kept a row's ``revision_id`` (a no-op update, a
-    change set back), so the stamps of the flushed objects are reloaded
-    when next read.
+    change set back), and the commit replaces the provisional id by the
+    final one: the stamps of the flushed objects are reloaded when next
+    read (once the flush is done), also after a commit with
+    ``expire_on_commit=False``.
     """
-    for versioning, changes in pending.items():
-        keys = changes.inserted | changes.updated
-        for key in keys:
-            obj = session.identity_map.get(session.identity_key(versioning.cls, key))
-            if obj is not None:
-                session.expire(obj, [versioning.revision_id_key])
+    from vdm.sqlalchemy.mapping import versioning_of
+
+    flushed = session.info.setdefault(_FLUSHING, [])
+    for obj in [*session.new, *session.dirty]:
+        versioning = versioning_of(obj)
+        if versioning is not None:
+            flushed.append((obj, versioning))
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _after_flush_postexec(session: Session, flush_context: Any) -> None:
+    flushing = session.info.pop(_FLUSHING, [])
+    for obj, versioning in flushing:
+        _expire_stamp(session, obj, versioning)
+    if flushing:
+        session.info.setdefault(_FLUSHED, []).extend(flushing)
+
+
+def after_commit(session: Session) -> None:
+    """Reload the stamps of the objects the committed revision wrote."""
+    for obj, versioning in session.info.pop(_FLUSHED, []):
+        if obj in session:
+            _expire_stamp(session, obj, versioning)
+
+
+def _expire_stamp(session: Session, obj: Any, versioning: Any) -> None:
+    if not sa_inspect(obj).persistent:
+        return
+    keys = [versioning.revision_id_key]
+    if "revision" in versioning.mapper.relationships:
+        keys.append("revision")
+    session.expire(obj, keys)
 
 
 def statement_targets(state: ORMExecuteState) -> list[Any]:
@@ -335,6 +371,8 @@ def statement_targets(state: ORMExecuteState) -> list[Any]:
 
 def versions_statement(state: ORMExecuteState) -> bool:
     """True when a bulk or Core write through the session is versioned by triggers."""
+    if state.session.get_bind(mapper=state.bind_mapper).dialect.name not in DIALECTS:
+        return False
     mappers = list(state.all_mappers)
     if mappers:
         return all(any(is_native(t) for t in m.tables) for m in mappers)

@@ -490,8 +490,9 @@ END $$;
 CREATE OR REPLACE FUNCTION {self.function('truncate')}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-{self._BYPASS.format(ret='NULL')}  RAISE EXCEPTION 'vdm: TRUNCATE of versioned table % would bypass its history; '
-                  'use DELETE', TG_TABLE_NAME USING ERRCODE = 'feature_not_supported';
+{self._BYPASS.format(ret='NULL')}  RAISE EXCEPTION 'vdm: TRUNCATE of versioned table % '
+                  'would bypass its history; use DELETE', TG_TABLE_NAME
+        USING ERRCODE = 'feature_not_supported';
 END $$;
 """
 

@@ -48,6 +48,7 @@ from vdm.errors import (
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.revisions import revision_metadata
+from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import (
     affected_associations,
     pending_association_changes,
@@ -60,7 +61,6 @@ from vdm.sqlalchemy.conflicts import (
     check_stale,
     referenced_objects,
 )
-from vdm.sqlalchemy import native
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
@@ -203,7 +203,7 @@ def ensure_revision(
         )
     if revision in session:
         session.expunge(revision)
-    tx.native = native.covers(changed)
+    tx.native = native.covers(changed, connection)
     if tx.native:
         native.begin_revision(connection, revision)
     else:
@@ -509,6 +509,7 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     transaction_state(session).committed = True
+    native.after_commit(session)
 
 
 @event.listens_for(Session, "after_transaction_end")
