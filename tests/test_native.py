@@ -323,3 +323,16 @@ def test_elsewhere_the_python_mode_writes_and_install_says_why(engine: Engine) -
             f"native versioning needs PostgreSQL, not {engine.dialect.name}: ")
     finally:
         native.disable(Base.metadata)
+
+
+def test_the_native_benchmark_rows_run(pg: Engine) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--db", "postgresql", "--only", "native"],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "native/plain, create:" in done.stdout and "native/plain, update:" in done.stdout

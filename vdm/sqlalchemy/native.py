@@ -230,7 +230,8 @@ def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
         installed = _installed_hash(connection, name, live.schema)
         present = {r[0] for r in connection.execute(
             _TRIGGER_QUERY, {"table": live.name, "schema": live.schema})}
-        expected = set(nativesql.TRIGGERS) - (set() if triggers.stamped else {"vdm_stamp"})
+        expected = set(nativesql.TRIGGERS) - (
+            set() if triggers.stamped else {"vdm_stamp", "vdm_stamp_update"})
         if installed is None or not expected <= present:
             found.append(Violation("missing-trigger", live.name, None, None,
                                    f"versioned table {live.name!r} has no native "
@@ -328,24 +329,31 @@ def after_flush(session: Session, pending: dict[Any, Any]) -> None:
     """
     from vdm.sqlalchemy.mapping import versioning_of
 
-    flushed = session.info.setdefault(_FLUSHING, [])
-    for obj in [*session.new, *session.dirty]:
+    # An inserted row holds the id the ORM sent; an updated one may not
+    # (the trigger keeps the old stamp of a change set back).
+    flushing = session.info.setdefault(_FLUSHING, [])
+    flushed = session.info.setdefault(_FLUSHED, [])
+    keep_new = not session.expire_on_commit
+    for obj in [*session.dirty, *(session.new if keep_new else ())]:
         versioning = versioning_of(obj)
         if versioning is not None:
-            flushed.append((obj, versioning))
+            flushing.append((obj, versioning))
+            if keep_new:
+                flushed.append((obj, versioning))
 
 
 @event.listens_for(Session, "after_flush_postexec")
 def _after_flush_postexec(session: Session, flush_context: Any) -> None:
-    flushing = session.info.pop(_FLUSHING, [])
-    for obj, versioning in flushing:
+    for obj, versioning in session.info.pop(_FLUSHING, []):
         _expire_stamp(session, obj, versioning)
-    if flushing:
-        session.info.setdefault(_FLUSHED, []).extend(flushing)
 
 
 def after_commit(session: Session) -> None:
-    """Reload the stamps of the objects the committed revision wrote."""
+    """Reload the stamps of the objects the committed revision wrote.
+
+    Only needed with ``expire_on_commit=False``: the final id replaced
+    the provisional one the objects hold.
+    """
     for obj, versioning in session.info.pop(_FLUSHED, []):
         if obj in session:
             _expire_stamp(session, obj, versioning)

@@ -53,7 +53,8 @@ FINALIZE_TRIGGER = "vdm_finalize_revision"
 #: transaction reading its own history sees its revision as the newest.
 PROVISIONAL_BASE = 1_000_000_000
 #: Trigger names on each versioned table.
-TRIGGERS = ("vdm_stamp", "vdm_insert", "vdm_update", "vdm_delete", "vdm_truncate")
+TRIGGERS = ("vdm_stamp", "vdm_stamp_update", "vdm_insert", "vdm_update", "vdm_delete",
+            "vdm_truncate")
 
 _INS, _UPD, _DEL = (int(Operation.INSERT), int(Operation.UPDATE), int(Operation.DELETE))
 _ACTIVE = State.ACTIVE.value
@@ -515,19 +516,33 @@ END $$;
 """
 
     def triggers_sql(self) -> str:
-        """(Re)create the triggers on the live table."""
+        """(Re)create the triggers on the live table.
+
+        The ``WHEN`` conditions keep the functions from running (and AFTER
+        events from being queued) when there is nothing for them to do:
+        while vdm rewrites rows itself, and for a row the ORM inserts
+        already stamped with the transaction's revision.
+        """
         lt = self._lt()
+        live = "current_setting('vdm.bypass', true) IS DISTINCT FROM '1'"
+        rev = _quote(REVISION_ID)
         out = [f"DROP TRIGGER IF EXISTS {t} ON {lt};" for t in TRIGGERS]
         if self.stamped:
-            out.append(f"CREATE TRIGGER vdm_stamp BEFORE INSERT OR UPDATE ON {lt} "
-                       f"FOR EACH ROW EXECUTE FUNCTION {self.function('stamp')}();")
+            out += [
+                f"CREATE TRIGGER vdm_stamp BEFORE INSERT ON {lt} FOR EACH ROW "
+                f"WHEN (NEW.{rev} IS NULL OR NEW.{rev} IS DISTINCT FROM "
+                f"nullif(current_setting('vdm.revision_id', true), '')::integer) "
+                f"EXECUTE FUNCTION {self.function('stamp')}();",
+                f"CREATE TRIGGER vdm_stamp_update BEFORE UPDATE ON {lt} FOR EACH ROW "
+                f"WHEN ({live}) EXECUTE FUNCTION {self.function('stamp')}();",
+            ]
         out += [
             f"CREATE TRIGGER vdm_insert AFTER INSERT ON {lt} REFERENCING NEW TABLE AS vdm_new "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {self.function('insert')}();",
-            f"CREATE TRIGGER vdm_update AFTER UPDATE ON {lt} "
-            f"FOR EACH ROW EXECUTE FUNCTION {self.function('update')}();",
-            f"CREATE TRIGGER vdm_delete AFTER DELETE ON {lt} "
-            f"FOR EACH ROW EXECUTE FUNCTION {self.function('delete')}();",
+            f"CREATE TRIGGER vdm_update AFTER UPDATE ON {lt} FOR EACH ROW "
+            f"WHEN ({live}) EXECUTE FUNCTION {self.function('update')}();",
+            f"CREATE TRIGGER vdm_delete AFTER DELETE ON {lt} FOR EACH ROW "
+            f"WHEN ({live}) EXECUTE FUNCTION {self.function('delete')}();",
             f"CREATE TRIGGER vdm_truncate BEFORE TRUNCATE ON {lt} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {self.function('truncate')}();",
         ]
