@@ -336,3 +336,41 @@ def test_the_native_benchmark_rows_run(pg: Engine) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "native/plain, create:" in done.stdout and "native/plain, update:" in done.stdout
+
+
+def test_an_alembic_migration_installs_and_removes_the_triggers(story: Engine) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    import vdm.sqlalchemy.native_alembic  # noqa: F401 - registers the operations
+
+    with story.begin() as conn:
+        op = Operations(MigrationContext.configure(conn))
+        op.remove_vdm_triggers(Base.metadata)  # type: ignore[attr-defined]
+    with Session(story) as session:
+        assert {v.kind for v in Repository(Base.metadata, session).verify()} == {
+            "missing-trigger"}
+    with story.begin() as conn:
+        op = Operations(MigrationContext.configure(conn))
+        op.install_vdm_triggers(Base.metadata, outside_author="migration")  # type: ignore[attr-defined]
+        conn.execute(text("INSERT INTO license (id, name) VALUES (1, 'GPL')"))
+    assert rows(story, "SELECT author FROM revision") == [("migration",)]
+    with Session(story) as session:
+        assert Repository(Base.metadata, session).verify() == []
+
+
+def test_an_offline_alembic_script_holds_the_trigger_sql(pg: Engine) -> None:
+    import io
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    import vdm.sqlalchemy.native_alembic  # noqa: F401 - registers the operations
+
+    out = io.StringIO()
+    context = MigrationContext.configure(dialect_name="postgresql",
+                                         opts={"as_sql": True, "output_buffer": out})
+    Operations(context).install_vdm_triggers(Base.metadata)  # type: ignore[attr-defined]
+    script = out.getvalue()
+    assert "CREATE CONSTRAINT TRIGGER vdm_finalize_revision" in script
+    assert "CREATE TRIGGER vdm_update AFTER UPDATE ON book" in script

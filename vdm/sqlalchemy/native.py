@@ -36,8 +36,8 @@ from vdm.sqlalchemy import nativesql
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.violations import Violation
 
-__all__ = ["NativeMode", "disable", "enable", "install", "is_native", "problems", "remove",
-           "versioned_tables"]
+__all__ = ["NativeMode", "disable", "enable", "install", "install_sql", "is_native",
+           "problems", "remove", "remove_sql", "versioned_tables"]
 
 #: ``MetaData.info`` key holding the :class:`NativeMode` of a native metadata.
 INFO_KEY = "vdm.native"
@@ -137,20 +137,35 @@ def _check_dialect(connection: Connection) -> None:
             f"Python mode (do not call vdm.sqlalchemy.native.enable) there")
 
 
-def install(connection: Connection, metadata: MetaData, mode: NativeMode | None = None) -> None:
-    """Install (or upgrade) the triggers of ``metadata``'s versioned tables.
-
-    Idempotent: every function is replaced and every trigger re-created, so
-    it is also the upgrade after vdm or the model changed.  ``mode``
-    defaults to the one given to :func:`enable` (or the defaults).
-    """
-    _check_dialect(connection)
+def install_sql(metadata: MetaData, mode: NativeMode | None = None) -> str:
+    """The SQL :func:`install` runs (for a migration script written offline)."""
     mode = mode or mode_of(metadata) or NativeMode()
     sql = [nativesql.settings_function(mode.outside_writes, mode.outside_author),
            nativesql.common_sql(), nativesql.common_comment()]
     sql += [nativesql.TableTriggers(live, version).install_sql()
             for live, version in versioned_tables(metadata)]
-    _run(connection, "\n".join(sql))
+    return "\n".join(sql)
+
+
+def remove_sql(metadata: MetaData) -> str:
+    """The SQL :func:`remove` runs."""
+    sql = [nativesql.TableTriggers(live, version).remove_sql()
+           for live, version in versioned_tables(metadata)]
+    sql.append(nativesql.remove_common_sql())
+    return "\n".join(sql)
+
+
+def install(connection: Connection, metadata: MetaData, mode: NativeMode | None = None) -> None:
+    """Install (or upgrade) the triggers of ``metadata``'s versioned tables.
+
+    Idempotent: every function is replaced and every trigger re-created, so
+    it is also the upgrade after vdm or the model changed.  ``mode``
+    defaults to the one given to :func:`enable` (or the defaults).  Raises
+    :class:`vdm.UnsupportedDatabaseError` on a database other than
+    PostgreSQL.
+    """
+    _check_dialect(connection)
+    _run(connection, install_sql(metadata, mode))
 
 
 def _run(connection: Connection, sql: str) -> None:
@@ -169,10 +184,7 @@ def remove(connection: Connection, metadata: MetaData) -> None:
     The tables and their history stay; vdm's Python mode can take over.
     """
     _check_dialect(connection)
-    sql = [nativesql.TableTriggers(live, version).remove_sql()
-           for live, version in versioned_tables(metadata)]
-    sql.append(nativesql.remove_common_sql())
-    _run(connection, "\n".join(sql))
+    _run(connection, remove_sql(metadata))
 
 
 def _after_create(metadata: MetaData, connection: Connection, **kw: Any) -> None:
