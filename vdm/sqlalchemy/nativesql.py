@@ -9,8 +9,8 @@ The database keeps the transaction's revision in transaction-local
 settings (``set_config(..., true)``):
 
 ``vdm.revision_id``
-    the *provisional* id (from :data:`PROVISIONAL_BASE` up) of the revision this transaction
-    writes, taken without any lock;
+    the *provisional* id of the revision this transaction writes: the next
+    value of the sequence ``vdm_revision_candidate``, taken without a lock;
 ``vdm.source`` / ``vdm.author`` / ``vdm.message``
     set by :func:`vdm_begin_revision` when vdm's ORM path writes, so that a
     revision allocated later in the transaction keeps its metadata;
@@ -21,8 +21,12 @@ settings (``set_config(..., true)``):
     the triggers then leave the rows alone.
 
 At commit a deferred constraint trigger on ``revision`` runs the final
-step: it locks the ``revision_sequence`` row, takes the next id, stamps a
-never-decreasing timestamp and rewrites provisional ids to the final one.
+step: it locks the ``revision_sequence`` row and compares the provisional
+id with the last committed one.  Larger (no later-started writer committed
+first: the usual case) it becomes final as it is; otherwise the revision
+takes a new id, written over the provisional one in the revision, version
+and live rows.  Either way the ids follow commit order, and the timestamp,
+stamped then, never decreases along them.
 """
 
 from __future__ import annotations
@@ -49,9 +53,8 @@ from vdm.states import State
 COMMENT_PREFIX = "vdm native "
 #: Name of the constraint trigger that runs the final step at commit.
 FINALIZE_TRIGGER = "vdm_finalize_revision"
-#: Provisional revision ids start here, above every final id, so that a
-#: transaction reading its own history sees its revision as the newest.
-PROVISIONAL_BASE = 1_000_000_000
+#: The sequence provisional revision ids are taken from.
+CANDIDATE_SEQUENCE = "vdm_revision_candidate"
 #: Trigger names on each versioned table.
 TRIGGERS = ("vdm_stamp", "vdm_stamp_update", "vdm_insert", "vdm_update", "vdm_delete",
             "vdm_truncate")
@@ -96,20 +99,26 @@ def common_sql() -> str:
     """The shared functions and the commit-time constraint trigger."""
     rev, seq = _quote(REVISION_TABLE), _quote(REVISION_SEQUENCE_TABLE)
     return f"""
+CREATE SEQUENCE IF NOT EXISTS {CANDIDATE_SEQUENCE};
+-- Candidates start above every id there is (never moving back).
+SELECT setval('{CANDIDATE_SEQUENCE}', x.m)
+  FROM (SELECT greatest((SELECT coalesce(max(id), 0) FROM {rev}),
+                        (SELECT coalesce(max(last_id), 0) FROM {seq})) AS m) x,
+       {CANDIDATE_SEQUENCE} c
+ WHERE x.m > 0 AND x.m > CASE WHEN c.is_called THEN c.last_value ELSE c.last_value - 1 END;
+
 CREATE OR REPLACE FUNCTION vdm_new_revision(p_author text, p_message text, p_state text,
                                             p_extra text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-  rid integer := {PROVISIONAL_BASE} + (txid_current() % {PROVISIONAL_BASE})::integer;
+  rid integer := nextval('{CANDIDATE_SEQUENCE}');
 BEGIN
-  -- A provisional id, unique among running transactions, taken without a lock.
-  WHILE EXISTS (SELECT 1 FROM {rev} WHERE id = rid) LOOP
-    rid := {PROVISIONAL_BASE} + (rid + 1 - {PROVISIONAL_BASE}) % {PROVISIONAL_BASE};
-  END LOOP;
+  -- A provisional id, taken without a lock: final at commit unless a
+  -- writer that took a later one committed first.
+  PERFORM set_config('vdm.revision_id', rid::text, true);
   INSERT INTO {rev} (id, timestamp, author, message, state, extra)
   VALUES (rid, timezone('UTC', clock_timestamp()), p_author, p_message,
           coalesce(p_state, '{_ACTIVE}'), p_extra);
-  PERFORM set_config('vdm.revision_id', rid::text, true);
   RETURN rid;
 END $$;
 
@@ -166,38 +175,52 @@ CREATE OR REPLACE FUNCTION vdm_finalize_revision() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   prov integer := NEW.id;
+  last integer;
   final integer;
-  stamp timestamp;
   fn text;
+  fns text[] := string_to_array(coalesce(current_setting('vdm.touched', true), ''), ';');
   written integer := 0;
   n integer;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM {rev} WHERE id = prov) THEN
-    RETURN NULL;
+  IF current_setting('vdm.revision_id', true) IS DISTINCT FROM prov::text THEN
+    RETURN NULL;  -- finished already (SET CONSTRAINTS ... IMMEDIATE)
   END IF;
   PERFORM set_config('vdm.bypass', '1', true);
-  -- The short final step: from here to commit, writers serialise.
-  UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id INTO final;
-  IF final IS NULL THEN
-    INSERT INTO {seq} (id, last_id)
-    SELECT 1, coalesce(max(id), 0) + 1 FROM {rev} WHERE id < {PROVISIONAL_BASE}
-    RETURNING last_id INTO final;
-  END IF;
-  SELECT greatest(timezone('UTC', clock_timestamp()), max(timestamp)) INTO stamp
-    FROM {rev} WHERE id < {PROVISIONAL_BASE};
-  INSERT INTO {rev} (id, timestamp, author, message, state, extra)
-  SELECT final, stamp, author, message, state, extra FROM {rev} WHERE id = prov;
-  FOREACH fn IN ARRAY string_to_array(coalesce(current_setting('vdm.touched', true), ''), ';')
-  LOOP
+  FOREACH fn IN ARRAY fns LOOP
     CONTINUE WHEN fn = '';
-    EXECUTE 'SELECT ' || fn || '($1, $2)' INTO n USING prov, final;
+    EXECUTE 'SELECT ' || fn || '($1, $1)' INTO n USING prov;
     written := written + n;
   END LOOP;
-  DELETE FROM {rev} WHERE id = prov;
   IF written = 0 THEN
     -- The revision changed nothing in the end: it leaves no row.
-    DELETE FROM {rev} WHERE id = final;
-    final := NULL;
+    DELETE FROM {rev} WHERE id = prov;
+  ELSE
+    -- The short final step: from here to commit, writers serialise.
+    SELECT last_id INTO last FROM {seq} WHERE id = 1 FOR UPDATE;
+    IF last IS NULL THEN
+      INSERT INTO {seq} (id, last_id)
+      SELECT 1, coalesce(max(id), 0) FROM {rev} WHERE id <> prov
+      RETURNING last_id INTO last;
+    END IF;
+    IF prov > last THEN
+      final := prov;
+    ELSE
+      -- A writer that started later committed first: take a new id.
+      final := greatest(nextval('{CANDIDATE_SEQUENCE}'), last + 1);
+      PERFORM setval('{CANDIDATE_SEQUENCE}', final);
+      INSERT INTO {rev} (id, timestamp, author, message, state, extra)
+      SELECT final, timestamp, author, message, state, extra FROM {rev} WHERE id = prov;
+      FOREACH fn IN ARRAY fns LOOP
+        CONTINUE WHEN fn = '';
+        EXECUTE 'SELECT ' || fn || '($1, $2)' INTO n USING prov, final;
+      END LOOP;
+      DELETE FROM {rev} WHERE id = prov;
+    END IF;
+    UPDATE {seq} SET last_id = final WHERE id = 1;
+    UPDATE {rev} SET timestamp = greatest(
+        timezone('UTC', clock_timestamp()),
+        (SELECT r.timestamp FROM {rev} r WHERE r.id = last))
+     WHERE id = final;
   END IF;
   PERFORM set_config('vdm.final_id', coalesce(final::text, ''), true);
   PERFORM set_config('vdm.revision_id', '', true);
@@ -208,7 +231,8 @@ END $$;
 
 DROP TRIGGER IF EXISTS {FINALIZE_TRIGGER} ON {rev};
 CREATE CONSTRAINT TRIGGER {FINALIZE_TRIGGER} AFTER INSERT ON {rev}
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.id >= {PROVISIONAL_BASE})
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.id::text = current_setting('vdm.revision_id', true))
   EXECUTE FUNCTION vdm_finalize_revision();
 """
 
@@ -236,6 +260,7 @@ def remove_common_sql() -> str:
         "DROP FUNCTION IF EXISTS vdm_begin_revision(text, text, text, text);",
         "DROP FUNCTION IF EXISTS vdm_new_revision(text, text, text, text);",
         "DROP FUNCTION IF EXISTS vdm_native_settings();",
+        f"DROP SEQUENCE IF EXISTS {CANDIDATE_SEQUENCE};",
     ])
 
 
@@ -498,7 +523,8 @@ END $$;
 """
 
     def finish_sql(self) -> str:
-        """Rewrite the provisional revision id to the final one (run at commit)."""
+        """At commit: count this revision's versions (``prov = final``), or
+        rewrite the provisional id to the final one."""
         vt, lt = self._vt(), self._lt()
         live = "" if not self.stamped else (
             f"  UPDATE {lt} SET {REVISION_ID} = final WHERE {REVISION_ID} = prov;\n")
@@ -508,6 +534,9 @@ RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   n integer;
 BEGIN
+  IF prov = final THEN
+    RETURN (SELECT count(*) FROM (SELECT 1 FROM {vt} WHERE {REVISION_ID} = prov LIMIT 1) x);
+  END IF;
   UPDATE {vt} SET {REVISION_ID} = final WHERE {REVISION_ID} = prov;
   GET DIAGNOSTICS n = ROW_COUNT;
   UPDATE {vt} SET {EXPIRED_ID} = final WHERE {EXPIRED_ID} = prov;
