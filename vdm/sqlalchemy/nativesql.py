@@ -436,6 +436,15 @@ BEGIN
   rid := vdm_revision_id();
   UPDATE {vt} v SET {EXPIRED_ID} = rid FROM vdm_new n
    WHERE {self._key_is('v', 'n')} AND v.{EXPIRED_ID} IS NULL AND v.{REVISION_ID} <> rid;
+  touched := coalesce(current_setting('vdm.touched', true), '');
+  IF strpos(touched, ';' || {_literal(self.function('finish'))} || ';') = 0 THEN
+    -- The revision's first versions of this table: none to replace.
+    INSERT INTO {vt} ({cols})
+    SELECT {source}, rid, {_INS}{state} FROM vdm_new n;
+    PERFORM set_config('vdm.touched',
+                       touched || ';' || {_literal(self.function('finish'))} || ';', true);
+    RETURN NULL;
+  END IF;
   WITH written AS (
     INSERT INTO {vt} AS t ({cols})
     SELECT {source}, rid, {_INS}{state} FROM vdm_new n
