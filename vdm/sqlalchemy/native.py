@@ -264,9 +264,13 @@ _BEGIN = select(sa_func.vdm_begin_revision(
     bindparam("state", type_=revision_table.c.state.type),
     bindparam("extra", type_=revision_table.c.extra.type),
 ))
-_FINAL = text("SELECT nullif(current_setting('vdm.final_id', true), '')::integer")
-_IMMEDIATE = text(f"SET CONSTRAINTS {nativesql.FINALIZE_TRIGGER} IMMEDIATE")
-_TIMESTAMP = select(revision_table.c.timestamp).where(revision_table.c.id == bindparam("id"))
+_COMMIT = select(sa_func.vdm_commit_revision(
+    bindparam("changed"),
+    bindparam("author", type_=revision_table.c.author.type),
+    bindparam("message", type_=revision_table.c.message.type),
+    bindparam("state", type_=revision_table.c.state.type),
+    bindparam("extra", type_=revision_table.c.extra.type),
+).table_valued("final_id", "final_timestamp").render_derived())
 
 
 def begin_revision(connection: Connection, revision: Revision) -> None:
@@ -280,19 +284,19 @@ def begin_revision(connection: Connection, revision: Revision) -> None:
         "state": revision.state, "extra": revision.extra}).scalar_one()
 
 
-def finish_revision(connection: Connection, revision: Revision) -> bool:
+def finish_revision(connection: Connection, revision: Revision, changed: bool) -> bool:
     """Run the final step now; give ``revision`` its final id and timestamp.
 
-    Returns False when the revision changed nothing in the end (it left
-    no row).
+    ``changed``: the revision's metadata changed since :func:`begin_revision`
+    (it is stored first).  One round trip.  Returns False when the revision
+    changed nothing in the end (it left no row).
     """
-    begin_revision(connection, revision)
-    connection.execute(_IMMEDIATE)
-    final = connection.execute(_FINAL).scalar()
-    if final is None:
+    row = connection.execute(_COMMIT, {
+        "changed": changed, "author": revision.author, "message": revision.message,
+        "state": revision.state, "extra": revision.extra}).first()
+    if row is None:
         return False
-    revision.id = final
-    revision.timestamp = connection.execute(_TIMESTAMP, {"id": final}).scalar_one()
+    revision.id, revision.timestamp = row
     return True
 
 

@@ -140,6 +140,25 @@ BEGIN
   RETURN vdm_new_revision(p_author, p_message, p_state, p_extra);
 END $$;
 
+CREATE OR REPLACE FUNCTION vdm_commit_revision(p_changed boolean, p_author text,
+                                               p_message text, p_state text, p_extra text)
+RETURNS TABLE (final_id integer, final_timestamp timestamp)
+LANGUAGE plpgsql AS $$
+DECLARE
+  current text := current_setting('vdm.revision_id', true);
+BEGIN
+  -- The session's last word: what is on the revision now is stored, then
+  -- the final step runs (it would at COMMIT) so the session learns the id.
+  IF p_changed AND current IS NOT NULL AND current <> '' THEN
+    UPDATE {rev} SET author = p_author, message = p_message,
+                     state = coalesce(p_state, '{_ACTIVE}'), extra = p_extra
+     WHERE id = current::integer;
+  END IF;
+  SET CONSTRAINTS {FINALIZE_TRIGGER} IMMEDIATE;
+  RETURN QUERY SELECT r.id, r.timestamp FROM {rev} r
+   WHERE r.id = nullif(current_setting('vdm.final_id', true), '')::integer;
+END $$;
+
 CREATE OR REPLACE FUNCTION vdm_revision_id() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -237,8 +256,8 @@ CREATE CONSTRAINT TRIGGER {FINALIZE_TRIGGER} AFTER INSERT ON {rev}
 """
 
 
-COMMON_FUNCTIONS = ("vdm_new_revision", "vdm_begin_revision", "vdm_revision_id",
-                    "vdm_finalize_revision")
+COMMON_FUNCTIONS = ("vdm_new_revision", "vdm_begin_revision", "vdm_commit_revision",
+                    "vdm_revision_id", "vdm_finalize_revision")
 
 
 def common_hash() -> str:
@@ -257,6 +276,7 @@ def remove_common_sql() -> str:
         f"DROP TRIGGER IF EXISTS {FINALIZE_TRIGGER} ON {_quote(REVISION_TABLE)};",
         "DROP FUNCTION IF EXISTS vdm_finalize_revision();",
         "DROP FUNCTION IF EXISTS vdm_revision_id();",
+        "DROP FUNCTION IF EXISTS vdm_commit_revision(boolean, text, text, text, text);",
         "DROP FUNCTION IF EXISTS vdm_begin_revision(text, text, text, text);",
         "DROP FUNCTION IF EXISTS vdm_new_revision(text, text, text, text);",
         "DROP FUNCTION IF EXISTS vdm_native_settings();",
@@ -338,6 +358,10 @@ class TableTriggers:
                 f"    PERFORM set_config('vdm.touched', touched || ';' || {fin} || ';', true);\n"
                 f"  END IF;\n")
 
+    #: The transaction's revision; the function only when it has none yet.
+    _RID = ("coalesce(nullif(current_setting('vdm.revision_id', true), '')::integer, "
+            "vdm_revision_id())")
+
     _BYPASS = "  IF current_setting('vdm.bypass', true) = '1' THEN RETURN {ret}; END IF;\n"
 
     def _delete_block(self, record: str) -> str:
@@ -362,8 +386,9 @@ class TableTriggers:
     def _write_block(self, record: str, op: int) -> str:
         vt, cols = self._vt(), self._version_columns()[0]
         return f"""
-  UPDATE {vt} v SET {EXPIRED_ID} = rid
-   WHERE {self._key_is('v', record)} AND v.{EXPIRED_ID} IS NULL AND v.{REVISION_ID} <> rid;
+  WITH expired AS (
+    UPDATE {vt} v SET {EXPIRED_ID} = rid
+     WHERE {self._key_is('v', record)} AND v.{EXPIRED_ID} IS NULL AND v.{REVISION_ID} <> rid)
   INSERT INTO {vt} AS t ({cols}) VALUES ({self._values(record, op)})
   {self._upsert_tail(keep_insert=True)};
 """
@@ -387,7 +412,7 @@ BEGIN
       NEW.{rev} := OLD.{rev};
       RETURN NEW;
     END IF;
-    rid := vdm_revision_id();
+    rid := {self._RID};
     IF OLD.{rev} = rid AND NOT ({self._changed('NEW', 'OLD', self.key)}) THEN
       -- Set back to the values of the version this revision expired:
       -- the change is undone and stores nothing.
@@ -402,7 +427,7 @@ BEGIN
     NEW.{rev} := rid;
     RETURN NEW;
   END IF;
-  NEW.{rev} := vdm_revision_id();
+  NEW.{rev} := {self._RID};
   RETURN NEW;
 END $$;
 """
@@ -433,7 +458,7 @@ DECLARE
   again integer;
 BEGIN
 {self._BYPASS.format(ret='NULL')}  IF NOT EXISTS (SELECT 1 FROM vdm_new) THEN RETURN NULL; END IF;
-  rid := vdm_revision_id();
+  rid := {self._RID};
   UPDATE {vt} v SET {EXPIRED_ID} = rid FROM vdm_new n
    WHERE {self._key_is('v', 'n')} AND v.{EXPIRED_ID} IS NULL AND v.{REVISION_ID} <> rid;
   touched := coalesce(current_setting('vdm.touched', true), '');
@@ -490,13 +515,13 @@ DECLARE
 BEGIN
 {self._BYPASS.format(ret='NULL')}  IF {self._changed('NEW', 'OLD', self.key)} THEN
     -- A new key is a new object: the old one ends here.
-    rid := vdm_revision_id();
+    rid := {self._RID};
 {self._delete_block('OLD')}
 {self._write_block('NEW', _INS)}
 {self._touch()}    RETURN NULL;
   END IF;
   IF NOT ({self._changed('NEW', 'OLD', self.columns)}) THEN RETURN NULL; END IF;
-  rid := vdm_revision_id();
+  rid := {self._RID};
 {set_back}
 {self._write_block('NEW', _UPD)}
 {self._touch()}  RETURN NULL;
@@ -513,7 +538,7 @@ DECLARE
   own integer;
   touched text;
 BEGIN
-{self._BYPASS.format(ret='NULL')}  rid := vdm_revision_id();
+{self._BYPASS.format(ret='NULL')}  rid := {self._RID};
 {self._delete_block('OLD')}
 {self._touch()}  RETURN NULL;
 END $$;

@@ -471,7 +471,8 @@ def _before_commit(session: Session) -> None:
     session.flush()
     tx = session.info.get(_STATE_KEY)
     if tx is not None and tx.native and tx.revision is not None and tx.revision.id is not None:
-        tx.empty = not native.finish_revision(session.connection(), tx.revision)
+        tx.empty = not native.finish_revision(
+            session.connection(), tx.revision, revision_metadata(tx.revision) != tx.stored)
     elif tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
         if not tx.empty:
