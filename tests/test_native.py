@@ -381,3 +381,15 @@ def test_an_offline_alembic_script_holds_the_trigger_sql(pg: Engine) -> None:
     script = out.getvalue()
     assert "CREATE CONSTRAINT TRIGGER vdm_finalize_revision" in script
     assert "CREATE TRIGGER vdm_update AFTER UPDATE ON book" in script
+
+
+def test_the_repository_rebuilds_a_native_database(story: Engine) -> None:
+    commit_books(story, wp="A")
+    with Session(story) as session:
+        repo = Repository(Base.metadata, session)
+        repo.rebuild_db()  # drop_all removes the triggers, create_all installs them
+        assert repo.verify() == []
+        session.revision = Revision(author="me", message="again")  # type: ignore[attr-defined]
+        session.add(Book(name="wp", title="B"))
+        session.commit()
+    assert rows(story, "SELECT id, revision_id, title FROM book_revision") == [(1, 1, "B")]
