@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from models import Author, Base, Book, License
 from secondary_models import Article, BlogBase, Keyword
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Engine, MetaData, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from vdm import NoRevisionError, Operation, UnsupportedDatabaseError
@@ -34,22 +34,24 @@ def pg(engine: Engine) -> Engine:
     return engine
 
 
+def native_model(metadata: MetaData, engine: Engine) -> Iterator[Engine]:
+    """``metadata`` in native mode, its tables created, for one test."""
+    native.enable(metadata)
+    metadata.create_all(engine)
+    yield engine
+    native.disable(metadata)
+
+
 @pytest.fixture
 def story(pg: Engine) -> Iterator[Engine]:
     """The story model (books, authors, licenses) in native mode."""
-    native.enable(Base.metadata)
-    Base.metadata.create_all(pg)
-    yield pg
-    native.disable(Base.metadata)
+    yield from native_model(Base.metadata, pg)
 
 
 @pytest.fixture
 def blog(pg: Engine) -> Iterator[Engine]:
     """The blog model (articles, keywords through a plain association table)."""
-    native.enable(BlogBase.metadata)
-    BlogBase.metadata.create_all(pg)
-    yield pg
-    native.disable(BlogBase.metadata)
+    yield from native_model(BlogBase.metadata, pg)
 
 
 def dbapi_connection(engine: Engine) -> psycopg.Connection[Any]:

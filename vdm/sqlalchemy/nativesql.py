@@ -364,6 +364,15 @@ class TableTriggers:
 
     _BYPASS = "  IF current_setting('vdm.bypass', true) = '1' THEN RETURN {ret}; END IF;\n"
 
+    def _trigger_function(self, part: str, variables: tuple[str, ...], body: str,
+                          ret: str) -> str:
+        """A trigger function of the table: declarations, the bypass check, ``body``."""
+        declare = "".join(f"  {v};\n" for v in variables)
+        return (f"\nCREATE OR REPLACE FUNCTION {self.function(part)}() RETURNS trigger\n"
+                f"LANGUAGE plpgsql AS $$\n"
+                f"{'DECLARE' + chr(10) + declare if declare else ''}BEGIN\n"
+                f"{self._BYPASS.format(ret=ret)}{body}\nEND $$;\n")
+
     def _delete_block(self, record: str) -> str:
         vt, cols = self._vt(), self._version_columns()[0]
         return f"""
@@ -400,14 +409,9 @@ class TableTriggers:
         same_as_prev = " AND ".join(
             f"v.{_quote(n)} IS NOT DISTINCT FROM NEW.{_quote(n)}" for n in self.columns)
         changed = self._changed("NEW", "OLD", self.columns)
-        return f"""
-CREATE OR REPLACE FUNCTION {self.function('stamp')}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  rid integer;
-  prev integer;
-BEGIN
-{self._BYPASS.format(ret='NEW')}  IF TG_OP = 'UPDATE' THEN
+        return self._trigger_function(
+            'stamp', ('rid integer', 'prev integer'), f"""
+  IF TG_OP = 'UPDATE' THEN
     IF NOT ({changed}) THEN
       NEW.{rev} := OLD.{rev};
       RETURN NEW;
@@ -428,9 +432,7 @@ BEGIN
     RETURN NEW;
   END IF;
   NEW.{rev} := {self._RID};
-  RETURN NEW;
-END $$;
-"""
+  RETURN NEW;""", ret='NEW')
 
     def insert_sql(self) -> str:
         """AFTER INSERT statement trigger: version the new rows set-based."""
@@ -449,15 +451,9 @@ END $$;
         unexpire = live_fix or f"""
     UPDATE {vt} p SET {EXPIRED_ID} = NULL FROM back b
      WHERE {self._key_is('p', 'b')} AND p.{EXPIRED_ID} = rid;"""
-        return f"""
-CREATE OR REPLACE FUNCTION {self.function('insert')}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  rid integer;
-  touched text;
-  again integer;
-BEGIN
-{self._BYPASS.format(ret='NULL')}  IF NOT EXISTS (SELECT 1 FROM vdm_new) THEN RETURN NULL; END IF;
+        return self._trigger_function(
+            'insert', ('rid integer', 'touched text', 'again integer'), f"""
+  IF NOT EXISTS (SELECT 1 FROM vdm_new) THEN RETURN NULL; END IF;
   rid := {self._RID};
   UPDATE {vt} v SET {EXPIRED_ID} = rid FROM vdm_new n
    WHERE {self._key_is('v', 'n')} AND v.{EXPIRED_ID} IS NULL AND v.{REVISION_ID} <> rid;
@@ -488,9 +484,7 @@ BEGIN
       RETURNING {keys}, p.{REVISION_ID} AS vdm_prev){unexpire}
     PERFORM set_config('vdm.bypass', '', true);
   END IF;
-{self._touch()}  RETURN NULL;
-END $$;
-"""
+{self._touch()}  RETURN NULL;""", ret='NULL')
 
     def update_sql(self) -> str:
         """AFTER UPDATE row trigger."""
@@ -505,15 +499,9 @@ END $$;
 {self._touch()}    RETURN NULL;
   END IF;
 """
-        return f"""
-CREATE OR REPLACE FUNCTION {self.function('update')}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  rid integer;
-  own integer;
-  touched text;
-BEGIN
-{self._BYPASS.format(ret='NULL')}  IF {self._changed('NEW', 'OLD', self.key)} THEN
+        return self._trigger_function(
+            'update', ('rid integer', 'own integer', 'touched text'), f"""
+  IF {self._changed('NEW', 'OLD', self.key)} THEN
     -- A new key is a new object: the old one ends here.
     rid := {self._RID};
 {self._delete_block('OLD')}
@@ -524,37 +512,23 @@ BEGIN
   rid := {self._RID};
 {set_back}
 {self._write_block('NEW', _UPD)}
-{self._touch()}  RETURN NULL;
-END $$;
-"""
+{self._touch()}  RETURN NULL;""", ret='NULL')
 
     def delete_sql(self) -> str:
         """AFTER DELETE row trigger: a hard delete is a delete version."""
-        return f"""
-CREATE OR REPLACE FUNCTION {self.function('delete')}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  rid integer;
-  own integer;
-  touched text;
-BEGIN
-{self._BYPASS.format(ret='NULL')}  rid := {self._RID};
+        return self._trigger_function(
+            'delete', ('rid integer', 'own integer', 'touched text'), f"""
+  rid := {self._RID};
 {self._delete_block('OLD')}
-{self._touch()}  RETURN NULL;
-END $$;
-"""
+{self._touch()}  RETURN NULL;""", ret='NULL')
 
     def truncate_sql(self) -> str:
         """BEFORE TRUNCATE: refused, it would bypass history."""
-        return f"""
-CREATE OR REPLACE FUNCTION {self.function('truncate')}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-{self._BYPASS.format(ret='NULL')}  RAISE EXCEPTION 'vdm: TRUNCATE of versioned table % '
+        return self._trigger_function(
+            'truncate', (), """
+  RAISE EXCEPTION 'vdm: TRUNCATE of versioned table % '
                   'would bypass its history; use DELETE', TG_TABLE_NAME
-        USING ERRCODE = 'feature_not_supported';
-END $$;
-"""
+        USING ERRCODE = 'feature_not_supported';""", ret='NULL')
 
     def finish_sql(self) -> str:
         """At commit: count this revision's versions (``prov = final``), or
