@@ -395,3 +395,12 @@ def test_the_repository_rebuilds_a_native_database(story: Engine) -> None:
         session.add(Book(name="wp", title="B"))
         session.commit()
     assert rows(story, "SELECT id, revision_id, title FROM book_revision") == [(1, 1, "B")]
+
+
+def test_an_unknown_outside_writes_setting_is_refused_at_once() -> None:
+    from vdm import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        native.enable(MetaData(), outside_writes="ignore")
+    assert str(caught.value) == (
+        "outside_writes must be one of 'automatic', 'refuse', not 'ignore'")

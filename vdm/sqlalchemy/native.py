@@ -28,7 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, bindparam, event, select, text
 from sqlalchemy import func as sa_func
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.elements import ClauseElement
 
 from vdm.errors import ConfigurationError, UnsupportedDatabaseError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_TABLE, revision_table_name
@@ -395,7 +397,12 @@ def statement_targets(state: ORMExecuteState) -> list[Any]:
 
 def versions_statement(state: ORMExecuteState) -> bool:
     """True when a bulk or Core write through the session is versioned by triggers."""
-    if state.session.get_bind(mapper=state.bind_mapper).dialect.name not in DIALECTS:
+    try:
+        clause = state.statement if isinstance(state.statement, ClauseElement) else None
+        bind = state.session.get_bind(mapper=state.bind_mapper, clause=clause)
+    except UnboundExecutionError:
+        return False  # execute() reports it
+    if bind.dialect.name not in DIALECTS:
         return False
     mappers = list(state.all_mappers)
     if mappers:
