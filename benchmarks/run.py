@@ -28,6 +28,7 @@ import sqlalchemy
 
 from benchmarks.common import MODES, Sizes
 from benchmarks.databases import DATABASES, unreachable
+from benchmarks.native import run_native
 from benchmarks.worker import serve
 
 SYSTEMS = ("plain", "vdm", "continuum", "history")
@@ -38,7 +39,7 @@ WRITER_SYSTEMS = ("plain", "vdm")
 TABLE_DATABASES = ("sqlite", "postgresql")
 WRITER_DATABASES = ("postgresql", "mariadb")
 ONLY = ("create", "update", "asof", "live_read", "all_as_of", "versions",
-        "authors", "writers", "statements", "memory")
+        "authors", "writers", "statements", "memory", "native")
 SHORT = {"vdm": "vdm", "continuum": "cont", "history": "hist"}
 
 
@@ -185,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
                     parts &= {"writers"}
                 if db not in WRITER_DATABASES:
                     parts -= {"writers"}
+            if "native" in parts:  # native versioning rows: benchmarks/native.py
+                parts.discard("native")
+                if args.db != "all" or db == "postgresql":
+                    run_native(db, workdir, mode)
             if not parts:
                 continue
             results = run_database(db, workdir, mode, parts)

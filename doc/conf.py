@@ -46,3 +46,21 @@ autodoc_default_options = {"members": True}
 # Code blocks of the pages are run by the doctest builder; ellipses let an
 # error message or a repr be shown in part.
 doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+# doc/native.rst runs its example on PostgreSQL; ``:skipif:`` skips it when
+# no server is reachable.
+doctest_global_setup = '''
+def postgresql_unreachable():
+    import os
+    from sqlalchemy import create_engine
+    url = os.environ.get("VDM_TEST_POSTGRESQL_URL",
+                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return False
+    except Exception:
+        return True
+    finally:
+        engine.dispose()
+'''

@@ -14,7 +14,9 @@ import pytest
 
 from .harness import Harness, SQLAlchemyHarness, SQLObjectHarness
 
-BACKENDS = ("sqlalchemy", "sqlobject")
+#: ``sqlalchemy-native``: the SQLAlchemy backend with native versioning
+#: (database triggers write the versions; PostgreSQL only).
+BACKENDS = ("sqlalchemy", "sqlobject", "sqlalchemy-native")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -26,6 +28,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 def _open(backend: str, db: Any, engine: Any, model: str) -> Harness:
     if backend == "sqlalchemy":
         return SQLAlchemyHarness(engine, model)
+    if backend == "sqlalchemy-native":
+        if engine.dialect.name != "postgresql":
+            pytest.skip("native versioning needs PostgreSQL triggers (see doc/native.rst)")
+        return SQLAlchemyHarness(engine, model, native=True)
     from sqlobject_models import sqlobject_uri
 
     return SQLObjectHarness(engine, model, uri=sqlobject_uri(db))

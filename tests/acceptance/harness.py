@@ -197,7 +197,9 @@ class Harness:
             if self.engine.dialect.name in ("mysql", "mariadb"):
                 conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
             elif self.engine.dialect.name == "postgresql":
-                conn.execute(text("SET session_replication_role = replica"))
+                # LOCAL: the setting must not outlive the transaction on a pooled
+                # connection (it also turns off native versioning triggers).
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(sql))
 
 
@@ -206,8 +208,10 @@ class SQLAlchemyHarness(Harness):
 
     backend = "sqlalchemy"
 
-    def __init__(self, engine: Engine, model: str, create: bool = True) -> None:
+    def __init__(self, engine: Engine, model: str, create: bool = True,
+                 native: bool = False) -> None:
         super().__init__(engine, model)
+        self.native = native
         if model == "story":
             import models
 
@@ -220,6 +224,10 @@ class SQLAlchemyHarness(Harness):
                 "Package", "Tag", "PackageTag", "PackageExtra", "License", "Group",
                 "PackageGroup")}
             self.metadata = link_models.LinkBase.metadata
+        if native:
+            from vdm.sqlalchemy import native as native_mode
+
+            native_mode.enable(self.metadata)
         if create:
             self.metadata.create_all(engine)
         self.session = SASession(engine)
@@ -238,10 +246,14 @@ class SQLAlchemyHarness(Harness):
         self.session.rollback()
 
     def _other(self) -> Harness:
-        return SQLAlchemyHarness(self.engine, self.model, create=False)
+        return SQLAlchemyHarness(self.engine, self.model, create=False, native=self.native)
 
     def _close(self) -> None:
         self.session.close()
+        if self.native:
+            from vdm.sqlalchemy import native as native_mode
+
+            native_mode.disable(self.metadata)
 
     def create(self, cls_name: str, **values: Any) -> Any:
         obj = self.classes[cls_name](**values)

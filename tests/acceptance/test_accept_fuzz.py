@@ -447,7 +447,7 @@ class History(RuleBasedStateMachine):
             assert self.h.field_history(obj, "name") == expected_history, (table, key)
 
 
-@pytest.mark.parametrize("backend", ["sqlalchemy", "sqlobject"])
+@pytest.mark.parametrize("backend", ["sqlalchemy", "sqlobject", "sqlalchemy-native"])
 def test_history_holds_after_any_sequence_of_edits(backend: str, db: Any, engine: Any) -> None:
     class Machine(History):
         @staticmethod

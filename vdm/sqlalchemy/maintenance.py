@@ -19,6 +19,7 @@ from vdm.errors import DetachedError, IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
+from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import associations, purge_links
 from vdm.sqlalchemy.mapping import (
     Key,
@@ -39,6 +40,7 @@ def purge_revision(
     leave_record: bool,
 ) -> None:
     """Remove ``revision_id`` from the history of every versioned table."""
+    native.bypass(session)
     connection = session.connection()
     plans: dict[Versioning, PurgePlan] = {}
     for v in versionings:
@@ -205,6 +207,7 @@ def purge_object(session: Session, obj: Any) -> None:
     if object_session(obj) is not session:
         raise DetachedError(f"{obj!r} is not in this repository's session", obj=obj)
     key = versioning.key_of(obj)
+    native.bypass(session)
     connection = session.connection()
     # Its links through association tables go with it (they are its history).
     for writer in versioning.writers:

@@ -50,6 +50,7 @@ from vdm.errors import (
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.revisions import revision_metadata
+from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import (
     affected_associations,
     pending_association_changes,
@@ -108,6 +109,8 @@ class TransactionState:
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
     )
+    #: Database triggers write this revision's versions (vdm.sqlalchemy.native).
+    native: bool = False
 
 
 def transaction_state(session: Session) -> TransactionState:
@@ -222,7 +225,11 @@ def ensure_revision(
         )
     if revision in session:
         session.expunge(revision)
-    allocate_revision(connection, revision)
+    tx.native = native.covers(changed, connection)
+    if tx.native:
+        native.begin_revision(connection, revision)
+    else:
+        allocate_revision(connection, revision)
     make_transient_to_detached(revision)
     tx.revision = revision
     tx.stored = revision_metadata(revision)
@@ -432,6 +439,9 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     tx.changed = set()
     if tx.revision is None or tx.revision.id is None:
         return
+    if tx.native:
+        native.after_flush(session, pending)
+        return
     connection = session.connection()
     for association, sides in linked.items():
         write_association_versions(
@@ -482,7 +492,10 @@ def _before_commit(session: Session) -> None:
     # The last changes first, so that what the revision leaves is final.
     session.flush()
     tx = session.info.get(_STATE_KEY)
-    if tx is not None and tx.revision is not None and tx.revision.id is not None:
+    if tx is not None and tx.native and tx.revision is not None and tx.revision.id is not None:
+        tx.empty = not native.finish_revision(
+            session.connection(), tx.revision, revision_metadata(tx.revision) != tx.stored)
+    elif tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
         if not tx.empty:
             # What is on the revision at commit is what is stored: author
@@ -519,6 +532,7 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     transaction_state(session).committed = True
+    native.after_commit(session)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -545,6 +559,9 @@ def _forget(revision: Revision) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    if native.versions_statement(state):
+        ensure_revision(state.session, state.session.connection(), native.statement_targets(state))
         return
     for mapper in state.all_mappers:
         cls = mapper.class_

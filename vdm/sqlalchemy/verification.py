@@ -15,6 +15,7 @@ from sqlalchemy.sql import Executable
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.sqlalchemy import native
 from vdm.sqlalchemy.mapping import Versioning
 from vdm.sqlalchemy.revision import revision_table
 from vdm.sqlalchemy.types import comparable
@@ -41,6 +42,10 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
         # Reflected tables and association tables have no link collections.
         for spec in getattr(v, "links", {}).values():
             found.extend(check_links(connection, spec))
+    # Native versioning: a table whose trigger is missing or stale.
+    for metadata in {id(v.table.metadata): v.table.metadata for v in versionings
+                     if native.is_native(v.table)}.values():
+        found.extend(native.problems(connection, metadata))
     return found
 
 
