@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import secrets
 from typing import Any
 
 from vdm.errors import InvalidInputError
@@ -56,3 +58,21 @@ def changed_metadata(
     if changed:
         check_revision_metadata(current["author"], current["message"])
     return current, changed
+
+
+#: The timestamp a revision row carries while its id is provisional: far
+#: below every real one, so such rows never sit among the latest revisions.
+PROVISIONAL_TIMESTAMP = dt.datetime(1970, 1, 1)
+
+
+def provisional_revision_id() -> int:
+    """A negative id for a revision until commit gives it its final one.
+
+    Random, so taking one needs no lock; the ``revision`` table's primary
+    key refuses the (one in two billion) clash with another open revision,
+    and the caller draws again.
+
+        >>> -2**31 < provisional_revision_id() < 0
+        True
+    """
+    return -1 - secrets.randbelow(2**31 - 2)

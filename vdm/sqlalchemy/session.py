@@ -60,9 +60,11 @@ from vdm.sqlalchemy.conflicts import (
     check_stale,
     referenced_objects,
 )
+from vdm.sqlalchemy.commit import defers_revision_id, finalise_revision
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
+    allocate_provisional_revision,
     allocate_revision,
     revision_table,
     store_revision_metadata,
@@ -200,7 +202,10 @@ def ensure_revision(
         )
     if revision in session:
         session.expunge(revision)
-    allocate_revision(connection, revision)
+    if defers_revision_id(connection):
+        allocate_provisional_revision(connection, revision)
+    else:
+        allocate_revision(connection, revision)
     make_transient_to_detached(revision)
     tx.revision = revision
     tx.stored = revision_metadata(revision)
@@ -462,10 +467,38 @@ def _before_commit(session: Session) -> None:
     tx = session.info.get(_STATE_KEY)
     if tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
-        if not tx.empty:
+        if tx.empty:
+            return
+        if tx.revision.id < 0:
+            # The final step: the real id, under the sequence lock that the
+            # commit releases.  It writes the metadata as it is now.
+            provisional = tx.revision.id
+            finalise_revision(session.connection(), tx.revision, tx.written)
+            _show_final_id(session, tx.revision, provisional)
+            tx.stored = revision_metadata(tx.revision)
+        else:
             # What is on the revision at commit is what is stored: author
             # or message set after the first flush are written now.
             tx.stored = store_revision_metadata(session.connection(), tx.revision, tx.stored)
+
+
+def _show_final_id(session: Session, revision: Revision, provisional: int) -> None:
+    """Make the session's objects show ``revision``'s final id instead of ``provisional``."""
+    make_transient(revision)
+    make_transient_to_detached(revision)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Revision):
+            if obj.id == provisional:
+                session.expunge(obj)
+            continue
+        versioning = versioning_of(obj)
+        if versioning is None:
+            continue
+        state = orm_attributes.instance_state(obj)
+        if state.dict.get(versioning.revision_id_key) == provisional:
+            orm_attributes.set_committed_value(obj, versioning.revision_id_key, revision.id)
+            if "revision" in state.dict:
+                session.expire(obj, ["revision"])
 
 
 def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:

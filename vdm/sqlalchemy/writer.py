@@ -225,8 +225,14 @@ class TableStatements:
     def stale_check(self) -> Executable:
         """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
         live = self.v.table
-        return (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
-                .where(self._live_keys).with_for_update())
+        statement = (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
+                     .where(self._live_keys).with_for_update())
+        if {c.key for c in live.primary_key} == set(self.v.key_names):
+            # MariaDB would rather scan the covering revision_id index,
+            # locking every row of it: concurrent writers then deadlock.
+            for dialect in ("mysql", "mariadb"):
+                statement = statement.with_hint(live, "FORCE INDEX (PRIMARY)", dialect)
+        return statement
 
 
 def live_source(v: Any) -> tuple[Any, list[tuple[str, Any]]]:
