@@ -1,8 +1,8 @@
 """The final step of a commit: a provisional revision id becomes the real one.
 
 On PostgreSQL and MariaDB/MySQL a writing transaction works under a
-*provisional* revision id, a negative number that takes no lock
-(:func:`vdm.revisions.provisional_revision_id`): its revision row, its
+*provisional* revision id, a random number above every real id that takes
+no lock (:func:`vdm.revisions.provisional_revision_id`): its revision row, its
 version rows and the live rows it changed carry it.  Only at commit, after
 the last flush, :func:`finalise_revision` locks the ``revision_sequence``
 row, takes the next id, stamps the timestamp (never below the previous
@@ -34,8 +34,10 @@ from sqlalchemy import (
     update,
 )
 
+from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
+from vdm.revisions import PROVISIONAL_IDS_FROM, is_provisional
 from vdm.sqlalchemy.revision import (
     Revision,
     revision_sequence_table,
@@ -66,7 +68,8 @@ _READ_LOCKED = (
     .where(_seq.c.id == 1)
     .with_for_update(read=True)
 )
-_LATEST_TIMESTAMP = select(func.max(revision_table.c.timestamp)).where(revision_table.c.id > 0)
+_LATEST_TIMESTAMP = select(func.max(revision_table.c.timestamp)).where(
+    revision_table.c.id < PROVISIONAL_IDS_FROM)
 
 
 def _rewrite(table: Any, column: str) -> Executable:
@@ -99,7 +102,7 @@ def finalise_revision(
     and ``revision.timestamp``.
     """
     provisional = revision.id
-    assert provisional is not None and provisional < 0
+    assert is_provisional(provisional)
     if connection.dialect.update_returning:
         final = connection.execute(_BUMP_RETURNING).scalar()
         # A fresh statement, so a fresh snapshot: it sees the revision
@@ -114,6 +117,10 @@ def finalise_revision(
                 _LATEST_TIMESTAMP.with_for_update(read=True)).scalar()
     if final is None:
         final = _seed_sequence(connection)
+    if is_provisional(final):
+        raise ConfigurationError(
+            f"revision id {final} reaches the range vdm keeps for provisional "
+            f"ids ({PROVISIONAL_IDS_FROM} and up)")
     timestamp = utcnow()
     if previous is not None and previous > timestamp:
         # Another server's (or an adjusted) clock: never go back along ids.
@@ -157,7 +164,7 @@ def _ordered(tables: Iterable[Any]) -> list[Any]:
 def _seed_sequence(connection: Connection) -> int:
     """Create the sequence row a migration left out, after the highest id."""
     start = select(func.coalesce(func.max(revision_table.c.id), 0) + 1).where(
-        revision_table.c.id > 0)
+        revision_table.c.id < PROVISIONAL_IDS_FROM)
     connection.execute(insert(_seq).values(id=1, last_id=start.scalar_subquery()))
     found: int = connection.execute(select(_seq.c.last_id).where(_seq.c.id == 1)).scalar_one()
     return found

@@ -47,7 +47,7 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
-from vdm.revisions import revision_metadata
+from vdm.revisions import is_provisional, revision_metadata
 from vdm.sqlalchemy.associations import (
     affected_associations,
     pending_association_changes,
@@ -469,7 +469,7 @@ def _before_commit(session: Session) -> None:
         take_back_net_no_ops(session, tx)
         if tx.empty:
             return
-        if tx.revision.id < 0:
+        if is_provisional(tx.revision.id):
             # The final step: the real id, under the sequence lock that the
             # commit releases.  It writes the metadata as it is now.
             provisional = tx.revision.id
