@@ -32,15 +32,22 @@ from vdm.sqlalchemy.writer import chunks, statements_for
 _UNKNOWN = object()
 
 
-def check_stale(session: Session, objs: list[Any]) -> None:
-    """Raise if another revision changed or deleted ``objs`` since they were read."""
+def check_stale(session: Session, objs: list[Any],
+                current: dict[Versioning, dict[Key, Any]] | None = None) -> None:
+    """Raise if another revision changed or deleted ``objs`` since they were read.
+
+    The rows are locked; ``current`` (per base versioning) receives the
+    ``revision_id`` each row has now, the revision of its current version.
+    """
     by_table: dict[Versioning, dict[Key, tuple[Any, Any]]] = defaultdict(dict)
     for obj in objs:
         state = orm_attributes.instance_state(obj)
         if state.key is None:
             continue
         loaded = state.committed_state.get(REVISION_ID, state.dict.get(REVISION_ID, _UNKNOWN))
-        if loaded is _UNKNOWN or loaded is orm_attributes.NO_VALUE:
+        if loaded is orm_attributes.NO_VALUE:
+            loaded = _UNKNOWN
+        if loaded is _UNKNOWN and current is None:
             continue
         versioning = versioning_of(obj)
         assert versioning is not None
@@ -48,10 +55,12 @@ def check_stale(session: Session, objs: list[Any]) -> None:
         by_table[versioning.root][tuple(state.key[1])] = (obj, loaded)
     for versioning, expected in by_table.items():
         found = _locked_revisions(session.connection(), versioning, list(expected))
+        if current is not None:
+            current[versioning].update(found)
         for key, (obj, loaded) in expected.items():
             if key not in found:
                 raise _deleted_meanwhile(versioning, key, obj)
-            if found[key] != loaded:
+            if loaded is not _UNKNOWN and found[key] != loaded:
                 raise ConflictError(
                     f"{versioning.describe(key)} was changed by revision "
                     f"{found[key]} after this session read it (at revision "

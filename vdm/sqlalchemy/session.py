@@ -102,6 +102,11 @@ class TransactionState:
     #: Tables that may hold a version equal to the previous one (a key
     #: versioned again by a later flush, a row updated with equal values).
     suspects: set[Versioning] = field(default_factory=set)
+    #: Per base versioning, the ``revision_id`` the stale check found on
+    #: rows this revision changes: the revision of their current version.
+    current: dict[Versioning, dict[Key, Any]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
@@ -266,7 +271,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         return
     transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
     ensure_revision(session, session.connection(), changed)
-    check_stale(session, deleted + changed_dirty)
+    check_stale(session, deleted + changed_dirty, transaction_state(session).current)
     check_exist(session, referenced_objects(session, new, dirty))
     if deleted:
         check_no_new_references(session, deleted)
@@ -429,7 +434,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
         if changes:
             write_versions(
                 connection, versioning, changes, tx.revision.id,
-                tx.written[versioning],
+                tx.written[versioning], tx.current.get(versioning.root),
             )
     check_duplicate_links(
         connection, {v: c.inserted for v, c in pending.items() if c.inserted}, tx.written,
