@@ -94,16 +94,17 @@ def test_concurrent_writers_get_commit_ordered_ids(db: Any, connection: Any,
     if db.name == "sqlite":
         pytest.skip("needs a server database with row locks (SQLite locks the file)")
     sessions = [new_session() for _ in range(6)]
-    started: dict[int, float] = {}
+    committed: dict[int, float] = {}
     errors: list[BaseException] = []
 
     def writer(i: int, s: Session) -> None:
         try:
-            s.revision = Revision(author=f"w{i}")
+            s.revision = rev = Revision(author=f"w{i}")
             License(name=f"l{i}", connection=s.transaction)
+            # All six write at once, and commit in the opposite order.
             time.sleep(0.05 * (6 - i))
-            started[s.revision.id] = time.monotonic()  # type: ignore[index]
             s.commit()
+            committed[rev.id] = time.monotonic()  # type: ignore[index]
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -113,9 +114,9 @@ def test_concurrent_writers_get_commit_ordered_ids(db: Any, connection: Any,
     for t in threads:
         t.join(60)
     assert not errors
-    ids = sorted(started)
+    ids = sorted(committed)
     assert ids == list(range(1, 7))
-    assert sorted(started, key=started.__getitem__) == ids
+    assert sorted(committed, key=committed.__getitem__) == ids
     stamps = [r[0] for r in rows(engine, "SELECT timestamp FROM revision ORDER BY id")]
     assert stamps == sorted(stamps)
 

@@ -44,7 +44,7 @@ from vdm.sqlalchemy.revision import (
     revision_table,
     utcnow,
 )
-from vdm.sqlalchemy.writer import cached_on
+from vdm.sqlalchemy.writer import cached_on, expire_deferred
 
 #: Dialects whose writers work under a provisional id until commit.
 DEFERRED_DIALECTS = frozenset({"postgresql", "mysql", "mariadb"})
@@ -93,6 +93,7 @@ def _rewrites(versioning: Any, expired: bool) -> list[Executable]:
 
 def finalise_revision(
     connection: Connection, revision: Revision, written: dict[Any, dict[Any, Operation]],
+    expire_later: dict[Any, set[Any]] | None = None,
 ) -> None:
     """Give ``revision`` (written under a provisional id) its final id and timestamp.
 
@@ -113,10 +114,17 @@ def finalise_revision(
         row = connection.execute(_READ_LOCKED).first()
         final, previous = (row[0], row[1]) if row is not None else (None, None)
         if final is not None and previous is None:
-            previous = connection.execute(
-                _LATEST_TIMESTAMP.with_for_update(read=True)).scalar()
+            # No revision just below (the first one, or a gap): a plain
+            # read, since a locking one could wait for provisional rows.
+            previous = connection.execute(_LATEST_TIMESTAMP).scalar()
     if final is None:
         final = _seed_sequence(connection)
+    for versioning, keys in (expire_later or {}).items():
+        # Only keys the revision still versions (a savepoint rolled back
+        # may have taken some away).
+        still = {k for k in keys if k in written.get(versioning, {})}
+        if still:
+            expire_deferred(connection, versioning, still, provisional)
     if is_provisional(final):
         raise ConfigurationError(
             f"revision id {final} reaches the range vdm keeps for provisional "
@@ -134,8 +142,8 @@ def finalise_revision(
     for versioning, keys in written.items():
         if not keys:
             continue
-        expired = any(op != Operation.INSERT for op in keys.values())
-        for statement in _rewrites(versioning, expired):
+        # (An insert may close a version too: that of a destroyed key.)
+        for statement in _rewrites(versioning, True):
             connection.execute(statement, params)
         if REVISION_ID in versioning.table.c:
             live_tables[versioning.table] = versioning.table

@@ -53,6 +53,7 @@ from vdm.sqlalchemy.associations import (
     pending_association_changes,
     write_association_versions,
 )
+from vdm.sqlalchemy.commit import defers_revision_id, finalise_revision
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -60,7 +61,6 @@ from vdm.sqlalchemy.conflicts import (
     check_stale,
     referenced_objects,
 )
-from vdm.sqlalchemy.commit import defers_revision_id, finalise_revision
 from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
@@ -106,6 +106,11 @@ class TransactionState:
     #: rows this revision changes: the revision of their current version.
     current: dict[Versioning, dict[Key, Any]] = field(
         default_factory=lambda: defaultdict(dict)
+    )
+    #: MariaDB/MySQL: keys whose previous version the final step of the
+    #: commit closes (:func:`vdm.sqlalchemy.writer.expire_deferred`).
+    expire_later: dict[Versioning, set[Key]] = field(
+        default_factory=lambda: defaultdict(set)
     )
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
@@ -435,6 +440,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
             write_versions(
                 connection, versioning, changes, tx.revision.id,
                 tx.written[versioning], tx.current.get(versioning.root),
+                tx.expire_later[versioning] if is_provisional(tx.revision.id) else None,
             )
     check_duplicate_links(
         connection, {v: c.inserted for v, c in pending.items() if c.inserted}, tx.written,
@@ -478,7 +484,8 @@ def _before_commit(session: Session) -> None:
             # The final step: the real id, under the sequence lock that the
             # commit releases.  It writes the metadata as it is now.
             provisional = tx.revision.id
-            finalise_revision(session.connection(), tx.revision, tx.written)
+            finalise_revision(session.connection(), tx.revision, tx.written,
+                              tx.expire_later)
             _show_final_id(session, tx.revision, provisional)
             tx.stored = revision_metadata(tx.revision)
         else:

@@ -308,12 +308,16 @@ def write_versions(
     revision_id: int,
     written: dict[Key, Operation],
     current: dict[Key, Any] | None = None,
+    expire_later: set[Key] | None = None,
 ) -> None:
     """Write the versions of one table's changes for revision ``revision_id``.
 
     ``written`` maps the keys this revision already versioned to their
     operation; it is updated in place.  ``current`` maps keys to the
     revision of their current version, where the stale check found it.
+    On MariaDB/MySQL, keys whose previous version must be closed but whose
+    revision is not known go into ``expire_later``: the final step of the
+    commit closes them (:func:`expire_deferred`).
     """
     plan = plan_versions(changes.inserted, changes.updated, changes.deleted, written)
     st = statements_for(versioning)
@@ -340,7 +344,11 @@ def write_versions(
                 {**{f"_k_{n}": v for n, v in zip(versioning.key_names, key, strict=True)},
                  "_current": rev, "rid": revision_id}
                 for key, rev in sorted(known.items(), key=repr)])
-        run(st.expire_previous, plan.expire_previous - set(known))
+        unknown = plan.expire_previous - set(known)
+        if expire_later is None:
+            run(st.expire_previous, unknown)
+        else:
+            expire_later |= unknown
         written.clear()
         written.update(plan.written)
         return
@@ -373,6 +381,19 @@ def write_versions(
         run(st.expire_previous, expire)
     written.clear()
     written.update(plan.written)
+
+
+def expire_deferred(connection: Connection, versioning: Versioning, keys: set[Key],
+                    revision_id: int) -> None:
+    """Close the previous versions of ``keys`` (the final step on MariaDB/MySQL).
+
+    A search by key range locks the gaps around it until commit, which is
+    harmless only once the commit is next.
+    """
+    st = statements_for(versioning)
+    for batch in chunks(keys):
+        connection.execute(st.expire_previous,
+                           {"keys": st.keys_param(batch), "rid": revision_id})
 
 
 def _net_no_op_query(v: Versioning) -> Executable:
