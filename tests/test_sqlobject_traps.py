@@ -130,7 +130,7 @@ def test_concurrent_stale_writer_waits_then_conflicts(db: Any, connection: Any,
     mine, theirs = a.get(Book, book_id), b.get(Book, book_id)
     assert (mine.title, theirs.title) == ("first", "first")
     a.revision = Revision(author="a")
-    mine.title = "a"  # a now holds the revision sequence lock
+    mine.title = "a"  # a now holds the row's lock
     outcome: list[BaseException | None] = []
 
     def other() -> None:
@@ -150,6 +150,79 @@ def test_concurrent_stale_writer_waits_then_conflicts(db: Any, connection: Any,
     assert isinstance(outcome[0], ConflictError)
     b.rollback()
     assert rows(engine, "SELECT title, revision_id FROM book") == [("a", 2)]
+
+
+def _two_books(new_session: Any) -> tuple[int, int]:
+    s = new_session()
+    s.revision = Revision(author="setup")
+    ids = (Book(name="a", title="a0", connection=s.transaction).id,
+           Book(name="b", title="b0", connection=s.transaction).id)
+    s.commit()
+    return int(ids[0]), int(ids[1])
+
+
+def test_a_writer_commits_while_another_writer_is_still_open(
+        db: Any, connection: Any, new_session: Any, engine: Any) -> None:
+    """a has written and keeps its transaction open; b changes another row
+    and commits meanwhile, without waiting for a."""
+    if db.name == "sqlite":
+        pytest.skip("needs a server database with row locks (SQLite locks the file)")
+    first, second = _two_books(new_session)
+    a, b = new_session(), new_session()
+    a.revision = rev_a = Revision(author="a")
+    book_a = a.get(Book, first)
+    book_a.title = "a1"
+    a.flush()
+    errors: list[BaseException] = []
+
+    def quick() -> None:
+        try:
+            b.revision = Revision(author="b")
+            b.get(Book, second).title = "b1"
+            b.commit()
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            errors.append(exc)
+
+    thread = threading.Thread(target=quick)
+    thread.start()
+    thread.join(20)
+    b_waited = thread.is_alive()
+    a.commit()
+    thread.join(30)
+    assert not b_waited, "b waited for a's commit"
+    assert errors == []
+    # b committed first: revision 2; a's id is taken at its commit: 3.
+    assert (rev_a.id, book_a.revision_id) == (3, 3)
+    assert rows(engine, "SELECT id, author FROM revision ORDER BY id") == [
+        (1, "setup"), (2, "b"), (3, "a")]
+    stamps = [r[0] for r in rows(engine, "SELECT timestamp FROM revision ORDER BY id")]
+    assert stamps == sorted(stamps)
+    assert rows(engine, "SELECT title, revision_id FROM book ORDER BY id") == [
+        ("a1", 3), ("b1", 2)]
+    assert rows(engine, "SELECT id, title, revision_id, expired_id FROM book_revision "
+                        "ORDER BY id, revision_id") == [
+        (first, "a0", 1, 3), (first, "a1", 3, None),
+        (second, "b0", 1, 2), (second, "b1", 2, None)]
+
+
+def test_a_rolled_back_writer_leaves_nothing_and_takes_no_id(
+        connection: Any, new_session: Any, engine: Any) -> None:
+    first, _ = _two_books(new_session)
+    s = new_session()
+    s.revision = rev = Revision(author="gone")
+    s.get(Book, first).title = "never"
+    Book(name="c", title="never", connection=s.transaction)
+    s.flush()
+    s.rollback()
+    assert rev.id is None
+    s.revision = Revision(author="kept")
+    s.get(Book, first).title = "a1"
+    s.commit()
+    assert rows(engine, "SELECT id, author FROM revision ORDER BY id") == [
+        (1, "setup"), (2, "kept")]
+    assert rows(engine, "SELECT title FROM book ORDER BY id") == [("a1",), ("b0",)]
+    assert {r[0] for r in rows(engine, "SELECT revision_id FROM book_revision")} == {1, 2}
+    assert {r[0] for r in rows(engine, "SELECT expired_id FROM book_revision")} == {None, 2}
 
 
 def test_connwrapper_works_without_getargspec(session: Session) -> None:
