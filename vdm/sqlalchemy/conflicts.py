@@ -1,10 +1,12 @@
 """Stale writes become :class:`vdm.ConflictError`, never a lost update.
 
-Writers hold the revision lock from their first versioned flush to commit,
-so once it is taken nobody else can change versioned rows.  What remains is
-to check that what this session read is still true, with locking reads
-(``SELECT ... FOR UPDATE``) that see the latest committed data on every
-database — one statement per table, never one per object:
+Writers take the revision id only in the final step of the commit
+(:mod:`vdm.sqlalchemy.commit`), so two of them may change versioned rows at
+once.  Before a flush writes, vdm checks that what this session read is
+still true, with locking reads (``SELECT ... FOR UPDATE``) that see the
+latest committed data on every database and keep the rows locked until
+commit (a second writer of the same row waits, then finds it changed) —
+one statement per table, never one per object:
 
 * a changed or deleted object still has the ``revision_id`` it was read at;
 * an object that new rows will refer to (the owner of a new link, the

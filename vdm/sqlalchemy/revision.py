@@ -88,8 +88,10 @@ class Revision:
 
         session.revision = Revision(author="me", message="fix typo")
 
-    ``id`` and ``timestamp`` (UTC) are assigned then; ``extra`` holds JSON
-    metadata such as a request id.
+    ``id`` and ``timestamp`` (UTC) are final once the commit has run (on
+    PostgreSQL and MariaDB the id is provisional until then: a number from
+    :data:`vdm.revisions.PROVISIONAL_IDS_FROM` up, and no timestamp);
+    ``extra`` holds JSON metadata such as a request id.
     """
 
     id: int | None

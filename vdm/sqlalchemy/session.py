@@ -3,13 +3,16 @@
 vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 
 * ``before_flush`` checks that versioned changes have a revision
-  (``session.revision``), takes the revision lock, writes the revision row
-  and checks that no changed object was changed meanwhile by another
-  revision (:class:`vdm.ConflictError`);
+  (``session.revision``), writes the revision row (under a provisional id
+  on PostgreSQL and MariaDB) and checks that no changed object was changed
+  meanwhile by another revision (:class:`vdm.ConflictError`);
 * mapper events stamp ``revision_id`` on the rows written and record which
   keys were inserted, updated or deleted;
 * ``after_flush`` writes their versions, a few statements per table
   (:mod:`vdm.sqlalchemy.writer`);
+* ``before_commit`` takes back what changed nothing and, for a
+  provisional id, runs the final step that gives the revision its real id
+  (:mod:`vdm.sqlalchemy.commit`);
 * the end of the transaction clears ``session.revision``; a rollback also
   forgets the revision's id, so nothing of it remains.
 

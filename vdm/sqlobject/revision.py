@@ -65,7 +65,9 @@ class Revision:
 
     Give it to a :class:`vdm.sqlobject.Session` before changing versioned
     objects; ``id`` and ``timestamp`` (UTC) are assigned when the first
-    change is written, and forgotten again if the session rolls back.
+    change is written (on PostgreSQL and MySQL a provisional id, and no
+    timestamp, until the commit takes the final ones), and forgotten again
+    if the session rolls back.
     ``extra`` holds JSON metadata such as a request id.
     """
 

@@ -15,8 +15,9 @@ How changes become history, through SQLObject's public events:
 
 * ``RowCreateSignal`` / ``RowUpdateSignal`` / ``RowDestroySignal`` (before
   the row is written) check there is a revision (else
-  :class:`vdm.NoRevisionError`, and nothing is written), allocate it once
-  (which locks the revision sequence until commit), check that the object
+  :class:`vdm.NoRevisionError`, and nothing is written), write it once
+  (under a provisional id on PostgreSQL and MySQL, whose final id the
+  commit takes), check that the object
   was not changed meanwhile by another revision (else
   :class:`vdm.ConflictError`) and stamp ``revision_id`` on the row (on
   creation, in the very INSERT SQLObject is about to run);
@@ -368,9 +369,11 @@ class Session:
     def check_stale(self, instance: Any, versioning: Versioning) -> None:
         """Refuse a write to ``instance`` if another revision changed it since it was read.
 
-        Call with the revision sequence locked (after :meth:`ensure_revision`):
-        the row is read with ``SELECT ... FOR UPDATE`` so that the latest
-        committed ``revision_id`` is compared, on every isolation level.
+        The row is read with ``SELECT ... FOR UPDATE`` so that the latest
+        committed ``revision_id`` is compared, on every isolation level, and
+        stays locked until commit (a second writer waits, then finds it
+        changed).  The ``revision_id`` found is kept: on MySQL it closes the
+        previous version by its full primary key.
         """
         loaded = instance.__dict__.get(f"_SO_val_{REVISION_ID}", _UNKNOWN)
         if loaded is _UNKNOWN:
