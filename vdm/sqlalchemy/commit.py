@@ -19,7 +19,6 @@ first flush and nothing is rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +29,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -44,7 +44,7 @@ from vdm.sqlalchemy.revision import (
     revision_table,
     utcnow,
 )
-from vdm.sqlalchemy.writer import cached_on, expire_deferred
+from vdm.sqlalchemy.writer import expire_deferred
 
 #: Dialects whose writers work under a provisional id until commit.
 DEFERRED_DIALECTS = frozenset({"postgresql", "mysql", "mariadb"})
@@ -72,23 +72,79 @@ _LATEST_TIMESTAMP = select(func.max(revision_table.c.timestamp)).where(
     revision_table.c.id < PROVISIONAL_IDS_FROM)
 
 
-def _rewrite(table: Any, column: str) -> Executable:
-    return (update(table).where(table.c[column] == bindparam("provisional", type_=Integer))
-            .values({column: bindparam("final", type_=Integer)}))
+def _rewrite(table: Any, column: str) -> Any:
+    return (update(table).where(table.c[column] == bindparam("vdm_provisional", type_=Integer))
+            .values({column: bindparam("vdm_final", type_=Integer)}))
 
 
-def _rewrites(versioning: Any, expired: bool) -> list[Executable]:
-    """The statements moving one table's rows from the provisional id to the final one."""
-    def build() -> dict[bool, list[Executable]]:
-        vt = versioning.version_table
-        found: dict[bool, list[Executable]] = {}
-        for with_expired in (False, True):
-            statements = [_rewrite(vt, REVISION_ID)]
-            if with_expired:
-                statements.append(_rewrite(vt, EXPIRED_ID))
-            found[with_expired] = statements
-        return found
-    return cached_on(versioning, "_final_rewrites", build)[expired]
+def _tables_to_rewrite(written: dict[Any, dict[Any, Operation]]) -> tuple[list[Any], list[Any]]:
+    """The version tables and the live tables whose rows carry the provisional id."""
+    versions: dict[str, Any] = {}
+    live: dict[str, Any] = {}
+    for versioning, keys in written.items():
+        if not keys:
+            continue
+        versions[versioning.version_table.fullname] = versioning.version_table
+        if REVISION_ID in versioning.table.c:
+            live[versioning.table.fullname] = versioning.table
+    # One fixed order, so two commits never lock them crosswise.
+    return ([versions[n] for n in sorted(versions)], [live[n] for n in sorted(live)])
+
+
+def _rewrite_statements(version_tables: list[Any], live_tables: list[Any]) -> list[Any]:
+    """The rewrites, one statement per column (an insert may close a
+    version too: that of a destroyed key)."""
+    return ([_rewrite(vt, column) for vt in version_tables for column in (REVISION_ID, EXPIRED_ID)]
+            + [_rewrite(table, REVISION_ID) for table in live_tables])
+
+
+_one_statement: dict[tuple[str, ...], Executable] = {}
+
+
+def _final_statement(version_tables: list[Any], live_tables: list[Any]) -> Executable:
+    """PostgreSQL: the whole final step after the sequence bump, one statement.
+
+    The revision row is written, every rewrite made and the provisional row
+    deleted by data-modifying CTEs; the foreign keys are checked at the end
+    of the statement, when all of it is done.  The timestamp is read in the
+    statement, which (begun after the sequence lock was granted) sees the
+    revision committed before.
+    """
+    key = (*(t.fullname for t in version_tables), "", *(t.fullname for t in live_tables))
+    statement = _one_statement.get(key)
+    if statement is None:
+        # Literals, not bound values: the statement binds only its own
+        # named parameters (anonymous ones go astray in cached DML CTEs).
+        now = func.timezone(literal_column("'UTC'"), func.clock_timestamp())
+        latest = select(func.max(revision_table.c.timestamp)).where(
+            revision_table.c.id < literal_column(str(PROVISIONAL_IDS_FROM))).scalar_subquery()
+        one = literal_column("1")
+        written = (
+            insert(revision_table)
+            .from_select(
+                ["id", "timestamp", "author", "message", "state", "extra"],
+                select(
+                    bindparam("vdm_final", type_=Integer),
+                    func.greatest(now, func.coalesce(latest, now)),
+                    # Named apart from every column: the CTEs' UPDATEs
+                    # would take a parameter named like a column as a value.
+                    *(bindparam(f"vdm_{c}", type_=revision_table.c[c].type)
+                      for c in ("author", "message", "state", "extra")),
+                ),
+            )
+            .returning(revision_table.c.timestamp)
+            .cte("final_revision")
+        )
+        ctes = [
+            rewrite.returning(one).cte(f"rewrite_{i}")
+            for i, rewrite in enumerate(_rewrite_statements(version_tables, live_tables))
+        ]
+        gone = delete(revision_table).where(
+            revision_table.c.id == bindparam("vdm_provisional", type_=Integer)
+        ).returning(one).cte("provisional_gone")
+        statement = select(written.c.timestamp).add_cte(*ctes, gone)
+        _one_statement[key] = statement
+    return statement
 
 
 def finalise_revision(
@@ -99,16 +155,20 @@ def finalise_revision(
 
     ``written`` maps each versioning the transaction wrote to the keys and
     operations it versioned; their version tables and (for tables carrying
-    ``revision_id``) their live tables are rewritten.  Sets ``revision.id``
-    and ``revision.timestamp``.
+    ``revision_id``) their live tables are rewritten.  ``expire_later``
+    (MariaDB/MySQL) holds keys whose previous versions are closed now.  Sets
+    ``revision.id`` and ``revision.timestamp``.
     """
     provisional = revision.id
     assert is_provisional(provisional)
+    postgresql = connection.dialect.name == "postgresql"
+    previous = None
     if connection.dialect.update_returning:
         final = connection.execute(_BUMP_RETURNING).scalar()
-        # A fresh statement, so a fresh snapshot: it sees the revision
-        # committed by the writer that held the lock before us.
-        previous = connection.execute(_LATEST_TIMESTAMP).scalar()
+        if not postgresql:
+            # A fresh statement, so a fresh snapshot: it sees the revision
+            # committed by the writer that held the lock before us.
+            previous = connection.execute(_LATEST_TIMESTAMP).scalar()
     else:
         connection.execute(_BUMP)
         row = connection.execute(_READ_LOCKED).first()
@@ -119,54 +179,36 @@ def finalise_revision(
             previous = connection.execute(_LATEST_TIMESTAMP).scalar()
     if final is None:
         final = _seed_sequence(connection)
+    if is_provisional(final):
+        raise ConfigurationError(
+            f"revision id {final} reaches the range vdm keeps for provisional "
+            f"ids ({PROVISIONAL_IDS_FROM} and up)")
     for versioning, keys in (expire_later or {}).items():
         # Only keys the revision still versions (a savepoint rolled back
         # may have taken some away).
         still = {k for k in keys if k in written.get(versioning, {})}
         if still:
             expire_deferred(connection, versioning, still, provisional)
-    if is_provisional(final):
-        raise ConfigurationError(
-            f"revision id {final} reaches the range vdm keeps for provisional "
-            f"ids ({PROVISIONAL_IDS_FROM} and up)")
-    timestamp = utcnow()
-    if previous is not None and previous > timestamp:
-        # Another server's (or an adjusted) clock: never go back along ids.
-        timestamp = previous
-    connection.execute(insert(revision_table), {
-        "id": final, "timestamp": timestamp, "author": revision.author,
-        "message": revision.message, "state": revision.state, "extra": revision.extra,
-    })
-    params = {"provisional": provisional, "final": final}
-    live_tables: dict[Any, Any] = {}
-    for versioning, keys in written.items():
-        if not keys:
-            continue
-        # (An insert may close a version too: that of a destroyed key.)
-        for statement in _rewrites(versioning, True):
+    version_tables, live_tables = _tables_to_rewrite(written)
+    fields = {"author": revision.author, "message": revision.message,
+              "state": revision.state, "extra": revision.extra}
+    params = {"vdm_provisional": provisional, "vdm_final": final}
+    if postgresql:
+        timestamp = connection.execute(
+            _final_statement(version_tables, live_tables),
+            {**params, **{f"vdm_{k}": v for k, v in fields.items()}}).scalar_one()
+    else:
+        timestamp = utcnow()
+        if previous is not None and previous > timestamp:
+            # Another server's (or an adjusted) clock: never go back along ids.
+            timestamp = previous
+        connection.execute(insert(revision_table),
+                           {"id": final, "timestamp": timestamp, **fields})
+        for statement in _rewrite_statements(version_tables, live_tables):
             connection.execute(statement, params)
-        if REVISION_ID in versioning.table.c:
-            live_tables[versioning.table] = versioning.table
-    for table in _ordered(live_tables.values()):
-        connection.execute(_live_rewrite(table), params)
-    connection.execute(delete(revision_table).where(revision_table.c.id == provisional))
+        connection.execute(delete(revision_table).where(revision_table.c.id == provisional))
     revision.id = final
     revision.timestamp = timestamp
-
-
-_live_rewrites: dict[Any, Executable] = {}
-
-
-def _live_rewrite(table: Any) -> Executable:
-    statement = _live_rewrites.get(table)
-    if statement is None:
-        statement = _live_rewrites[table] = _rewrite(table, REVISION_ID)
-    return statement
-
-
-def _ordered(tables: Iterable[Any]) -> list[Any]:
-    """Tables in one fixed order, so two commits never lock them crosswise."""
-    return sorted(tables, key=lambda t: t.fullname)
 
 
 def _seed_sequence(connection: Connection) -> int:
@@ -176,4 +218,3 @@ def _seed_sequence(connection: Connection) -> int:
     connection.execute(insert(_seq).values(id=1, last_id=start.scalar_subquery()))
     found: int = connection.execute(select(_seq.c.last_id).where(_seq.c.id == 1)).scalar_one()
     return found
-
