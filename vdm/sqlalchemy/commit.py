@@ -118,7 +118,7 @@ def _final_statement(version_tables: list[Any], live_tables: list[Any]) -> Execu
         now = func.timezone(literal_column("'UTC'"), func.clock_timestamp())
         latest = select(func.max(revision_table.c.timestamp)).where(
             revision_table.c.id < literal_column(str(PROVISIONAL_IDS_FROM))).scalar_subquery()
-        one = literal_column("1")
+        one: Any = literal_column("1")
         written = (
             insert(revision_table)
             .from_select(
@@ -160,7 +160,7 @@ def finalise_revision(
     ``revision.id`` and ``revision.timestamp``.
     """
     provisional = revision.id
-    assert is_provisional(provisional)
+    assert provisional is not None and is_provisional(provisional)
     postgresql = connection.dialect.name == "postgresql"
     previous = None
     if connection.dialect.update_returning:

@@ -198,7 +198,8 @@ class TableStatements:
         # The primary key locks just this row; MariaDB may otherwise read
         # the revision_id index, locking the gap where the final step of
         # another commit writes its new id.
-        return _on_primary_key(statement)
+        found: Executable = _on_primary_key(statement)
+        return found
 
     @cached_property
     def expire_stamped(self) -> Executable:

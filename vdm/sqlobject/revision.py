@@ -194,7 +194,7 @@ def finalise_revision(conn: Any, revision: Revision,
     rows of the classes in ``written`` (what the transaction versioned).
     """
     provisional = revision.id
-    assert is_provisional(provisional)
+    assert provisional is not None and is_provisional(provisional)
     seq = REVISION_SEQUENCE_TABLE
     latest = (f"SELECT MAX(timestamp) FROM {REVISION_TABLE} "
               f"WHERE id < {PROVISIONAL_IDS_FROM}")
