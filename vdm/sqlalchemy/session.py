@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, event
+from sqlalchemy import Connection, bindparam, delete, event, update
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -69,6 +69,7 @@ from vdm.sqlalchemy.revision import (
     Revision,
     allocate_provisional_revision,
     allocate_revision,
+    revision_sequence_table,
     revision_table,
     store_revision_metadata,
 )
@@ -539,7 +540,17 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
                 session.expire(obj, ["revision"])
     if not any(tx.written.values()):
         connection.execute(delete(revision_table).where(revision_table.c.id == tx.revision.id))
+        if not is_provisional(tx.revision.id):
+            # SQLite took the id at the first flush: give it back (the
+            # database lock keeps every other writer out until commit).
+            connection.execute(_GIVE_BACK, {"rid": tx.revision.id})
         tx.empty = True
+
+
+_GIVE_BACK = (update(revision_sequence_table)
+              .where(revision_sequence_table.c.id == 1,
+                     revision_sequence_table.c.last_id == bindparam("rid"))
+              .values(last_id=revision_sequence_table.c.last_id - 1))
 
 
 @event.listens_for(Session, "after_commit")

@@ -271,6 +271,12 @@ class Session:
         if empty:
             assert allocated is not None
             self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
+            if not is_provisional(allocated.id):
+                # SQLite took the id at the first write: give it back (the
+                # database lock keeps every other writer out until commit).
+                self.transaction.query(
+                    f"UPDATE {REVISION_SEQUENCE_TABLE} SET last_id = last_id - 1 "
+                    f"WHERE id = 1 AND last_id = {int(allocated.id or 0)}")
         elif allocated is not None and is_provisional(allocated.id):
             # The final step, under the sequence lock the commit releases.
             provisional = allocated.id
