@@ -114,3 +114,15 @@ def reset(engine: Engine) -> None:
             meta = MetaData()
             meta.reflect(conn)
             meta.drop_all(conn)
+
+
+#: The asyncio driver of each database (the extra ``asyncio`` installs them).
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+                 "mysql": "mysql+aiomysql", "mariadb": "mysql+aiomysql"}
+
+
+def async_url(url: str) -> str:
+    """The same database as ``url``, through its asyncio driver."""
+    parsed = make_url(url)
+    return parsed.set(drivername=ASYNC_DRIVERS[parsed.get_backend_name()]).render_as_string(
+        hide_password=False)

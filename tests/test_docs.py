@@ -52,7 +52,7 @@ def test_code_of_the_pages_runs(doctrees: Path) -> None:
     sphinx("doctest", doctrees)
     report = (doctrees / "doctest" / "output.txt").read_text()
     # The tutorial's, the schema page's and the porting guides' examples really ran.
-    for page in ("tutorial", "schema", "porting-vdm", "porting-continuum"):
+    for page in ("tutorial", "schema", "porting-vdm", "porting-continuum", "asyncio", "web"):
         assert f"Document: {page}" in report, report
     assert " 0 failures in tests" in report, report
 

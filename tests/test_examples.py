@@ -37,6 +37,23 @@ KEY_LINES: dict[str, list[str]] = {
         "r2 editor: fix typo, retag, delete anna {'Package': 2, 'License': 0, 'PackageTag': 2}",
         "verify: history is sound",
     ],
+    # A revision per request; the rejected request (422) leaves none.
+    "flask_app.py": [
+        "POST /books -> 422",
+        "  r1 ann: POST /books  {\"method\": \"POST\", \"path\": \"/books\", \"remote_addr\": \"127.0.0.1\", \"request_id\": \"req-1\"}",
+        "  r3 bob: retitle warandpeace",
+        "  r4 carol: DELETE /books/annakarenina",
+        "  r1 by ann: War and Peacee",
+        "  r3 by bob: War and Peace",
+    ],
+    "asgi_app.py": [
+        "POST /books -> 422",
+        "  r1 ann: POST /books  {\"method\": \"POST\", \"path\": \"/books\", \"remote_addr\": \"testclient\", \"request_id\": \"req-1\"}",
+        "  r3 bob: retitle warandpeace",
+        "  r4 carol: DELETE /books/annakarenina",
+        "  r1 by ann: War and Peacee",
+        "  r3 by bob: War and Peace",
+    ],
 }
 #: What an example not listed above must print at least.
 DEFAULT_KEY_LINES = ["War and Peace"]

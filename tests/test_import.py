@@ -35,3 +35,19 @@ def test_vdm_names_need_no_orm() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     )
     assert result.stdout.split()[1:] == ["active", "2"]
+
+
+def test_optional_integrations_load_only_when_imported() -> None:
+    # The web frameworks and SQLAlchemy's asyncio extension are optional
+    # extras: neither vdm nor vdm.sqlalchemy imports them.
+    check = (
+        "import sys, vdm, vdm.sqlalchemy\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('flask', 'flask_sqlalchemy', 'starlette', 'fastapi') "
+        "or m.startswith(('sqlalchemy.ext.asyncio', 'vdm.web', 'vdm.sqlalchemy.asyncio')))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True,
+        timeout=60, check=True,
+    )
+    assert result.stdout.strip() == ""

@@ -7,29 +7,49 @@
     @revision_scope(Session, author="importer", message="nightly import")
     def import_books(rows): ...
 
+With an ``AsyncSession`` (or ``async_scoped_session``) the block is an
+``async with`` statement, and decorates coroutine functions::
+
+    async with revision_scope(async_session, author="ann", message="fix typo"):
+        book.title = "War and Peace"
+
 Nested blocks join the outer block's revision, and only the outermost one
 commits, so helpers that open their own block compose.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import sys
+from collections.abc import Callable
 from contextlib import ContextDecorator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, scoped_session
 
+from vdm.errors import InvalidInputError
 from vdm.sqlalchemy.revision import Revision
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
+
 _DEPTH = "vdm.scope_depth"
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # Lower-case because it reads as a function call at the `with` and the `@`.
 class revision_scope(ContextDecorator):
-    """Commit everything done inside as one revision (or join the outer one)."""
+    """Commit everything done inside as one revision (or join the outer one).
+
+    ``session`` is a ``Session`` or ``scoped_session`` (``with``), or an
+    ``AsyncSession`` or ``async_scoped_session`` (``async with``).
+    """
 
     def __init__(
         self,
-        session: Session | scoped_session[Session],
+        session: (Session | scoped_session[Session] | AsyncSession
+                  | async_scoped_session[AsyncSession]),
         author: str | None = None,
         message: str | None = None,
         extra: Any = None,
@@ -38,29 +58,82 @@ class revision_scope(ContextDecorator):
         self._fields = {"author": author, "message": message, "extra": extra}
         self.revision: Revision | None = None
 
-    def _current(self) -> Session:
-        s = self._session
-        return s() if isinstance(s, scoped_session) else s
+    def _current(self) -> Any:
+        s: Any = self._session
+        if isinstance(s, scoped_session) or _is_async_scoped(s):
+            return s()
+        return s
+
+    def __call__(self, func: _F) -> _F:
+        """Decorate ``func``: each call runs in a block (``async with`` for coroutines)."""
+        if not inspect.iscoroutinefunction(func):
+            return super().__call__(func)
+
+        @functools.wraps(func)
+        async def in_block(*args: Any, **kwargs: Any) -> Any:
+            async with self:
+                return await func(*args, **kwargs)
+
+        return in_block  # type: ignore[return-value]
 
     def __enter__(self) -> Revision:
         session = self._current()
+        if inspect.iscoroutinefunction(session.commit):
+            raise InvalidInputError(
+                f"revision_scope on {type(session).__name__} is an async block: "
+                f"write `async with revision_scope(...)`, or decorate a coroutine "
+                f"function"
+            )
+        return self.enter(session)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        session = self._current()
+        if self.leave(session):
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
+
+    async def __aenter__(self) -> Revision:
+        return self.enter(self._current())
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        session = self._current()
+        if self.leave(session):
+            # A plain Session works here too (its methods return None).
+            done = session.commit() if exc_type is None else session.rollback()
+            if inspect.isawaitable(done):
+                await done
+
+    def enter(self, session: Any) -> Revision:
+        """Open the block on ``session`` (a ``Session`` or ``AsyncSession``).
+
+        Gives the session a new revision, or, inside an open block, the
+        outer block's.  The web integrations (:mod:`vdm.web`) call this and
+        :meth:`leave` themselves, around a request.
+        """
         depth = session.info.get(_DEPTH, 0)
         outer: Revision | None = getattr(session, "revision", None)
         if depth and outer is not None:
             revision = outer
         else:
             revision = Revision(**self._fields)
-            session.revision = revision  # type: ignore[attr-defined]
+            session.revision = revision
         session.info[_DEPTH] = depth + 1
         self.revision = revision
         return revision
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self._current()
-        depth = session.info[_DEPTH] = session.info.get(_DEPTH, 1) - 1
-        if depth:
-            return
-        if exc_type is None:
-            session.commit()
-        else:
-            session.rollback()
+    def leave(self, session: Any) -> bool:
+        """Close the block on ``session``; True if it was the outermost one.
+
+        The caller of the outermost block then commits or rolls back.
+        """
+        depth: int = session.info.get(_DEPTH, 1) - 1
+        session.info[_DEPTH] = depth
+        return depth == 0
+
+
+def _is_async_scoped(session: Any) -> bool:
+    # The asyncio extension is only imported by applications that use it.
+    extension = sys.modules.get("sqlalchemy.ext.asyncio")
+    return extension is not None and isinstance(session, extension.async_scoped_session)

@@ -23,6 +23,7 @@ A session may opt into automatic revisions with a default author::
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,8 +132,26 @@ def transaction_state(session: Session) -> TransactionState:
 
 
 def current_revision(session: Session) -> Revision | None:
-    """The revision ``session`` will write changes under, if any."""
-    return getattr(session, "revision", None)
+    """The revision ``session`` will write changes under, if any.
+
+    For the session behind an ``AsyncSession``, the revision may be set on
+    either (``async_session.revision = ...``).
+    """
+    revision = getattr(session, "revision", None)
+    if revision is None:
+        proxy = async_proxy(session)
+        revision = getattr(proxy, "revision", None)
+    return revision
+
+
+def async_proxy(session: Session) -> Any:
+    """The ``AsyncSession`` that proxies ``session``, or None.
+
+    Only looked up when SQLAlchemy's asyncio extension is loaded (else no
+    ``AsyncSession`` can exist), so that vdm never imports it itself.
+    """
+    extension = sys.modules.get("sqlalchemy.ext.asyncio")
+    return None if extension is None else extension.async_session(session)
 
 
 def describe(obj: Any) -> str:
@@ -567,6 +586,9 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
         _forget(tx.revision)
     if hasattr(session, "revision"):
         session.revision = None
+    proxy = async_proxy(session)
+    if hasattr(proxy, "revision"):
+        proxy.revision = None
 
 
 def _forget(revision: Revision) -> None:
