@@ -173,7 +173,7 @@ def finalise_revision(
         connection.execute(_BUMP)
         row = connection.execute(_READ_LOCKED).first()
         final, previous = (row[0], row[1]) if row is not None else (None, None)
-        if final is not None and previous is None:
+        if final is not None and final > 1 and previous is None:
             # No revision just below (the first one, or a gap): a plain
             # read, since a locking one could wait for provisional rows.
             previous = connection.execute(_LATEST_TIMESTAMP).scalar()

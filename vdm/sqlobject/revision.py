@@ -219,7 +219,7 @@ def finalise_revision(conn: Any, revision: Revision,
                 "the connection to the database was lost before the commit; "
                 "the server rolled the transaction back")
         previous = row[1] if row is not None else None
-        if row is not None and previous is None:
+        if row is not None and row[0] > 1 and previous is None:
             # No revision just below (the first one, or a gap): a plain
             # read, since a locking one could wait for provisional rows.
             previous = conn.queryOne(latest)[0]
