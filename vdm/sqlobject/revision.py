@@ -1,14 +1,14 @@
 """Revisions: the :class:`Revision` object and the ``revision`` tables.
 
 A revision is one atomic changeset.  It is a plain object until the first
-versioned change of its session needs it.  On PostgreSQL and MySQL/MariaDB
-:func:`allocate_provisional_revision` then writes its row under a
-provisional id, taking no lock, and the final step of the commit
-(:func:`finalise_revision`) bumps the one-row ``revision_sequence`` table
-(locking that row until the commit that follows), takes the new id and
-timestamp and rewrites the provisional id: writers serialise only for
-that step, and revision ids follow commit order.  On SQLite, whose writers
-serialise anyway, :func:`allocate_revision` takes the final id at once::
+versioned change of its session needs it; then :func:`allocate_revision`
+bumps the one-row ``revision_sequence`` table (which locks that row until
+the transaction ends), takes the new id and writes the ``revision`` row
+with a naive UTC timestamp.  Because the lock is held until commit,
+writers serialise and revision ids follow commit order on SQLite,
+PostgreSQL and MySQL/MariaDB alike.  (The final-step design of the
+SQLAlchemy backend -- a provisional id until :func:`finalise_revision` in
+the commit -- is here too, switched off by :data:`DEFER_ON_SERVERS`.)::
 
     session.revision = Revision(author="me", message="fix typo")
 
@@ -167,9 +167,20 @@ def _insert_revision(conn: Any, revision: Revision, rid: int, timestamp: dt.date
     )
 
 
+#: Whether PostgreSQL and MySQL take revision ids at commit on this
+#: backend.  Off for now: SQLObject writes each row as the application
+#: sets it, in the application's order, so writers that no longer queue
+#: from their first write deadlock on each other's rows
+#: (tests/test_stress.py sees it), and one stress run showed a history
+#: that differed from the replay, not yet explained.  Until both are
+#: settled, a revision takes its id (and the sequence lock) at its first
+#: write, as on SQLite.
+DEFER_ON_SERVERS = False
+
+
 def defers_revision_id(conn: Any) -> bool:
     """True when revision ids are taken at commit on ``conn``'s database."""
-    return db_name(conn) != SQLITE
+    return DEFER_ON_SERVERS and db_name(conn) != SQLITE
 
 
 def allocate_provisional_revision(conn: Any, revision: Revision) -> None:

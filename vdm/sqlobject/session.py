@@ -15,9 +15,8 @@ How changes become history, through SQLObject's public events:
 
 * ``RowCreateSignal`` / ``RowUpdateSignal`` / ``RowDestroySignal`` (before
   the row is written) check there is a revision (else
-  :class:`vdm.NoRevisionError`, and nothing is written), write it once
-  (under a provisional id on PostgreSQL and MySQL, whose final id the
-  commit takes), check that the object
+  :class:`vdm.NoRevisionError`, and nothing is written), allocate it once
+  (which locks the revision sequence until commit), check that the object
   was not changed meanwhile by another revision (else
   :class:`vdm.ConflictError`) and stamp ``revision_id`` on the row (on
   creation, in the very INSERT SQLObject is about to run);
@@ -272,8 +271,8 @@ class Session:
             assert allocated is not None
             self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
             if not is_provisional(allocated.id):
-                # SQLite took the id at the first write: give it back (the
-                # database lock keeps every other writer out until commit).
+                # The id was taken at the first write, under the sequence
+                # lock held until commit: give it back.
                 self.transaction.query(
                     f"UPDATE {REVISION_SEQUENCE_TABLE} SET last_id = last_id - 1 "
                     f"WHERE id = 1 AND last_id = {int(allocated.id or 0)}")
