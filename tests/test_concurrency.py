@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from vdm import ConflictError
-from vdm.sqlalchemy import Repository, Revision
+from vdm.sqlalchemy import DEFERRED_REVISION_IDS, Repository, Revision
 
 WRITERS = 4
 INCREMENTS = 6
@@ -30,8 +30,10 @@ def server_engine(story_engine, database):
     return story_engine
 
 
-def test_concurrent_writers_get_commit_ordered_ids_and_no_lost_update(server_engine):
+@pytest.mark.parametrize("deferred", [False, True], ids=["ids-at-first-flush", "ids-at-commit"])
+def test_concurrent_writers_get_commit_ordered_ids_and_no_lost_update(server_engine, deferred):
     engine = server_engine
+    info = {DEFERRED_REVISION_IDS: deferred}
     with Session(engine) as session:
         session.revision = Revision(author="setup", message="counter")
         session.add(Book(name="counter", title="0"))
@@ -59,7 +61,7 @@ def test_concurrent_writers_get_commit_ordered_ids_and_no_lost_update(server_eng
     def write(n):
         done = 0
         while done < INCREMENTS:
-            with Session(engine) as s:
+            with Session(engine, info=info) as s:
                 counter = s.scalars(select(Book).filter_by(name="counter")).one()
                 mine = s.scalars(select(Book).filter_by(name=f"own{n}")).one()
                 value = int(counter.title)
@@ -104,6 +106,10 @@ def test_concurrent_writers_get_commit_ordered_ids_and_no_lost_update(server_eng
         assert Repository(Base.metadata, s).verify() == []
 
 
+#: Sessions that take revision ids at commit (vdm.sqlalchemy.commit).
+DEFERRED = {DEFERRED_REVISION_IDS: True}
+
+
 def _in_thread(work):
     """Run ``work()`` in a thread; return the thread and a list that gets its error."""
     errors: list[BaseException] = []
@@ -135,7 +141,7 @@ def test_a_writer_commits_while_another_writer_is_still_open(server_engine):
     ids: dict[str, int] = {}
 
     def writer_a():
-        with Session(engine, expire_on_commit=False) as s:
+        with Session(engine, expire_on_commit=False, info=DEFERRED) as s:
             s.revision = Revision(author="a", message="slow")
             book = s.scalars(select(Book).filter_by(name="a")).one()
             book.title = "a1"
@@ -147,7 +153,7 @@ def test_a_writer_commits_while_another_writer_is_still_open(server_engine):
             assert s.revision is None
 
     def writer_b():
-        with Session(engine, expire_on_commit=False) as s:
+        with Session(engine, expire_on_commit=False, info=DEFERRED) as s:
             s.revision = rev = Revision(author="b", message="quick")
             book = s.scalars(select(Book).filter_by(name="b")).one()
             book.title = "b1"
@@ -186,7 +192,7 @@ def test_two_writers_on_one_row_the_second_gets_a_conflict_naming_the_revision(s
     """B read the row before A committed its change: B's write is stale."""
     engine = server_engine
     _two_books(engine)
-    with Session(engine) as a, Session(engine) as b:
+    with Session(engine, info=DEFERRED) as a, Session(engine, info=DEFERRED) as b:
         a.revision = Revision(author="a", message="first")
         b.revision = Revision(author="b", message="second")
         book_a = a.scalars(select(Book).filter_by(name="a")).one()
@@ -211,14 +217,14 @@ def test_two_writers_on_one_row_the_second_gets_a_conflict_naming_the_revision(s
 def test_a_rolled_back_writer_leaves_nothing_and_takes_no_id(server_engine):
     engine = server_engine
     _two_books(engine)
-    with Session(engine) as s:
+    with Session(engine, info=DEFERRED) as s:
         s.revision = rev = Revision(author="gone", message="rolled back")
         s.scalars(select(Book).filter_by(name="a")).one().title = "never"
         s.add(Book(name="c", title="never"))
         s.flush()
         s.rollback()
         assert rev.id is None
-    with Session(engine) as s:
+    with Session(engine, info=DEFERRED) as s:
         s.revision = Revision(author="kept", message="after")
         s.scalars(select(Book).filter_by(name="b")).one().title = "b1"
         s.commit()

@@ -6,7 +6,7 @@ from models import Author, Base, Book, Edition, License
 from sqlalchemy import select
 
 from vdm import Operation
-from vdm.sqlalchemy import Repository, Revision
+from vdm.sqlalchemy import DEFERRED_REVISION_IDS, Repository, Revision
 
 
 def commit_revision(session, message="change"):
@@ -249,7 +249,10 @@ def test_a_row_switch_of_an_object_created_in_the_same_revision_stays_an_insert(
                         "FROM book_revision") == [("new", 1, None, Operation.INSERT)]
 
 
-def test_a_savepoint_rolled_back_leaves_the_rest_of_the_revision_with_its_final_id(session, engine):
+@pytest.mark.parametrize("deferred", [False, True], ids=["ids-at-first-flush", "ids-at-commit"])
+def test_a_savepoint_rolled_back_leaves_the_rest_of_the_revision_with_its_final_id(
+        session, engine, deferred):
+    session.info[DEFERRED_REVISION_IDS] = deferred
     commit_revision(session, "create")
     kept, dropped = Book(name="kept", title="k0"), Book(name="dropped", title="d0")
     session.add_all([kept, dropped])
@@ -273,7 +276,9 @@ def test_a_savepoint_rolled_back_leaves_the_rest_of_the_revision_with_its_final_
         ("k0", 1, 2), ("k2", 2, None), ("d0", 1, None)]
 
 
-def test_a_revision_that_writes_and_takes_everything_back_takes_no_id(session, engine):
+@pytest.mark.parametrize("deferred", [False, True], ids=["ids-at-first-flush", "ids-at-commit"])
+def test_a_revision_that_writes_and_takes_everything_back_takes_no_id(session, engine, deferred):
+    session.info[DEFERRED_REVISION_IDS] = deferred
     commit_revision(session, "create")
     book = Book(name="b", title="same")
     session.add(book)

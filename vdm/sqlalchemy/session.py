@@ -3,9 +3,10 @@
 vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 
 * ``before_flush`` checks that versioned changes have a revision
-  (``session.revision``), writes the revision row (under a provisional id
-  on PostgreSQL and MariaDB) and checks that no changed object was changed
-  meanwhile by another revision (:class:`vdm.ConflictError`);
+  (``session.revision``), writes the revision row (with
+  :data:`DEFERRED_REVISION_IDS`, under a provisional id on PostgreSQL and
+  MariaDB) and checks that no changed object was changed meanwhile by
+  another revision (:class:`vdm.ConflictError`);
 * mapper events stamp ``revision_id`` on the rows written and record which
   keys were inserted, updated or deleted;
 * ``after_flush`` writes their versions, a few statements per table
@@ -19,6 +20,10 @@ vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 A session may opt into automatic revisions with a default author::
 
     Session = sessionmaker(engine, info={AUTO_REVISION_AUTHOR: "importer"})
+
+and, on PostgreSQL and MariaDB, into revision ids taken at commit::
+
+    Session = sessionmaker(engine, info={DEFERRED_REVISION_IDS: True})
 """
 
 from __future__ import annotations
@@ -80,6 +85,14 @@ from vdm.states import State
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
+#: ``Session.info`` key: on PostgreSQL and MariaDB, take revision ids in
+#: the final step of the commit (opt-in), so that writers of different rows
+#: do not wait for each other's commits (:mod:`vdm.sqlalchemy.commit`).
+#: Writers that change several rows in different orders may then deadlock
+#: (the database's error, to be retried like a conflict); without it a
+#: revision takes its id, and the sequence lock, at its first versioned
+#: flush, and writers take turns from there.
+DEFERRED_REVISION_IDS = "vdm.deferred_revision_ids"
 _STATE_KEY = "vdm.transaction"
 _UNSET = object()
 
@@ -235,7 +248,7 @@ def ensure_revision(
         )
     if revision in session:
         session.expunge(revision)
-    if defers_revision_id(connection):
+    if session.info.get(DEFERRED_REVISION_IDS) and defers_revision_id(connection):
         allocate_provisional_revision(connection, revision)
     else:
         allocate_revision(connection, revision)
@@ -300,7 +313,9 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
     transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
     ensure_revision(session, session.connection(), changed)
     check_stale(session, deleted + changed_dirty, transaction_state(session).current)
-    check_exist(session, referenced_objects(session, new, dirty))
+    owners, targets = referenced_objects(session, new, dirty)
+    check_exist(session, owners)
+    check_exist(session, targets, shared=True)
     if deleted:
         check_no_new_references(session, deleted)
 

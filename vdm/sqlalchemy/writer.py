@@ -239,9 +239,17 @@ class TableStatements:
     @cached_property
     def stale_check(self) -> Executable:
         """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
+        return self._locking_read(shared=False)
+
+    @cached_property
+    def shared_check(self) -> Executable:
+        """:attr:`stale_check` with a shared lock (``FOR SHARE``)."""
+        return self._locking_read(shared=True)
+
+    def _locking_read(self, shared: bool) -> Executable:
         live = self.v.table
         statement = (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
-                     .where(self._live_keys).with_for_update())
+                     .where(self._live_keys).with_for_update(read=shared))
         if {c.key for c in live.primary_key} == set(self.v.key_names):
             # MariaDB would rather scan the covering revision_id index,
             # locking every row of it: concurrent writers then deadlock.
