@@ -102,6 +102,10 @@ def run(db: str, system: str, writers: int, wait: float, seconds: float) -> floa
         t.join()
     elapsed = time.perf_counter() - start
     engine.dispose()
+    admin = create_engine(SERVERS[db], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
     if errors:
         raise RuntimeError(f"{system} on {db}: {errors[0]!r}") from errors[0]
     return sum(counts) / elapsed
