@@ -242,10 +242,10 @@ class Session:
             self._restamp(versioning, undone)
         recreated = {k for k in changes.inserted if written.get(k) is Operation.DELETE}
         if changes:
-            mysql = db_name(self.transaction) == MYSQL
+            deferred = is_provisional(rid) and db_name(self.transaction) == MYSQL
             write_versions(self.transaction, versioning, changes, rid, written,
                            self._current.get(versioning),
-                           self._expire_later[versioning] if mysql else None)
+                           self._expire_later[versioning] if deferred else None)
         if recreated:
             self._restamp(versioning, drop_recreated_noops(
                 self.transaction, versioning, recreated, rid, written))
