@@ -37,6 +37,13 @@ KEY_LINES: dict[str, list[str]] = {
         "r2 editor: fix typo, retag, delete anna {'Package': 2, 'License': 0, 'PackageTag': 2}",
         "verify: history is sound",
     ],
+    "typed_app.py": [
+        "Title as of revision 1: War and Peacee",
+        "Operations: INSERT, UPDATE",
+        "As of revision 1: 'War and Peacee', 0 authors",
+        "State now: deleted",
+        "History problems found: 0",
+    ],
     # A revision per request; the rejected request (422) leaves none.
     "flask_app.py": [
         "POST /books -> 422",

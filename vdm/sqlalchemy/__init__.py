@@ -35,6 +35,7 @@ from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.scope import revision_scope
 from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR, DEFERRED_REVISION_IDS
 from vdm.sqlalchemy.timetravel import ModelAsOf, as_of
+from vdm.sqlalchemy.typedsession import VersionedSession, set_revision
 from vdm.sqlalchemy.versions import Version
 from vdm.states import State
 
@@ -66,8 +67,10 @@ __all__ = [
     "revision_scope",
     "undo_revision",
     "Version",
+    "VersionedSession",
     "Versioning",
     "Violation",
     "changeset",
+    "set_revision",
     "versioning_of",
 ]

@@ -32,12 +32,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_session
 from sqlalchemy.orm import object_session
 
 from vdm.errors import DetachedError
+from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.session import describe
 from vdm.sqlalchemy.versions import Version
 
 _T = TypeVar("_T")
 
-__all__ = ["diff", "get_as_of", "versions"]
+__all__ = ["VersionedAsyncSession", "diff", "get_as_of", "versions"]
+
+
+class VersionedAsyncSession(AsyncSession):
+    """An :class:`~sqlalchemy.ext.asyncio.AsyncSession` with a typed ``revision``.
+
+    vdm reads the ``revision`` of any AsyncSession; this class only
+    declares the attribute, so that ``async_session.revision =
+    Revision(...)`` passes ``mypy --strict``.  Use it as
+    ``async_sessionmaker(engine, class_=VersionedAsyncSession)``.  Its
+    ``revision`` is the revision the next versioned changes are written in,
+    None between transactions (commit and rollback clear it).
+    """
+
+    revision: Revision | None = None
 
 
 async def _in_session(obj: Any, call: Callable[[], _T]) -> _T:

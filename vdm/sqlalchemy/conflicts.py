@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import RelationshipDirection, Session
 from sqlalchemy.orm import attributes as orm_attributes
+from sqlalchemy.orm import base as orm_base
 
 from vdm.errors import ConflictError
 from vdm.naming import REVISION_ID
@@ -47,7 +48,7 @@ def check_stale(session: Session, objs: list[Any],
         if state.key is None:
             continue
         loaded = state.committed_state.get(REVISION_ID, state.dict.get(REVISION_ID, _UNKNOWN))
-        if loaded is orm_attributes.NO_VALUE:
+        if loaded is orm_base.NO_VALUE:
             loaded = _UNKNOWN
         if loaded is _UNKNOWN and current is None:
             continue

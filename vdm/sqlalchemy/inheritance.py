@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Table, and_, literal
-from sqlalchemy.orm import ColumnProperty, Mapper
+from sqlalchemy.orm import ColumnProperty, Mapper, class_mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE, version_class_name
@@ -73,7 +73,7 @@ def polymorphic_arguments(versioning: Versioning) -> dict[str, Any]:
     }
 
 
-def make_subclass_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
+def make_subclass_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
     """Version ``cls``, a mapped subclass of a versioned class."""
     from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
 
@@ -124,7 +124,7 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         {"__module__": cls.__module__, "__versioning__": versioning,
          "__doc__": f"A version of {cls.__name__} (read-only)."},
     )
-    parent_mapper: Mapper[Any] = parent.version_class.__mapper__  # type: ignore[attr-defined]
+    parent_mapper: Mapper[Any] = class_mapper(parent.version_class)
     arguments: dict[str, Any] = {
         "inherits": parent.version_class,
         "polymorphic_identity": mapper.polymorphic_identity,
@@ -140,8 +140,8 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
     mapper.registry.map_imperatively(version_cls, version_table if joined else None,
                                      **arguments)
     versioning.version_class = version_cls
-    cls.__versioning__ = versioning  # type: ignore[attr-defined]
-    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    cls.__versioning__ = versioning
+    cls.__revision_class__ = version_cls
     versioned_mappers[mapper] = versioning
     return versioning
 

@@ -477,7 +477,7 @@ def _state_key(obj: Any) -> str:
     return versioning.state_key if versioning is not None else STATE
 
 
-def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
+def make_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
     """Build the version table and class of mapped class ``cls``."""
     from vdm.sqlalchemy.versions import Version, version_properties
 
@@ -518,8 +518,8 @@ def make_versioned(mapper: Mapper[Any], cls: type) -> Versioning:
         **polymorphic_arguments(versioning),
     )
     versioning.version_class = version_cls
-    cls.__versioning__ = versioning  # type: ignore[attr-defined]
-    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    cls.__versioning__ = versioning
+    cls.__revision_class__ = version_cls
     versioned_mappers[mapper] = versioning
     return versioning
 

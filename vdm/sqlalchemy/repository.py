@@ -40,6 +40,7 @@ from vdm.sqlalchemy.restore import restore_model, undo_revision
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.scope import revision_scope
 from vdm.sqlalchemy.timetravel import ModelAsOf
+from vdm.sqlalchemy.typedsession import set_revision
 from vdm.sqlalchemy.verification import Violation, verify_history
 from vdm.sqlalchemy.versions import Version
 
@@ -110,7 +111,7 @@ class Repository:
                      extra: Any = None) -> Revision:
         """Start a revision on the session and return it."""
         revision = Revision(author=author, message=message, extra=extra)
-        self._session().revision = revision  # type: ignore[attr-defined]
+        set_revision(self._session(), revision)
         return revision
 
     def revision(self, author: str | None = None, message: str | None = None,
@@ -204,7 +205,7 @@ class Repository:
             for v in hierarchy_bases(self.versioned_classes):
                 cls = v.version_class
                 rows = list(session.scalars(
-                    select(cls).where(cls.revision_id == revision_id)  # type: ignore[arg-type]
+                    select(cls).where(v.version_table.c.revision_id == revision_id)
                 ))
                 # Versions of a base class's query are of their own classes.
                 for row in rows:

@@ -53,7 +53,9 @@ _registry = registry(metadata=_metadata)
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
-def _revision_columns() -> list[Column[Any]]:
+def _revision_columns(extra: type[JSONText] | type[Text] = JSONText) -> list[Column[Any]]:
+    # An application's metadata gets ``extra`` as plain Text (the same
+    # column), so that Alembic's autogenerate writes a type it can import.
     return [
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("timestamp", Timestamp, nullable=False, index=True),
@@ -61,8 +63,12 @@ def _revision_columns() -> list[Column[Any]]:
         Column("message", Text),
         Column("state", StateType, nullable=False, default=State.ACTIVE,
                server_default=State.ACTIVE.value),
-        Column("extra", JSONText),
+        Column("extra", extra),
     ]
+
+
+def _application_revision_columns() -> list[Column[Any]]:
+    return _revision_columns(Text)
 
 
 def _sequence_columns() -> list[Column[Any]]:
@@ -131,7 +137,7 @@ def attach_revision_tables(metadata: MetaData) -> Table:
     ``MetaData(schema=...)``: vdm reads and writes them without a schema,
     whatever the schema of the versioned tables.
     """
-    for name, columns in ((REVISION_TABLE, _revision_columns),
+    for name, columns in ((REVISION_TABLE, _application_revision_columns),
                           (REVISION_SEQUENCE_TABLE, _sequence_columns)):
         existing = metadata.tables.get(name)
         if existing is None:

@@ -45,6 +45,7 @@ from sqlalchemy.orm import (
     object_session,
 )
 from sqlalchemy.orm import attributes as orm_attributes
+from sqlalchemy.orm import base as orm_base
 
 from vdm.errors import (
     InvalidInputError,
@@ -79,6 +80,7 @@ from vdm.sqlalchemy.revision import (
     revision_table,
     store_revision_metadata,
 )
+from vdm.sqlalchemy.typedsession import set_revision
 from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
 from vdm.states import State
@@ -204,7 +206,7 @@ def _column_changed(obj: Any, versioning: Versioning, relations: bool = True) ->
     for key in versioning.column_keys:
         if key in committed:
             old = committed[key]
-            if old is orm_attributes.NO_VALUE or old != current.get(key, orm_attributes.NO_VALUE):
+            if old is orm_base.NO_VALUE or old != current.get(key, orm_base.NO_VALUE):
                 return True
     return False
 
@@ -234,7 +236,7 @@ def ensure_revision(
                 obj=(changed or [None])[0],
             )
         revision = Revision(author=author, message="automatic revision")
-        session.revision = revision  # type: ignore[attr-defined]
+        set_revision(session, revision)
     if not isinstance(revision, Revision):
         raise InvalidInputError(
             f"session.revision must be a vdm.sqlalchemy.Revision, not "
@@ -268,7 +270,7 @@ def _adopt_added_revision(session: Session, revision: Revision) -> None:
     session.expunge(revision)
     current = current_revision(session)
     if current is None:
-        session.revision = revision  # type: ignore[attr-defined]
+        set_revision(session, revision)
     elif current is not revision:
         raise InvalidInputError(
             f"{revision!r} was added to a session whose revision is already "
@@ -366,7 +368,7 @@ def _refuse_bookkeeping(obj: Any, new: bool) -> None:
     else:
         # Set on an expired object, the old value is unknown (NO_VALUE): a write.
         old = state.committed_state.get(key, _UNSET)
-        written = old is not _UNSET and (old is orm_attributes.NO_VALUE
+        written = old is not _UNSET and (old is orm_base.NO_VALUE
                                          or old != state.dict.get(key))
     if written:
         raise ReadOnlyError(bookkeeping_message(describe(obj), REVISION_ID), obj=obj)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, event, func, select
 from sqlalchemy.orm import (
     RelationshipDirection,
     RelationshipProperty,
@@ -212,6 +212,24 @@ class Version(VersionReading):
                 f"back", obj=self,
             )
         return restore_object(self._session(), self, self.as_of)
+
+
+@event.listens_for(Version, "load", propagate=True)
+def _operation_on_load(version: Version, context: Any) -> None:
+    _as_operation(version)
+
+
+@event.listens_for(Version, "refresh", propagate=True)
+def _operation_on_refresh(version: Version, context: Any, attrs: Any) -> None:
+    _as_operation(version)
+
+
+def _as_operation(version: Version) -> None:
+    # ``operation_type`` is a plain Integer column (so that Alembic writes
+    # it into migrations on its own); a version answers a vdm.Operation.
+    value = version.__dict__.get(OPERATION_TYPE)
+    if value is not None and type(value) is not Operation:
+        version.__dict__[OPERATION_TYPE] = Operation(value)
 
 
 def _attr_key(versioning: Versioning, column_name: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Executable,
+    Insert,
     Integer,
     and_,
     bindparam,
@@ -127,11 +128,11 @@ class TableStatements:
         return self._copy_live[op]
 
     @cached_property
-    def _copy_live(self) -> dict[Operation, Executable]:
+    def _copy_live(self) -> dict[Operation, Insert]:
         vt = self.v.version_table
         source_from, columns = live_source(self.v)
         target = [vt.c[key] for key, _ in columns] + [vt.c[OPERATION_TYPE]]
-        statements: dict[Operation, Executable] = {}
+        statements: dict[Operation, Insert] = {}
         for op in (Operation.INSERT, Operation.UPDATE):
             source = (
                 select(*(expr for _, expr in columns), literal(op, vt.c[OPERATION_TYPE].type))
@@ -233,7 +234,7 @@ class TableStatements:
             .returning(vt.c[REVISION_ID])
             .cte("expired")
         )
-        return {op: statement.add_cte(expire)  # type: ignore[attr-defined]
+        return {op: statement.add_cte(expire)
                 for op, statement in self._copy_live.items()}
 
     @cached_property

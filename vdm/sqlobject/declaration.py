@@ -69,7 +69,7 @@ class ForeignKeyInfo:
 class Versioning:
     """What vdm knows about one versioned class (``Class.__versioning__``)."""
 
-    cls: type
+    cls: type[Any]
     table: str
     id_name: str
     version_table: str
@@ -120,7 +120,7 @@ class Versioning:
 
     def join(self, name: str) -> Any:
         """The SQLObject ``MultipleJoin`` called ``name``, or None."""
-        for j in self.cls.sqlmeta.joins:  # type: ignore[attr-defined]
+        for j in self.cls.sqlmeta.joins:
             if getattr(j, "joinMethodName", None) == name:
                 return j
         return None
@@ -267,8 +267,8 @@ class _DeleteDescriptor:
         return functools.partial(_soft_delete, obj)
 
 
-def _hard_delete_by_id(cls: type, id: Any, connection: Any = None) -> None:
-    cls.get(id, connection=connection).destroySelf()  # type: ignore[attr-defined]
+def _hard_delete_by_id(cls: type[Any], id: Any, connection: Any = None) -> None:
+    cls.get(id, connection=connection).destroySelf()
 
 
 def _soft_delete(obj: Any) -> None:
@@ -316,7 +316,7 @@ def _on_class_create(
     post_funcs.append(make_versioned)
 
 
-def make_versioned(cls: type) -> Versioning:
+def make_versioned(cls: type[Any]) -> Versioning:
     """Check ``cls``, build its version class and register its event handlers."""
     from vdm.sqlobject.session import register_handlers
     from vdm.sqlobject.versions import Version
@@ -324,7 +324,7 @@ def make_versioned(cls: type) -> Versioning:
     existing: Versioning | None = cls.__dict__.get("__versioning__")
     if existing is not None:
         return existing
-    meta: Any = cls.sqlmeta  # type: ignore[attr-defined]
+    meta: Any = cls.sqlmeta
     _check_versionable(cls, meta)
     columns = [(c.name, c.dbName) for c in meta.columnList]
     fks = {}
@@ -344,8 +344,8 @@ def make_versioned(cls: type) -> Versioning:
          "__doc__": f"A version of {cls.__name__} (read-only)."},
     )
     versioning.version_class = version_cls
-    cls.__versioning__ = versioning  # type: ignore[attr-defined]
-    cls.__revision_class__ = version_cls  # type: ignore[attr-defined]
+    cls.__versioning__ = versioning
+    cls.__revision_class__ = version_cls
     versioned_classes.append(versioning)
     register_handlers(cls)
     return versioning

@@ -140,7 +140,7 @@ class LinkSpec:
         if session is not None:
             session.flush()
         fk = self.target_fk
-        target: Any = findClass(fk.target, self.link.cls.sqlmeta.registry)  # type: ignore[attr-defined]
+        target: Any = findClass(fk.target, self.link.cls.sqlmeta.registry)
         target_v = versioning_of(target)
         lvt = self.link.version_table
         where = (f"{current_as_of(rid, 'l')} AND l.{STATE} = {literal(conn, State.ACTIVE)} "

@@ -58,7 +58,7 @@ def _refuse_dangling(conn: Any, versionings: list[Versioning],
     """Raise if a version kept by the purge refers to an object that would not exist then."""
     by_table = {v.table: v for v, plan in plans.items() if plan.vanished}
     for child in versionings:
-        registry = child.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        registry = child.cls.sqlmeta.registry
         for fk in child.foreign_keys.values():
             target = by_table.get(findClass(fk.target, registry).sqlmeta.table)
             if target is None:

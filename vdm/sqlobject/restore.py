@@ -90,7 +90,7 @@ def dependency_order(classes: Iterable[Versioning]) -> list[Versioning]:
         if v in ordered or v.table in visiting:
             return  # done, or a cycle: its order is as good as any
         visiting.add(v.table)
-        registry = v.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        registry = v.cls.sqlmeta.registry
         for fk in v.foreign_keys.values():
             target = findClass(fk.target, registry)
             found = by_table.get(target.sqlmeta.table)
@@ -119,7 +119,7 @@ def _write(session: Session, plan: dict[Versioning, dict[Any, Values]],
 
 def _load(session: Session, v: Versioning, where: str | None = None) -> dict[Any, Any]:
     """Live objects of ``v``'s class (matching SQL ``where``) by id: one query."""
-    found = v.cls.select(where, connection=session.transaction)  # type: ignore[attr-defined]
+    found = v.cls.select(where, connection=session.transaction)
     return {obj.id: obj for obj in found}
 
 
@@ -233,7 +233,7 @@ def _check_no_dependants(session: Session, revision_id: int,
     by_table = {v.table: v for v in doomed}
     plans = {v.table: keys for v, keys in plan.items()}
     for child in classes:
-        registry = child.cls.sqlmeta.registry  # type: ignore[attr-defined]
+        registry = child.cls.sqlmeta.registry
         for fk in child.foreign_keys.values():
             target = by_table.get(findClass(fk.target, registry).sqlmeta.table)
             if target is None or not doomed[target]:

@@ -136,14 +136,14 @@ def create_tables(conn: Any, classes: Iterable[type], if_not_exists: bool = True
     return []
 
 
-def drop_tables(conn: Any, classes: Iterable[type]) -> None:
+def drop_tables(conn: Any, classes: Iterable[type[Any]]) -> None:
     """Drop the tables of ``classes`` (versions included) and the revision tables."""
     names: list[str] = []
     for cls in classes:
         versioning = versioning_of(cls)
         if versioning is not None:
             names.append(versioning.version_table)
-        names.append(cls.sqlmeta.table)  # type: ignore[attr-defined]
+        names.append(cls.sqlmeta.table)
     names += [REVISION_SEQUENCE_TABLE, REVISION_TABLE]
     cascade = " CASCADE" if db_name(conn) == "postgres" else ""
     if db_name(conn) == MYSQL:

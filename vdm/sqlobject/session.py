@@ -363,13 +363,13 @@ class Session:
 
     # -- SQLObject's view -------------------------------------------------
 
-    def get(self, cls: type, id: Any) -> Any:
+    def get(self, cls: type[Any], id: Any) -> Any:
         """``cls.get(id)`` in this session."""
-        return cls.get(id, connection=self.transaction)  # type: ignore[attr-defined]
+        return cls.get(id, connection=self.transaction)
 
-    def select(self, cls: type, *args: Any, **kw: Any) -> Any:
+    def select(self, cls: type[Any], *args: Any, **kw: Any) -> Any:
         """``cls.select(...)`` in this session."""
-        return cls.select(*args, connection=self.transaction, **kw)  # type: ignore[attr-defined]
+        return cls.select(*args, connection=self.transaction, **kw)
 
     def check_stale(self, instance: Any, versioning: Versioning) -> None:
         """Refuse a write to ``instance`` if another revision changed it since it was read.

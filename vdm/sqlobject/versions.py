@@ -106,7 +106,7 @@ class Version(VersionReading):
     def __init__(self, conn: Any, row: dict[str, Any], as_of: int | None = None) -> None:
         v = type(self).__versioning__
         state = _validator_state(v.cls, conn)
-        columns = {c.dbName: c for c in v.cls.sqlmeta.columnList}  # type: ignore[attr-defined]
+        columns = {c.dbName: c for c in v.cls.sqlmeta.columnList}
         values: dict[str, Any] = {}
         for attr, column in v.attributes.items():
             value = row.get(column)
@@ -204,7 +204,7 @@ class Version(VersionReading):
         """The live object, or None if it no longer exists."""
         v = type(self).__versioning__
         try:
-            return v.cls.get(self.object_key[0], connection=self.__dict__["_conn"])  # type: ignore[attr-defined]
+            return v.cls.get(self.object_key[0], connection=self.__dict__["_conn"])
         except sqlobject.SQLObjectNotFound:
             return None
 
@@ -272,7 +272,7 @@ class Version(VersionReading):
         if value is None:
             return None
         v = type(self).__versioning__
-        target = findClass(target_name, v.cls.sqlmeta.registry)  # type: ignore[attr-defined]
+        target = findClass(target_name, v.cls.sqlmeta.registry)
         conn = self.__dict__["_conn"]
         target_v = versioning_of(target)
         if target_v is not None:
