@@ -6,7 +6,7 @@ from models import Author, Base, Book, Edition, License
 from sqlalchemy import select
 
 from vdm import Operation
-from vdm.sqlalchemy import Repository, Revision
+from vdm.sqlalchemy import DEFERRED_REVISION_IDS, Repository, Revision
 
 
 def commit_revision(session, message="change"):
@@ -247,3 +247,51 @@ def test_a_row_switch_of_an_object_created_in_the_same_revision_stays_an_insert(
     session.commit()
     assert rows(engine, "SELECT name, revision_id, expired_id, operation_type "
                         "FROM book_revision") == [("new", 1, None, Operation.INSERT)]
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["ids-at-first-flush", "ids-at-commit"])
+def test_a_savepoint_rolled_back_leaves_the_rest_of_the_revision_with_its_final_id(
+        session, engine, deferred):
+    session.info[DEFERRED_REVISION_IDS] = deferred
+    commit_revision(session, "create")
+    kept, dropped = Book(name="kept", title="k0"), Book(name="dropped", title="d0")
+    session.add_all([kept, dropped])
+    session.commit()
+    session.expire_on_commit = False
+    commit_revision(session, "edit")
+    kept.title = "k1"
+    session.flush()
+    with session.begin_nested() as savepoint:
+        dropped.title = "d1"
+        Book(name="never", title="n")
+        session.flush()
+        savepoint.rollback()
+    kept.title = "k2"
+    session.commit()
+    assert revision_ids(engine) == [1, 2]
+    assert kept.revision_id == 2 and dropped.revision_id == 1
+    assert rows(engine, "SELECT name, title, revision_id FROM book ORDER BY name") == [
+        ("dropped", "d0", 1), ("kept", "k2", 2)]
+    assert version_rows(engine, "book", "title, revision_id, expired_id") == [
+        ("k0", 1, 2), ("k2", 2, None), ("d0", 1, None)]
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["ids-at-first-flush", "ids-at-commit"])
+def test_a_revision_that_writes_and_takes_everything_back_takes_no_id(session, engine, deferred):
+    session.info[DEFERRED_REVISION_IDS] = deferred
+    commit_revision(session, "create")
+    book = Book(name="b", title="same")
+    session.add(book)
+    session.commit()
+    commit_revision(session, "and back")
+    book.title = "other"
+    session.flush()
+    book.title = "same"
+    session.commit()
+    commit_revision(session, "next")
+    book.title = "new"
+    session.commit()
+    # The undone revision left no row, and took no id: the next one is 2.
+    assert revision_ids(engine) == [1, 2]
+    assert version_rows(engine, "book", "title, revision_id, expired_id") == [
+        ("same", 1, 2), ("new", 2, None)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import secrets
 from typing import Any
 
 from vdm.errors import InvalidInputError
@@ -56,3 +58,33 @@ def changed_metadata(
     if changed:
         check_revision_metadata(current["author"], current["message"])
     return current, changed
+
+
+#: Revision ids from here up are provisional: a writing transaction's id
+#: until the final step of its commit gives it the next real one.  Above
+#: every real id, a provisional revision reads as "later than any committed
+#: one" (as-of reads of committed revisions within the transaction skip its
+#: own changes), and real ids stay below it (a billion revisions).
+PROVISIONAL_IDS_FROM = 2**30
+
+#: The timestamp a revision row carries while its id is provisional: far
+#: below every real one, so such rows never sit among the latest revisions.
+PROVISIONAL_TIMESTAMP = dt.datetime(1970, 1, 1)
+
+
+def provisional_revision_id() -> int:
+    """A provisional id for a revision, until commit gives it its final one.
+
+    Random, so taking one needs no lock; the ``revision`` table's primary
+    key refuses the (one in a billion) clash with another open revision,
+    and the caller draws again.
+
+        >>> PROVISIONAL_IDS_FROM <= provisional_revision_id() < 2**31
+        True
+    """
+    return PROVISIONAL_IDS_FROM + secrets.randbelow(2**31 - PROVISIONAL_IDS_FROM)
+
+
+def is_provisional(revision_id: int | None) -> bool:
+    """True for an id :func:`provisional_revision_id` gave."""
+    return revision_id is not None and revision_id >= PROVISIONAL_IDS_FROM

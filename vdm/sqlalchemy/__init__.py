@@ -33,7 +33,7 @@ from vdm.sqlalchemy.repository import Repository, Violation
 from vdm.sqlalchemy.restore import restore_model, restore_object, undo_revision
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.scope import revision_scope
-from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR
+from vdm.sqlalchemy.session import AUTO_REVISION_AUTHOR, DEFERRED_REVISION_IDS
 from vdm.sqlalchemy.timetravel import ModelAsOf, as_of
 from vdm.sqlalchemy.typedsession import VersionedSession, set_revision
 from vdm.sqlalchemy.versions import Version
@@ -41,6 +41,7 @@ from vdm.states import State
 
 __all__ = [
     "AUTO_REVISION_AUTHOR",
+    "DEFERRED_REVISION_IDS",
     "ModelAsOf",
     "ModelDiff",
     "ObjectChange",

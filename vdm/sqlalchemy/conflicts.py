@@ -1,10 +1,12 @@
 """Stale writes become :class:`vdm.ConflictError`, never a lost update.
 
-Writers hold the revision lock from their first versioned flush to commit,
-so once it is taken nobody else can change versioned rows.  What remains is
-to check that what this session read is still true, with locking reads
-(``SELECT ... FOR UPDATE``) that see the latest committed data on every
-database — one statement per table, never one per object:
+Writers take the revision id only in the final step of the commit
+(:mod:`vdm.sqlalchemy.commit`), so two of them may change versioned rows at
+once.  Before a flush writes, vdm checks that what this session read is
+still true, with locking reads (``SELECT ... FOR UPDATE``) that see the
+latest committed data on every database and keep the rows locked until
+commit (a second writer of the same row waits, then finds it changed) —
+one statement per table, never one per object:
 
 * a changed or deleted object still has the ``revision_id`` it was read at;
 * an object that new rows will refer to (the owner of a new link, the
@@ -33,15 +35,22 @@ from vdm.sqlalchemy.writer import chunks, statements_for
 _UNKNOWN = object()
 
 
-def check_stale(session: Session, objs: list[Any]) -> None:
-    """Raise if another revision changed or deleted ``objs`` since they were read."""
+def check_stale(session: Session, objs: list[Any],
+                current: dict[Versioning, dict[Key, Any]] | None = None) -> None:
+    """Raise if another revision changed or deleted ``objs`` since they were read.
+
+    The rows are locked; ``current`` (per base versioning) receives the
+    ``revision_id`` each row has now, the revision of its current version.
+    """
     by_table: dict[Versioning, dict[Key, tuple[Any, Any]]] = defaultdict(dict)
     for obj in objs:
         state = orm_attributes.instance_state(obj)
         if state.key is None:
             continue
         loaded = state.committed_state.get(REVISION_ID, state.dict.get(REVISION_ID, _UNKNOWN))
-        if loaded is _UNKNOWN or loaded is orm_base.NO_VALUE:
+        if loaded is orm_base.NO_VALUE:
+            loaded = _UNKNOWN
+        if loaded is _UNKNOWN and current is None:
             continue
         versioning = versioning_of(obj)
         assert versioning is not None
@@ -49,10 +58,12 @@ def check_stale(session: Session, objs: list[Any]) -> None:
         by_table[versioning.root][tuple(state.key[1])] = (obj, loaded)
     for versioning, expected in by_table.items():
         found = _locked_revisions(session.connection(), versioning, list(expected))
+        if current is not None:
+            current[versioning].update(found)
         for key, (obj, loaded) in expected.items():
             if key not in found:
                 raise _deleted_meanwhile(versioning, key, obj)
-            if found[key] != loaded:
+            if loaded is not _UNKNOWN and found[key] != loaded:
                 raise ConflictError(
                     f"{versioning.describe(key)} was changed by revision "
                     f"{found[key]} after this session read it (at revision "
@@ -62,12 +73,14 @@ def check_stale(session: Session, objs: list[Any]) -> None:
                 )
 
 
-def _locked_revisions(connection: Connection, v: Versioning, keys: list[Key]) -> dict[Key, Any]:
+def _locked_revisions(connection: Connection, v: Versioning, keys: list[Key],
+                      shared: bool = False) -> dict[Key, Any]:
     statements = statements_for(v)
+    statement = statements.shared_check if shared else statements.stale_check
     found: dict[Key, Any] = {}
     for batch in chunks(keys):
         params = {"keys": statements.keys_param(batch)}
-        for row in connection.execute(statements.stale_check, params):
+        for row in connection.execute(statement, params):
             found[tuple(row[:-1])] = row[-1]
     return found
 
@@ -80,20 +93,35 @@ def _deleted_meanwhile(v: Versioning, key: Key, obj: Any) -> ConflictError:
     )
 
 
-def referenced_objects(session: Session, new: list[Any], dirty: list[Any]) -> list[Any]:
+def _link_owners(link: Versioning) -> set[Versioning]:
+    """The classes that own ``link`` rows (whose link lists they make up)."""
+    return {owner for owner in versioned_mappers.values()
+            for spec in owner.links.values() if spec.link is link}
+
+
+def referenced_objects(session: Session, new: list[Any], dirty: list[Any]
+                       ) -> tuple[list[Any], list[Any]]:
     """Persistent versioned objects that rows written by this flush will refer to.
 
-    The targets of new objects' many-to-one relationships, and the owners
-    whose one-to-many collections gained items (e.g. a new link).
+    Two lists: the owners that gain links or collection items (the owners
+    whose one-to-many collections gained items, the owners of new links),
+    which writers must take turns on so that no two add the same link; and
+    the other targets of new objects' many-to-one relationships, which only
+    need to stay.
     """
-    found: dict[int, Any] = {}
+    owners: dict[int, Any] = {}
+    targets: dict[int, Any] = {}
     for obj in new:
         state = orm_attributes.instance_state(obj)
+        v = versioning_of(obj)
+        link_owners = _link_owners(v) if v is not None else set()
         for prop in state.mapper.relationships:
             if prop.direction is RelationshipDirection.MANYTOONE:
                 target = state.dict.get(prop.key)
-                if target is not None and versioning_of(target) is not None:
-                    found[id(target)] = target
+                tv = versioning_of(target) if target is not None else None
+                if tv is not None:
+                    owned = any(tv.mapper.isa(o.mapper) for o in link_owners)
+                    (owners if owned else targets)[id(target)] = target
     for obj in dirty:
         state = orm_attributes.instance_state(obj)
         for prop in state.mapper.relationships:
@@ -102,13 +130,20 @@ def referenced_objects(session: Session, new: list[Any], dirty: list[Any]) -> li
             if prop.key in state.committed_state:
                 history = state.attrs[prop.key].history
                 if history.added:
-                    found[id(obj)] = obj
+                    owners[id(obj)] = obj
                     break
-    return [o for o in found.values() if orm_attributes.instance_state(o).key is not None]
+
+    def persistent(found: dict[int, Any]) -> list[Any]:
+        return [o for o in found.values() if orm_attributes.instance_state(o).key is not None]
+    return persistent(owners), [o for o in persistent(targets) if id(o) not in owners]
 
 
-def check_exist(session: Session, objs: list[Any]) -> None:
-    """Raise if any of ``objs`` was deleted by another transaction (and lock them)."""
+def check_exist(session: Session, objs: list[Any], shared: bool = False) -> None:
+    """Raise if any of ``objs`` was deleted by another transaction, and lock them.
+
+    ``shared``: a lock that only keeps them from being deleted or changed
+    (writers that merely refer to one object do not take turns on it).
+    """
     by_table: dict[Versioning, dict[Key, Any]] = defaultdict(dict)
     for obj in objs:
         v = versioning_of(obj)
@@ -116,7 +151,7 @@ def check_exist(session: Session, objs: list[Any]) -> None:
         if v is not None and state.key is not None:
             by_table[v.root][tuple(state.key[1])] = obj
     for v, wanted in by_table.items():
-        found = _locked_revisions(session.connection(), v, list(wanted))
+        found = _locked_revisions(session.connection(), v, list(wanted), shared)
         for key, obj in wanted.items():
             if key not in found:
                 raise _deleted_meanwhile(v, key, obj)

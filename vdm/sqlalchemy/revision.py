@@ -1,9 +1,12 @@
 """The ``revision`` table and the :class:`Revision` class.
 
 A revision is one atomic changeset.  Its id comes from the one-row
-``revision_sequence`` table: the row is updated (and so locked) when a
-transaction first writes versioned data, and stays locked until commit, so
-writers serialise and revision ids follow commit order on every database.
+``revision_sequence`` table, whose row is updated (and so locked) until the
+transaction commits, so revision ids follow commit order on every database.
+On PostgreSQL and MariaDB the id is taken in the final step of the commit
+(:mod:`vdm.sqlalchemy.commit`); until then the revision works under a
+provisional negative id.  On SQLite, whose writers serialise anyway, it is
+taken at the first versioned flush.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Executable,
     Integer,
     MetaData,
     String,
@@ -28,12 +32,17 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.orm import registry
 
 from vdm.errors import ConfigurationError
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
-from vdm.revisions import changed_metadata, check_revision_metadata
+from vdm.revisions import (
+    PROVISIONAL_TIMESTAMP,
+    changed_metadata,
+    check_revision_metadata,
+    provisional_revision_id,
+)
 from vdm.sqlalchemy.types import JSONText, StateType
 from vdm.states import State
 
@@ -85,8 +94,10 @@ class Revision:
 
         session.revision = Revision(author="me", message="fix typo")
 
-    ``id`` and ``timestamp`` (UTC) are assigned then; ``extra`` holds JSON
-    metadata such as a request id.
+    ``id`` and ``timestamp`` (UTC) are final once the commit has run (on
+    PostgreSQL and MariaDB the id is provisional until then: a number from
+    :data:`vdm.revisions.PROVISIONAL_IDS_FROM` up, and no timestamp);
+    ``extra`` holds JSON metadata such as a request id.
     """
 
     id: int | None
@@ -187,12 +198,40 @@ def store_revision_metadata(
     return current
 
 
+def _insert_ignoring_clash(dialect: str) -> Executable:
+    """INSERT of a revision row that writes nothing when the id is taken."""
+    if dialect == "postgresql":
+        return postgresql.insert(revision_table).on_conflict_do_nothing()
+    return mysql.insert(revision_table).on_duplicate_key_update(id=revision_table.c.id)
+
+
+def allocate_provisional_revision(connection: Connection, revision: Revision) -> None:
+    """Write ``revision`` under a provisional (negative) id, taking no lock.
+
+    Its final id and timestamp come at commit
+    (:func:`vdm.sqlalchemy.commit.finalise_revision`).
+    """
+    statement = _insert_ignoring_clash(connection.dialect.name)
+    while True:
+        provisional = provisional_revision_id()
+        written = connection.execute(statement, {
+            "id": provisional, "timestamp": PROVISIONAL_TIMESTAMP,
+            "author": revision.author, "message": revision.message,
+            "state": revision.state, "extra": revision.extra,
+        })
+        if written.rowcount:
+            break
+    revision.id = provisional
+    revision.timestamp = None
+
+
 def allocate_revision(connection: Connection, revision: Revision) -> None:
     """Lock the revision sequence, take the next id and write ``revision``.
 
-    The sequence row stays locked until the transaction ends, so no other
-    writer can commit a revision in between: ids follow commit order and the
-    timestamp, taken under the lock, never decreases along ids.
+    For SQLite, whose database lock makes the first writer the only one
+    until it commits: ids follow commit order and the timestamp, taken under
+    the lock, never decreases along ids.  (PostgreSQL and MariaDB use
+    :func:`allocate_provisional_revision` instead.)
     """
     seq = revision_sequence_table
     fields = {"author": revision.author, "message": revision.message,

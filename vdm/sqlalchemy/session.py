@@ -3,19 +3,27 @@
 vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 
 * ``before_flush`` checks that versioned changes have a revision
-  (``session.revision``), takes the revision lock, writes the revision row
-  and checks that no changed object was changed meanwhile by another
-  revision (:class:`vdm.ConflictError`);
+  (``session.revision``), writes the revision row (with
+  :data:`DEFERRED_REVISION_IDS`, under a provisional id on PostgreSQL and
+  MariaDB) and checks that no changed object was changed meanwhile by
+  another revision (:class:`vdm.ConflictError`);
 * mapper events stamp ``revision_id`` on the rows written and record which
   keys were inserted, updated or deleted;
 * ``after_flush`` writes their versions, a few statements per table
   (:mod:`vdm.sqlalchemy.writer`);
+* ``before_commit`` takes back what changed nothing and, for a
+  provisional id, runs the final step that gives the revision its real id
+  (:mod:`vdm.sqlalchemy.commit`);
 * the end of the transaction clears ``session.revision``; a rollback also
   forgets the revision's id, so nothing of it remains.
 
 A session may opt into automatic revisions with a default author::
 
     Session = sessionmaker(engine, info={AUTO_REVISION_AUTHOR: "importer"})
+
+and, on PostgreSQL and MariaDB, into revision ids taken at commit::
+
+    Session = sessionmaker(engine, info={DEFERRED_REVISION_IDS: True})
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, event
+from sqlalchemy import Connection, bindparam, delete, event, update
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -49,7 +57,7 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
-from vdm.revisions import revision_metadata
+from vdm.revisions import is_provisional, revision_metadata
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import (
     affected_associations,
@@ -57,6 +65,7 @@ from vdm.sqlalchemy.associations import (
     write_association_versions,
 )
 from vdm.sqlalchemy.columns import RevisionedColumns as Revisioned
+from vdm.sqlalchemy.commit import defers_revision_id, finalise_revision
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -67,7 +76,9 @@ from vdm.sqlalchemy.conflicts import (
 from vdm.sqlalchemy.registry import Key, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
+    allocate_provisional_revision,
     allocate_revision,
+    revision_sequence_table,
     revision_table,
     store_revision_metadata,
 )
@@ -78,6 +89,14 @@ from vdm.versionreading import VersionReading as Version
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
+#: ``Session.info`` key: on PostgreSQL and MariaDB, take revision ids in
+#: the final step of the commit (opt-in), so that writers of different rows
+#: do not wait for each other's commits (:mod:`vdm.sqlalchemy.commit`).
+#: Writers that change several rows in different orders may then deadlock
+#: (the database's error, to be retried like a conflict); without it a
+#: revision takes its id, and the sequence lock, at its first versioned
+#: flush, and writers take turns from there.
+DEFERRED_REVISION_IDS = "vdm.deferred_revision_ids"
 _STATE_KEY = "vdm.transaction"
 _UNSET = object()
 
@@ -105,6 +124,16 @@ class TransactionState:
     #: Tables that may hold a version equal to the previous one (a key
     #: versioned again by a later flush, a row updated with equal values).
     suspects: set[Versioning] = field(default_factory=set)
+    #: Per base versioning, the ``revision_id`` the stale check found on
+    #: rows this revision changes: the revision of their current version.
+    current: dict[Versioning, dict[Key, Any]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    #: MariaDB/MySQL: keys whose previous version the final step of the
+    #: commit closes (:func:`vdm.sqlalchemy.writer.expire_deferred`).
+    expire_later: dict[Versioning, set[Key]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
     #: Snapshots taken when savepoints begin, restored if they roll back.
     savepoints: dict[int, tuple[Revision | None, dict[Versioning, dict[Key, Operation]]]] = field(
         default_factory=dict
@@ -228,6 +257,8 @@ def ensure_revision(
     tx.native = native.covers(changed, connection)
     if tx.native:
         native.begin_revision(connection, revision)
+    elif session.info.get(DEFERRED_REVISION_IDS) and defers_revision_id(connection):
+        allocate_provisional_revision(connection, revision)
     else:
         allocate_revision(connection, revision)
     make_transient_to_detached(revision)
@@ -290,8 +321,10 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         return
     transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
     ensure_revision(session, session.connection(), changed)
-    check_stale(session, deleted + changed_dirty)
-    check_exist(session, referenced_objects(session, new, dirty))
+    check_stale(session, deleted + changed_dirty, transaction_state(session).current)
+    owners, targets = referenced_objects(session, new, dirty)
+    check_exist(session, owners)
+    check_exist(session, targets, shared=True)
     if deleted:
         check_no_new_references(session, deleted)
 
@@ -456,7 +489,8 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
         if changes:
             write_versions(
                 connection, versioning, changes, tx.revision.id,
-                tx.written[versioning],
+                tx.written[versioning], tx.current.get(versioning.root),
+                tx.expire_later[versioning] if is_provisional(tx.revision.id) else None,
             )
     check_duplicate_links(
         connection, {v: c.inserted for v, c in pending.items() if c.inserted}, tx.written,
@@ -497,10 +531,39 @@ def _before_commit(session: Session) -> None:
             session.connection(), tx.revision, revision_metadata(tx.revision) != tx.stored)
     elif tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
-        if not tx.empty:
+        if tx.empty:
+            return
+        if is_provisional(tx.revision.id):
+            # The final step: the real id, under the sequence lock that the
+            # commit releases.  It writes the metadata as it is now.
+            provisional = tx.revision.id
+            finalise_revision(session.connection(), tx.revision, tx.written,
+                              tx.expire_later)
+            _show_final_id(session, tx.revision, provisional)
+            tx.stored = revision_metadata(tx.revision)
+        else:
             # What is on the revision at commit is what is stored: author
             # or message set after the first flush are written now.
             tx.stored = store_revision_metadata(session.connection(), tx.revision, tx.stored)
+
+
+def _show_final_id(session: Session, revision: Revision, provisional: int) -> None:
+    """Make the session's objects show ``revision``'s final id instead of ``provisional``."""
+    make_transient(revision)
+    make_transient_to_detached(revision)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Revision):
+            if obj.id == provisional:
+                session.expunge(obj)
+            continue
+        versioning = versioning_of(obj)
+        if versioning is None:
+            continue
+        state = orm_attributes.instance_state(obj)
+        if state.dict.get(versioning.revision_id_key) == provisional:
+            orm_attributes.set_committed_value(obj, versioning.revision_id_key, revision.id)
+            if "revision" in state.dict:
+                session.expire(obj, ["revision"])
 
 
 def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
@@ -526,7 +589,17 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
                 session.expire(obj, ["revision"])
     if not any(tx.written.values()):
         connection.execute(delete(revision_table).where(revision_table.c.id == tx.revision.id))
+        if not is_provisional(tx.revision.id):
+            # SQLite took the id at the first flush: give it back (the
+            # database lock keeps every other writer out until commit).
+            connection.execute(_GIVE_BACK, {"rid": tx.revision.id})
         tx.empty = True
+
+
+_GIVE_BACK = (update(revision_sequence_table)
+              .where(revision_sequence_table.c.id == 1,
+                     revision_sequence_table.c.last_id == bindparam("rid"))
+              .values(last_id=revision_sequence_table.c.last_id - 1))
 
 
 @event.listens_for(Session, "after_commit")

@@ -188,6 +188,21 @@ class TableStatements:
         return statements
 
     @cached_property
+    def expire_exact(self) -> Executable:
+        """Close one key's version of revision ``:_current`` (a full primary key)."""
+        vt = self.v.version_table
+        statement = (update(vt)
+                     .where(*(vt.c[n] == bindparam(f"_k_{n}") for n in self.v.key_names),
+                            vt.c[REVISION_ID] == bindparam("_current"),
+                            vt.c[EXPIRED_ID].is_(None))
+                     .values({EXPIRED_ID: bindparam("rid")}))
+        # The primary key locks just this row; MariaDB may otherwise read
+        # the revision_id index, locking the gap where the final step of
+        # another commit writes its new id.
+        found: Executable = _on_primary_key(statement)
+        return found
+
+    @cached_property
     def expire_stamped(self) -> Executable:
         """Close the previous versions of the live rows stamped ``:rid``."""
         vt, live = self.v.version_table, self.v.table
@@ -225,9 +240,32 @@ class TableStatements:
     @cached_property
     def stale_check(self) -> Executable:
         """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
+        return self._locking_read(shared=False)
+
+    @cached_property
+    def shared_check(self) -> Executable:
+        """:attr:`stale_check` with a shared lock (``FOR SHARE``)."""
+        return self._locking_read(shared=True)
+
+    def _locking_read(self, shared: bool) -> Executable:
         live = self.v.table
-        return (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
-                .where(self._live_keys).with_for_update())
+        statement = (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
+                     .where(self._live_keys).with_for_update(read=shared))
+        if {c.key for c in live.primary_key} == set(self.v.key_names):
+            # MariaDB would rather scan the covering revision_id index,
+            # locking every row of it: concurrent writers then deadlock.
+            statement = _on_primary_key(statement, live)
+        return statement
+
+
+def _on_primary_key(statement: Any, table: Any = None) -> Any:
+    """``statement`` made to read ``table`` through its primary key on MariaDB/MySQL."""
+    for dialect in ("mysql", "mariadb"):
+        if table is None:
+            statement = statement.with_hint("FORCE INDEX (PRIMARY)", dialect_name=dialect)
+        else:
+            statement = statement.with_hint(table, "FORCE INDEX (PRIMARY)", dialect)
+    return statement
 
 
 def live_source(v: Any) -> tuple[Any, list[tuple[str, Any]]]:
@@ -279,11 +317,17 @@ def write_versions(
     changes: TableChanges,
     revision_id: int,
     written: dict[Key, Operation],
+    current: dict[Key, Any] | None = None,
+    expire_later: set[Key] | None = None,
 ) -> None:
     """Write the versions of one table's changes for revision ``revision_id``.
 
     ``written`` maps the keys this revision already versioned to their
-    operation; it is updated in place.
+    operation; it is updated in place.  ``current`` maps keys to the
+    revision of their current version, where the stale check found it.
+    On MariaDB/MySQL, keys whose previous version must be closed but whose
+    revision is not known go into ``expire_later``: the final step of the
+    commit closes them (:func:`expire_deferred`).
     """
     plan = plan_versions(changes.inserted, changes.updated, changes.deleted, written)
     st = statements_for(versioning)
@@ -297,6 +341,27 @@ def write_versions(
     run(st.mark_deleted, plan.mark_deleted)
     run(st.copy_current_as_delete, plan.copy_current_as_delete)
     copies = [(op, keys) for op, keys in plan.copy_live.items() if keys]
+    if connection.dialect.name in ("mysql", "mariadb"):
+        # InnoDB locks every index record a statement scans, and the gaps
+        # between them, until commit: concurrent writers would wait for
+        # each other.  So rows are found by their keys, and previous
+        # versions closed by their full primary key where it is known.
+        for op, keys in copies:
+            run(st.copy_live(op), keys)
+        known = {k: current[k] for k in plan.expire_previous if current and k in current}
+        if known:
+            connection.execute(st.expire_exact, [
+                {**{f"_k_{n}": v for n, v in zip(versioning.key_names, key, strict=True)},
+                 "_current": rev, "rid": revision_id}
+                for key, rev in sorted(known.items(), key=repr)])
+        unknown = plan.expire_previous - set(known)
+        if expire_later is None:
+            run(st.expire_previous, unknown)
+        else:
+            expire_later |= unknown
+        written.clear()
+        written.update(plan.written)
+        return
     if len(copies) == 1 and stamped(versioning) and not (
             plan.copy_current_as_delete or plan.mark_deleted or plan.unexpire):
         # Every change of this flush is one operation: find the rows by
@@ -326,6 +391,19 @@ def write_versions(
         run(st.expire_previous, expire)
     written.clear()
     written.update(plan.written)
+
+
+def expire_deferred(connection: Connection, versioning: Versioning, keys: set[Key],
+                    revision_id: int) -> None:
+    """Close the previous versions of ``keys`` (the final step on MariaDB/MySQL).
+
+    A search by key range locks the gaps around it until commit, which is
+    harmless only once the commit is next.
+    """
+    st = statements_for(versioning)
+    for batch in chunks(keys):
+        connection.execute(st.expire_previous,
+                           {"keys": st.keys_param(batch), "rid": revision_id})
 
 
 def _net_no_op_query(v: Versioning) -> Executable:

@@ -1,8 +1,8 @@
 """Concurrent link edits become :class:`vdm.ConflictError` (SQLObject).
 
-Writers serialise on the revision lock, so once a session holds it the
-rows it checks cannot change under it; locking reads (``FOR UPDATE``) see
-the latest committed data on every database.  Two checks remain that the
+The checks lock the rows they read (``FOR UPDATE``: the owner first, so
+writers linking to one owner take turns), and locking reads see the latest
+committed data on every database.  Two checks remain that the
 stale-write check of an object cannot make, because a new link row was
 never read:
 

@@ -53,12 +53,19 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
-from vdm.revisions import revision_metadata
+from vdm.revisions import is_provisional, revision_metadata
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.dialect import for_update, literal, table_exists
+from vdm.sqlobject.dialect import MYSQL, db_name, for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.registry import Versioning, versioning_of
-from vdm.sqlobject.revision import Revision, allocate_revision, store_revision_metadata
+from vdm.sqlobject.revision import (
+    Revision,
+    allocate_provisional_revision,
+    allocate_revision,
+    defers_revision_id,
+    finalise_revision,
+    store_revision_metadata,
+)
 from vdm.sqlobject.writer import (
     TableChanges,
     drop_net_noops,
@@ -122,6 +129,11 @@ class Session:
         #: Link rows this transaction read, per (link class, owner attribute,
         #: owner id): what a destroy of the owner is judged against.
         self._links_seen: dict[tuple[Versioning, str, Any], set[Any]] = {}
+        #: Per class, the ``revision_id`` the stale check found on rows this
+        #: revision changes: the revision of their current version.
+        self._current: dict[Versioning, dict[Any, Any]] = defaultdict(dict)
+        #: MySQL: ids whose previous version the final step closes.
+        self._expire_later: dict[Versioning, set[Any]] = defaultdict(set)
 
     # -- the revision -----------------------------------------------------
 
@@ -188,7 +200,10 @@ class Session:
                 revision=revision,
             )
         try:
-            allocate_revision(self.transaction, revision)
+            if defers_revision_id(self.transaction):
+                allocate_provisional_revision(self.transaction, revision)
+            else:
+                allocate_revision(self.transaction, revision)
         except Exception as exc:
             self._raise_if_missing([REVISION_TABLE, REVISION_SEQUENCE_TABLE],
                                    changed or "versioned objects", exc)
@@ -227,7 +242,10 @@ class Session:
             self._restamp(versioning, undone)
         recreated = {k for k in changes.inserted if written.get(k) is Operation.DELETE}
         if changes:
-            write_versions(self.transaction, versioning, changes, rid, written)
+            deferred = is_provisional(rid) and db_name(self.transaction) == MYSQL
+            write_versions(self.transaction, versioning, changes, rid, written,
+                           self._current.get(versioning),
+                           self._expire_later[versioning] if deferred else None)
         if recreated:
             self._restamp(versioning, drop_recreated_noops(
                 self.transaction, versioning, recreated, rid, written))
@@ -252,6 +270,17 @@ class Session:
         if empty:
             assert allocated is not None
             self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
+            if not is_provisional(allocated.id):
+                # The id was taken at the first write, under the sequence
+                # lock held until commit: give it back.
+                self.transaction.query(
+                    f"UPDATE {REVISION_SEQUENCE_TABLE} SET last_id = last_id - 1 "
+                    f"WHERE id = 1 AND last_id = {int(allocated.id or 0)}")
+        elif allocated is not None and is_provisional(allocated.id):
+            # The final step, under the sequence lock the commit releases.
+            provisional = allocated.id
+            finalise_revision(self.transaction, allocated, self._written, self._expire_later)
+            self._show_final_id(provisional, allocated.id)
         elif allocated is not None:
             # What is on the revision at commit is what is stored.
             store_revision_metadata(self.transaction, allocated, self._stored)
@@ -261,6 +290,13 @@ class Session:
             allocated.id = None
             allocated.timestamp = None
         self._end()
+
+    def _show_final_id(self, provisional: Any, final: Any) -> None:
+        """Cached instances stamped with the provisional id show the final one."""
+        attr = f"_SO_val_{REVISION_ID}"
+        for instance in self.transaction.cache.getAll():
+            if instance.__dict__.get(attr) == provisional:
+                instance.__dict__[attr] = final
 
     def rollback(self) -> None:
         """Undo everything since the last commit, the revision included.
@@ -338,9 +374,11 @@ class Session:
     def check_stale(self, instance: Any, versioning: Versioning) -> None:
         """Refuse a write to ``instance`` if another revision changed it since it was read.
 
-        Call with the revision sequence locked (after :meth:`ensure_revision`):
-        the row is read with ``SELECT ... FOR UPDATE`` so that the latest
-        committed ``revision_id`` is compared, on every isolation level.
+        The row is read with ``SELECT ... FOR UPDATE`` so that the latest
+        committed ``revision_id`` is compared, on every isolation level, and
+        stays locked until commit (a second writer waits, then finds it
+        changed).  The ``revision_id`` found is kept: on MySQL it closes the
+        previous version by its full primary key.
         """
         loaded = instance.__dict__.get(f"_SO_val_{REVISION_ID}", _UNKNOWN)
         if loaded is _UNKNOWN:
@@ -353,6 +391,8 @@ class Session:
             f"{versioning.id_name} = {literal(conn, instance.id)}{for_update(conn)}"
         )
         described = versioning.describe(instance.id)
+        if row is not None:
+            self._current[versioning][instance.id] = row[0]
         if row is None:
             raise ConflictError(
                 f"{described} was deleted by another transaction after this "

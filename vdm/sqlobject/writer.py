@@ -47,12 +47,20 @@ class TableChanges:
 def write_versions(
     conn: Any, v: Versioning, changes: TableChanges, rid: int,
     written: dict[Any, Operation],
+    current: dict[Any, Any] | None = None,
+    expire_later: set[Any] | None = None,
 ) -> None:
     """Write the versions of one class's changes for revision ``rid``.
 
     ``written`` maps the ids this revision already versioned to their
     operation; it is updated in place.  What to write is planned by
     :func:`vdm.writeplan.plan_versions`, as for the SQLAlchemy backend.
+
+    With ``expire_later`` (MySQL/MariaDB, whose searches by key range lock
+    gaps until commit), previous versions are closed by their full primary
+    key where ``current`` (id -> revision of the current version) knows
+    it; the other ids go into ``expire_later``, for :func:`expire_previous`
+    in the final step of the commit.
     """
     plan = plan_versions(changes.inserted, changes.updated, changes.deleted, written)
     vt, idn = v.version_table, v.id_name
@@ -68,14 +76,29 @@ def write_versions(
     _copy_current_as_delete(conn, v, plan.copy_current_as_delete, rid)
     for op, keys in plan.copy_live.items():
         _copy_live(conn, v, keys, rid, op)
-    for batch in chunks(plan.expire_previous):
-        conn.query(
-            f"UPDATE {vt} SET {EXPIRED_ID} = {rid} WHERE "
-            f"{in_clause(conn, idn, batch)} AND {EXPIRED_ID} IS NULL "
-            f"AND {REVISION_ID} <> {rid}"
-        )
+    expire = plan.expire_previous
+    if expire_later is not None:
+        known = {k: current[k] for k in expire if current and k in current}
+        for key, previous in sorted(known.items(), key=repr):
+            conn.query(
+                f"UPDATE {vt} FORCE INDEX (PRIMARY) SET {EXPIRED_ID} = {rid} WHERE "
+                f"{idn} = {literal(conn, key)} AND {REVISION_ID} = {int(previous)} "
+                f"AND {EXPIRED_ID} IS NULL")
+        expire_later |= expire - set(known)
+    else:
+        expire_previous(conn, v, expire, rid)
     written.clear()
     written.update(plan.written)
+
+
+def expire_previous(conn: Any, v: Versioning, keys: set[Any], rid: int) -> None:
+    """Close the current versions of ``keys`` other than ``rid``'s own."""
+    for batch in chunks(keys):
+        conn.query(
+            f"UPDATE {v.version_table} SET {EXPIRED_ID} = {rid} WHERE "
+            f"{in_clause(conn, v.id_name, batch)} AND {EXPIRED_ID} IS NULL "
+            f"AND {REVISION_ID} <> {rid}"
+        )
 
 
 def _copy_current_as_delete(conn: Any, v: Versioning, keys: set[Any], rid: int) -> None:
