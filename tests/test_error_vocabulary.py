@@ -6,6 +6,8 @@ import ast
 import inspect
 from pathlib import Path
 
+import pytest
+
 import vdm
 import vdm.errors
 
@@ -54,3 +56,35 @@ def test_errors_carry_their_data_as_attributes() -> None:
     assert (error.cls, error.field, error.table, error.key, error.revision) == (
         int, "x", "book", (1,), 3)
     assert isinstance(error, LookupError)
+
+
+#: Errors about a table or a row of it: every raise names the table.
+ABOUT_A_TABLE = {"UnknownTableError", "UnknownRowError", "MalformedKeyError"}
+
+
+def test_errors_about_a_table_carry_the_table() -> None:
+    offenders = []
+    for path in sorted(ROOT.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+                continue
+            func = node.exc.func
+            if isinstance(func, ast.Name) and func.id in ABOUT_A_TABLE and "table" not in {
+                    k.arg for k in node.exc.keywords}:
+                offenders.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
+    assert offenders == [], "pass table=... (and key=... for a row)"
+
+
+def test_a_link_collection_clash_names_the_class_and_the_field() -> None:
+    from vdm.linkviews import check_link_names_free
+
+    class Package:
+        tags: list[str] = []
+
+    with pytest.raises(vdm.ConfigurationError) as caught:
+        check_link_names_free(Package, {}, "tags")
+    assert isinstance(caught.value, TypeError)
+    assert (caught.value.cls, caught.value.field) == (Package, "tags")
+    assert str(caught.value) == ("Package.tags is already defined; choose another name "
+                                 "for the versioned link collection")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vdm.difftext import changed_fields
+from vdm.errors import UnknownFieldError
 from vdm.naming import STATE
 from vdm.operations import Operation
 from vdm.states import State
@@ -112,19 +113,27 @@ def classify_change(
     ``old`` is None when the object did not exist before the revision,
     ``new`` is None when the revision destroyed it (a delete version).
     """
-    names = tuple(key_names)
+    kind, diff = change_kind(old, new, fields)
+    return ObjectChange(class_name, table, key, kind, diff, is_link, tuple(key_names))
+
+
+def change_kind(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
+                fields: Sequence[str]) -> tuple[str, dict[str, tuple[Any, Any]]]:
+    """What a revision did to one object or row, from values ``old`` to ``new``.
+
+    Returns one of :data:`KINDS` and ``{field: (old, new)}`` of the fields
+    that changed (empty when it was destroyed).
+    """
     if new is None:
-        return ObjectChange(class_name, table, key, "destroyed", {}, is_link, names)
+        return "destroyed", {}
     diff = {f: (a, b) for f, (a, b) in changed_fields(old, new, list(fields)).items()}
     if old is None:
-        kind = "created"
-    elif STATE in diff and diff[STATE][1] == State.DELETED:
-        kind = "deleted"
-    elif STATE in diff and diff[STATE][1] == State.ACTIVE:
-        kind = "undeleted"
-    else:
-        kind = "updated"
-    return ObjectChange(class_name, table, key, kind, diff, is_link, names)
+        return "created", diff
+    if STATE in diff and diff[STATE][1] == State.DELETED:
+        return "deleted", diff
+    if STATE in diff and diff[STATE][1] == State.ACTIVE:
+        return "undeleted", diff
+    return "updated", diff
 
 
 @dataclass
@@ -161,6 +170,31 @@ def diff_class(old: Mapping[Key, Mapping[str, Any]], new: Mapping[Key, Mapping[s
         if changed:
             diff.changed[key] = changed
     return diff
+
+
+def diff_views(view_a: Any, view_b: Any, versionings: Iterable[Any]) -> ModelDiff:
+    """The :class:`ModelDiff` between two as-of views of the model (both backends).
+
+    A view has ``revision_id`` and ``all(cls)`` (every version of the class
+    and its subclasses as of it); each versioning has ``cls``, ``name`` and
+    ``fields``.  A class keeps only its own versions, not its subclasses'.
+    """
+    result = ModelDiff(view_a.revision_id, view_b.revision_id)
+    for v in versionings:
+        old, new = ({x.object_key: x.field_values for x in view.all(v.cls)
+                     if type(x).__versioning__ is v} for view in (view_a, view_b))
+        diff = diff_class(old, new, list(v.fields))
+        if diff:
+            result.classes[v.name] = diff
+    return result
+
+
+def check_field(versioning: Any, obj: Any, field_name: str) -> None:
+    """Refuse a ``field_name`` that is not a versioned field of ``obj``'s class."""
+    if field_name not in versioning.fields:
+        raise UnknownFieldError(
+            f"{versioning.name} has no versioned field {field_name!r}; "
+            f"choose one of {', '.join(versioning.fields)}", obj=obj, field=field_name)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,24 @@ def check_link_classes(owner_cls: type, owner: Any, link_cls: type, link: Any) -
         )
 
 
+def check_link_names_free(owner_cls: type, owner_links: Any, attr_name: str) -> None:
+    """Refuse a versioned link collection whose names the owner already defines.
+
+    The collection takes ``attr_name``, ``<attr_name>_active`` and
+    ``<attr_name>_deleted``; none may be a link collection of the owner
+    already (``owner_links``) or any attribute of the owner class (a
+    column, a relationship, a method, its own or inherited), which it would
+    silently replace.
+    """
+    taken = [name for name in (attr_name, f"{attr_name}_active", f"{attr_name}_deleted")
+             if name in owner_links or hasattr(owner_cls, name)]
+    if taken:
+        raise ConfigurationError(
+            f"{owner_cls.__name__}.{taken[0]} is already defined; choose another "
+            f"name for the versioned link collection", cls=owner_cls, field=taken[0],
+        )
+
+
 def install_list_views(
     owner_cls: type, attr_name: str, other_attr_name: str, link_cls: type,
     all_links: Callable[[Any], list[Any]], adapter: Callable[[Any], LinkAdapter[Any, Any]],

@@ -405,13 +405,12 @@ class SQLObjectHarness(Harness):
 
     def purge(self, obj: Any) -> None:
         self.repository().purge(obj)
-        self.session.commit()
 
     def undo(self, revision: int) -> None:
-        self.repository().undo(self.session, revision)
+        self.repository().undo(revision, self.session)
 
     def restore(self, revision: int) -> None:
-        self.repository().restore(self.session, revision)
+        self.repository().restore(revision, self.session)
 
     def table_of(self, cls_name: str) -> str:
         return next(str(c.sqlmeta.table) for c in self.classes.values()

@@ -57,7 +57,8 @@ def _versions(model: ReflectedModel, history: ReflectedHistory, key: Key) -> lis
     rows: list[Row] = list(model.connection.execute(query.order_by(vt.c[REVISION_ID])).mappings())
     if not rows:
         raise UnknownRowError(
-            f"{history.describe(key)} has no history: no revision ever wrote that key"
+            f"{history.describe(key)} has no history: no revision ever wrote that key",
+            table=history.name, key=key,
         )
     return rows
 

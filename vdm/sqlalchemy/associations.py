@@ -55,13 +55,15 @@ from sqlalchemy.orm import Mapper, RelationshipProperty, Session, object_session
 from sqlalchemy.orm import attributes as orm_attributes
 from sqlalchemy.sql import visitors
 
-from vdm.errors import ConfigurationError, UnsupportedQueryError
+from vdm.changes import classify_change, undo_conflict
+from vdm.errors import ConfigurationError, ConflictError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
-from vdm.sqlalchemy.mapping import (
+from vdm.sqlalchemy.asofreads import scalars_as_of
+from vdm.sqlalchemy.columns import RevisionedColumns
+from vdm.sqlalchemy.registry import (
     Key,
-    Revisioned,
     key_in,
     versioned_mappers,
     versioning_of,
@@ -171,8 +173,6 @@ def link_changes(connection: Connection, association: Association,
                  revision_id: int) -> list[Any]:
     """What ``revision_id`` did to the association's links, as link
     :class:`~vdm.changes.ObjectChange` objects (two queries)."""
-    from vdm.changes import classify_change
-
     vt = association.version_table
     written = _rows_with_op(connection, association, vt.c[REVISION_ID] == revision_id)
     if not written:
@@ -292,7 +292,7 @@ def _refers_to_versioned(table: Any) -> bool:
 
 @event.listens_for(Mapper, "after_mapper_constructed")
 def _on_constructed(mapper: Mapper[Any], cls: type) -> None:
-    versioned = issubclass(cls, Revisioned)
+    versioned = issubclass(cls, RevisionedColumns)
     for prop in mapper.iterate_properties:
         if not isinstance(prop, RelationshipProperty):
             continue
@@ -585,8 +585,6 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
         query = query.order_by(*(avt.c[n] for n in association.key_names))
     if prop.lazy in ("dynamic", "write_only"):
         return query
-    from vdm.sqlalchemy.versions import scalars_as_of
-
     rows = scalars_as_of(session, query, revision_id)
     if prop.uselist:
         return rows
@@ -609,48 +607,24 @@ def link_rows_as_of(connection: Connection, association: Association,
     return {tuple(r) for r in connection.execute(query)}
 
 
-# -- restoring, undoing, purging -------------------------------------------
+# -- restoring, undoing, purging (the versioned writes: vdm.sqlalchemy.restore)
 
 
-def _side_filter(table: Any, side: AssociationSide, values: dict[str, Any]) -> list[Any]:
+def side_filter(table: Any, side: AssociationSide, values: dict[str, Any]) -> list[Any]:
     """Rows of ``side`` linking the object whose columns hold ``values``."""
     return [table.c[assoc] == values[ref] for ref, assoc in side.pairs]
 
 
-def _rows(connection: Connection, table: Any, association: Association,
-          where: list[Any]) -> dict[Key, dict[str, Any]]:
+def association_rows(connection: Connection, table: Any, association: Association,
+                     where: list[Any]) -> dict[Key, dict[str, Any]]:
+    """``{key: row}`` of ``table`` (the association's live or version table) matching ``where``."""
     query = select(*(table.c[c.name] for c in association.table.c)).where(*where)
     return {tuple(row[n] for n in association.key_names): dict(row)
             for row in connection.execute(query).mappings()}
 
 
-def _set_links(session: Session, association: Association,
-               wanted: dict[Key, dict[str, Any]], live: dict[Key, dict[str, Any]]) -> None:
-    """Make the live rows ``live`` become ``wanted`` and version the change."""
-    from vdm.sqlalchemy.session import ensure_revision, transaction_state
-
-    add = {k: v for k, v in wanted.items() if live.get(k) != v}
-    remove = [k for k in live if k not in wanted or k in add]
-    if not add and not remove:
-        return
-    # Objects the links refer to may be pending (re-created by a restore).
-    session.flush()
-    connection = session.connection()
-    revision_id = ensure_revision(session, connection)
-    for batch in chunks(remove):
-        connection.execute(association.table.delete().where(association.live_key_clause(batch)))
-    if add:
-        connection.execute(association.table.insert(), list(add.values()))
-    side = association.sides[0]
-    values = {tuple((add.get(key) or live[key])[c] for c in side.columns)
-              for key in [*add, *remove]}
-    written = transaction_state(session).written[association]  # type: ignore[index]
-    write_association_versions(connection, association, {side.columns: values},
-                               revision_id, written)
-    _expire_collections(session, association)
-
-
-def _expire_collections(session: Session, association: Association) -> None:
+def expire_collections(session: Session, association: Association) -> None:
+    """Expire the collections of loaded objects that read through ``association``."""
     for obj in list(session.identity_map.values()):
         state = orm_attributes.instance_state(obj)
         keys = [p.key for p in association_props(state.mapper) if p.secondary is association.table]
@@ -658,40 +632,18 @@ def _expire_collections(session: Session, association: Association) -> None:
             session.expire(obj, keys)
 
 
-def restore_links(session: Session, association: Association, revision_id: int,
-                  table: Table | None = None, values: dict[str, Any] | None = None) -> None:
-    """Make the association's rows (those of the object of ``table`` whose
-    columns hold ``values``, if given) what they were as of ``revision_id``,
-    as a versioned change."""
-    connection = session.connection()
-    sides = association.sides if table is None else association.sides_of(table)
-    sides = [s for s in sides if values is None or all(r in values for r, _ in s.pairs)]
-    for side in sides if values is not None else sides[:1]:
-        live_where = [] if values is None else _side_filter(association.table, side, values)
-        then_where = ([] if values is None
-                      else _side_filter(association.version_table, side, values))
-        vt = association.version_table
-        then = _rows(connection, vt, association,
-                     [current_as_of(vt, revision_id), *then_where])
-        _set_links(session, association, then,
-                   _rows(connection, association.table, association, live_where))
-
-
 def plan_link_undo(session: Session, association: Association,
                    revision_id: int) -> dict[Key, dict[str, Any] | None]:
     """What undoing ``revision_id`` does to the association: ``{key: row or
     None (remove)}``; raises :class:`vdm.ConflictError` when a later
     revision changed one of its links again."""
-    from vdm.changes import undo_conflict
-    from vdm.errors import ConflictError
-
     connection = session.connection()
     vt = association.version_table
     written = _rows_with_op(connection, association, vt.c[REVISION_ID] == revision_id)
     if not written:
         return {}
     before = _rows_with_op(connection, association, vt.c[EXPIRED_ID] == revision_id)
-    live = _rows(connection, association.table, association,
+    live = association_rows(connection, association.table, association,
                  [association.live_key_clause(list(written))])
     plan: dict[Key, dict[str, Any] | None] = {}
     for key, (new, op) in written.items():
@@ -717,23 +669,10 @@ def _rows_with_op(connection: Connection, association: Association,
     return found
 
 
-def apply_link_undo(session: Session, association: Association,
-                    plan: dict[Key, dict[str, Any] | None]) -> None:
-    """Carry out :func:`plan_link_undo`'s plan as a versioned change."""
-    if not plan:
-        return
-    connection = session.connection()
-    live = _rows(connection, association.table, association,
-                 [association.live_key_clause(list(plan))])
-    wanted = {k: v for k, v in live.items() if k not in plan}
-    wanted.update({k: v for k, v in plan.items() if v is not None})
-    _set_links(session, association, wanted, live)
-
-
 def purge_links(connection: Connection, table: Table, values: dict[str, Any]) -> None:
     """Erase every link of the object of ``table`` whose columns hold
     ``values``, live and history."""
     for association in associations.values():
         for side in association.sides_of(table):
             for target in (association.table, association.version_table):
-                connection.execute(target.delete().where(*_side_filter(target, side, values)))
+                connection.execute(target.delete().where(*side_filter(target, side, values)))

@@ -29,7 +29,7 @@ from sqlalchemy.orm import base as orm_base
 from vdm.errors import ConflictError
 from vdm.naming import REVISION_ID
 from vdm.operations import Operation
-from vdm.sqlalchemy.mapping import Key, Versioning, key_in, versioned_mappers, versioning_of
+from vdm.sqlalchemy.registry import Key, Versioning, key_in, versioned_mappers, versioning_of
 from vdm.sqlalchemy.writer import chunks, statements_for
 
 _UNKNOWN = object()

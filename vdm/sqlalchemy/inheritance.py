@@ -36,18 +36,17 @@ is not a column of the base table, are refused when the class is declared.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Column, Table, and_, literal
 from sqlalchemy.orm import ColumnProperty, Mapper, class_mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE, version_class_name
+from vdm.sqlalchemy.columns import mapped_table
+from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.schema import build_version_table
 from vdm.states import State
-
-if TYPE_CHECKING:
-    from vdm.sqlalchemy.mapping import Versioning
 
 #: The bookkeeping columns every version table of a hierarchy shares.
 _SHARED = (REVISION_ID, EXPIRED_ID, OPERATION_TYPE, STATE)
@@ -75,8 +74,6 @@ def polymorphic_arguments(versioning: Versioning) -> dict[str, Any]:
 
 def make_subclass_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
     """Version ``cls``, a mapped subclass of a versioned class."""
-    from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
-
     assert mapper.inherits is not None
     parent = versioning_of(mapper.inherits.class_)
     if parent is None:
@@ -93,13 +90,7 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
             f"only: declare it as its own Revisioned class",
             cls=cls,
         )
-    table = mapper.local_table
-    if not isinstance(table, Table):
-        raise ConfigurationError(
-            f"{cls.__name__} is mapped to a {type(table).__name__}, not a "
-            f"table; only classes mapped to tables can be versioned",
-            cls=cls,
-        )
+    table = mapped_table(mapper, cls)
     joined = table is not parent.table
     if joined:
         clash = [n for n in (EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE) if n in table.c]

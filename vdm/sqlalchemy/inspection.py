@@ -28,11 +28,12 @@ from vdm.changes import (
     ObjectChange,
     RevisionChanges,
     blame_fields,
+    check_field,
     classify_change,
-    diff_class,
+    diff_views,
     field_changes,
 )
-from vdm.errors import NotVersionedError, UnknownFieldError
+from vdm.errors import NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
@@ -114,27 +115,13 @@ def _classify(
 def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
                classes: Iterable[Versioning] | None = None) -> ModelDiff:
     """Structured diff of the model between two revisions: two queries per class."""
-    view_a, view_b = ModelAsOf(session, a), ModelAsOf(session, b)
-    result = ModelDiff(view_a.revision_id, view_b.revision_id)
-    for v in versionings_in(session, classes):
-        # A base class's versions include its subclasses': keep its own.
-        old = {x.object_key: x.field_values for x in view_a.all(v.cls)
-               if type(x).__versioning__ is v}
-        new = {x.object_key: x.field_values for x in view_b.all(v.cls)
-               if type(x).__versioning__ is v}
-        diff = diff_class(old, new, list(v.fields))
-        if diff:
-            result.classes[v.name] = diff
-    return result
+    return diff_views(ModelAsOf(session, a), ModelAsOf(session, b),
+                      versionings_in(session, classes))
 
 
 def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of ``obj``, oldest first."""
-    versioning = _versioned(obj)
-    if field_name not in versioning.fields:
-        raise UnknownFieldError(
-            f"{versioning.name} has no versioned field {field_name!r}; "
-            f"choose one of {', '.join(versioning.fields)}", obj=obj, field=field_name)
+    check_field(_versioned(obj), obj, field_name)
     return field_changes(obj.versions, field_name)
 
 

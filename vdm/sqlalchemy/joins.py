@@ -28,7 +28,8 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import ColumnClause
 
 from vdm.errors import ConfigurationError
-from vdm.sqlalchemy.mapping import Revisioned, Versioning, versioned_mappers
+from vdm.sqlalchemy.columns import RevisionedColumns
+from vdm.sqlalchemy.registry import Versioning, versioned_mappers
 
 
 def join_as_of(
@@ -62,7 +63,7 @@ def _columns(clause: Any) -> list[Any]:
     return found
 
 
-@event.listens_for(Revisioned, "mapper_configured", propagate=True)
+@event.listens_for(RevisionedColumns, "mapper_configured", propagate=True)
 def _check_joins(mapper: Mapper[Any], cls: type) -> None:
     """Refuse a relationship whose join a version could not read."""
     if mapper not in versioned_mappers:

@@ -31,13 +31,15 @@ from vdm.errors import ConfigurationError
 from vdm.linkviews import (
     AttributeLinks,
     check_link_classes,
+    check_link_names_free,
     install_dict_view,
     install_list_views,
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
-from vdm.sqlalchemy.mapping import Versioning, versioning_of
-from vdm.sqlalchemy.versions import scalars_as_of
+from vdm.sqlalchemy.asofreads import scalars_as_of
+from vdm.sqlalchemy.registry import Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 
 
@@ -202,11 +204,7 @@ def _prepare(
             raise ConfigurationError(
                 f"{link.name} has no attribute {attr!r}", cls=link_cls,
             )
-    if attr_name in owner.links:
-        raise ConfigurationError(
-            f"{owner.name}.{attr_name} is already a versioned link collection",
-            cls=owner_cls,
-        )
+    check_link_names_free(owner_cls, owner.links, attr_name)
     spec = LinkSpec(
         owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
         other_attr=other_attr, owner_pairs=_owner_pairs(owner, link, owner_key),
@@ -332,9 +330,6 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
 
 def related_revisions(obj: Any) -> list[Any]:
     """Revisions that changed ``obj`` or its versioned links, newest first."""
-    from vdm.sqlalchemy.mapping import key_equals
-    from vdm.sqlalchemy.revision import Revision, revision_table
-
     versioning = versioning_of(obj)
     assert versioning is not None
     session = object_session(obj)

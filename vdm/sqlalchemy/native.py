@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from vdm.errors import ConfigurationError, UnsupportedDatabaseError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_TABLE, revision_table_name
 from vdm.sqlalchemy import nativesql
+from vdm.sqlalchemy.registry import versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.violations import Violation
 
@@ -324,8 +325,6 @@ def covers(changed: list[Any] | None, connection: Connection) -> bool:
     """
     if connection.dialect.name not in DIALECTS:
         return False
-    from vdm.sqlalchemy.mapping import versioning_of
-
     for obj in changed or []:
         versioning = versioning_of(obj)
         if versioning is not None:
@@ -345,8 +344,6 @@ def after_flush(session: Session, pending: dict[Any, Any]) -> None:
     read (once the flush is done), also after a commit with
     ``expire_on_commit=False``.
     """
-    from vdm.sqlalchemy.mapping import versioning_of
-
     # An inserted row holds the id the ORM sent; an updated one may not
     # (the trigger keeps the old stamp of a change set back).
     flushing = session.info.setdefault(_FLUSHING, [])

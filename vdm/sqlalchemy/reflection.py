@@ -144,7 +144,7 @@ class ReflectedHistory:
             raise MalformedKeyError(
                 f"malformed key {text!r} for table {self.name}: expected "
                 f"{len(self.key_names)} comma-separated value(s), one for each "
-                f"key column ({names})"
+                f"key column ({names})", table=self.name, key=text,
             )
         key = []
         for name, part in zip(self.key_names, parts, strict=True):
@@ -153,7 +153,8 @@ class ReflectedHistory:
             except (TypeError, ValueError, decimal.InvalidOperation):
                 raise MalformedKeyError(
                     f"malformed key {text!r} for table {self.name}: {part!r} is "
-                    f"not a value of column {name} ({self.version_table.c[name].type})"
+                    f"not a value of column {name} ({self.version_table.c[name].type})",
+                    table=self.name, key=text, field=name,
                 ) from None
         return tuple(key)
 
@@ -219,7 +220,7 @@ class ReflectedModel:
             known = ", ".join(self.by_name) or "none"
             raise UnknownTableError(
                 f"there is no versioned table {name!r} in the database "
-                f"(versioned tables: {known})"
+                f"(versioned tables: {known})", table=name,
             )
         return found
 

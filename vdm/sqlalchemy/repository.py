@@ -26,9 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
+from vdm.repository import RepositoryBackend, RepositoryCore, naive_utc
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_of
-from vdm.sqlalchemy.inspection import ModelDiff, RevisionChanges, changes_in, diff_model
+from vdm.sqlalchemy.inspection import changes_in, diff_model
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
 from vdm.sqlalchemy.mapping import (
     Versioning,
@@ -40,14 +41,13 @@ from vdm.sqlalchemy.restore import restore_model, undo_revision
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.scope import revision_scope
 from vdm.sqlalchemy.timetravel import ModelAsOf
-from vdm.sqlalchemy.typedsession import set_revision
 from vdm.sqlalchemy.verification import Violation, verify_history
 from vdm.sqlalchemy.versions import Version
 
 __all__ = ["Repository", "Violation"]
 
 
-class Repository:
+class Repository(RepositoryCore):
     """Set up, inspect and maintain a versioned model.
 
     ``metadata`` holds the versioned tables, ``session`` is a Session or a
@@ -82,42 +82,39 @@ class Repository:
         bind = self._session().get_bind()
         return bind if isinstance(bind, Engine) else bind.engine
 
+    backend = RepositoryBackend(
+        revision=Revision, scope=revision_scope, restore_model=restore_model,
+        undo_revision=undo_revision, as_of=ModelAsOf, changes_in=changes_in,
+        diff_model=diff_model,
+    )
+
     def _session(self) -> Session:
         s = self.session
         return s() if isinstance(s, scoped_session) else s
+
+    def reader(self) -> Session:
+        """The repository's session (a scoped session's current one)."""
+        return self._session()
+
+    def default_session(self) -> Session:
+        """The repository's session (a scoped session's current one)."""
+        return self._session()
+
+    def model(self) -> list[Versioning]:
+        """The versioned classes of the repository (:attr:`versioned_classes`)."""
+        return self.versioned_classes
 
     def create_db(self) -> None:
         """Create every table of the metadata (the revision tables included)."""
         self._session().close()
         self.metadata.create_all(self.engine)
 
-    def init_db(self) -> None:
-        """Create what is missing; existing tables and data are kept."""
-        self.create_db()
-
     def clean_db(self) -> None:
         """Drop every table of the metadata."""
         self._session().close()
         self.metadata.drop_all(self.engine)
 
-    def rebuild_db(self) -> None:
-        """Drop and recreate every table: an empty model."""
-        self.clean_db()
-        self.init_db()
-
     # -- writing --------------------------------------------------------
-
-    def new_revision(self, author: str | None = None, message: str | None = None,
-                     extra: Any = None) -> Revision:
-        """Start a revision on the session and return it."""
-        revision = Revision(author=author, message=message, extra=extra)
-        set_revision(self._session(), revision)
-        return revision
-
-    def revision(self, author: str | None = None, message: str | None = None,
-                 extra: Any = None) -> revision_scope:
-        """A block (``with`` or decorator) that commits one revision."""
-        return revision_scope(self.session, author=author, message=message, extra=extra)
 
     def commit(self) -> None:
         """Commit the session (and so the current revision)."""
@@ -166,19 +163,14 @@ class Repository:
         if author is not None:
             query = query.where(revision_table.c.author == author)
         if since is not None:
-            query = query.where(revision_table.c.timestamp >= _utc(since))
+            query = query.where(revision_table.c.timestamp >= naive_utc(since))
         if until is not None:
-            query = query.where(revision_table.c.timestamp <= _utc(until))
+            query = query.where(revision_table.c.timestamp <= naive_utc(until))
         if limit is not None:
             query = query.limit(limit)
         session = self._session()
         with session.no_autoflush:
             return list(session.scalars(query))
-
-    def youngest_revision(self) -> Revision | None:
-        """The most recent revision, or None in an empty database."""
-        page = self.history(limit=1)
-        return page[0] if page else None
 
     def get_revision(self, revision: RevisionRef) -> Revision:
         """The revision with this id (or at this datetime)."""
@@ -187,10 +179,6 @@ class Repository:
         found = session.get(Revision, revision_id)
         assert found is not None
         return found
-
-    def as_of(self, revision: RevisionRef) -> ModelAsOf:
-        """A read-only view of the whole model as of ``revision``."""
-        return ModelAsOf(self._session(), revision)
 
     def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
         """``{Class: [versions written by the revision]}``; one query per class.
@@ -211,22 +199,6 @@ class Repository:
                 for row in rows:
                     changes[type(row).__versioning__.cls].append(row)
         return changes
-
-    def changes(self, revision: RevisionRef) -> RevisionChanges:
-        """Everything ``revision`` changed, object by object (plain data)."""
-        return changes_in(self._session(), revision, self.versioned_classes)
-
-    def diff(self, a: RevisionRef, b: RevisionRef) -> ModelDiff:
-        """The whole model's differences from revision ``a`` to ``b``."""
-        return diff_model(self._session(), a, b, self.versioned_classes)
-
-    def restore(self, revision: RevisionRef) -> None:
-        """Bring the whole model back to ``revision`` (in the session's revision)."""
-        restore_model(self._session(), revision, self.versioned_classes)
-
-    def undo(self, revision: RevisionRef) -> None:
-        """Undo ``revision``'s changes (in the session's revision); may raise ConflictError."""
-        undo_revision(self._session(), revision, self.versioned_classes)
 
     def count_revisions(self) -> int:
         """How many revisions the database holds."""
@@ -280,7 +252,3 @@ def _bind_unbound(session: Session | scoped_session[Session], engine: Engine) ->
         session.bind = engine
 
 
-def _utc(when: dt.datetime) -> dt.datetime:
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(dt.UTC).replace(tzinfo=None)

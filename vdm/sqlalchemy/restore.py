@@ -15,24 +15,26 @@ revision changed what it would undo, and then changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from vdm.changes import undo_conflict, undo_dependant_conflict
+from vdm.changes import undo_dependant_conflict
 from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
-from vdm.operations import Operation
-from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import (
-    apply_link_undo,
+    Association,
+    association_rows,
     associations,
     associations_for,
+    expire_collections,
     plan_link_undo,
-    restore_links,
+    side_filter,
+    write_association_versions,
 )
-from vdm.sqlalchemy.mapping import (
+from vdm.sqlalchemy.registry import (
     Key,
     Versioning,
     hierarchy_bases,
@@ -40,9 +42,12 @@ from vdm.sqlalchemy.mapping import (
     versioning_of,
     versionings_in,
 )
-from vdm.sqlalchemy.timetravel import ModelAsOf
-from vdm.sqlalchemy.versions import Version
+from vdm.sqlalchemy.session import ensure_revision, transaction_state
 from vdm.sqlalchemy.writer import chunks
+from vdm.undoplan import plan_undo_step
+
+if TYPE_CHECKING:
+    pass
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
@@ -86,14 +91,15 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     v = versioning_of(obj)
     if v is None:
         raise NotVersionedError.of(obj)
-    key = obj.object_key if isinstance(obj, Version) else v.key_of(obj)
-    view = ModelAsOf(session, revision)
-    then = view.get(v.cls, key)
-    live = _apply(session, v, key, then.field_values if then is not None else None)
+    key = obj.object_key if isinstance(obj, v.version_class) else v.key_of(obj)
+    revision_id = resolve_revision(session, revision)
+    then = _versions_as_of(session, v, revision_id, v.version_key_clause([key]))
+    live = _apply(session, v, key, then[0].field_values if then else None)
     for spec in v.all_links.values():
-        links_then = {link.object_key: link.field_values for link in view.scalars(
-            select(spec.link.cls).where(*_owner_filter(spec, key)))}
-        current = session.scalars(select(spec.link.cls).where(*_owner_filter(spec, key)))
+        links_then = {link.object_key: link.field_values for link in _versions_as_of(
+            session, spec.link, revision_id, *_owner_filter(spec.link.version_table, spec, key))}
+        current = session.scalars(select(spec.link.cls).where(
+            *_owner_filter(spec.link.table, spec, key)))
         for link in list(current):
             link_key = spec.link.key_of(link)
             if link_key not in links_then:
@@ -103,18 +109,25 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     owner_values = dict(zip(v.key_names, key, strict=True))
     for association in associations.values():
         if association.sides_of(v.table):
-            restore_links(session, association, view.revision_id, v.table, owner_values)
+            restore_links(session, association, revision_id, v.table, owner_values)
     return live
 
 
-def _owner_filter(spec: Any, key: Key) -> list[Any]:
+def _versions_as_of(session: Session, v: Versioning, revision_id: int,
+                    *where: Any) -> list[Any]:
+    """The versions of ``v``'s class (and subclasses) current as of
+    ``revision_id`` that match ``where``, by primary key."""
+    return list(session.scalars(
+        select(v.version_class)
+        .where(current_as_of(v.version_table, revision_id), *where)
+        .order_by(*(v.version_table.c[n] for n in v.key_names))))
+
+
+def _owner_filter(table: Table, spec: Any, key: Key) -> list[Any]:
+    """Rows of ``table`` (the link's live or version table) of the owner with ``key``."""
     owner_values = dict(zip(spec.owner.key_names, key, strict=True))
-    return [getattr(spec.link.cls, _attr(spec.link, link_col)) == owner_values[owner_col]
+    return [table.c[link_col] == owner_values[owner_col]
             for owner_col, link_col in spec.owner_pairs]
-
-
-def _attr(v: Versioning, column: str) -> str:
-    return next(k for k, c in v.fields.items() if c == column)
 
 
 def restore_model(session: Session, revision: RevisionRef,
@@ -130,11 +143,11 @@ def restore_model(session: Session, revision: RevisionRef,
 
 def _restore_model(session: Session, revision: RevisionRef,
                    classes: Iterable[Versioning] | None) -> None:
-    view = ModelAsOf(session, revision)
+    revision_id = resolve_revision(session, revision)
     classes = versionings_in(session, classes)
     for v in hierarchy_bases(classes):
         # Each version is of its own (sub)class, which _apply re-creates.
-        then = {x.object_key: x for x in view.all(v.cls)}
+        then = {x.object_key: x for x in _versions_as_of(session, v, revision_id)}
         live: Any
         for live in session.scalars(select(v.cls)):
             key = v.key_of(live)
@@ -143,7 +156,7 @@ def _restore_model(session: Session, revision: RevisionRef,
         for key, version in then.items():
             _apply(session, type(version).__versioning__, key, version.field_values)
     for association in associations_for(classes):
-        restore_links(session, association, view.revision_id)
+        restore_links(session, association, revision_id)
 
 
 def undo_revision(session: Session, revision: RevisionRef,
@@ -172,16 +185,11 @@ def undo_revision(session: Session, revision: RevisionRef,
                 base.version_table.c[EXPIRED_ID] == revision_id))}
             for version in written:
                 v = type(version).__versioning__
-                prior = before.get(version.object_key)
-                old = (prior.field_values if prior is not None
-                       and prior.operation_type != Operation.DELETE else None)
-                new = version.field_values if version.operation_type != Operation.DELETE else None
-                _check_unchanged_since(session, v, version, new, old)
-                if old is None or new is None:
-                    plan.append((v, version.object_key, old, True))
-                else:
-                    changed = {f: old[f] for f in v.fields if old[f] != new[f]}
-                    plan.append((v, version.object_key, changed, False))
+                key = version.object_key
+                step = plan_undo_step(version, before.get(key), session.get(v.cls, key),
+                                      _writable(v, dict.fromkeys(v.fields)),
+                                      v.describe(key), v.cls)
+                plan.append((v, key, step.values, step.whole))
         _check_no_dependants(session, revision_id, plan)
         # Plain many-to-many links it added go first (their objects may go
         # too), the ones it removed come back last (their objects may come
@@ -236,13 +244,60 @@ def _check_no_dependants(session: Session, revision_id: int,
                         )
 
 
-def _check_unchanged_since(session: Session, v: Versioning, version: Version,
-                           new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
-    live = session.get(v.cls, version.object_key)
-    fields = _writable(v, dict.fromkeys(v.fields))
-    now = None if live is None else {f: getattr(live, f) for f in fields}
-    conflict = undo_conflict(v.describe(version.object_key), version.revision_id, old, new, now)
-    if conflict is not None:
-        message, conflicting = conflict
-        raise ConflictError(message, obj=live, cls=v.cls, revision=version.revision_id,
-                            fields=conflicting)
+# -- plain many-to-many links (association tables) ---------------------------
+
+
+def _set_links(session: Session, association: Association,
+               wanted: dict[Key, dict[str, Any]], live: dict[Key, dict[str, Any]]) -> None:
+    """Make the live rows ``live`` become ``wanted`` and version the change."""
+    add = {k: v for k, v in wanted.items() if live.get(k) != v}
+    remove = [k for k in live if k not in wanted or k in add]
+    if not add and not remove:
+        return
+    # Objects the links refer to may be pending (re-created by a restore).
+    session.flush()
+    connection = session.connection()
+    revision_id = ensure_revision(session, connection)
+    for batch in chunks(remove):
+        connection.execute(association.table.delete().where(association.live_key_clause(batch)))
+    if add:
+        connection.execute(association.table.insert(), list(add.values()))
+    side = association.sides[0]
+    values = {tuple((add.get(key) or live[key])[c] for c in side.columns)
+              for key in [*add, *remove]}
+    written = transaction_state(session).written[association]  # type: ignore[index]
+    write_association_versions(connection, association, {side.columns: values},
+                               revision_id, written)
+    expire_collections(session, association)
+
+
+def restore_links(session: Session, association: Association, revision_id: int,
+                  table: Table | None = None, values: dict[str, Any] | None = None) -> None:
+    """Make the association's rows (those of the object of ``table`` whose
+    columns hold ``values``, if given) what they were as of ``revision_id``,
+    as a versioned change."""
+    connection = session.connection()
+    sides = association.sides if table is None else association.sides_of(table)
+    sides = [s for s in sides if values is None or all(r in values for r, _ in s.pairs)]
+    for side in sides if values is not None else sides[:1]:
+        live_where = [] if values is None else side_filter(association.table, side, values)
+        then_where = ([] if values is None
+                      else side_filter(association.version_table, side, values))
+        vt = association.version_table
+        then = association_rows(connection, vt, association,
+                     [current_as_of(vt, revision_id), *then_where])
+        _set_links(session, association, then,
+                   association_rows(connection, association.table, association, live_where))
+
+
+def apply_link_undo(session: Session, association: Association,
+                    plan: dict[Key, dict[str, Any] | None]) -> None:
+    """Carry out :func:`plan_link_undo`'s plan as a versioned change."""
+    if not plan:
+        return
+    connection = session.connection()
+    live = association_rows(connection, association.table, association,
+                 [association.live_key_clause(list(plan))])
+    wanted = {k: v for k, v in live.items() if k not in plan}
+    wanted.update({k: v for k, v in plan.items() if v is not None})
+    _set_links(session, association, wanted, live)

@@ -14,7 +14,8 @@ With an ``AsyncSession`` (or ``async_scoped_session``) the block is an
         book.title = "War and Peace"
 
 Nested blocks join the outer block's revision, and only the outermost one
-commits, so helpers that open their own block compose.
+commits, so helpers that open their own block compose.  (What a block
+means is :class:`vdm.scope.RevisionScope`'s, the same on both backends.)
 """
 
 from __future__ import annotations
@@ -22,24 +23,23 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable
-from contextlib import ContextDecorator
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, scoped_session
 
 from vdm.errors import InvalidInputError
+from vdm.scope import RevisionScope
 from vdm.sqlalchemy.revision import Revision
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
-_DEPTH = "vdm.scope_depth"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # Lower-case because it reads as a function call at the `with` and the `@`.
-class revision_scope(ContextDecorator):
+class revision_scope(RevisionScope):
     """Commit everything done inside as one revision (or join the outer one).
 
     ``session`` is a ``Session`` or ``scoped_session`` (``with``), or an
@@ -54,15 +54,24 @@ class revision_scope(ContextDecorator):
         message: str | None = None,
         extra: Any = None,
     ) -> None:
-        self._session = session
-        self._fields = {"author": author, "message": message, "extra": extra}
+        super().__init__(session, author=author, message=message, extra=extra)
         self.revision: Revision | None = None
 
-    def _current(self) -> Any:
+    def new_revision(self, **fields: Any) -> Revision:
+        """A new :class:`vdm.sqlalchemy.Revision`."""
+        return Revision(**fields)
+
+    def current_session(self) -> Any:
+        """The session given, or a scoped session's current one."""
         s: Any = self._session
         if isinstance(s, scoped_session) or _is_async_scoped(s):
             return s()
         return s
+
+    def depth_store(self, session: Any) -> MutableMapping[str, Any]:
+        """The session's ``info``: the open blocks are counted there."""
+        info: MutableMapping[str, Any] = session.info
+        return info
 
     def __call__(self, func: _F) -> _F:
         """Decorate ``func``: each call runs in a block (``async with`` for coroutines)."""
@@ -77,7 +86,7 @@ class revision_scope(ContextDecorator):
         return in_block  # type: ignore[return-value]
 
     def __enter__(self) -> Revision:
-        session = self._current()
+        session = self.current_session()
         if inspect.iscoroutinefunction(session.commit):
             raise InvalidInputError(
                 f"revision_scope on {type(session).__name__} is an async block: "
@@ -86,19 +95,11 @@ class revision_scope(ContextDecorator):
             )
         return self.enter(session)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self._current()
-        if self.leave(session):
-            if exc_type is None:
-                session.commit()
-            else:
-                session.rollback()
-
     async def __aenter__(self) -> Revision:
-        return self.enter(self._current())
+        return self.enter(self.current_session())
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self._current()
+        session = self.current_session()
         if self.leave(session):
             # A plain Session works here too (its methods return None).
             done = session.commit() if exc_type is None else session.rollback()
@@ -112,25 +113,8 @@ class revision_scope(ContextDecorator):
         outer block's.  The web integrations (:mod:`vdm.web`) call this and
         :meth:`leave` themselves, around a request.
         """
-        depth = session.info.get(_DEPTH, 0)
-        outer: Revision | None = getattr(session, "revision", None)
-        if depth and outer is not None:
-            revision = outer
-        else:
-            revision = Revision(**self._fields)
-            session.revision = revision
-        session.info[_DEPTH] = depth + 1
-        self.revision = revision
+        revision: Revision = super().enter(session)
         return revision
-
-    def leave(self, session: Any) -> bool:
-        """Close the block on ``session``; True if it was the outermost one.
-
-        The caller of the outermost block then commits or rolls back.
-        """
-        depth: int = session.info.get(_DEPTH, 1) - 1
-        session.info[_DEPTH] = depth
-        return depth == 0
 
 
 def _is_async_scoped(session: Any) -> bool:

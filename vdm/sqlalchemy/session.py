@@ -64,6 +64,7 @@ from vdm.sqlalchemy.associations import (
     pending_association_changes,
     write_association_versions,
 )
+from vdm.sqlalchemy.columns import RevisionedColumns as Revisioned
 from vdm.sqlalchemy.commit import defers_revision_id, finalise_revision
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
@@ -72,7 +73,7 @@ from vdm.sqlalchemy.conflicts import (
     check_stale,
     referenced_objects,
 )
-from vdm.sqlalchemy.mapping import Key, Revisioned, Versioning, versioning_of
+from vdm.sqlalchemy.registry import Key, Versioning, versioning_of
 from vdm.sqlalchemy.revision import (
     Revision,
     allocate_provisional_revision,
@@ -82,9 +83,9 @@ from vdm.sqlalchemy.revision import (
     store_revision_metadata,
 )
 from vdm.sqlalchemy.typedsession import set_revision
-from vdm.sqlalchemy.versions import Version
 from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
 from vdm.states import State
+from vdm.versionreading import VersionReading as Version
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"

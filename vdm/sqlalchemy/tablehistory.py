@@ -22,9 +22,10 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
+from vdm.changes import change_kind
 from vdm.difftext import changed_fields
 from vdm.errors import UnknownRowError
-from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.reflection import (
@@ -33,7 +34,6 @@ from vdm.sqlalchemy.reflection import (
     ReflectedModel,
     RevisionRecord,
 )
-from vdm.states import State
 
 #: ``{field: (old, new)}``.
 FieldChanges = dict[str, tuple[Any, Any]]
@@ -104,17 +104,7 @@ def row_changes(model: ReflectedModel, revision_id: int) -> list[RowChange]:
 
 def _classify(history: ReflectedHistory, key: Key,
               old: dict[str, Any] | None, new: dict[str, Any] | None) -> RowChange:
-    if new is None:
-        return RowChange(history, key, "destroyed", {})
-    changes = {f: (a, b) for f, (a, b) in changed_fields(old, new, history.fields).items()}
-    if old is None:
-        kind = "created"
-    elif STATE in changes and changes[STATE][1] == State.DELETED:
-        kind = "deleted"
-    elif STATE in changes and changes[STATE][1] == State.ACTIVE:
-        kind = "undeleted"
-    else:
-        kind = "updated"
+    kind, changes = change_kind(old, new, history.fields)
     return RowChange(history, key, kind, changes)
 
 
@@ -232,7 +222,8 @@ def blame_row(model: ReflectedModel, history: ReflectedHistory, key: Key) -> Row
         select(vt).where(same_key).order_by(vt.c[REVISION_ID])).mappings())
     if not versions:
         raise UnknownRowError(
-            f"{history.describe(key)} has no history: no revision ever wrote that key"
+            f"{history.describe(key)} has no history: no revision ever wrote that key",
+            table=history.name, key=key,
         )
     # As in field_history(): a field is blamed on the revision that last
     # gave it a different value, or that (re-)created the row.

@@ -23,10 +23,11 @@ from sqlalchemy.sql import visitors
 
 from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.asofreads import rows_as_of, scalars_as_of
 from vdm.sqlalchemy.associations import associations
-from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
+from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
-from vdm.sqlalchemy.versions import Version, rows_as_of, scalars_as_of, version_as_of
+from vdm.sqlalchemy.versions import Version, version_as_of
 
 
 class ModelAsOf:

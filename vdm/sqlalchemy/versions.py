@@ -18,7 +18,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Executable, Select, and_, bindparam, event, func, select
+from sqlalchemy import Select, and_, bindparam, event, func, select
 from sqlalchemy.orm import (
     RelationshipDirection,
     RelationshipProperty,
@@ -40,8 +40,12 @@ from vdm.errors import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.asofreads import AS_OF_OPTION, scalars_as_of
+from vdm.sqlalchemy.associations import related_through
 from vdm.sqlalchemy.joins import join_as_of
-from vdm.sqlalchemy.mapping import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.links import links_as_of
+from vdm.sqlalchemy.registry import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.restore import restore_object
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 from vdm.versionreading import VersionReading
@@ -86,8 +90,6 @@ class Version(VersionReading):
         versioning = type(self).__versioning__
         spec = versioning.all_links.get(name.removesuffix("_active").removesuffix("_deleted"))
         if spec is not None:
-            from vdm.sqlalchemy.links import links_as_of
-
             return links_as_of(self, spec, name, self.as_of)
         prop = versioning.mapper.relationships.get(name)
         if prop is None:
@@ -215,8 +217,6 @@ class Version(VersionReading):
         is flushed on the way: the session writes the re-created objects in
         the order their foreign keys need.  Returns the live object.
         """
-        from vdm.sqlalchemy.restore import restore_object
-
         if self.operation_type == Operation.DELETE:
             raise DeletedVersionError(
                 f"{self._describe()} records a delete; revert the version "
@@ -229,7 +229,6 @@ class Version(VersionReading):
 #: Where a version keeps the revision it is read as of; also the execution
 #: option naming it for the versions a statement loads.
 _AS_OF = "_vdm_as_of"
-AS_OF_OPTION = "vdm_as_of"
 
 
 @event.listens_for(Version, "load", propagate=True)
@@ -250,30 +249,6 @@ def _column_keys(mapper: Any) -> list[str]:
     if keys is None:
         keys = _COLUMN_KEYS[mapper] = [prop.key for prop in mapper.column_attrs]
     return keys
-
-
-def scalars_as_of(session: Session, statement: Executable, revision_id: int,
-                  params: dict[str, Any] | None = None) -> list[Any]:
-    """Run ``statement`` and bind every version it returns to ``revision_id``.
-
-    One statement; the versions it loads are the read's own objects (they
-    leave the identity map), so two as-of reads never share a version and
-    binding costs nothing beyond the ORM's own loading.
-    """
-    with session.no_autoflush:
-        rows = session.scalars(statement, params,
-                               execution_options={AS_OF_OPTION: revision_id}).all()
-    return [row._bound_as_of(revision_id, session) if isinstance(row, Version) else row
-            for row in rows]
-
-
-def rows_as_of(session: Session, statement: Executable, revision_id: int) -> list[tuple[Any, ...]]:
-    """Like :func:`scalars_as_of` for statements returning several columns."""
-    with session.no_autoflush:
-        rows = session.execute(statement, execution_options={AS_OF_OPTION: revision_id}).all()
-    return [tuple(v._bound_as_of(revision_id, session) if isinstance(v, Version) else v
-                  for v in row)
-            for row in rows]
 
 
 @event.listens_for(Version, "refresh", propagate=True)
@@ -450,8 +425,6 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
     if session is None:
         raise DetachedError(f"{version!r} is not in a session", obj=version)
     if prop.secondary is not None:
-        from vdm.sqlalchemy.associations import related_through
-
         return related_through(version, prop, revision_id)
     target_versioning = versioning_of(prop.mapper.class_)
     if prop.direction is RelationshipDirection.MANYTOONE and any(

@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
-from vdm.sqlalchemy.mapping import Key, Versioning
+from vdm.sqlalchemy.registry import Key, Versioning
 from vdm.sqlalchemy.types import comparable
 from vdm.states import State
 from vdm.writeplan import plan_versions

@@ -59,6 +59,7 @@ from vdm.sqlobject.repository import Repository
 from vdm.sqlobject.restore import restore_model, restore_object, undo_revision
 from vdm.sqlobject.revision import Revision
 from vdm.sqlobject.schema import create_tables, drop_tables
+from vdm.sqlobject.scope import revision_scope
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf, as_of
 from vdm.sqlobject.versions import Version
@@ -94,6 +95,7 @@ __all__ = [
     "field_history",
     "restore_model",
     "restore_object",
+    "revision_scope",
     "undo_revision",
     "versioning_of",
 ]

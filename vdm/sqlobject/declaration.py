@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from vdm.errors import ConfigurationError, UnversionedChangeError
+from vdm.history import HistoryMethods, HistoryReaders
 from vdm.naming import (
     EXPIRED_ID,
     OPERATION_TYPE,
@@ -46,97 +46,21 @@ from vdm.naming import (
     version_class_name,
 )
 from vdm.sqlobject._compat import sqlobject
+from vdm.sqlobject.links import related_revisions
+from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioned_classes, versioning_of
+from vdm.sqlobject.revision import Revision
+from vdm.sqlobject.schema import create_tables
+from vdm.sqlobject.session import register_handlers
+from vdm.sqlobject.versions import Version, diff_of, get_as_of, revision_of, versions_of
 from vdm.states import State
 
-if TYPE_CHECKING:
-    from vdm.sqlobject.revision import Revision
-    from vdm.sqlobject.versions import Version
+__all__ = ["ForeignKeyInfo", "Revisioned", "Stateful", "Versioning", "make_versioned",
+           "versioned_classes", "versioning_of"]
 
 from sqlobject import classregistry, col, events, joins
 
 
-@dataclass(frozen=True)
-class ForeignKeyInfo:
-    """A many-to-one of a versioned class: ``license`` via ``licenseID``."""
-
-    name: str
-    attr: str
-    column: str
-    target: str
-
-
-@dataclass(eq=False)
-class Versioning:
-    """What vdm knows about one versioned class (``Class.__versioning__``)."""
-
-    cls: type[Any]
-    table: str
-    id_name: str
-    version_table: str
-    stateful: bool
-    #: (attribute name, column name) of every live column but the id.
-    columns: list[tuple[str, str]]
-    foreign_keys: dict[str, ForeignKeyInfo]
-    #: Versioned link collections and maps of the class (``tags``), by name
-    #: (:class:`vdm.sqlobject.links.LinkSpec`).
-    links: dict[str, Any] = field(default_factory=dict)
-    version_class: type[Version] = field(init=False)
-
-    @property
-    def name(self) -> str:
-        """The class name, as messages use it."""
-        return self.cls.__name__
-
-    @property
-    def live_columns(self) -> list[str]:
-        """Column names of the live table, the id first."""
-        return [self.id_name] + [c for _, c in self.columns]
-
-    @property
-    def fields(self) -> dict[str, str]:
-        """Attribute -> column for diffs: own columns (``state`` if Stateful), no bookkeeping."""
-        out = {"id": self.id_name}
-        out.update({a: c for a, c in self.columns if c != REVISION_ID})
-        return out
-
-    @property
-    def version_columns(self) -> list[str]:
-        """Column names of the version table, in order."""
-        extra = [] if self.stateful else [STATE]
-        return [*self.live_columns, EXPIRED_ID, OPERATION_TYPE, *extra]
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        """Attribute -> column for every column of the version table."""
-        out = {"id": self.id_name}
-        out.update(dict(self.columns))
-        for name in (EXPIRED_ID, OPERATION_TYPE, STATE):
-            out.setdefault(name, name)
-        return out
-
-    def describe(self, key: Any) -> str:
-        """``Book(id=1)``: how messages name one object."""
-        return f"{self.name}({self.id_name}={key!r})"
-
-    def join(self, name: str) -> Any:
-        """The SQLObject ``MultipleJoin`` called ``name``, or None."""
-        for j in self.cls.sqlmeta.joins:
-            if getattr(j, "joinMethodName", None) == name:
-                return j
-        return None
-
-
-def versioning_of(obj_or_cls: Any) -> Versioning | None:
-    """The :class:`Versioning` of a versioned object or class, else None."""
-    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
-    return cls.__dict__.get("__versioning__")
-
-
-#: Every versioned SQLObject class declared in this process.
-versioned_classes: list[Versioning] = []
-
-
-class Revisioned:
+class Revisioned(HistoryMethods[Version, Revision]):
     """Mixin for an SQLObject class whose changes are versioned.
 
     Adds the ``revision_id`` column and the history methods.  Bulk
@@ -149,46 +73,10 @@ class Revisioned:
     @property
     def revision(self) -> Revision | None:
         """The revision that last changed this object."""
-        from vdm.sqlobject.versions import revision_of
-
         return revision_of(self)
 
-    def get_as_of(self, revision: Any) -> Version | None:
-        """This object as of ``revision`` (a Revision, its id or a datetime).
-
-        Returns its version then, or None if it did not exist.  Reading
-        history never changes what the session writes next.
-        """
-        from vdm.sqlobject.versions import get_as_of
-
-        return get_as_of(self, revision)
-
-    @property
-    def versions(self) -> list[Version]:
-        """Every version of this object, oldest first (read from the database)."""
-        from vdm.sqlobject.versions import versions_of
-
-        return versions_of(self)
-
-    @property
-    def all_revisions(self) -> list[Version]:
-        """Every version of this object, newest first (vdm's order)."""
-        from vdm.sqlobject.versions import versions_of
-
-        return versions_of(self, newest_first=True)
-
-    @property
-    def all_related_revisions(self) -> list[Revision]:
-        """Revisions that changed this object or its versioned links, newest first."""
-        from vdm.sqlobject.links import related_revisions
-
-        return related_revisions(self)
-
-    def diff(self, to_revision: Any = None, from_revision: Any = None) -> dict[str, str]:
-        """``{field: diff text}`` between two revisions of this object."""
-        from vdm.sqlobject.versions import diff_of
-
-        return diff_of(self, to_revision, from_revision)
+    _vdm_history = HistoryReaders(get_as_of=get_as_of, versions_of=versions_of,
+                                  related_revisions=related_revisions, diff_of=diff_of)
 
     def _SO_getValue(self, name: str) -> Any:
         """SQLObject's read of one column (classes with ``cacheValues = False``).
@@ -223,8 +111,6 @@ class Revisioned:
         created when missing: the same as
         :func:`vdm.sqlobject.create_tables` for this one class.
         """
-        from vdm.sqlobject.schema import create_tables
-
         conn = connection or cls._connection  # type: ignore[attr-defined]
         return create_tables(conn, [cls], if_not_exists=ifNotExists,
                              apply_constraints=applyConstraints)
@@ -318,9 +204,6 @@ def _on_class_create(
 
 def make_versioned(cls: type[Any]) -> Versioning:
     """Check ``cls``, build its version class and register its event handlers."""
-    from vdm.sqlobject.session import register_handlers
-    from vdm.sqlobject.versions import Version
-
     existing: Versioning | None = cls.__dict__.get("__versioning__")
     if existing is not None:
         return existing

@@ -28,15 +28,16 @@ from vdm.changes import (
     ObjectChange,
     RevisionChanges,
     blame_fields,
+    check_field,
     classify_change,
-    diff_class,
+    diff_views,
     field_changes,
 )
-from vdm.errors import NotVersionedError, UnknownFieldError
+from vdm.errors import NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
-from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.dialect import table_exists
+from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf
@@ -126,15 +127,7 @@ def changes_in(source: Any, revision: RevisionRef, classes: Classes = None) -> R
 def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = None) -> ModelDiff:
     """Structured diff of the model between two revisions: two queries per class."""
     conn = connection_of(source)
-    view_a, view_b = ModelAsOf(conn, a), ModelAsOf(conn, b)
-    result = ModelDiff(view_a.revision_id, view_b.revision_id)
-    for v in versionings(conn, classes):
-        old = {x.object_key: x.values for x in view_a.all(v.cls)}
-        new = {x.object_key: x.values for x in view_b.all(v.cls)}
-        diff = diff_class(old, new, list(v.fields))
-        if diff:
-            result.classes[v.name] = diff
-    return result
+    return diff_views(ModelAsOf(conn, a), ModelAsOf(conn, b), versionings(conn, classes))
 
 
 def _history(obj: Any) -> tuple[Versioning, list[Version], dict[int, Revision]]:
@@ -153,10 +146,8 @@ def _history(obj: Any) -> tuple[Versioning, list[Version], dict[int, Revision]]:
 def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of live ``obj``, oldest first: two queries."""
     v = versioning_of(obj)
-    if v is not None and field_name not in v.fields:
-        raise UnknownFieldError(
-            f"{v.name} has no versioned field {field_name!r}; "
-            f"choose one of {', '.join(v.fields)}", obj=obj, field=field_name)
+    if v is not None:
+        check_field(v, obj, field_name)
     _, versions, revisions = _history(obj)
     return field_changes(versions, field_name, lambda x: revisions[x.revision_id])
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from vdm.errors import ConflictError
 from vdm.naming import REVISION_ID
-from vdm.sqlobject.declaration import Versioning, versioned_classes
 from vdm.sqlobject.dialect import for_update, literal
+from vdm.sqlobject.registry import Versioning, versioned_classes
 
 
 def _specs_with_link(link: Versioning) -> list[Any]:

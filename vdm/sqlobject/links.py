@@ -44,12 +44,13 @@ from vdm.errors import ConfigurationError
 from vdm.linkviews import (
     AttributeLinks,
     check_link_classes,
+    check_link_names_free,
     install_dict_view,
     install_list_views,
 )
 from vdm.naming import REVISION_ID, STATE
-from vdm.sqlobject.declaration import ForeignKeyInfo, Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import session_of
 from vdm.sqlobject.versions import Version, current_as_of, select_versions
@@ -267,13 +268,7 @@ def _prepare(
             other_attr, key_attr, position_attr):
         if attr is not None and attr not in link.attributes:
             raise ConfigurationError(f"{link.name} has no column {attr!r}", cls=link_cls)
-    taken = [name for name in (attr_name, f"{attr_name}_active", f"{attr_name}_deleted")
-             if name in owner.links or name in vars(owner_cls)]
-    if taken:
-        raise ConfigurationError(
-            f"{owner.name}.{taken[0]} is already defined; choose another name "
-            f"for the versioned link collection", cls=owner_cls,
-        )
+    check_link_names_free(owner_cls, owner.links, attr_name)
     spec = LinkSpec(
         owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
         owner_fk=_owner_fk(owner, link), other_attr=other_attr, key_attr=key_attr,

@@ -20,8 +20,8 @@ from vdm.errors import IntegrityViolation, NotVersionedError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
-from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.dialect import chunks, in_clause, literal
+from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.session import session_of
 from vdm.sqlobject.verification import check_links
 from vdm.states import State

@@ -20,23 +20,24 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from vdm.changes import ModelDiff, RevisionChanges
 from vdm.naming import REVISION_ID, REVISION_TABLE
-from vdm.sqlobject.declaration import Versioning, versioning_of
+from vdm.repository import RepositoryBackend, RepositoryCore, naive_utc
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.inspection import changes_in, diff_model
 from vdm.sqlobject.maintenance import purge_object, purge_revision
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.restore import restore_model, undo_revision
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
-from vdm.sqlobject.session import Session
-from vdm.sqlobject.timetravel import ModelAsOf, as_of
+from vdm.sqlobject.scope import revision_scope
+from vdm.sqlobject.session import Session, session_of
+from vdm.sqlobject.timetravel import as_of
 from vdm.sqlobject.verification import verify_history
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision, select_versions
 from vdm.violations import Violation
 
 
-class Repository:
+class Repository(RepositoryCore):
     """Set up, inspect and maintain the versioned model of ``classes``.
 
     ``connection`` is an SQLObject connection; ``classes`` the SQLObject
@@ -46,6 +47,7 @@ class Repository:
     def __init__(self, connection: Any, classes: Iterable[type]) -> None:
         self.connection = connection
         self.classes = list(classes)
+        self._last_session: Session | None = None
 
     @property
     def versioned_classes(self) -> list[Versioning]:
@@ -53,61 +55,47 @@ class Repository:
         found = [versioning_of(c) for c in self.classes]
         return [v for v in found if v is not None]
 
+    backend = RepositoryBackend(
+        revision=Revision, scope=revision_scope, restore_model=restore_model,
+        undo_revision=undo_revision, as_of=as_of, changes_in=changes_in,
+        diff_model=diff_model,
+    )
+
+    def reader(self) -> Any:
+        """The repository's SQLObject connection."""
+        return self.connection
+
+    def default_session(self) -> Session | None:
+        """The session the repository made last (:meth:`session`), if any."""
+        return self._last_session
+
+    def model(self) -> list[type]:
+        """The versioned classes of the model."""
+        return [v.cls for v in self.versioned_classes]
+
     # -- set-up ---------------------------------------------------------
 
     def create_db(self) -> None:
         """Create every table of the model, the revision tables included."""
         create_tables(self.connection, self.classes)
 
-    def init_db(self) -> None:
-        """Create what is missing; existing tables and data are kept."""
-        self.create_db()
-
     def clean_db(self) -> None:
         """Drop every table of the model and the revision tables."""
         drop_tables(self.connection, self.classes)
 
-    def rebuild_db(self) -> None:
-        """Drop and recreate every table: an empty model."""
-        self.clean_db()
-        self.init_db()
-
     # -- writing --------------------------------------------------------
 
     def session(self, auto_revision_author: str | None = None) -> Session:
-        """A new :class:`Session` on the repository's connection."""
-        return Session(self.connection, auto_revision_author=auto_revision_author)
+        """A new :class:`Session` on the repository's connection.
 
-    def new_revision(self, author: str | None = None, message: str | None = None,
-                     extra: Any = None) -> Revision:
-        """A new :class:`Revision`; give it to a session (``session.revision``)."""
-        return Revision(author=author, message=message, extra=extra)
+        It becomes the repository's session: the one :meth:`restore`,
+        :meth:`undo` and :meth:`revision` work in when given none.
+        """
+        self._last_session = Session(self.connection,
+                                     auto_revision_author=auto_revision_author)
+        return self._last_session
 
     # -- reading --------------------------------------------------------
-
-    @property
-    def _versioned(self) -> list[type]:
-        return [v.cls for v in self.versioned_classes]
-
-    def as_of(self, revision: RevisionRef) -> ModelAsOf:
-        """A read-only view of the whole model as of ``revision``."""
-        return as_of(self.connection, revision)
-
-    def changes(self, revision: RevisionRef) -> RevisionChanges:
-        """Everything ``revision`` changed, object by object (plain data)."""
-        return changes_in(self.connection, revision, self._versioned)
-
-    def diff(self, a: RevisionRef, b: RevisionRef) -> ModelDiff:
-        """The whole model's differences from revision ``a`` to ``b``."""
-        return diff_model(self.connection, a, b, self._versioned)
-
-    def restore(self, session: Session, revision: RevisionRef) -> None:
-        """Bring the whole model back to ``revision``, in ``session``'s revision."""
-        restore_model(session, revision, self._versioned)
-
-    def undo(self, session: Session, revision: RevisionRef) -> None:
-        """Undo ``revision``'s changes in ``session``'s revision; may raise ConflictError."""
-        undo_revision(session, revision, self._versioned)
 
     def history(
         self,
@@ -126,20 +114,15 @@ class Repository:
         if author is not None:
             conditions.append(f"author = {literal(self.connection, author)}")
         if since is not None:
-            conditions.append(f"timestamp >= {literal(self.connection, _utc(since))}")
+            conditions.append(f"timestamp >= {literal(self.connection, naive_utc(since))}")
         if until is not None:
-            conditions.append(f"timestamp <= {literal(self.connection, _utc(until))}")
+            conditions.append(f"timestamp <= {literal(self.connection, naive_utc(until))}")
         suffix = " ORDER BY id DESC"
         if limit is not None:
             suffix += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         elif offset:
             suffix += f" LIMIT 1000000000 OFFSET {int(offset)}"
         return select_revisions(self.connection, " AND ".join(conditions), suffix=suffix)
-
-    def youngest_revision(self) -> Revision | None:
-        """The most recent revision, or None in an empty database."""
-        page = self.history(limit=1)
-        return page[0] if page else None
 
     def get_revision(self, revision: RevisionRef) -> Revision:
         """The revision with this id (or at this datetime)."""
@@ -167,15 +150,19 @@ class Repository:
     # -- maintenance ----------------------------------------------------
 
     def purge(self, obj: Any) -> None:
-        """Erase ``obj``, its versioned links and all their history, in its session.
+        """Erase ``obj``, its versioned links and all their history, and commit.
 
-        Commit the session after.  Link rows (of versioned link classes)
-        referring to ``obj`` go with it; rows of the model's other classes
-        referring to it (or to those links) make it refuse with
+        The erasing runs in ``obj``'s session, which is committed after it
+        (as on SQLAlchemy).  Link rows (of versioned link classes) referring
+        to ``obj`` go with it; rows of the model's other classes referring
+        to it (or to those links) make it refuse with
         :class:`vdm.IntegrityViolation` naming them, before anything is
         erased.
         """
+        session = session_of(obj._connection)
         purge_object(obj, self.classes)
+        if session is not None:
+            session.commit()
 
     def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
         """Rewrite history as if ``revision`` never happened, and commit.
@@ -206,7 +193,3 @@ class Repository:
         return verify_history(self.connection, self.versioned_classes)
 
 
-def _utc(when: dt.datetime) -> dt.datetime:
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(dt.UTC).replace(tzinfo=None)

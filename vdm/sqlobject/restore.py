@@ -22,18 +22,18 @@ from typing import Any
 
 from sqlobject.classregistry import findClass
 
-from vdm.changes import undo_conflict, undo_dependant_conflict
+from vdm.changes import undo_dependant_conflict
 from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
-from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import chunks, in_clause, literal
 from vdm.sqlobject.inspection import Classes, versionings, written_by
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision
 from vdm.states import State
+from vdm.undoplan import plan_undo_step
 
 #: ``{attribute: value}`` to write, or None: the object must not exist.
 Values = dict[str, Any] | None
@@ -204,21 +204,10 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
     for v in versionings(conn, classes):
         for version, before in written_by(conn, v, revision_id):
             key = version.object_key[0]
-            old = before.values if before is not None and not _is_delete(before) else None
-            new = version.values if not _is_delete(version) else None
             obj = _live(session, v, key)
-            now = None if obj is None else {f: getattr(obj, f) for f in _compared(v)}
-            conflict = undo_conflict(v.describe(key), revision_id, old, new, now)
-            if conflict is not None:
-                message, fields = conflict
-                raise ConflictError(message, obj=obj, cls=v.cls, revision=revision_id,
-                                    fields=fields)
+            step = plan_undo_step(version, before, obj, _compared(v), v.describe(key), v.cls)
             live.setdefault(v, {})[key] = obj
-            if old is None or new is None or obj is None:
-                plan.setdefault(v, {})[key] = old
-            else:
-                plan.setdefault(v, {})[key] = {
-                    f: old[f] for f in _compared(v) if old[f] != new[f]}
+            plan.setdefault(v, {})[key] = step.values
     _check_no_dependants(session, revision_id, plan, versionings(conn, None))
     _write(session, plan, live)
 
@@ -253,10 +242,6 @@ def _check_no_dependants(session: Session, revision_id: int,
                                                 child.describe(child_key)),
                         cls=target.cls, revision=revision_id,
                     )
-
-
-def _is_delete(version: Version) -> bool:
-    return bool(version.operation_type == Operation.DELETE)
 
 
 __all__ = ["dependency_order", "restore_model", "restore_object", "undo_revision"]

@@ -34,8 +34,8 @@ from vdm.naming import (
     version_expired_index_name,
     version_revision_index_name,
 )
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import MYSQL, db_name, table_exists
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import create_revision_tables
 
 

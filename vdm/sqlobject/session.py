@@ -55,9 +55,9 @@ from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STA
 from vdm.operations import Operation
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import MYSQL, db_name, for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import (
     Revision,
     allocate_provisional_revision,

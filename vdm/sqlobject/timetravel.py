@@ -30,7 +30,7 @@ from sqlobject import sqlbuilder
 
 from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
 from vdm.naming import REVISION_TABLE
-from vdm.sqlobject.declaration import Versioning, versioned_classes, versioning_of
+from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.versions import (
     RevisionRef,

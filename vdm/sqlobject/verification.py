@@ -20,8 +20,8 @@ from typing import Any
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
-from vdm.sqlobject.declaration import Versioning
 from vdm.sqlobject.dialect import is_distinct, literal
+from vdm.sqlobject.registry import Versioning
 from vdm.states import State
 from vdm.violations import Violation, duplicate_links, violation
 

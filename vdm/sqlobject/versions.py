@@ -38,8 +38,8 @@ from vdm.errors import (
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.declaration import Versioning, versioning_of
 from vdm.sqlobject.dialect import literal
+from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import session_of
 from vdm.states import State

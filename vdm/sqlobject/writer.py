@@ -26,8 +26,8 @@ from typing import Any
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
-from vdm.sqlobject.declaration import Versioning
 from vdm.sqlobject.dialect import chunks, in_clause, literal
+from vdm.sqlobject.registry import Versioning
 from vdm.states import State
 from vdm.writeplan import plan_versions
 

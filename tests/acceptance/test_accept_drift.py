@@ -1,0 +1,125 @@
+"""Where the two backends once drifted apart, they now behave the same.
+
+Each story is a mistake or a call a user moving between the backends would
+make; both answer with the same outcome, error class, data and message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import pytest
+
+from vdm import ConfigurationError, NotVersionedError
+
+from .harness import Harness
+
+
+def backend_module(harness: Harness) -> Any:
+    return importlib.import_module(f"vdm.{harness.backend}")
+
+
+@pytest.mark.parametrize("name", ["name", "tags", "versions"])
+def test_a_link_collection_may_not_replace_an_attribute_of_its_owner(
+        links: Harness, name: str) -> None:
+    package, link = links.classes["Package"], links.classes["PackageTag"]  # type: ignore[attr-defined]
+    before = getattr(package, name)
+    with pytest.raises(ConfigurationError) as caught:
+        backend_module(links).add_stateful_versioned_m2m(
+            package, link, name, "tag", "package_tags")
+    error = caught.value
+    assert isinstance(error, TypeError)
+    assert str(error) == (f"Package.{name} is already defined; choose another name "
+                          f"for the versioned link collection")
+    assert error.cls is package and error.field == name
+    assert getattr(package, name) == before
+
+
+@pytest.mark.parametrize("method", ["new_revision", "restore", "undo", "purge", "purge_revision", "revision"])
+def test_the_repositories_take_the_same_arguments(story: Harness, method: str) -> None:
+    import vdm.sqlalchemy
+    import vdm.sqlobject
+
+    def parameters(cls: type) -> list[tuple[str, Any]]:
+        signature = inspect.signature(getattr(cls, method))
+        return [(p.name, p.default) for p in signature.parameters.values()]
+
+    assert parameters(vdm.sqlalchemy.Repository) == parameters(vdm.sqlobject.Repository)
+
+
+def test_restore_takes_the_revision_first_and_the_session_by_name(story: Harness) -> None:
+    story.revise("war", lambda: story.create("Book", name="wp", title="War"))
+    book = story.find("Book", name="wp")
+    story.revise("peace", lambda: story.update(book, title="Peace"))
+    story.begin("back to r1")
+    story.repository().restore(1, session=story.session)  # type: ignore[attr-defined]
+    story.commit()
+    assert story.rows("SELECT title FROM book") == [("War",)]
+    story.begin("undo r3")
+    story.repository().undo(3, session=story.session)  # type: ignore[attr-defined]
+    story.commit()
+    assert story.rows("SELECT title FROM book") == [("Peace",)]
+
+
+def test_purge_commits_on_both_backends(story: Harness) -> None:
+    story.revise("war", lambda: story.create("Book", name="wp", title="War"))
+    book = story.find("Book", name="wp")
+    story.repository().purge(book)
+    # Read on a connection of its own: only committed work shows.
+    assert story.rows("SELECT COUNT(*) FROM book") == [(0,)]
+    assert story.rows("SELECT COUNT(*) FROM book_revision") == [(0,)]
+
+
+def test_revision_scope_commits_one_revision_and_nested_blocks_join_it(story: Harness) -> None:
+    revision_scope = backend_module(story).revision_scope
+    with revision_scope(story.session, author="ann", message="two books") as outer:  # type: ignore[attr-defined]
+        story.create("Book", name="a", title="A")
+        with revision_scope(story.session, author="bob", message="inner") as inner:  # type: ignore[attr-defined]
+            story.create("Book", name="b", title="B")
+        assert inner is outer
+        assert story.rows("SELECT COUNT(*) FROM book") == [(0,)]  # not committed yet
+    assert story.rows("SELECT id, author, message FROM revision") == [(1, "ann", "two books")]
+    assert story.rows("SELECT name FROM book ORDER BY name") == [("a",), ("b",)]
+
+
+def test_revision_scope_rolls_back_on_an_error_and_works_as_a_decorator(story: Harness) -> None:
+    revision_scope = backend_module(story).revision_scope
+
+    @revision_scope(story.session, author="importer", message="nightly")  # type: ignore[attr-defined]
+    def import_books(names: list[str]) -> None:
+        for name in names:
+            story.create("Book", name=name, title=name.upper())
+
+    import_books(["a"])
+    with pytest.raises(KeyError), revision_scope(story.session, author="ann"):  # type: ignore[attr-defined]
+        story.create("Book", name="b", title="B")
+        raise KeyError("b")
+    import_books(["c"])
+    assert story.rows("SELECT name FROM book ORDER BY name") == [("a",), ("c",)]
+    assert story.rows("SELECT author, message FROM revision ORDER BY id") == [
+        ("importer", "nightly"), ("importer", "nightly")]
+
+
+def test_new_revision_starts_a_revision_on_the_session_and_returns_it(story: Harness) -> None:
+    revision = story.repository().new_revision(  # type: ignore[attr-defined]
+        author="ann", message="first", session=story.session)  # type: ignore[attr-defined]
+    assert story.session.revision is revision  # type: ignore[attr-defined]
+    story.create("Book", name="wp", title="War")
+    story.commit()
+    assert story.rows("SELECT id, author, message FROM revision") == [(1, "ann", "first")]
+    assert story.session.revision is None  # type: ignore[attr-defined]
+
+
+def test_restoring_an_unversioned_class_is_refused_alike(story: Harness) -> None:
+    from .test_accept_errors import publisher
+
+    story.revise("a book", lambda: story.create("Book", name="wp", title="War"))
+    unversioned = type(publisher(story))
+    with pytest.raises(NotVersionedError) as caught:
+        backend_module(story).restore_object(story.session, unversioned, 1)  # type: ignore[attr-defined]
+    error = caught.value
+    assert isinstance(error, TypeError)
+    assert str(error) == "Publisher is not versioned"
+    assert error.cls is unversioned and error.obj is None

@@ -1,0 +1,174 @@
+"""What a repository means, written once for both backends.
+
+:class:`vdm.sqlalchemy.Repository` and :class:`vdm.sqlobject.Repository`
+derive from :class:`RepositoryCore`.  A backend supplies how it reads
+(:meth:`RepositoryCore.reader`: a session or a connection), which classes
+make its model (:meth:`RepositoryCore.model`), its sessions, and the
+functions of :class:`RepositoryBackend`; the core turns them into the
+methods both repositories share, with one signature and one meaning:
+
+* ``new_revision(author, message, extra, session=None)`` starts a revision
+  on a session (default: the repository's) and returns it;
+* ``revision(..., session=None)`` is a block that commits one revision;
+* ``restore(revision, session=None)`` and ``undo(revision, session=None)``
+  write into a session's current revision;
+* ``as_of``, ``changes`` and ``diff`` read the whole model;
+* ``init_db``, ``rebuild_db`` and ``youngest_revision`` build on the
+  backend's ``create_db``, ``clean_db`` and ``history``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vdm.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class RepositoryBackend:
+    """The functions a backend plugs into :class:`RepositoryCore`.
+
+    Each whole-model function takes what the backend reads through
+    (``reader``) or writes through (a session) first, and the model's
+    classes (``model``) last.
+    """
+
+    #: ``Revision(author=..., message=..., extra=...)``.
+    revision: Callable[..., Any]
+    #: ``revision_scope(session, author=..., message=..., extra=...)``.
+    scope: Callable[..., Any]
+    #: ``restore_model(session, revision, model)``.
+    restore_model: Callable[..., None]
+    #: ``undo_revision(session, revision, model)``.
+    undo_revision: Callable[..., None]
+    #: ``as_of(reader, revision)``: the read-only view of the model.
+    as_of: Callable[..., Any]
+    #: ``changes_in(reader, revision, model)``.
+    changes_in: Callable[..., Any]
+    #: ``diff_model(reader, a, b, model)``.
+    diff_model: Callable[..., Any]
+
+
+class RepositoryCore:
+    """The methods both backends' repositories share (see the module)."""
+
+    backend: RepositoryBackend
+
+    # -- what a backend provides --------------------------------------------
+
+    def reader(self) -> Any:
+        """What whole-model reads go through (a session or a connection)."""
+        raise NotImplementedError
+
+    def model(self) -> list[Any]:
+        """The model's versioned classes, as the backend's functions take them."""
+        raise NotImplementedError
+
+    def default_session(self) -> Any:
+        """The repository's own session, or None when it has none."""
+        raise NotImplementedError
+
+    def create_db(self) -> None:
+        """Create every table of the model, the revision tables included."""
+        raise NotImplementedError
+
+    def clean_db(self) -> None:
+        """Drop every table of the model."""
+        raise NotImplementedError
+
+    def history(self, limit: int | None = None, offset: int = 0, author: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                ) -> list[Any]:
+        """Revisions, newest first."""
+        raise NotImplementedError
+
+    # -- set-up -------------------------------------------------------------
+
+    def init_db(self) -> None:
+        """Create what is missing; existing tables and data are kept."""
+        self.create_db()
+
+    def rebuild_db(self) -> None:
+        """Drop and recreate every table: an empty model."""
+        self.clean_db()
+        self.init_db()
+
+    # -- writing ------------------------------------------------------------
+
+    def _writing_session(self, session: Any, verb: str) -> Any:
+        if session is not None:
+            return session
+        found = self.default_session()
+        if found is None:
+            raise InvalidInputError(
+                f"Repository.{verb} needs a session to write in: pass "
+                f"session=..., or make one with repo.session() first",
+            )
+        return found
+
+    def new_revision(self, author: str | None = None, message: str | None = None,
+                     extra: Any = None, session: Any = None) -> Any:
+        """Start a revision on ``session`` (default: the repository's session)
+        and return it; commit the session to write it.
+
+        A repository without a session of its own (a SQLObject repository
+        that has made none yet) starts it nowhere: give the revision to a
+        session yourself (``session.revision = repo.new_revision(...)``),
+        as vdm 0.15 code does.
+        """
+        revision = self.backend.revision(author=author, message=message, extra=extra)
+        target = self.default_session() if session is None else session
+        if target is not None:
+            target.revision = revision
+        return revision
+
+    def revision(self, author: str | None = None, message: str | None = None,
+                 extra: Any = None, session: Any = None) -> Any:
+        """A block (``with`` or decorator) that commits one revision in
+        ``session`` (default: the repository's session)."""
+        return self.backend.scope(self._writing_session(session, "revision"),
+                                  author=author, message=message, extra=extra)
+
+    def restore(self, revision: Any, session: Any = None) -> None:
+        """Bring the whole model back to ``revision``, in ``session``'s
+        revision (default: the repository's session)."""
+        self.backend.restore_model(self._writing_session(session, "restore"), revision,
+                                   self.model())
+
+    def undo(self, revision: Any, session: Any = None) -> None:
+        """Undo ``revision``'s changes in ``session``'s revision (default: the
+        repository's session); may raise :class:`vdm.ConflictError`."""
+        self.backend.undo_revision(self._writing_session(session, "undo"), revision,
+                                   self.model())
+
+    # -- reading ------------------------------------------------------------
+
+    def youngest_revision(self) -> Any:
+        """The most recent revision, or None in an empty database."""
+        page = self.history(limit=1)
+        return page[0] if page else None
+
+    def as_of(self, revision: Any) -> Any:
+        """A read-only view of the whole model as of ``revision``."""
+        return self.backend.as_of(self.reader(), revision)
+
+    def changes(self, revision: Any) -> Any:
+        """Everything ``revision`` changed, object by object (plain data:
+        :class:`vdm.changes.RevisionChanges`)."""
+        return self.backend.changes_in(self.reader(), revision, self.model())
+
+    def diff(self, a: Any, b: Any) -> Any:
+        """The whole model's differences from revision ``a`` to ``b``
+        (:class:`vdm.changes.ModelDiff`)."""
+        return self.backend.diff_model(self.reader(), a, b, self.model())
+
+
+def naive_utc(when: dt.datetime) -> dt.datetime:
+    """``when`` as a naive UTC datetime, as the revision table stores timestamps
+    (a naive ``when`` is taken to be UTC already)."""
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)

@@ -1,0 +1,89 @@
+"""A revision block, for both backends: a ``with`` statement or decorator
+that commits one revision.
+
+    with revision_scope(session, author="ann", message="fix typo"):
+        book.title = "War and Peace"
+    # committed as one revision; an exception rolls everything back
+
+Nested blocks on one session join the outer block's revision, and only the
+outermost one commits (or rolls back), so helpers that open their own block
+compose.  Each backend names its session and revision classes; what a block
+means is written here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from contextlib import ContextDecorator
+from typing import Any
+from weakref import WeakKeyDictionary
+
+#: Key of the count of open blocks in a session's depth store.
+DEPTH = "vdm.scope_depth"
+
+#: Depth stores of sessions that keep none themselves.
+_stores: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
+
+
+class RevisionScope(ContextDecorator):
+    """Commit everything done inside as one revision (or join the outer one).
+
+    A backend subclass says how to make a revision (:meth:`new_revision`),
+    which session a block works on (:meth:`current_session`) and where it
+    counts the open blocks (:meth:`depth_store`); the session has a
+    ``revision`` attribute, ``commit()`` and ``rollback()``.
+    """
+
+    def __init__(self, session: Any, author: str | None = None,
+                 message: str | None = None, extra: Any = None) -> None:
+        self._session = session
+        self._fields = {"author": author, "message": message, "extra": extra}
+        self.revision: Any = None
+
+    def new_revision(self, **fields: Any) -> Any:
+        """A new revision of the backend with ``author``, ``message`` and ``extra``."""
+        raise NotImplementedError
+
+    def current_session(self) -> Any:
+        """The session the block works on (the one it was given, by default)."""
+        return self._session
+
+    def depth_store(self, session: Any) -> MutableMapping[str, Any]:
+        """Where the open blocks on ``session`` are counted (under :data:`DEPTH`)."""
+        return _stores.setdefault(session, {})
+
+    def enter(self, session: Any) -> Any:
+        """Open the block on ``session``: give it a new revision or, inside an
+        open block, keep the outer block's.  Returns the revision."""
+        store = self.depth_store(session)
+        depth = store.get(DEPTH, 0)
+        outer = getattr(session, "revision", None)
+        if depth and outer is not None:
+            revision = outer
+        else:
+            revision = self.new_revision(**self._fields)
+            session.revision = revision
+        store[DEPTH] = depth + 1
+        self.revision = revision
+        return revision
+
+    def leave(self, session: Any) -> bool:
+        """Close the block on ``session``; True if it was the outermost one.
+
+        The caller of the outermost block then commits or rolls back.
+        """
+        store = self.depth_store(session)
+        depth: int = store.get(DEPTH, 1) - 1
+        store[DEPTH] = depth
+        return depth == 0
+
+    def __enter__(self) -> Any:
+        return self.enter(self.current_session())
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        session = self.current_session()
+        if self.leave(session):
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
