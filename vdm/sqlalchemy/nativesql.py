@@ -32,10 +32,13 @@ stamped then, never decreases along them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 
 from vdm.naming import (
     EXPIRED_ID,
@@ -61,7 +64,8 @@ TRIGGERS = ("vdm_stamp", "vdm_stamp_update", "vdm_insert", "vdm_update", "vdm_de
 
 _INS, _UPD, _DEL = (int(Operation.INSERT), int(Operation.UPDATE), int(Operation.DELETE))
 _ACTIVE = State.ACTIVE.value
-_pg = postgresql.dialect()
+# The dialect class is untyped; only its quoting is used.
+_pg = cast(Callable[[], Dialect], postgresql.dialect)()
 _quote = _pg.identifier_preparer.quote
 
 
