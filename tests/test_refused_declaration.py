@@ -13,7 +13,14 @@ from __future__ import annotations
 import pytest
 from models import Base, Book
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, configure_mappers, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    configure_mappers,
+    mapped_column,
+    relationship,
+)
 
 from vdm import ConfigurationError
 from vdm.sqlalchemy import Repository, Revisioned

@@ -178,7 +178,7 @@ def _links_with_targets(spec: LinkSpec, owner: Any) -> list[Any]:
     if session is not None and state.key is not None and base in state.unloaded:
         attr = getattr(type(owner), base)
         link_cls = spec.link.cls
-        query = (select(link_cls).where(with_parent(owner, attr))
+        query: Any = (select(link_cls).where(with_parent(owner, attr))
                  .order_by(*attr.property.order_by)
                  .options(joinedload(getattr(link_cls, spec.other_attr))))
         set_committed_value(owner, base, list(session.scalars(query)))

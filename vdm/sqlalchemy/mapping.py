@@ -43,10 +43,10 @@ from vdm.sqlalchemy.links import related_revisions
 from vdm.sqlalchemy.registry import (
     Key,
     Versioning,
+    forgotten_if_refused,
     hierarchy_bases,
     key_equals,
     key_in,
-    forgotten_if_refused,
     versioned_mappers,
     versioning_of,
     versionings_in,

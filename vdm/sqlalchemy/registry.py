@@ -301,8 +301,9 @@ def forget_declaration(mapper: Mapper[Any]) -> None:
         if (versioning.parent is None and version_table is not versioning.table
                 and version_table.metadata.tables.get(version_table.key) is version_table):
             version_table.metadata.remove(version_table)
-        if versioning.cls.__dict__.get("__versioning__") is versioning:
-            del versioning.cls.__versioning__
+        cls: Any = versioning.cls
+        if cls.__dict__.get("__versioning__") is versioning:
+            del cls.__versioning__
     _dispose_mapper(mapper)
 
 
