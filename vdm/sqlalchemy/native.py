@@ -37,7 +37,7 @@ from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_TABLE, revision_tabl
 from vdm.sqlalchemy import nativesql
 from vdm.sqlalchemy.registry import versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
-from vdm.violations import Violation
+from vdm.violations import Violation, violation
 
 __all__ = ["NativeMode", "disable", "enable", "install", "install_sql", "is_native",
            "problems", "remove", "remove_sql", "versioned_tables"]
@@ -235,10 +235,8 @@ def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
     common = _installed_hash(connection, "vdm_finalize_revision", None)
     if common != nativesql.common_hash():
         kind = "missing-trigger" if common is None else "stale-trigger"
-        found.append(Violation(kind, REVISION_TABLE, None, None,
-                               f"the commit-time revision trigger of native versioning is "
-                               f"{'missing' if common is None else 'stale'}; run "
-                               f"vdm.sqlalchemy.native.install()"))
+        found.append(violation(kind, REVISION_TABLE, None, None,
+                               "the commit-time revision function"))
     for live, version in versioned_tables(metadata):
         triggers = nativesql.TableTriggers(live, version)
         name = triggers.function("delete").split(".")[-1].strip('"')
@@ -248,14 +246,10 @@ def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
         expected = set(nativesql.TRIGGERS) - (
             set() if triggers.stamped else {"vdm_stamp", "vdm_stamp_update"})
         if installed is None or not expected <= present:
-            found.append(Violation("missing-trigger", live.name, None, None,
-                                   f"versioned table {live.name!r} has no native "
-                                   f"versioning trigger; run vdm.sqlalchemy.native.install()"))
+            found.append(violation("missing-trigger", live.name, None, None,
+                                   f"versioned table {live.name!r}"))
         elif installed != triggers.hash():
-            found.append(Violation("stale-trigger", live.name, None, None,
-                                   f"the native versioning trigger of {live.name!r} was "
-                                   f"installed for another model or vdm version; run "
-                                   f"vdm.sqlalchemy.native.install() to upgrade it"))
+            found.append(violation("stale-trigger", live.name, None, None, repr(live.name)))
     return found
 
 
