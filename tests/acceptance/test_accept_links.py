@@ -185,3 +185,61 @@ def test_purging_a_revision_restores_the_links_it_removed(links: Harness) -> Non
     assert names(links.find("Package", name="pkg").tags) == ["a", "b"]
     assert links.history() == ["r1"]
     assert links.verify() == []
+
+
+def test_undoing_a_links_creation_then_readding_it_revives_the_one_link(
+        links: Harness) -> None:
+    links.begin("r1")
+    pkg = links.create("Package", name="p")
+    links.create("Tag", name="t")
+    links.commit()
+    links.revise("r2: tag it", lambda: pkg.tags.append(links.find("Tag", name="t")))
+    links.begin("r3: undo r2")
+    links.undo(2)
+    links.commit()
+    assert names(pkg.tags) == []
+    links.revise("r4: tag it again", lambda: pkg.tags.append(links.find("Tag", name="t")))
+    assert links.rows("SELECT id, package_id, tag_id, state FROM package_tag") == [
+        (1, 1, 1, "active")]
+    assert links.rows("SELECT id, revision_id, state FROM package_tag_revision "
+                      "ORDER BY revision_id") == [
+        (1, 2, "active"), (1, 3, "deleted"), (1, 4, "active")]
+    assert names(pkg.tags) == ["t"]
+    assert [names(pkg.get_as_of(r).tags) for r in (1, 2, 3, 4)] == [[], ["t"], [], ["t"]]
+    assert [link.tag_id for link in pkg.get_as_of(3).tags_deleted] == [1]
+    assert links.verify() == []
+
+
+def test_undoing_a_revision_that_created_a_package_with_its_links_destroys_them(
+        links: Harness) -> None:
+    links.begin("r1")
+    links.create("Tag", name="t")
+    links.commit()
+    links.begin("r2")
+    pkg = links.create("Package", name="p")
+    pkg.tags.append(links.find("Tag", name="t"))
+    links.commit()
+    links.begin("r3: undo r2")
+    links.undo(2)
+    links.commit()
+    assert links.rows("SELECT COUNT(*) FROM package") == [(0,)]
+    assert links.rows("SELECT COUNT(*) FROM package_tag") == [(0,)]
+    assert links.verify() == []
+
+
+def test_undoing_a_keys_creation_then_setting_it_again_revives_the_one_row(
+        links: Harness) -> None:
+    links.begin("r1")
+    pkg = links.create("Package", name="p")
+    links.commit()
+    links.revise("r2: set a key", lambda: pkg.extras.__setitem__("k", "v1"))
+    links.begin("r3: undo r2")
+    links.undo(2)
+    links.commit()
+    assert dict(pkg.extras) == {}
+    links.revise("r4: set it again", lambda: pkg.extras.__setitem__("k", "v2"))
+    assert links.rows("SELECT COUNT(*) FROM package_extra") == [(1,)]
+    assert links.extras_history(pkg, "k") == [
+        (2, "v1", "active"), (3, "v1", "deleted"), (4, "v2", "active")]
+    assert dict(pkg.extras) == {"k": "v2"}
+    assert links.verify() == []
