@@ -145,8 +145,7 @@ def test_undoing_a_revision_keeps_later_ones(repo, session, catalogue):
     assert dict(wp.extras) == {}, "the extra r3 added is gone"
     assert wp.name == "war-and-peace" and [t.name for t in wp.tags] == ["russian", "classic"], "r2 is kept"
     assert repo.verify() == []
-    # The extra's link row stays, deleted, so setting the key again revives it.
-    assert [c.kind for c in repo.changes(5).objects] == ["undeleted", "deleted"]
+    assert [c.kind for c in repo.changes(5).objects] == ["undeleted", "destroyed"]
 
 
 def test_undoing_a_change_to_something_destroyed_later_is_a_conflict(repo, session, catalogue):

@@ -225,21 +225,3 @@ def test_undoing_a_revision_that_created_a_package_with_its_links_destroys_them(
     assert links.rows("SELECT COUNT(*) FROM package") == [(0,)]
     assert links.rows("SELECT COUNT(*) FROM package_tag") == [(0,)]
     assert links.verify() == []
-
-
-def test_undoing_a_keys_creation_then_setting_it_again_revives_the_one_row(
-        links: Harness) -> None:
-    links.begin("r1")
-    pkg = links.create("Package", name="p")
-    links.commit()
-    links.revise("r2: set a key", lambda: pkg.extras.__setitem__("k", "v1"))
-    links.begin("r3: undo r2")
-    links.undo(2)
-    links.commit()
-    assert dict(pkg.extras) == {}
-    links.revise("r4: set it again", lambda: pkg.extras.__setitem__("k", "v2"))
-    assert links.rows("SELECT COUNT(*) FROM package_extra") == [(1,)]
-    assert links.extras_history(pkg, "k") == [
-        (2, "v1", "active"), (3, "v1", "deleted"), (4, "v2", "active")]
-    assert dict(pkg.extras) == {"k": "v2"}
-    assert links.verify() == []
