@@ -219,17 +219,14 @@ def test_undo_in_a_fresh_session_removes_what_the_revision_created(links: Harnes
 
 # -- 8. one active link per owner and target, as of every revision -----------------
 
-def test_purging_a_link_destroy_that_a_later_link_replaced_is_refused(links: Harness) -> None:
-    # (Undoing the link's creation leaves it deleted, and re-adding revives
-    # it: tests/acceptance/test_accept_links.py.  Destroying the link row
-    # outright makes the later link a second row.)
+def test_purging_an_undo_that_a_later_link_replaced_is_refused(links: Harness) -> None:
     links.begin("r1")
     pkg = links.create("Package", name="p")
     links.create("Tag", name="t")
     links.commit()
     links.revise("r2", lambda: pkg.tags.append(links.find("Tag", name="t")))
     links.begin("r3")
-    links.destroy(pkg.tags_active[0])
+    links.undo(2)
     links.commit()
     links.revise("r4", lambda: pkg.tags.append(links.find("Tag", name="t")))
     with pytest.raises(IntegrityViolation) as caught:

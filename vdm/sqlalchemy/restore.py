@@ -39,13 +39,11 @@ from vdm.sqlalchemy.registry import (
     Versioning,
     hierarchy_bases,
     key_in,
-    versioned_mappers,
     versioning_of,
     versionings_in,
 )
 from vdm.sqlalchemy.session import ensure_revision, transaction_state
 from vdm.sqlalchemy.writer import chunks
-from vdm.states import State
 from vdm.undoplan import plan_undo_step
 
 if TYPE_CHECKING:
@@ -192,7 +190,6 @@ def undo_revision(session: Session, revision: RevisionRef,
                                       _writable(v, dict.fromkeys(v.fields)),
                                       v.describe(key), v.cls)
                 plan.append((v, key, step.values, step.whole))
-        plan = _links_left_deleted(session, plan)
         _check_no_dependants(session, revision_id, plan)
         # Plain many-to-many links it added go first (their objects may go
         # too), the ones it removed come back last (their objects may come
@@ -212,49 +209,6 @@ def undo_revision(session: Session, revision: RevisionRef,
         for association, link_plan in link_plans:
             apply_link_undo(session, association,
                             {k: v for k, v in link_plan.items() if v is not None})
-
-
-def _links_left_deleted(
-        session: Session, plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]],
-) -> list[tuple[Versioning, Key, dict[str, Any] | None, bool]]:
-    """``plan`` with the versioned links it would destroy marked deleted instead.
-
-    Undoing the revision that linked two objects unlinks them, as removing
-    the link from the list does: the link row stays, deleted, so linking
-    them again revives it rather than adding a second row.  A link whose
-    owner or target the undo destroys too is destroyed with it.
-    """
-    link_classes = {spec.link.cls for v in versioned_mappers.values()
-                    for spec in v.links.values()}
-    doomed: dict[Table, tuple[Versioning, set[Key]]] = {}
-    for v, key, values, whole in plan:
-        if whole and values is None:
-            doomed.setdefault(v.table, (v, set()))[1].add(key)
-
-    def outlives_its_ends(v: Versioning, live: Any) -> bool:
-        for fk in v.table.foreign_key_constraints:
-            found = doomed.get(fk.referred_table)
-            if found is None:
-                continue
-            target, keys = found
-            pairs = {el.column.key: el.parent for el in fk.elements}
-            if sorted(pairs) != sorted(target.key_names):
-                continue
-            end = tuple(getattr(live, v.mapper.get_property_by_column(pairs[n]).key)
-                        for n in target.key_names)
-            if end in keys:
-                return False
-        return True
-
-    changed = []
-    for v, key, values, whole in plan:
-        live = session.get(v.cls, key) if whole and values is None else None
-        if (live is not None and any(issubclass(v.cls, c) for c in link_classes)
-                and outlives_its_ends(v, live)):
-            changed.append((v, key, {v.state_key: State.DELETED}, False))
-        else:
-            changed.append((v, key, values, whole))
-    return changed
 
 
 def _check_no_dependants(session: Session, revision_id: int,

@@ -64,7 +64,7 @@ TARGETS_PER_QUERY = 500
 class LinkRows(list[Any]):
     """Link rows of one owner; holds their targets so the cache keeps them."""
 
-    targets: tuple[Any, ...] | list[Any] = ()
+    targets: list[Any] = []
 
 
 @dataclass(eq=False)

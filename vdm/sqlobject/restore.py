@@ -208,38 +208,8 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
             step = plan_undo_step(version, before, obj, _compared(v), v.describe(key), v.cls)
             live.setdefault(v, {})[key] = obj
             plan.setdefault(v, {})[key] = step.values
-    every = list(versionings(conn, None))
-    _leave_links_deleted(plan, live, every)
-    _check_no_dependants(session, revision_id, plan, every)
+    _check_no_dependants(session, revision_id, plan, versionings(conn, None))
     _write(session, plan, live)
-
-
-def _leave_links_deleted(plan: dict[Versioning, dict[Any, Values]],
-                         live: dict[Versioning, dict[Any, Any]],
-                         classes: Iterable[Versioning]) -> None:
-    """Mark the versioned links ``plan`` would destroy deleted instead (in place).
-
-    Undoing the revision that linked two objects unlinks them, as removing
-    the link from the list does: the row stays, deleted, so linking them
-    again revives it rather than adding a second row.  A link whose owner
-    or target the undo destroys too is destroyed with it.
-    """
-    link_tables = {link.table for v in classes for link, _ in _links_of(v)}
-    doomed = {v.table: {k for k, values in keys.items() if values is None}
-              for v, keys in plan.items()}
-    for v, keys in plan.items():
-        if v.table not in link_tables:
-            continue
-        registry = v.cls.sqlmeta.registry
-        for key, values in keys.items():
-            link = live[v].get(key)
-            if values is not None or link is None:
-                continue
-            if any(getattr(link, fk.attr) in doomed.get(
-                    findClass(fk.target, registry).sqlmeta.table, ())
-                   for fk in v.foreign_keys.values()):
-                continue
-            keys[key] = {STATE: State.DELETED}
 
 
 def _check_no_dependants(session: Session, revision_id: int,
