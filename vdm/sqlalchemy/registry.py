@@ -319,9 +319,11 @@ def forgotten_if_refused(mapper: Mapper[Any]) -> Iterator[None]:
 
 def _dispose_mapper(mapper: Mapper[Any] | None) -> None:
     """Take one mapper (and its class) out of its SQLAlchemy registry."""
-    if mapper is None:
+    # A mapper SQLAlchemy itself refused half-way (no primary key, say) was
+    # never given a class manager: nothing of it is registered.
+    manager = getattr(mapper, "class_manager", None)
+    if mapper is None or manager is None:
         return
-    manager = mapper.class_manager
     registry = manager.registry
     # SQLAlchemy disposes whole registries only (registry.dispose()); these
     # are the steps it takes for each of their classes.
