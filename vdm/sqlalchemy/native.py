@@ -22,11 +22,10 @@ table whose triggers are missing or stale.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, bindparam, event, select, text
+from sqlalchemy import Connection, MetaData, Table, bindparam, event, select, text
 from sqlalchemy import func as sa_func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import UnboundExecutionError
@@ -323,46 +322,11 @@ def covers(changed: list[Any] | None, connection: Connection) -> bool:
     for obj in changed or []:
         versioning = versioning_of(obj)
         if versioning is not None:
-            if is_native(versioning.table):
-                return True
-            _refuse_triggered(connection, changed or [])
-            return False
+            return is_native(versioning.table)
         mapper = getattr(sa_inspect(obj, raiseerr=False), "mapper", None)
         if mapper is not None and any(is_native(t) for t in mapper.tables):
             return True
     return False
-
-
-# Per engine, the versioned tables known to carry no native trigger.  Only
-# that answer is kept: a table found triggered is refused (and asked again).
-_untriggered: weakref.WeakKeyDictionary[Engine, set[tuple[str | None, str]]] = (
-    weakref.WeakKeyDictionary())
-
-
-def _refuse_triggered(connection: Connection, changed: list[Any]) -> None:
-    """Refuse a Python-mode revision on tables whose triggers version it too.
-
-    The triggers of a native database (installed by another process, or
-    before ``native.disable``) would write a second history of the same
-    changes; the revision is refused before anything is written.
-    """
-    known = _untriggered.setdefault(connection.engine, set())
-    for obj in changed:
-        versioning = versioning_of(obj)
-        if versioning is None:
-            continue
-        table = versioning.table
-        if (table.schema, table.name) in known:
-            continue
-        present = {r[0] for r in connection.execute(
-            _TRIGGER_QUERY, {"table": table.name, "schema": table.schema})}
-        if present & set(nativesql.TRIGGERS):
-            raise ConfigurationError(
-                f"table {table.name!r} of {versioning.cls.__name__} has vdm's native "
-                f"versioning triggers, but its metadata is in Python mode: each change "
-                f"would be versioned twice; call vdm.sqlalchemy.native.enable() on its "
-                f"metadata, or vdm.sqlalchemy.native.remove() the triggers")
-        known.add((table.schema, table.name))
 
 
 def after_flush(session: Session, pending: dict[Any, Any]) -> None:
