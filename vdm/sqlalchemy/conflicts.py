@@ -188,7 +188,8 @@ def end_expectations(session: Session, connection: Connection | None,
 
 def _shape(statement: Any, v: Versioning) -> tuple[Any, list[str]] | None:
     """``statement`` with the condition added, and the names of its key
-    parameters in key order; None unless it writes one row by its key."""
+    parameters in key order; None unless it writes one row by its key
+    (other conditions, such as a ``version_id_col``'s, may come with it)."""
     if statement in _shapes:
         return _shapes[statement]
     names: dict[str, str] = {}
@@ -196,7 +197,7 @@ def _shape(statement: Any, v: Versioning) -> tuple[Any, list[str]] | None:
     for clause in ([] if where is None else visitors.iterate(where)):
         if (isinstance(clause, BinaryExpression) and clause.operator is operators.eq
                 and isinstance(clause.left, Column) and clause.left.table is v.table
-                and isinstance(clause.right, BindParameter)):
+                and clause.left.key in v.key_names and isinstance(clause.right, BindParameter)):
             names[clause.left.key] = clause.right.key
     found: tuple[Any, list[str]] | None = None
     if set(names) == set(v.key_names) and REVISION_ID in v.table.c:
