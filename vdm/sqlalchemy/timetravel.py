@@ -155,8 +155,9 @@ def _written_id(revision: Any) -> int | None:
         identity = inspect(revision).identity
         written = identity[0] if identity is not None else revision.__dict__.get("id")
         return None if written is None else int(written)
-    if isinstance(revision, int) and not isinstance(revision, bool):
+    if isinstance(revision, int) and not isinstance(revision, bool) and revision > 0:
         return revision
+    # No revision has an id below 1: such a view is refused when it is made.
     return None
 
 
