@@ -5,8 +5,9 @@ vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 * ``before_flush`` checks that versioned changes have a revision
   (``session.revision``), writes the revision row (with
   :data:`DEFERRED_REVISION_IDS`, under a provisional id on PostgreSQL and
-  MariaDB) and checks that no changed object was changed meanwhile by
-  another revision (:class:`vdm.ConflictError`);
+  MariaDB) and has the flush's own ``UPDATE`` and ``DELETE`` statements
+  check that no changed object was changed meanwhile by another revision
+  (:class:`vdm.ConflictError`, :func:`vdm.sqlalchemy.conflicts.expect_unchanged`);
 * mapper events stamp ``revision_id`` on the rows written and record which
   keys were inserted, updated or deleted;
 * ``after_flush`` writes their versions, a few statements per table
