@@ -284,8 +284,15 @@ def _stale_write(conn: Connection, table: _TableCheck, keys: list[Key], deleting
         elif deleting or found[key] != revision_id:
             if loaded is not _UNKNOWN and found[key] != loaded:
                 return _changed_meanwhile(v, key, obj, found[key], loaded)
-    if not mismatch or not absent:
+    if not mismatch:
         return None
+    if not absent:
+        # Rows whose revision_id was never loaded, changed under the
+        # statement: nothing names the revision, yet the write is refused.
+        obj = table.expected.get(keys[0], (None, _UNKNOWN))[0]
+        return ConflictError(
+            f"{v.describe(keys[0])} was changed by another transaction while "
+            f"this session wrote it; reload your data and decide again", obj=obj)
     # A DELETE matched fewer rows, yet every row left is as read: one of
     # those gone was deleted by another revision.
     key = (_deleted_by_others(conn, v, absent) or absent)[0]
