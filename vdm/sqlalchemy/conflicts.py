@@ -230,8 +230,12 @@ def _add_condition(conn: Connection, statement: Any, multiparams: Any, params: A
 
 
 def _read_value(table: _TableCheck, key: Key) -> Any:
+    """The ``revision_id`` a statement expects on the row of ``key``: the one
+    read, for its first statement; None (no condition but that the row
+    exists) once a statement of the flush has written it (e.g. a
+    ``post_update`` after the row's UPDATE)."""
     loaded = table.expected.get(key, (None, _UNKNOWN))[1]
-    return None if loaded is _UNKNOWN else loaded
+    return None if loaded is _UNKNOWN or key not in table.unchecked else loaded
 
 
 def _check_rowcount(conn: Connection, statement: Any, multiparams: Any, params: Any,
