@@ -20,7 +20,7 @@ from secondary_models import Article, BlogBase, Keyword
 from sqlalchemy import Engine, MetaData, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from vdm import NoRevisionError, Operation, UnsupportedDatabaseError
+from vdm import ConfigurationError, NoRevisionError, Operation, UnsupportedDatabaseError
 from vdm.sqlalchemy import Repository, Revision, native
 
 NATIVE_ONLY = "native versioning uses PostgreSQL triggers; elsewhere the Python mode writes"
@@ -404,3 +404,26 @@ def test_an_unknown_outside_writes_setting_is_refused_at_once() -> None:
         native.enable(MetaData(), outside_writes="ignore")
     assert str(caught.value) == (
         "outside_writes must be one of 'automatic', 'refuse', not 'ignore'")
+
+
+def test_a_python_mode_writer_on_triggered_tables_is_refused_before_writing(
+        story: Engine) -> None:
+    # The triggers are installed; this process forgets the mode (as a
+    # process that never called enable() would): its versions would be
+    # written twice, once by vdm and once by the triggers.
+    commit_books(story, wp="War and Peace")
+    native.disable(Base.metadata)
+    with Session(story) as session:
+        session.revision = Revision(author="ann", message="python mode")  # type: ignore[attr-defined]
+        session.scalars(select(Book)).one().title = "twice"
+        with pytest.raises(ConfigurationError) as caught:
+            session.flush()
+        session.rollback()
+    assert str(caught.value) == (
+        "table 'book' of Book has vdm's native versioning triggers, but its metadata is in "
+        "Python mode: each change would be versioned twice; call "
+        "vdm.sqlalchemy.native.enable() on its metadata, or vdm.sqlalchemy.native.remove() "
+        "the triggers")
+    assert rows(story, "SELECT title FROM book") == [("War and Peace",)]
+    assert rows(story, "SELECT id FROM revision") == [(1,)]
+    assert rows(story, "SELECT count(*) FROM book_revision") == [(1,)]

@@ -44,14 +44,16 @@ def session(so_connection: Any, new_session: Any) -> Session:
 class Counted:
     """Counts the statements an SQLObject connection runs."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, everything: bool = False) -> None:
         self.conn, self.log = conn, []
+        # SQLObject's own selects print as "Select"; vdm's queries as "Query*".
+        self.names = ("Query", "QueryAll", "QueryOne", *(("Select",) if everything else ()))
 
     def __enter__(self) -> Counted:
         self.conn.debug = True
         self.original = self.conn.printDebug
         self.conn.printDebug = lambda conn, s, name, *a, **k: (
-            self.log.append(s) if name in ("Query", "QueryAll", "QueryOne") else None)
+            self.log.append(s) if name in self.names else None)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -150,3 +152,29 @@ def test_setting_a_value_on_an_object_expired_by_commit_does_not_hang(
     tag.set(name="b")
     session.commit()
     assert [v.name for v in tag.versions] == ["a", "b"]
+
+
+def test_the_live_link_list_loads_its_targets_with_the_links(
+        session: Session, new_session: Any) -> None:
+    t = session.transaction
+    session.revision = Revision(author="me")
+    package = Package(name="fifty", connection=t)
+    package.tags = [Tag(name=f"t{i}", connection=t) for i in range(50)]
+    session.commit()
+    session.revision = Revision(author="me")
+    for tag in [tg for tg in package.tags if int(tg.name[1:]) % 5 == 0]:
+        package.tags.remove(tag)
+    package.tags.insert(0, Tag(name="first", connection=t))
+    session.commit()
+    other = new_session()
+    fresh = Package.get(package.id, connection=other.transaction)
+    with Counted(other.connection, everything=True) as statements:
+        names = [tag.name for tag in fresh.tags]
+    assert names == ["first"] + [f"t{i}" for i in range(50) if i % 5]
+    # The links, then the targets (none of them in the new session's cache).
+    assert len(statements.log) == 2, statements.log
+    assert statements.log[1].startswith("SELECT tag.id, tag.name"), statements.log
+    with Counted(other.connection, everything=True) as statements:
+        deleted = [link.tag.name for link in fresh.tags_deleted]
+    assert deleted == [f"t{i}" for i in range(0, 50, 5)]
+    assert len(statements.log) == 1, statements.log  # the links; the targets are cached

@@ -159,9 +159,14 @@ def test_bad_input_a_revision_from_another_database_for_writing(
 
 def test_bad_input_a_revision_from_another_database_for_reading(
         story: Session, unchanged: Any, other_database_revision: Revision) -> None:
+    # The view checks the revision inside its first read.
+    view = as_of(story, other_database_revision)
+    live = book(story)
     with pytest.raises(RevisionNotFoundError) as caught:
-        as_of(story, other_database_revision)
+        view.get(type(live), live.id)
     assert "there is no revision with id 7" in str(caught.value)
+    with pytest.raises(RevisionNotFoundError):
+        view.select(type(live))
 
 
 @pytest.mark.parametrize("value", [42, ["me"]], ids=["int", "list"])
@@ -337,8 +342,14 @@ def test_bad_input_a_table_without_revision_id(db: Any, connection: Any, engine:
 @pytest.mark.parametrize("revision", [99, 0, -1])
 def test_bad_input_an_as_of_with_an_unknown_revision_id(story: Session, unchanged: Any,
                                                        revision: int) -> None:
+    # An id no revision can have is refused when the view is made; an id
+    # that could exist is checked by the view's first read.
     with pytest.raises(RevisionNotFoundError) as caught:
-        as_of(story, revision)
+        if revision > 0:
+            live = book(story)
+            as_of(story, revision).get(type(live), live.id)
+        else:
+            as_of(story, revision)
     assert type(caught.value) is RevisionNotFoundError
     assert str(caught.value) == (
         f"there is no revision with id {revision}; use an id from the history "

@@ -44,13 +44,20 @@ MESSAGES = {
     "missing-revision": "a version of {obj} names revision {rev}, which does not exist",
     "duplicate-link": "{obj} has two active {link} links to the same {what} "
                       "({first} and {second}) as of revision {rev}",
+    # Native versioning (vdm/sqlalchemy/native.py): {obj} names the table
+    # or the commit-time trigger.
+    "missing-trigger": "{obj} has no native versioning trigger; run "
+                       "vdm.sqlalchemy.native.install()",
+    "stale-trigger": "the native versioning trigger of {obj} was installed for "
+                     "another model or vdm version; run "
+                     "vdm.sqlalchemy.native.install() to upgrade it",
 }
 
 #: The kinds, in the order the checks run.
 KINDS = tuple(MESSAGES)
 
 
-def violation(kind: str, table: str, key: tuple[Any, ...], revision_id: Any,
+def violation(kind: str, table: str, key: tuple[Any, ...] | None, revision_id: Any,
               described: str, **details: str) -> Violation:
     """The :class:`Violation` of ``kind`` found for object ``described``.
 

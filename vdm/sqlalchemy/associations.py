@@ -64,6 +64,8 @@ from vdm.sqlalchemy.asofreads import scalars_as_of
 from vdm.sqlalchemy.columns import RevisionedColumns
 from vdm.sqlalchemy.registry import (
     Key,
+    forget_hooks,
+    forgotten_if_refused,
     key_in,
     versioned_mappers,
     versioning_of,
@@ -290,8 +292,34 @@ def _refers_to_versioned(table: Any) -> bool:
                for fk in table.foreign_key_constraints)
 
 
+def _forget_users(mapper: Mapper[Any]) -> None:
+    """Drop a refused class's relationships from the versioned associations."""
+    prefix = f"{mapper.class_.__name__}."
+    for table, association in list(associations.items()):
+        if association.table.metadata is not getattr(mapper.local_table, "metadata", None):
+            continue
+        association.used_by[:] = [u for u in association.used_by if not u.startswith(prefix)]
+        if not association.used_by:
+            del associations[table]
+            version_table = association.version_table
+            if version_table.metadata.tables.get(version_table.key) is version_table:
+                version_table.metadata.remove(version_table)
+    for secondary, users in list(_candidates.items()):
+        users[:] = [(c, a) for c, a in users if c is not mapper.class_]
+        if not users:
+            del _candidates[secondary]
+
+
+forget_hooks.append(_forget_users)
+
+
 @event.listens_for(Mapper, "after_mapper_constructed")
 def _on_constructed(mapper: Mapper[Any], cls: type) -> None:
+    with forgotten_if_refused(mapper):
+        _version_associations(mapper, cls)
+
+
+def _version_associations(mapper: Mapper[Any], cls: type) -> None:
     versioned = issubclass(cls, RevisionedColumns)
     for prop in mapper.iterate_properties:
         if not isinstance(prop, RelationshipProperty):

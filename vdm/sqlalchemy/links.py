@@ -24,7 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, inspect, select, union
-from sqlalchemy.orm import Mapper, Session, class_mapper, foreign, object_session, relationship
+from sqlalchemy.orm import (
+    Mapper,
+    Session,
+    class_mapper,
+    foreign,
+    joinedload,
+    object_session,
+    relationship,
+    with_parent,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 
 from vdm.collections import KeyedLinkAdapter, ReadOnlyList, StatefulDict
 from vdm.errors import ConfigurationError
@@ -154,6 +164,28 @@ class VersionedDict(StatefulDict):
             return list(session.scalars(query))
 
 
+def _links_with_targets(spec: LinkSpec, owner: Any) -> list[Any]:
+    """Every link of ``owner`` (its ``base_list_name``), targets loaded with them.
+
+    Left to the relationship, the links would come in one statement and
+    each link's target in one more; unloaded, the list is read here in one
+    statement joining the targets, like the relationship's own lazy load
+    (same order, and the session autoflushes first, so pending links count).
+    """
+    state = inspect(owner)
+    session = state.session
+    base = spec.base_list_name
+    if session is not None and state.key is not None and base in state.unloaded:
+        attr = getattr(type(owner), base)
+        link_cls = spec.link.cls
+        query: Any = (select(link_cls).where(with_parent(owner, attr))
+                 .order_by(*attr.property.order_by)
+                 .options(joinedload(getattr(link_cls, spec.other_attr))))
+        set_committed_value(owner, base, list(session.scalars(query)))
+    links: list[Any] = getattr(owner, base)
+    return links
+
+
 def _owner_pairs(owner: Versioning, link: Versioning,
                  owner_key: str | Sequence[str] | None) -> list[tuple[str, str]]:
     """(owner column, link column) pairs of the link's foreign key to its owner."""
@@ -253,7 +285,7 @@ def add_stateful_versioned_m2m(
                     other_attr_name, None, position_attr, owner_key)
     install_list_views(
         owner_cls, attr_name, other_attr_name, link_cls,
-        all_links=lambda owner: getattr(owner, base_list_name),
+        all_links=lambda owner: _links_with_targets(spec, owner),
         adapter=lambda owner: _ORMLinks(spec, owner),
     )
 

@@ -43,6 +43,7 @@ from vdm.sqlalchemy.links import related_revisions
 from vdm.sqlalchemy.registry import (
     Key,
     Versioning,
+    forgotten_if_refused,
     hierarchy_bases,
     key_equals,
     key_in,
@@ -138,12 +139,14 @@ def _on_instrument(mapper: Mapper[Any], cls: type) -> None:
     # class gets vdm's error rather than a generic mapping error.
     table = mapper.local_table
     if isinstance(table, Table) and mapper.inherits is None:
-        check_versionable(table, cls.__name__, stateful=issubclass(cls, Stateful))
+        with forgotten_if_refused(mapper):
+            check_versionable(table, cls.__name__, stateful=issubclass(cls, Stateful))
 
 
 @event.listens_for(Revisioned, "after_mapper_constructed", propagate=True)
 def _on_mapped(mapper: Mapper[Any], cls: type) -> None:
-    versioning = make_versioned(mapper, cls)
+    with forgotten_if_refused(mapper):
+        versioning = make_versioned(mapper, cls)
     if not mapper.has_property("revision"):
         # Imperative mappings do not apply the mixin's declared_attr.
         table = versioning.table

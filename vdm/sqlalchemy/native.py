@@ -22,10 +22,11 @@ table whose triggers are missing or stale.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, bindparam, event, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, bindparam, event, select, text
 from sqlalchemy import func as sa_func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import UnboundExecutionError
@@ -37,7 +38,7 @@ from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_TABLE, revision_tabl
 from vdm.sqlalchemy import nativesql
 from vdm.sqlalchemy.registry import versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
-from vdm.violations import Violation
+from vdm.violations import Violation, violation
 
 __all__ = ["NativeMode", "disable", "enable", "install", "install_sql", "is_native",
            "problems", "remove", "remove_sql", "versioned_tables"]
@@ -235,10 +236,8 @@ def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
     common = _installed_hash(connection, "vdm_finalize_revision", None)
     if common != nativesql.common_hash():
         kind = "missing-trigger" if common is None else "stale-trigger"
-        found.append(Violation(kind, REVISION_TABLE, None, None,
-                               f"the commit-time revision trigger of native versioning is "
-                               f"{'missing' if common is None else 'stale'}; run "
-                               f"vdm.sqlalchemy.native.install()"))
+        found.append(violation(kind, REVISION_TABLE, None, None,
+                               "the commit-time revision function"))
     for live, version in versioned_tables(metadata):
         triggers = nativesql.TableTriggers(live, version)
         name = triggers.function("delete").split(".")[-1].strip('"')
@@ -248,14 +247,10 @@ def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
         expected = set(nativesql.TRIGGERS) - (
             set() if triggers.stamped else {"vdm_stamp", "vdm_stamp_update"})
         if installed is None or not expected <= present:
-            found.append(Violation("missing-trigger", live.name, None, None,
-                                   f"versioned table {live.name!r} has no native "
-                                   f"versioning trigger; run vdm.sqlalchemy.native.install()"))
+            found.append(violation("missing-trigger", live.name, None, None,
+                                   f"versioned table {live.name!r}"))
         elif installed != triggers.hash():
-            found.append(Violation("stale-trigger", live.name, None, None,
-                                   f"the native versioning trigger of {live.name!r} was "
-                                   f"installed for another model or vdm version; run "
-                                   f"vdm.sqlalchemy.native.install() to upgrade it"))
+            found.append(violation("stale-trigger", live.name, None, None, repr(live.name)))
     return found
 
 
@@ -328,11 +323,46 @@ def covers(changed: list[Any] | None, connection: Connection) -> bool:
     for obj in changed or []:
         versioning = versioning_of(obj)
         if versioning is not None:
-            return is_native(versioning.table)
+            if is_native(versioning.table):
+                return True
+            _refuse_triggered(connection, changed or [])
+            return False
         mapper = getattr(sa_inspect(obj, raiseerr=False), "mapper", None)
         if mapper is not None and any(is_native(t) for t in mapper.tables):
             return True
     return False
+
+
+# Per engine, the versioned tables known to carry no native trigger.  Only
+# that answer is kept: a table found triggered is refused (and asked again).
+_untriggered: weakref.WeakKeyDictionary[Engine, set[tuple[str | None, str]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _refuse_triggered(connection: Connection, changed: list[Any]) -> None:
+    """Refuse a Python-mode revision on tables whose triggers version it too.
+
+    The triggers of a native database (installed by another process, or
+    before ``native.disable``) would write a second history of the same
+    changes; the revision is refused before anything is written.
+    """
+    known = _untriggered.setdefault(connection.engine, set())
+    for obj in changed:
+        versioning = versioning_of(obj)
+        if versioning is None:
+            continue
+        table = versioning.table
+        if (table.schema, table.name) in known:
+            continue
+        present = {r[0] for r in connection.execute(
+            _TRIGGER_QUERY, {"table": table.name, "schema": table.schema})}
+        if present & set(nativesql.TRIGGERS):
+            raise ConfigurationError(
+                f"table {table.name!r} of {versioning.cls.__name__} has vdm's native "
+                f"versioning triggers, but its metadata is in Python mode: each change "
+                f"would be versioned twice; call vdm.sqlalchemy.native.enable() on its "
+                f"metadata, or vdm.sqlalchemy.native.remove() the triggers")
+        known.add((table.schema, table.name))
 
 
 def after_flush(session: Session, pending: dict[Any, Any]) -> None:

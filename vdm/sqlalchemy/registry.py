@@ -9,6 +9,7 @@ on it; this module imports no other module of vdm.sqlalchemy.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,11 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, UnboundExecutionError
 from sqlalchemy.orm import Mapper
 
+from vdm.errors import ConfigurationError
 from vdm.naming import BOOKKEEPING_COLUMNS, REVISION_ID, STATE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from sqlalchemy.orm import Session
 
@@ -273,3 +275,62 @@ def _one_class_per_table(versionings: list[Versioning]) -> list[Versioning]:
         chosen.setdefault((v.table.schema, v.table.name.lower()), v.table.metadata)
     return [v for v in versionings
             if chosen[(v.table.schema, v.table.name.lower())] is v.table.metadata]
+
+
+#: Further clean-ups of a refused declaration (each given its mapper),
+#: registered by the modules that keep their own per-class state.
+forget_hooks: list[Callable[[Mapper[Any]], None]] = []
+
+
+def forget_declaration(mapper: Mapper[Any]) -> None:
+    """Undo what declaring ``mapper``'s class registered, after vdm refused it.
+
+    A refused declaration raises out of the ``class`` statement, but by then
+    SQLAlchemy has registered the class (and vdm perhaps its version class
+    and version table); left there, the broken mapper fails the next
+    configuration of every class and whole-model operations would cover it.
+    The live table stays in its MetaData, as for any failed declaration.
+    """
+    for hook in forget_hooks:
+        hook(mapper)
+    versioning = versioned_mappers.pop(mapper, None)
+    if versioning is not None:
+        version_table = versioning.version_table
+        if getattr(versioning, "version_class", None) is not None:
+            _dispose_mapper(sa_inspect(versioning.version_class, raiseerr=False))
+        if (versioning.parent is None and version_table is not versioning.table
+                and version_table.metadata.tables.get(version_table.key) is version_table):
+            version_table.metadata.remove(version_table)
+        cls: Any = versioning.cls
+        if cls.__dict__.get("__versioning__") is versioning:
+            del cls.__versioning__
+    _dispose_mapper(mapper)
+
+
+@contextmanager
+def forgotten_if_refused(mapper: Mapper[Any]) -> Iterator[None]:
+    """Forget ``mapper``'s declaration when the block refuses it."""
+    try:
+        yield
+    except ConfigurationError:
+        forget_declaration(mapper)
+        raise
+
+
+def _dispose_mapper(mapper: Mapper[Any] | None) -> None:
+    """Take one mapper (and its class) out of its SQLAlchemy registry."""
+    if mapper is None:
+        return
+    manager = mapper.class_manager
+    registry = manager.registry
+    # SQLAlchemy disposes whole registries only (registry.dispose()); these
+    # are the steps it takes for each of their classes.
+    registry._managers.pop(manager, None)
+    registry._dispose_manager_and_mapper(manager)
+    parent: Any = mapper.inherits
+    if parent is not None:
+        parent._inheriting_mappers = type(parent._inheriting_mappers)(
+            [m for m in parent._inheriting_mappers if m is not mapper])
+        for identity, found in list(parent.polymorphic_map.items()):
+            if found is mapper:
+                del parent.polymorphic_map[identity]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlobject.classregistry import findClass
+from sqlobject.sqlbuilder import IN
 
 from vdm.collections import KeyedLinkAdapter, ReadOnlyList, StatefulDict
 from vdm.errors import ConfigurationError
@@ -55,6 +56,15 @@ from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import session_of
 from vdm.sqlobject.versions import Version, current_as_of, select_versions
 from vdm.states import State
+
+#: Targets of a link list read by one statement (the ``IN`` list's length).
+TARGETS_PER_QUERY = 500
+
+
+class LinkRows(list[Any]):
+    """Link rows of one owner; holds their targets so the cache keeps them."""
+
+    targets: list[Any] = []
 
 
 @dataclass(eq=False)
@@ -104,14 +114,39 @@ class LinkSpec:
         order = [self.link.id_name]
         if self.position_attr:
             order.insert(0, self.column(self.position_attr))
-        links = list(cls.select(
+        links = LinkRows(cls.select(
             getattr(cls.q, self.owner_fk.attr) == owner.id,
             orderBy=order, connection=conn,
         ))
         session = session_of(conn)
         if session is not None:
             session.saw_links(self.link, self.owner_fk.attr, owner.id, [ln.id for ln in links])
+        if self.key_attr is None:
+            links.targets = self._load_targets(conn, links)
         return links
+
+    def _load_targets(self, conn: Any, links: list[Any]) -> list[Any]:
+        """The links' targets, those not in the connection's cache read at once.
+
+        Reading ``link.tag`` then finds the target in the cache instead of
+        selecting it: one statement per :data:`TARGETS_PER_QUERY` targets
+        rather than one per link.
+        """
+        fk = self.target_fk
+        target: Any = findClass(fk.target, self.link.cls.sqlmeta.registry)
+        found, missing = [], []
+        for key in dict.fromkeys(getattr(link, fk.attr) for link in links):
+            if key is None:
+                continue
+            cached = conn.cache.tryGet(key, target)
+            if cached is None:
+                missing.append(key)
+            else:
+                found.append(cached)
+        for start in range(0, len(missing), TARGETS_PER_QUERY):
+            chunk = missing[start:start + TARGETS_PER_QUERY]
+            found.extend(target.select(IN(target.q.id, chunk), connection=conn))
+        return found
 
     # -- as of a revision ------------------------------------------------
 

@@ -357,8 +357,9 @@ def written_id(revision: Any) -> int | None:
     """The id of a revision given by id or as a written Revision, else None."""
     if isinstance(revision, Revision):
         return None if revision.id is None else int(revision.id)
-    if isinstance(revision, int) and not isinstance(revision, bool):
+    if isinstance(revision, int) and not isinstance(revision, bool) and revision > 0:
         return revision
+    # No revision has an id below 1: such a view is refused when it is made.
     return None
 
 
