@@ -3,8 +3,8 @@
 import pytest
 from history_helpers import rows
 from models import Book, License
-from sqlalchemy import ForeignKey, String, delete, insert, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, delete, insert, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, load_only, mapped_column
 
 from vdm import (
     ConfigurationError,
@@ -227,3 +227,95 @@ def test_a_column_clashing_with_history_bookkeeping_fails_when_declared():
 def test_modifying_a_version_through_delattr_is_refused(one_book):
     with pytest.raises(ReadOnlyError):
         del one_book.versions[0].title
+
+
+# -- stale writes found by the flush's own UPDATE and DELETE ------------------
+
+def _ten_books(session):
+    session.revision = Revision(author="a", message="ten")
+    session.add_all([Book(id=i, name=f"b{i}", title="t") for i in range(1, 11)])
+    session.commit()
+
+
+def test_one_stale_object_among_ten_is_named_exactly(make_session, engine):
+    """Bob's flush updates ten books in one executemany; Alice changed the
+    seventh meanwhile: the conflict names it and the revision, and nothing
+    of Bob's revision remains."""
+    alice, bob = make_session(), make_session()
+    _ten_books(alice)
+    bobs = bob.scalars(select(Book).order_by(Book.id)).all()
+    alice.revision = Revision(author="alice", message="edit")
+    alice.get(Book, 7).title = "alice's"
+    alice.commit()
+    before = snapshot(engine)
+    bob.revision = Revision(author="bob", message="edit all")
+    for book in bobs:
+        book.title = "bob's"
+    with pytest.raises(ConflictError) as caught:
+        bob.commit()
+    assert str(caught.value) == (
+        "Book(id=7) was changed by revision 2 after this session read it (at "
+        "revision 1); refresh it (session.refresh(obj)) and apply your change again")
+    assert caught.value.obj is bobs[6] and caught.value.revision == 2
+    bob.rollback()
+    assert snapshot(engine) == before
+
+
+def test_a_stale_delete_names_the_object_and_the_revision_exactly(make_session, engine, one_book):
+    alice, bob = make_session(), make_session()
+    a_book, b_book = alice.get(Book, 1), bob.get(Book, 1)
+    alice.revision = Revision(author="alice")
+    a_book.title = "new"
+    alice.commit()
+    before = snapshot(engine)
+    bob.revision = Revision(author="bob")
+    bob.delete(b_book)
+    with pytest.raises(ConflictError) as caught:
+        bob.commit()
+    assert str(caught.value) == (
+        "Book(id=1) was changed by revision 2 after this session read it (at "
+        "revision 1); refresh it (session.refresh(obj)) and apply your change again")
+    assert caught.value.obj is b_book and caught.value.revision == 2
+    bob.rollback()
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize("bobs_change", ["update", "delete"])
+def test_writing_a_row_deleted_meanwhile_names_it_exactly(make_session, engine, one_book,
+                                                          bobs_change):
+    alice, bob = make_session(), make_session()
+    a_book, b_book = alice.get(Book, 1), bob.get(Book, 1)
+    alice.revision = Revision(author="alice")
+    alice.delete(a_book)
+    alice.commit()
+    before = snapshot(engine)
+    bob.revision = Revision(author="bob")
+    if bobs_change == "update":
+        b_book.title = "new"
+    else:
+        bob.delete(b_book)
+    with pytest.raises(ConflictError) as caught:
+        bob.commit()
+    assert str(caught.value) == (
+        "Book(id=1) was deleted by another transaction after this session "
+        "read it; reload your data and decide again")
+    assert caught.value.obj is b_book
+    bob.rollback()
+    assert snapshot(engine) == before
+
+
+def test_an_object_read_without_its_revision_id_is_written_without_a_false_conflict(
+        make_session, engine, one_book):
+    alice, bob = make_session(), make_session()
+    alice.revision = Revision(author="alice")
+    alice.get(Book, 1).title = "alice's"
+    alice.commit()
+    # Bob never loaded revision_id: nothing he read can be found stale.
+    b_book = bob.scalars(select(Book).options(load_only(Book.title))).one()
+    assert "revision_id" not in b_book.__dict__
+    bob.revision = Revision(author="bob")
+    b_book.title = "bob's"
+    bob.commit()
+    assert rows(engine, "SELECT title, revision_id FROM book") == [("bob's", 3)]
+    assert rows(engine, "SELECT revision_id, expired_id FROM book_revision ORDER BY 1") == [
+        (1, 2), (2, 3), (3, None)]

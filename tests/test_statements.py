@@ -42,7 +42,8 @@ def revision_statements(engine, deferred=False):
     By default the id is taken at the first flush: PostgreSQL does it and
     writes the revision row in one statement (a data-modifying CTE); SQLite
     bumps the sequence with UPDATE ... RETURNING, then inserts; MariaDB has
-    no UPDATE ... RETURNING, so it reads the id back in between.
+    no UPDATE ... RETURNING, so its bump sets LAST_INSERT_ID(), which comes
+    back with the UPDATE's reply, then inserts.
 
     ``deferred`` (DEFERRED_REVISION_IDS): PostgreSQL and MariaDB write the
     revision under a provisional id at the first flush and take the real
@@ -54,7 +55,7 @@ def revision_statements(engine, deferred=False):
     """
     if deferred and engine.dialect.name != "sqlite":
         return {"postgresql": 3}.get(engine.dialect.name, 7)
-    return {"postgresql": 1, "sqlite": 2}.get(engine.dialect.name, 3)
+    return {"postgresql": 1}.get(engine.dialect.name, 2)
 
 
 def live_rewrites(engine, deferred=False):
@@ -66,8 +67,9 @@ def live_rewrites(engine, deferred=False):
 
 def version_statements(engine):
     """Copying the versions and closing the previous ones: one statement on
-    PostgreSQL (a data-modifying CTE), two elsewhere."""
-    return 1 if engine.dialect.name == "postgresql" else 2
+    PostgreSQL (a data-modifying CTE) and SQLite (INSERT ... SELECT whose
+    ON CONFLICT DO UPDATE closes the previous versions), two on MariaDB."""
+    return 2 if engine.dialect.name in ("mysql", "mariadb") else 1
 
 
 def create_books(session, engine, count, first_id):
@@ -101,13 +103,13 @@ def test_updating_100_objects_costs_as_many_statements_as_updating_1(session, en
                 book.title = f"updated {count}"
             session.commit()
         counts[count] = log.statements
-    # the revision, the stale check (SELECT ... FOR UPDATE), the live
-    # UPDATE (executemany) and the versions.
+    # the revision, the live UPDATE (executemany, which checks that each
+    # row still has the revision_id read: no stale-check statement of its
+    # own) and the versions.
     overhead = (revision_statements(engine, deferred) + version_statements(engine)
                 + live_rewrites(engine, deferred))
-    assert len(counts[1]) == len(counts[100]) == overhead + 2, counts
-    assert not any(s.startswith("SELECT") and "FOR UPDATE" not in s and "revision_sequence" not in s
-                   and " IN " not in s for s in counts[100])
+    assert len(counts[1]) == len(counts[100]) == overhead + 1, counts
+    assert not any(s.startswith("SELECT") and "revision_sequence" not in s for s in counts[100])
 
 
 def test_vdm_issues_no_select_per_object_with_database_generated_keys(session, engine):
@@ -116,3 +118,54 @@ def test_vdm_issues_no_select_per_object_with_database_generated_keys(session, e
         session.add_all([Book(name=f"auto{i}") for i in range(50)])
         session.commit()
     assert len(log.vdm_own()) == revision_statements(engine) + version_statements(engine)
+
+
+def small_revision_statements(engine):
+    """Statements of one small revision, the object's load included: the
+    revision, the live write (which checks the revision_id read itself) and
+    the versions."""
+    return revision_statements(engine) + 1 + version_statements(engine)
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_a_small_update_revision_costs_its_load_and_three_to_five_statements(
+        session, engine, count):
+    create_books(session, engine, 10, first_id=1)
+    with StatementLog(engine) as log:
+        books = session.scalars(select(Book).where(Book.id <= count)).all()
+        session.revision = Revision(author="bench", message=f"update {count}")
+        for book in books:
+            book.title = "updated"
+        session.commit()
+    # PostgreSQL 4, SQLite 5, MariaDB 6, for 1 object as for 10.
+    expected = {"postgresql": 4, "sqlite": 5}.get(engine.dialect.name, 6)
+    assert len(log.statements) == 1 + small_revision_statements(engine) == expected, log.statements
+    # No stale-check statement of its own: the live UPDATE carries it.
+    assert not any("FOR UPDATE" in s for s in log.statements)
+    [live] = [s for s in log.statements if s.startswith("UPDATE book ")]
+    assert re.search(r"WHERE book\.id = \S+ AND book\.revision_id", live), live
+    with engine.connect() as conn:
+        titles = conn.execute(select(Book.title, Book.revision_id).order_by(Book.id)).all()
+        versions = conn.exec_driver_sql(
+            "SELECT id, revision_id, expired_id FROM book_revision ORDER BY id, revision_id").all()
+    assert titles == [("updated", 2)] * count + [("t", 1)] * (10 - count)
+    assert versions == sorted([(i, 1, 2 if i <= count else None) for i in range(1, 11)]
+                              + [(i, 2, None) for i in range(1, count + 1)])
+
+
+def test_a_one_object_insert_revision_costs_three_to_five_statements(session, engine):
+    log = create_books(session, engine, 1, first_id=1)
+    assert len(log.statements) == small_revision_statements(engine) == (
+        {"postgresql": 3, "sqlite": 4}.get(engine.dialect.name, 5)), log.statements
+
+
+def test_a_one_object_delete_revision_costs_no_stale_check_statement(session, engine):
+    create_books(session, engine, 1, first_id=1)
+    book = session.get(Book, 1)
+    session.revision = Revision(author="bench", message="delete")
+    with StatementLog(engine) as log:
+        session.delete(book)
+        session.commit()
+    assert not any("FOR UPDATE" in s and "FROM book " in s for s in log.statements)
+    [live] = [s for s in log.statements if s.startswith("DELETE FROM book ")]
+    assert "book.revision_id" in live, live

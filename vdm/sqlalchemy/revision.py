@@ -161,6 +161,12 @@ _BUMP = (update(revision_sequence_table).where(revision_sequence_table.c.id == 1
          .values(last_id=revision_sequence_table.c.last_id + 1))
 _BUMP_RETURNING = _BUMP.returning(revision_sequence_table.c.last_id)
 _READ = select(revision_sequence_table.c.last_id).where(revision_sequence_table.c.id == 1)
+# MariaDB/MySQL have no UPDATE ... RETURNING; LAST_INSERT_ID(expr) hands
+# the new id back with the UPDATE's own reply (the cursor's lastrowid).
+_BUMP_LAST_INSERT_ID = (
+    update(revision_sequence_table).where(revision_sequence_table.c.id == 1)
+    .values(last_id=func.last_insert_id(revision_sequence_table.c.last_id + 1))
+)
 _INSERT = insert(revision_table)
 _BUMPED = _BUMP_RETURNING.cte("bumped")
 # PostgreSQL takes the id and writes the revision in one round trip; its
@@ -243,6 +249,9 @@ def allocate_revision(connection: Connection, revision: Revision) -> None:
             return
     if connection.dialect.update_returning:
         new_id = connection.execute(_BUMP_RETURNING).scalar()
+    elif connection.dialect.name in ("mysql", "mariadb"):
+        bumped = connection.execute(_BUMP_LAST_INSERT_ID)
+        new_id = bumped.rowcount and bumped.lastrowid
     else:
         new_id = connection.execute(_BUMP).rowcount and connection.execute(_READ).scalar()
     if not new_id:

@@ -5,8 +5,9 @@ vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 * ``before_flush`` checks that versioned changes have a revision
   (``session.revision``), writes the revision row (with
   :data:`DEFERRED_REVISION_IDS`, under a provisional id on PostgreSQL and
-  MariaDB) and checks that no changed object was changed meanwhile by
-  another revision (:class:`vdm.ConflictError`);
+  MariaDB) and has the flush's own ``UPDATE`` and ``DELETE`` statements
+  check that no changed object was changed meanwhile by another revision
+  (:class:`vdm.ConflictError`, :func:`vdm.sqlalchemy.conflicts.expect_unchanged`);
 * mapper events stamp ``revision_id`` on the rows written and record which
   keys were inserted, updated or deleted;
 * ``after_flush`` writes their versions, a few statements per table
@@ -70,7 +71,8 @@ from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
     check_no_new_references,
-    check_stale,
+    end_expectations,
+    expect_unchanged,
     referenced_objects,
 )
 from vdm.sqlalchemy.registry import Key, Versioning, versioning_of
@@ -140,6 +142,9 @@ class TransactionState:
     )
     #: Database triggers write this revision's versions (vdm.sqlalchemy.native).
     native: bool = False
+    #: The connection whose flush checks stale writes in its own statements
+    #: (:func:`vdm.sqlalchemy.conflicts.expect_unchanged`).
+    checking: Connection | None = None
 
 
 def transaction_state(session: Session) -> TransactionState:
@@ -319,14 +324,19 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
         if linked:
             ensure_revision(session, session.connection(), linked)
         return
-    transaction_state(session).changed = {orm_attributes.instance_state(o) for o in changed}
-    ensure_revision(session, session.connection(), changed)
-    check_stale(session, deleted + changed_dirty, transaction_state(session).current)
+    tx = transaction_state(session)
+    tx.changed = {orm_attributes.instance_state(o) for o in changed}
+    connection = session.connection()
+    revision_id = ensure_revision(session, connection, changed)
     owners, targets = referenced_objects(session, new, dirty)
     check_exist(session, owners)
     check_exist(session, targets, shared=True)
     if deleted:
         check_no_new_references(session, deleted)
+    if deleted or changed_dirty:
+        # Checked by the flush's own UPDATE and DELETE statements.
+        expect_unchanged(connection, deleted + changed_dirty, revision_id, tx.current)
+        tx.checking = connection
 
 
 def _refuse_version(obj: Any, verb: str) -> None:
@@ -465,6 +475,8 @@ def _after_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> N
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     tx = transaction_state(session)
+    checking, tx.checking = tx.checking, None
+    end_expectations(session, checking)
     linked = affected_associations(session)
     if not tx.pending and not linked:
         return
@@ -510,6 +522,8 @@ def _after_transaction_create(session: Session, transaction: SessionTransaction)
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     tx = transaction_state(session)
     tx.pending = defaultdict(TableChanges)
+    checking, tx.checking = tx.checking, None
+    end_expectations(session, checking, flushed=False)
     snapshot = tx.savepoints.pop(id(previous_transaction), None)
     if previous_transaction.nested and snapshot is not None:
         revision, written = snapshot

@@ -27,10 +27,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     literal,
+    null,
     select,
     tuple_,
+    union_all,
     update,
 )
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
@@ -161,6 +164,20 @@ class TableStatements:
 
     @cached_property
     def _copy_revision(self) -> dict[tuple[Operation, bool], Executable]:
+        vt = self.v.version_table
+        expire: Any = self.expire_stamped
+        statements: dict[tuple[Operation, bool], Executable] = {}
+        for op in (Operation.INSERT, Operation.UPDATE):
+            target, source = self._stamped_source(op)
+            copy = vt.insert().from_select(target, source)
+            statements[(op, False)] = copy
+            statements[(op, True)] = copy.add_cte(
+                expire.returning(vt.c[REVISION_ID]).cte("expired"))
+        return statements
+
+    def _stamped_source(self, op: Operation) -> tuple[list[Any], Any]:
+        """The version columns and the SELECT of the live rows stamped
+        ``:rid`` that have no version of that revision yet."""
         vt, live = self.v.version_table, self.v.table
         names = [c.key for c in live.c]
         key_live = [live.c[n] for n in self.v.key_names]
@@ -171,20 +188,50 @@ class TableStatements:
                    vt.c[REVISION_ID] == live.c[REVISION_ID])
             .exists()
         )
-        expire: Any = self.expire_stamped
-        statements: dict[tuple[Operation, bool], Executable] = {}
+        extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
+        target = [vt.c[n] for n in (*names, OPERATION_TYPE)]
+        if not self.v.stateful:
+            extra.append(literal(State.ACTIVE, vt.c[STATE].type))
+            target.append(vt.c[STATE])
+        source = select(*(live.c[n] for n in names), *extra).where(
+            live.c[REVISION_ID] == bindparam("rid"), ~versioned)
+        return target, source
+
+    def copy_revision_upsert(self, op: Operation) -> Executable:
+        """SQLite: :meth:`copy_revision` and :attr:`expire_stamped` as one statement.
+
+        One ``INSERT ... SELECT`` adds the new versions and, for each
+        previous version to close, a copy of it whose primary key is taken:
+        ``ON CONFLICT DO UPDATE`` then only sets that version's
+        ``expired_id``.  SQLite reads the whole SELECT before writing, so
+        both parts see the table as it was before the statement.
+        """
+        return self._copy_revision_upsert[op]
+
+    @cached_property
+    def _copy_revision_upsert(self) -> dict[Operation, Executable]:
+        vt, live = self.v.version_table, self.v.table
+        key_vt = [vt.c[n] for n in self.v.key_names]
+        stamped_keys = select(*(live.c[n] for n in self.v.key_names)).where(
+            live.c[REVISION_ID] == bindparam("rid"))
+        keys_vt = key_vt[0] if len(key_vt) == 1 else tuple_(*key_vt)
+        statements: dict[Operation, Executable] = {}
         for op in (Operation.INSERT, Operation.UPDATE):
-            extra: list[Any] = [literal(op, vt.c[OPERATION_TYPE].type)]
-            target = [vt.c[n] for n in (*names, OPERATION_TYPE)]
-            if not self.v.stateful:
-                extra.append(literal(State.ACTIVE, vt.c[STATE].type))
-                target.append(vt.c[STATE])
-            source = select(*(live.c[n] for n in names), *extra).where(
-                live.c[REVISION_ID] == bindparam("rid"), ~versioned)
-            copy = vt.insert().from_select(target, source)
-            statements[(op, False)] = copy
-            statements[(op, True)] = copy.add_cte(
-                expire.returning(vt.c[REVISION_ID]).cte("expired"))
+            target, source = self._stamped_source(op)
+            expired = EXPIRED_ID
+            new = source.add_columns(null().label(expired))
+            previous = (
+                select(*(vt.c[c.key] for c in target),
+                       bindparam("rid", type_=Integer).label(expired))
+                .where(keys_vt.in_(stamped_keys), vt.c[EXPIRED_ID].is_(None),
+                       vt.c[REVISION_ID] != bindparam("rid"))
+            )
+            insert = sqlite_insert(vt).from_select(
+                [*target, vt.c[EXPIRED_ID]], union_all(new, previous))
+            statements[op] = insert.on_conflict_do_update(
+                index_elements=[vt.c[n] for n in (*self.v.key_names, REVISION_ID)],
+                set_={EXPIRED_ID: insert.excluded[EXPIRED_ID]},
+            )
         return statements
 
     @cached_property
@@ -367,10 +414,13 @@ def write_versions(
         # Every change of this flush is one operation: find the rows by
         # their revision stamp instead of sending the keys.
         op = copies[0][0]
-        merged = connection.dialect.name == "postgresql"
-        if not merged:
-            connection.execute(st.expire_stamped, {"rid": revision_id})
-        connection.execute(st.copy_revision(op, merged), {"rid": revision_id})
+        if connection.dialect.name == "sqlite":
+            connection.execute(st.copy_revision_upsert(op), {"rid": revision_id})
+        else:
+            merged = connection.dialect.name == "postgresql"
+            if not merged:
+                connection.execute(st.expire_stamped, {"rid": revision_id})
+            connection.execute(st.copy_revision(op, merged), {"rid": revision_id})
         written.clear()
         written.update(plan.written)
         return
