@@ -21,13 +21,8 @@ from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from benchmarks.databases import URLS
 from vdm.sqlalchemy import DEFERRED_REVISION_IDS, Revision, Revisioned
-
-SERVERS = {
-    "postgresql": os.environ.get("VDM_BENCH_POSTGRESQL_URL",
-                                 "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    "mariadb": os.environ.get("VDM_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
-}
 
 
 class PlainBase(DeclarativeBase):
@@ -52,7 +47,7 @@ class VdmBook(Revisioned, VdmBase):
 
 def _scratch_engine(db: str, name: str) -> Engine:
     """A fresh database ``name`` on server ``db``."""
-    url = make_url(SERVERS[db])
+    url = make_url(URLS[db])
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
@@ -102,7 +97,7 @@ def run(db: str, system: str, writers: int, wait: float, seconds: float) -> floa
         t.join()
     elapsed = time.perf_counter() - start
     engine.dispose()
-    admin = create_engine(SERVERS[db], isolation_level="AUTOCOMMIT")
+    admin = create_engine(URLS[db], isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
     admin.dispose()
