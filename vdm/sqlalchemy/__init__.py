@@ -13,6 +13,7 @@ Declare versioned classes with the :class:`Revisioned` (and optionally
 from vdm.collections import StatefulDict, StatefulList
 from vdm.operations import Operation
 from vdm.sqlalchemy import session as _session_hooks  # noqa: F401 - registers the flush hooks
+from vdm.sqlalchemy import sqlrunner as _sqlrunner  # noqa: F401 - lends the core its SQL
 from vdm.sqlalchemy.changes import changeset
 from vdm.sqlalchemy.inspection import (
     ModelDiff,

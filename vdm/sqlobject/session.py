@@ -54,6 +54,7 @@ from vdm.errors import (
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.revisions import is_provisional, revision_metadata
+from vdm.sql import register_source
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.dialect import MYSQL, db_name, for_update, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
@@ -66,6 +67,7 @@ from vdm.sqlobject.revision import (
     finalise_revision,
     store_revision_metadata,
 )
+from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.writer import (
     TableChanges,
     drop_net_noops,
@@ -611,5 +613,7 @@ def register_handlers(cls: type) -> None:
     events.listen(_row_update, cls, events.RowUpdateSignal, weak=False)
     events.listen(_row_destroy, cls, events.RowDestroySignal, weak=False)
 
+
+register_source(Session, lambda session: ConnectionSql(session.transaction))
 
 __all__ = ["Session", "register_handlers", "session_of", "sqlobject"]

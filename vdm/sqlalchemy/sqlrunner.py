@@ -1,0 +1,35 @@
+"""The :class:`vdm.sql.Sql` of a SQLAlchemy session or connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from vdm.sql import MYSQL, Params, register_source
+
+
+class SessionSql:
+    """Runs the core's SQL text through a session (or connection), in its transaction."""
+
+    def __init__(self, runner: Session | Connection) -> None:
+        self.runner = runner
+        bind = runner.get_bind() if isinstance(runner, Session) else runner
+        name = bind.dialect.name
+        #: MariaDB's own dialect name reads as MySQL: the SQL is the same.
+        self.dialect = MYSQL if name == "mariadb" else name
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """See :meth:`vdm.sql.Sql.rows`."""
+        return [tuple(r) for r in self.runner.execute(text(sql), dict(params or {}))]
+
+    def execute(self, sql: str, params: Params = None) -> int:
+        """See :meth:`vdm.sql.Sql.execute`."""
+        result: Any = self.runner.execute(text(sql), dict(params or {}))
+        return int(result.rowcount)
+
+
+register_source(Session, SessionSql)
+register_source(Connection, SessionSql)
