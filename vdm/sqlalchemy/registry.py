@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import BOOKKEEPING_COLUMNS, REVISION_ID, STATE
+from vdm.tables import TableRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -58,6 +59,8 @@ class Versioning:
     parent: Versioning | None = None
     #: Every live table of the class, its base classes' first.
     tables: list[Table] = field(init=False)
+    #: The class's own table as the core's SQL sees it.
+    tables_record: TableRecord = field(init=False)
     #: For a subclass in joined inheritance: where its table's versions are
     #: copied from (see :func:`vdm.sqlalchemy.writer.live_source`).
     copy_source: Any = None
@@ -79,6 +82,15 @@ class Versioning:
                 if col.key == STATE:
                     self.state_key = key
         self.stateful = STATE in self.root.table.c
+        own = {key: col for key, col in self.mapper.columns.items()
+               if getattr(col, "table", None) is self.table and col.key != REVISION_ID}
+        self.tables_record = TableRecord(
+            name=self.cls.__name__, table=self.table.name,
+            version_table=self.version_table.name,
+            key_columns=tuple(c.name for c in self.table.primary_key.columns),
+            columns={key: col.name for key, col in own.items()},
+            stateful=STATE in self.table.c,
+        )
 
     @property
     def root(self) -> Versioning:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
+from vdm.tables import TableRecord
 
 if TYPE_CHECKING:
     from vdm.sqlobject.versions import Version
@@ -45,6 +46,16 @@ class Versioning:
     #: (:class:`vdm.sqlobject.links.LinkSpec`).
     links: dict[str, Any] = field(default_factory=dict)
     version_class: type[Version] = field(init=False)
+    #: The class's tables as the core's SQL sees them.
+    tables_record: TableRecord = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tables_record = TableRecord(
+            name=self.cls.__name__, table=self.table, version_table=self.version_table,
+            key_columns=(self.id_name,),
+            columns={"id": self.id_name, **{a: c for a, c in self.columns if c != REVISION_ID}},
+            stateful=self.stateful,
+        )
 
     @property
     def name(self) -> str:
