@@ -9,6 +9,7 @@ database's (column *names*, not attribute keys).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,14 @@ class TableRecord:
     columns: dict[str, str] = field(default_factory=dict)
     #: Whether the live table has a ``state`` column.
     stateful: bool = False
+
+
+def versioning_record(obj_or_cls: Any) -> Any:
+    """The per-class versioning record (``__versioning__``) of a versioned
+    object or class, else None.
+
+    Looked up in the class's own namespace: a plain subclass of a versioned
+    class is not itself versioned.
+    """
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    return cls.__dict__.get("__versioning__")

@@ -9,6 +9,7 @@ on it; this module imports no other module of vdm.sqlalchemy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import BOOKKEEPING_COLUMNS, REVISION_ID, STATE
-from vdm.tables import TableRecord
+from vdm.tables import TableRecord, versioning_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -198,11 +199,8 @@ def key_equals(columns: list[Any], key: Key) -> ColumnElement[bool]:
     return and_(*(c == v for c, v in zip(columns, key, strict=True)))
 
 
-def versioning_of(obj_or_cls: Any) -> Versioning | None:
-    """The :class:`Versioning` of a versioned object or class, else None."""
-    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
-    found: Versioning | None = cls.__dict__.get("__versioning__")
-    return found
+#: The :class:`Versioning` of a versioned object or class, else None.
+versioning_of: Callable[[Any], Versioning | None] = versioning_record
 
 
 #: Every versioned class mapped in this process, by mapper.

@@ -10,11 +10,12 @@ module of vdm.sqlobject.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
-from vdm.tables import TableRecord
+from vdm.tables import TableRecord, versioning_record
 
 if TYPE_CHECKING:
     from vdm.sqlobject.versions import Version
@@ -101,10 +102,8 @@ class Versioning:
         return None
 
 
-def versioning_of(obj_or_cls: Any) -> Versioning | None:
-    """The :class:`Versioning` of a versioned object or class, else None."""
-    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
-    return cls.__dict__.get("__versioning__")
+#: The :class:`Versioning` of a versioned object or class, else None.
+versioning_of: Callable[[Any], Versioning | None] = versioning_record
 
 
 #: Every versioned SQLObject class declared in this process.
