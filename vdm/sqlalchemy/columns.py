@@ -20,6 +20,7 @@ from vdm.naming import REVISION_ID, STATE, live_foreign_key_name
 from vdm.sqlalchemy.registry import Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, attach_revision_tables, revision_table
 from vdm.sqlalchemy.types import StateType
+from vdm.statefulness import StatefulMethods
 from vdm.states import State
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class RevisionedColumns:
             )
 
 
-class Stateful:
+class Stateful(StatefulMethods):
     """Mixin for objects with a versioned ``state``: soft delete and undelete."""
 
     if TYPE_CHECKING:
@@ -136,14 +137,6 @@ class Stateful:
     def delete(self) -> None:
         """Mark this object deleted (undoable; versioned like any change)."""
         setattr(self, _state_key(self), State.DELETED)
-
-    def undelete(self) -> None:
-        """Mark this object active again."""
-        setattr(self, _state_key(self), State.ACTIVE)
-
-    def is_active(self) -> bool:
-        """True when the state is ``active``."""
-        return bool(getattr(self, _state_key(self)) == State.ACTIVE)
 
 
 def _state_key(obj: Any) -> str:

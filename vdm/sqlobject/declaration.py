@@ -52,6 +52,7 @@ from vdm.sqlobject.revision import Revision
 from vdm.sqlobject.schema import create_tables
 from vdm.sqlobject.session import register_handlers
 from vdm.sqlobject.versions import Version, diff_of, get_as_of, revision_of, versions_of
+from vdm.statefulness import StatefulMethods
 from vdm.states import State
 
 __all__ = ["ForeignKeyInfo", "Revisioned", "Stateful", "Versioning", "make_versioned",
@@ -161,18 +162,12 @@ def _soft_delete(obj: Any) -> None:
     obj.state = State.DELETED.value
 
 
-class Stateful:
+class Stateful(StatefulMethods):
     """Mixin for objects with a versioned ``state``: soft delete and undelete."""
 
+    _vdm_active_value = State.ACTIVE.value
+
     delete = _DeleteDescriptor()
-
-    def undelete(self) -> None:
-        """Mark this object active again."""
-        self.state = State.ACTIVE.value
-
-    def is_active(self) -> bool:
-        """True when the state is ``active``."""
-        return bool(self.state == State.ACTIVE)
 
 
 def _inherited_column(bases: tuple[type, ...], name: str) -> bool:
