@@ -13,8 +13,10 @@ methods both repositories share, with one signature and one meaning:
 * ``restore(revision, session=None)`` and ``undo(revision, session=None)``
   write into a session's current revision;
 * ``as_of``, ``changes`` and ``diff`` read the whole model;
-* ``init_db``, ``rebuild_db`` and ``youngest_revision`` build on the
-  backend's ``create_db``, ``clean_db`` and ``history``.
+* ``history``, ``count_revisions``, ``get_revision`` and ``list_changes``
+  read the revision table and the version tables the same way on both;
+* ``init_db``, ``rebuild_db`` and ``youngest_revision`` build on
+  ``create_db``, ``clean_db`` and ``history``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vdm.errors import InvalidInputError
+from vdm.naming import REVISION_TABLE
+from vdm.sql import scalar, sql_of
+
+#: A LIMIT that keeps every row: an OFFSET needs one on SQLite and MariaDB.
+_NO_LIMIT = 10**12
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,16 @@ class RepositoryBackend:
     changes_in: Callable[..., Any]
     #: ``diff_model(reader, a, b, model)``.
     diff_model: Callable[..., Any]
+    #: ``resolve_revision(reader, ref)``: the id a revision reference names.
+    resolve_revision: Callable[[Any, Any], int]
+    #: ``revisions(reader, clause, params)``: the Revision objects of
+    #: ``SELECT ... FROM revision`` + ``clause`` (WHERE/ORDER/LIMIT text with
+    #: ``:name`` placeholders), in its order.
+    revisions: Callable[[Any, str, dict[str, Any]], list[Any]]
+    #: ``versions_in(reader, versionings, revision_id)``: the versions that
+    #: revision wrote, as ``{Class: [versions]}`` (classes it did not touch
+    #: may be left out).
+    versions_in: Callable[[Any, list[Any], int], dict[type, list[Any]]]
 
 
 class RepositoryCore:
@@ -79,10 +96,9 @@ class RepositoryCore:
         """Drop every table of the model."""
         raise NotImplementedError
 
-    def history(self, limit: int | None = None, offset: int = 0, author: str | None = None,
-                since: dt.datetime | None = None, until: dt.datetime | None = None,
-                ) -> list[Any]:
-        """Revisions, newest first."""
+    @property
+    def versioned_classes(self) -> list[Any]:
+        """The per-class versioning records of the model's versioned classes."""
         raise NotImplementedError
 
     # -- set-up -------------------------------------------------------------
@@ -145,6 +161,50 @@ class RepositoryCore:
                                    self.model())
 
     # -- reading ------------------------------------------------------------
+
+    def history(self, limit: int | None = None, offset: int = 0, author: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                ) -> list[Any]:
+        """Revisions, newest first; ``limit``/``offset`` page through them.
+
+        ``author`` keeps one author's revisions; ``since`` and ``until``
+        (UTC, inclusive) keep those whose timestamp lies between.
+        """
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        for name, test, value in (("author", "author = :author", author),
+                                  ("since", "timestamp >= :since", since),
+                                  ("until", "timestamp <= :until", until)):
+            if value is not None:
+                conditions.append(test)
+                params[name] = naive_utc(value) if isinstance(value, dt.datetime) else value
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        clause += " ORDER BY id DESC"
+        if limit is not None or offset:
+            clause += f" LIMIT {_NO_LIMIT if limit is None else int(limit)} OFFSET {int(offset)}"
+        return self.backend.revisions(self.reader(), clause, params)
+
+    def count_revisions(self) -> int:
+        """How many revisions the database holds."""
+        return int(scalar(sql_of(self.reader()), f"SELECT COUNT(*) FROM {REVISION_TABLE}"))
+
+    def get_revision(self, revision: Any) -> Any:
+        """The revision with this id (or at this datetime, or this Revision's own)."""
+        reader = self.reader()
+        revision_id = self.backend.resolve_revision(reader, revision)
+        return self.backend.revisions(reader, " WHERE id = :id", {"id": revision_id})[0]
+
+    def list_changes(self, revision: Any) -> dict[type, list[Any]]:
+        """``{Class: [versions written by the revision]}``; one query per table.
+
+        Every versioned class is a key, with ``[]`` when the revision did
+        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
+        """
+        reader = self.reader()
+        revision_id = self.backend.resolve_revision(reader, revision)
+        versionings = self.versioned_classes
+        found = self.backend.versions_in(reader, versionings, revision_id)
+        return {v.cls: found.get(v.cls, []) for v in versionings}
 
     def youngest_revision(self) -> Any:
         """The most recent revision, or None in an empty database."""

@@ -194,3 +194,46 @@ def test_every_as_of_read_stands_on_its_own(story: Harness) -> None:
     in3 = view3.get(story.classes["Book"], book_id)
     assert in3.license.name == "GPL-3" and in1.license.name == "gpl"
     assert len(in1.authors) == 1 and len(in3.authors) == 2
+
+
+def test_an_editor_pages_through_history_by_author_and_time(story: Harness) -> None:
+    """A catalogue editor lists who did what: newest first, one author's
+    revisions, a time window (inclusive), pages, and a revision by id."""
+    for author, message in (("ann", "one"), ("bob", "two"), ("ann", "three"), ("bob", "four")):
+        story.begin(message, author=author)
+        story.create("Book", name=message, title=message)
+        story.commit()
+    repo = story.repository()
+    assert [r.message for r in repo.history()] == ["four", "three", "two", "one"]
+    assert [r.message for r in repo.history(author="ann")] == ["three", "one"]
+    assert [r.message for r in repo.history(limit=2, offset=1)] == ["three", "two"]
+    assert [r.message for r in repo.history(offset=3)] == ["one"]
+    stamps = {r.message: r.timestamp for r in repo.history()}
+    window = repo.history(since=stamps["two"], until=stamps["three"])
+    assert [r.message for r in window] == ["three", "two"]
+    assert [r.message for r in repo.history(author="bob", until=stamps["three"])] == ["two"]
+    assert repo.count_revisions() == 4
+    assert (repo.get_revision(2).author, repo.get_revision(2).message) == ("bob", "two")
+    assert repo.youngest_revision().message == "four"
+
+
+def test_list_changes_names_every_class_even_untouched_ones(story: Harness) -> None:
+    seed(story)
+    war_key = story.key(story.repository().list_changes(2)[_cls(story, "Book")][0])
+    assert story.list_changes(2) == {"Book": [(war_key, 1, "active")],
+                                     "Author": [(story.key(_only(story, 2, "Author")), 0,
+                                                 "active")]}
+    first = {cls.__name__: versions
+             for cls, versions in story.repository().list_changes(1).items()}
+    assert first["Author"] == []
+    assert sorted(str(v.name) for v in first["Book"]) == ["annakarenina", "warandpeace"]
+    assert {int(v.operation_type) for v in first["Book"]} == {0}
+
+
+def _cls(h: Harness, name: str) -> type:
+    return next(c for c in h.repository().list_changes(1) if c.__name__ == name)
+
+
+def _only(h: Harness, revision: int, name: str) -> object:
+    (version,) = h.repository().list_changes(revision)[_cls(h, name)]
+    return version

@@ -13,20 +13,15 @@ vdm 0.15's entry point, on SQLAlchemy 2::
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import (
-    MetaData,
-    create_engine,
-    func,
-    select,
-)
+from sqlalchemy import MetaData, bindparam, create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from vdm.repository import RepositoryBackend, RepositoryCore, naive_utc
+from vdm.naming import REVISION_TABLE
+from vdm.repository import RepositoryBackend, RepositoryCore
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_of
 from vdm.sqlalchemy.inspection import changes_in, diff_model
@@ -82,11 +77,6 @@ class Repository(RepositoryCore):
         bind = self._session().get_bind()
         return bind if isinstance(bind, Engine) else bind.engine
 
-    backend = RepositoryBackend(
-        revision=Revision, scope=revision_scope, restore_model=restore_model,
-        undo_revision=undo_revision, as_of=ModelAsOf, changes_in=changes_in,
-        diff_model=diff_model,
-    )
 
     def _session(self) -> Session:
         s = self.session
@@ -146,65 +136,6 @@ class Repository(RepositoryCore):
         owners = [v for v in self.versioned_classes if v.owns_table]
         return [*owners, *associations_of(self.metadata)]
 
-    def history(
-        self,
-        limit: int | None = None,
-        offset: int = 0,
-        author: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> list[Revision]:
-        """Revisions, newest first; ``limit``/``offset`` page through them.
-
-        ``author`` keeps one author's revisions; ``since`` and ``until``
-        (UTC, inclusive) keep those whose timestamp lies between.
-        """
-        query = select(Revision).order_by(revision_table.c.id.desc()).offset(offset)
-        if author is not None:
-            query = query.where(revision_table.c.author == author)
-        if since is not None:
-            query = query.where(revision_table.c.timestamp >= naive_utc(since))
-        if until is not None:
-            query = query.where(revision_table.c.timestamp <= naive_utc(until))
-        if limit is not None:
-            query = query.limit(limit)
-        session = self._session()
-        with session.no_autoflush:
-            return list(session.scalars(query))
-
-    def get_revision(self, revision: RevisionRef) -> Revision:
-        """The revision with this id (or at this datetime)."""
-        session = self._session()
-        revision_id = resolve_revision(session, revision)
-        found = session.get(Revision, revision_id)
-        assert found is not None
-        return found
-
-    def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class.
-
-        Every versioned class is a key, with ``[]`` when the revision did
-        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
-        """
-        session = self._session()
-        revision_id = resolve_revision(session, revision)
-        changes: dict[type, list[Version]] = {v.cls: [] for v in self.versioned_classes}
-        with session.no_autoflush:
-            for v in hierarchy_bases(self.versioned_classes):
-                cls = v.version_class
-                rows = list(session.scalars(
-                    select(cls).where(v.version_table.c.revision_id == revision_id)
-                ))
-                # Versions of a base class's query are of their own classes.
-                for row in rows:
-                    changes[type(row).__versioning__.cls].append(row)
-        return changes
-
-    def count_revisions(self) -> int:
-        """How many revisions the database holds."""
-        query = select(func.count()).select_from(revision_table)
-        return int(self._session().execute(query).scalar_one())
-
     # -- maintenance ----------------------------------------------------
 
     def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
@@ -237,6 +168,42 @@ class Repository(RepositoryCore):
         with session.no_autoflush:
             return verify_history(session.connection(), self.history_tables)
 
+    backend = RepositoryBackend(
+        revision=Revision, scope=revision_scope, restore_model=restore_model,
+        undo_revision=undo_revision, as_of=ModelAsOf, changes_in=changes_in,
+        diff_model=diff_model, resolve_revision=resolve_revision,
+        revisions=lambda session, clause, params: _revisions(session, clause, params),
+        versions_in=lambda session, versionings, revision_id: _versions_in(
+            session, versionings, revision_id),
+    )
+
+
+def _revisions(session: Session, clause: str, params: dict[str, Any]) -> list[Revision]:
+    """The revisions of ``SELECT ... FROM revision`` + ``clause``, as ORM objects."""
+    columns = list(revision_table.columns)
+    statement = text(
+        f"SELECT {', '.join(c.name for c in columns)} FROM {REVISION_TABLE}{clause}"
+    ).columns(*columns)
+    # Bound with the column's own type: SQLite compares timestamps as text.
+    typed = [bindparam(name, type_=revision_table.c.timestamp.type)
+             for name in params if name in ("since", "until")]
+    if typed:
+        statement = statement.bindparams(*typed)
+    with session.no_autoflush:
+        return list(session.scalars(select(Revision).from_statement(statement), params))
+
+
+def _versions_in(session: Session, versionings: list[Versioning],
+                 revision_id: int) -> dict[type, list[Version]]:
+    """``{Class: [versions revision_id wrote]}``, one query per table hierarchy."""
+    changes: dict[type, list[Version]] = {}
+    with session.no_autoflush:
+        for v in hierarchy_bases(versionings):
+            query = select(v.version_class).where(v.version_table.c.revision_id == revision_id)
+            # Versions of a base class's query are of their own classes.
+            for row in session.scalars(query):
+                changes.setdefault(type(row).__versioning__.cls, []).append(row)
+    return changes
 
 
 def _bind_unbound(session: Session | scoped_session[Session], engine: Engine) -> None:

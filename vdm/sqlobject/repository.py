@@ -16,13 +16,11 @@ vdm 0.15's entry point, for SQLObject::
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from vdm.naming import REVISION_ID, REVISION_TABLE
-from vdm.repository import RepositoryBackend, RepositoryCore, naive_utc
-from vdm.sqlobject.dialect import literal
+from vdm.naming import REVISION_ID
+from vdm.repository import RepositoryBackend, RepositoryCore
 from vdm.sqlobject.inspection import changes_in, diff_model
 from vdm.sqlobject.maintenance import purge_object, purge_revision
 from vdm.sqlobject.registry import Versioning, versioning_of
@@ -31,9 +29,10 @@ from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
 from vdm.sqlobject.scope import revision_scope
 from vdm.sqlobject.session import Session, session_of
+from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.timetravel import as_of
 from vdm.sqlobject.verification import verify_history
-from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision, select_versions
+from vdm.sqlobject.versions import RevisionRef, resolve_revision, select_versions
 from vdm.violations import Violation
 
 
@@ -58,7 +57,12 @@ class Repository(RepositoryCore):
     backend = RepositoryBackend(
         revision=Revision, scope=revision_scope, restore_model=restore_model,
         undo_revision=undo_revision, as_of=as_of, changes_in=changes_in,
-        diff_model=diff_model,
+        diff_model=diff_model, resolve_revision=resolve_revision,
+        revisions=lambda conn, clause, params: _revisions(conn, clause, params),
+        versions_in=lambda conn, versionings, revision_id: {
+            v.cls: select_versions(conn, v, f"{REVISION_ID} = {int(revision_id)}",
+                                   f" ORDER BY {v.id_name}")
+            for v in versionings},
     )
 
     def reader(self) -> Any:
@@ -96,56 +100,6 @@ class Repository(RepositoryCore):
         return self._last_session
 
     # -- reading --------------------------------------------------------
-
-    def history(
-        self,
-        limit: int | None = None,
-        offset: int = 0,
-        author: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> list[Revision]:
-        """Revisions, newest first; ``limit``/``offset`` page through them.
-
-        ``author`` keeps one author's revisions; ``since`` and ``until``
-        (UTC, inclusive) keep those whose timestamp lies between.
-        """
-        conditions = []
-        if author is not None:
-            conditions.append(f"author = {literal(self.connection, author)}")
-        if since is not None:
-            conditions.append(f"timestamp >= {literal(self.connection, naive_utc(since))}")
-        if until is not None:
-            conditions.append(f"timestamp <= {literal(self.connection, naive_utc(until))}")
-        suffix = " ORDER BY id DESC"
-        if limit is not None:
-            suffix += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        elif offset:
-            suffix += f" LIMIT 1000000000 OFFSET {int(offset)}"
-        return select_revisions(self.connection, " AND ".join(conditions), suffix=suffix)
-
-    def get_revision(self, revision: RevisionRef) -> Revision:
-        """The revision with this id (or at this datetime)."""
-        rid = resolve_revision(self.connection, revision)
-        return select_revisions(self.connection, f"id = {rid}")[0]
-
-    def count_revisions(self) -> int:
-        """How many revisions the database holds."""
-        return int(self.connection.queryOne(f"SELECT COUNT(*) FROM {REVISION_TABLE}")[0])
-
-    def list_changes(self, revision: RevisionRef) -> dict[type, list[Version]]:
-        """``{Class: [versions written by the revision]}``; one query per class.
-
-        Every versioned class is a key, with ``[]`` when the revision did
-        not change it (as in vdm 0.15), so ``changes[Tag]`` never fails.
-        """
-        rid = resolve_revision(self.connection, revision)
-        changes: dict[type, list[Version]] = {}
-        for v in self.versioned_classes:
-            found = select_versions(self.connection, v, f"{REVISION_ID} = {rid}",
-                                    f" ORDER BY {v.id_name}")
-            changes[v.cls] = found
-        return changes
 
     # -- maintenance ----------------------------------------------------
 
@@ -193,3 +147,7 @@ class Repository(RepositoryCore):
         return verify_history(self.connection, self.versioned_classes)
 
 
+def _revisions(conn: Any, clause: str, params: dict[str, Any]) -> list[Revision]:
+    """The revisions of ``SELECT ... FROM revision`` + ``clause``."""
+    sql = ConnectionSql(conn)
+    return select_revisions(conn, suffix=sql.bind(clause, params))
