@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import JSON, Connection
+from sqlalchemy.sql.compiler import IdentifierPreparer
 
 from vdm.naming import REVISION_ID
 from vdm.sql import sql_of
@@ -26,12 +27,12 @@ __all__ = ["Violation", "verify_history"]
 def verify_history(connection: Connection, versionings: Iterable[Versioning]) -> list[Violation]:
     """Every violation of the history invariants in these tables."""
     versionings = list(versionings)
-    quote = connection.dialect.identifier_preparer.quote
+    names = connection.dialect.identifier_preparer
     # Reflected tables and association tables have no link collections.
-    links = [_checked_links(spec, quote) for v in versionings
+    links = [_mapped_links(spec, names) for v in versionings
              for spec in getattr(v, "links", {}).values()]
     found = verify_history_of(sql_of(connection),
-                              [_checked_table(v, quote) for v in versionings], links)
+                              [_checked_table(v, names) for v in versionings], links)
     # Native versioning: a table whose trigger is missing or stale.
     for metadata in {id(v.table.metadata): v.table.metadata for v in versionings
                      if native.is_native(v.table)}.values():
@@ -41,29 +42,29 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
 
 def check_links(connection: Connection, spec: Any) -> list[Violation]:
     """Owners with two active links to one target (or map key) at some revision."""
-    quote = connection.dialect.identifier_preparer.quote
-    return link_violations(sql_of(connection), _checked_links(spec, quote))
+    names = connection.dialect.identifier_preparer
+    return link_violations(sql_of(connection), _mapped_links(spec, names))
 
 
-def _checked_table(v: Versioning, quote: Any) -> CheckedTable:
+def _checked_table(v: Versioning, names: IdentifierPreparer) -> CheckedTable:
     live, vt = v.table, v.version_table
     compared = [c for c in live.c if c.key in vt.c]
     return CheckedTable(
-        name=live.name, table=quote(live.name), version_table=quote(vt.name),
-        key_columns=tuple(quote(live.c[k].name) for k in v.key_names),
-        compared=tuple(quote(c.name) for c in compared), describe=v.describe,
-        as_text=frozenset(quote(c.name) for c in compared if isinstance(c.type, JSON)),
+        name=live.name, table=names.format_table(live), version_table=names.format_table(vt),
+        key_columns=tuple(names.quote(live.c[k].name) for k in v.key_names),
+        compared=tuple(names.quote(c.name) for c in compared), describe=v.describe,
+        as_text=frozenset(names.quote(c.name) for c in compared if isinstance(c.type, JSON)),
         stamped=REVISION_ID in live.c)
 
 
-def _checked_links(spec: Any, quote: Any) -> CheckedLinks:
+def _mapped_links(spec: Any, names: IdentifierPreparer) -> CheckedLinks:
     owner, link = spec.owner, spec.link
     vt = link.version_table
     by_owner = dict(spec.owner_pairs)
     return CheckedLinks(
-        owner_table=owner.table.name, link_name=link.name, version_table=quote(vt.name),
-        owner_columns=tuple(quote(vt.c[by_owner[n]].name) for n in owner.key_names),
-        identity_columns=tuple(quote(vt.c[c.key].name) for c in spec.identity_columns()),
-        key_columns=tuple(quote(vt.c[n].name) for n in link.key_names),
+        owner_table=owner.table.name, link_name=link.name, version_table=names.format_table(vt),
+        owner_columns=tuple(names.quote(vt.c[by_owner[n]].name) for n in owner.key_names),
+        identity_columns=tuple(names.quote(vt.c[c.key].name) for c in spec.identity_columns()),
+        key_columns=tuple(names.quote(vt.c[n].name) for n in link.key_names),
         keyed=spec.key_attr is not None,
         describe_owner=owner.describe, describe_link=link.describe)

@@ -22,16 +22,16 @@ def verify_history(conn: Any, versionings: Iterable[Versioning]) -> list[Violati
         name=v.table, table=v.table, version_table=v.version_table, key_columns=(v.id_name,),
         compared=tuple(v.live_columns), describe=_one_column(v.describe))
         for v in versionings]
-    links = [_checked_links(spec) for v in versionings for spec in v.links.values()]
+    links = [_link_columns(spec) for v in versionings for spec in v.links.values()]
     return verify_history_of(sql_of(conn), tables, links)
 
 
 def check_links(conn: Any, spec: Any) -> list[Violation]:
     """Owners with two active links to one target (or map key) at some revision."""
-    return link_violations(sql_of(conn), _checked_links(spec))
+    return link_violations(sql_of(conn), _link_columns(spec))
 
 
-def _checked_links(spec: Any) -> CheckedLinks:
+def _link_columns(spec: Any) -> CheckedLinks:
     link, owner = spec.link, spec.owner
     ident = spec.column(spec.key_attr) if spec.key_attr is not None else spec.target_fk.column
     return CheckedLinks(
