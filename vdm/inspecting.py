@@ -73,23 +73,32 @@ def live_versioning(obj: Any, is_live: Callable[[Any], bool]) -> Any:
     raise NotVersionedError(f"{obj!r} is not a live versioned object", obj=obj)
 
 
-def field_history_of(v: Any, obj: Any, versions: Iterable[Any], field_name: str,
-                     revision_of: Callable[[Any], Any] | None = None) -> list[FieldChange]:
-    """The changes of ``field_name`` along ``obj``'s ``versions``, oldest first.
+#: A backend's read of a live object's history: its versions, oldest first, and
+#: how to find each one's revision (None: ``version.revision``).
+HistoryReader = Callable[[Any], tuple[Sequence[Any], Callable[[Any], Any] | None]]
 
-    Refuses a name that is not one of ``v``'s (``obj``'s class's) fields.
+
+def field_history_of(obj: Any, field_name: str, is_live: Callable[[Any], bool],
+                     read: HistoryReader) -> list[FieldChange]:
+    """The changes of ``field_name`` of live ``obj``, oldest first.
+
+    Refuses what is not a live versioned object (:func:`live_versioning`),
+    then a name that is not a field of its class, before reading anything.
     """
-    check_field(v, obj, field_name)
+    check_field(live_versioning(obj, is_live), obj, field_name)
+    versions, revision_of = read(obj)
     return field_changes(versions, field_name, revision_of)
 
 
-def blame_of(v: Any, versions: Sequence[Any],
-             revision_of: Callable[[Any], Any] | None = None) -> dict[str, Any]:
-    """For each of ``v``'s fields, the revision that last set its value along ``versions``."""
+def blame_of(obj: Any, is_live: Callable[[Any], bool], read: HistoryReader) -> dict[str, Any]:
+    """For each field of live ``obj``, the revision that last set its value."""
+    v = live_versioning(obj, is_live)
+    versions, revision_of = read(obj)
     return blame_fields(versions, v.fields, revision_of)
 
 
 __all__ = [
+    "HistoryReader",
     "blame_of",
     "field_history_of",
     "live_versioning",

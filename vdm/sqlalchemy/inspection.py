@@ -29,7 +29,7 @@ from vdm.changes import (
     RevisionChanges,
     diff_views,
 )
-from vdm.inspecting import blame_of, field_history_of, live_versioning, paired, version_change
+from vdm.inspecting import blame_of, field_history_of, paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_for, link_changes
@@ -102,13 +102,18 @@ def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
 
 def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of ``obj``, oldest first."""
-    return field_history_of(live_versioning(obj, _in_session), obj, obj.versions, field_name)
+    return field_history_of(obj, field_name, _in_session, _loaded_versions)
 
 
 def blame(obj: Any) -> dict[str, Revision]:
     """For each field of ``obj``, the revision that last set its current value."""
-    return blame_of(live_versioning(obj, _in_session), obj.versions)
+    return blame_of(obj, _in_session, _loaded_versions)
 
 
 def _in_session(obj: Any) -> bool:
     return not isinstance(obj, Version) and object_session(obj) is not None
+
+
+def _loaded_versions(obj: Any) -> tuple[list[Version], None]:
+    # Each version loads its revision through its own relationship.
+    return obj.versions, None

@@ -24,7 +24,7 @@ from typing import Any
 
 from vdm.changes import FieldChange, ModelDiff, ObjectChange, RevisionChanges, diff_views
 from vdm.errors import NotVersionedError
-from vdm.inspecting import blame_of, field_history_of, live_versioning, paired, version_change
+from vdm.inspecting import blame_of, field_history_of, paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.sqlobject.dialect import table_exists
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
@@ -112,27 +112,29 @@ def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = N
     return diff_views(ModelAsOf(conn, a), ModelAsOf(conn, b), versionings(conn, classes))
 
 
-def _history(obj: Any) -> tuple[Versioning, list[Version], Callable[[Version], Revision]]:
-    v = live_versioning(obj, lambda o: not isinstance(o, Version))
+def _is_live(obj: Any) -> bool:
+    return not isinstance(obj, Version)
+
+
+def _versions_with_revisions(obj: Any) -> tuple[list[Version], Callable[[Version], Revision]]:
+    # The revisions of all the versions in one query, not one per version.
     versions = obj.versions
     ids = sorted({int(x.revision_id) for x in versions})
     revisions: dict[int, Revision] = {}
     if ids:
         for r in select_revisions(obj._connection, f"id IN ({', '.join(map(str, ids))})"):
             revisions[int(r.id or 0)] = r
-    return v, versions, lambda x: revisions[x.revision_id]
+    return versions, lambda x: revisions[x.revision_id]
 
 
 def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of live ``obj``, oldest first: two queries."""
-    v, versions, revision_of = _history(obj)
-    return field_history_of(v, obj, versions, field_name, revision_of)
+    return field_history_of(obj, field_name, _is_live, _versions_with_revisions)
 
 
 def blame(obj: Any) -> dict[str, Revision]:
     """For each field of live ``obj``, the revision that last set its value: two queries."""
-    v, versions, revision_of = _history(obj)
-    return blame_of(v, versions, revision_of)
+    return blame_of(obj, _is_live, _versions_with_revisions)
 
 
 __all__ = [
