@@ -27,22 +27,16 @@ from vdm.changes import (
     ModelDiff,
     ObjectChange,
     RevisionChanges,
-    blame_fields,
-    check_field,
-    classify_change,
     diff_views,
-    field_changes,
 )
-from vdm.errors import NotVersionedError
+from vdm.inspecting import blame_of, field_history_of, paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
-from vdm.operations import Operation
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_for, link_changes
 from vdm.sqlalchemy.mapping import (
     Versioning,
     hierarchy_bases,
     versioned_mappers,
-    versioning_of,
     versionings_in,
 )
 from vdm.sqlalchemy.revision import Revision
@@ -85,31 +79,18 @@ def changes_in(session: Session, revision: RevisionRef,
     with session.no_autoflush:
         classes = versionings_in(session, classes)
         for base in hierarchy_bases(classes):
-            cls = base.version_class
-            written = list(session.scalars(
-                select(cls).where(base.version_table.c[REVISION_ID] == revision_id)))
+            cls, vt = base.version_class, base.version_table
+            written = list(session.scalars(select(cls).where(vt.c[REVISION_ID] == revision_id)))
             if not written:
                 continue
-            before = {b.object_key: b for b in session.scalars(
-                select(cls).where(base.version_table.c[EXPIRED_ID] == revision_id))}
-            for version in written:
-                prior = before.get(version.object_key)
+            expired = session.scalars(select(cls).where(vt.c[EXPIRED_ID] == revision_id))
+            for version, before in paired(written, expired):
                 v = type(version).__versioning__
-                result.objects.append(_classify(v, version, prior, v in links))
+                result.objects.append(version_change(version, before, v in links, v.key_names))
         for association in associations_for(classes):
             result.objects.extend(link_changes(session.connection(), association, revision_id))
     result.sort()
     return result
-
-
-def _classify(
-    v: Versioning, version: Version, before: Version | None, is_link: bool
-) -> ObjectChange:
-    existed = before is not None and before.operation_type != Operation.DELETE
-    old = before.field_values if before is not None and existed else None
-    new = version.field_values if version.operation_type != Operation.DELETE else None
-    return classify_change(v.name, v.table.name, version.object_key, list(v.fields),
-                           old, new, is_link, v.key_names)
 
 
 def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
@@ -121,18 +102,18 @@ def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
 
 def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of ``obj``, oldest first."""
-    check_field(_versioned(obj), obj, field_name)
-    return field_changes(obj.versions, field_name)
+    return field_history_of(obj, field_name, _in_session, _loaded_versions)
 
 
 def blame(obj: Any) -> dict[str, Revision]:
     """For each field of ``obj``, the revision that last set its current value."""
-    versioning = _versioned(obj)
-    return blame_fields(obj.versions, versioning.fields)
+    return blame_of(obj, _in_session, _loaded_versions)
 
 
-def _versioned(obj: Any) -> Versioning:
-    versioning = versioning_of(obj)
-    if versioning is None or object_session(obj) is None:
-        raise NotVersionedError(f"{obj!r} is not a versioned object in a session", obj=obj)
-    return versioning
+def _in_session(obj: Any) -> bool:
+    return not isinstance(obj, Version) and object_session(obj) is not None
+
+
+def _loaded_versions(obj: Any) -> tuple[list[Version], None]:
+    # Each version loads its revision through its own relationship.
+    return obj.versions, None

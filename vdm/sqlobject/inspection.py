@@ -19,23 +19,13 @@ set-based queries per class, never one per object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from vdm.changes import (
-    FieldChange,
-    ModelDiff,
-    ObjectChange,
-    RevisionChanges,
-    blame_fields,
-    check_field,
-    classify_change,
-    diff_views,
-    field_changes,
-)
+from vdm.changes import FieldChange, ModelDiff, ObjectChange, RevisionChanges, diff_views
 from vdm.errors import NotVersionedError
+from vdm.inspecting import blame_of, field_history_of, paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
-from vdm.operations import Operation
 from vdm.sqlobject.dialect import table_exists
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
@@ -87,17 +77,10 @@ def link_tables(classes: Iterable[Versioning]) -> set[str]:
     return tables
 
 
-def _values(version: Version | None) -> dict[str, Any] | None:
-    if version is None or version.operation_type == Operation.DELETE:
-        return None
-    return version.values
-
-
 def classify(v: Versioning, version: Version, before: Version | None,
              is_link: bool = False) -> ObjectChange:
-    """The change ``version`` records, ``before`` being the version it replaced."""
-    return classify_change(v.name, v.table, version.object_key, list(v.fields),
-                           _values(before), _values(version), is_link, (v.id_name,))
+    """The change ``version`` of ``v``'s class records (``before``: the one it replaced)."""
+    return version_change(version, before, is_link, (v.id_name,))
 
 
 def written_by(conn: Any, v: Versioning, revision_id: int) -> list[tuple[Version, Version | None]]:
@@ -106,8 +89,7 @@ def written_by(conn: Any, v: Versioning, revision_id: int) -> list[tuple[Version
                               f" ORDER BY {v.id_name}")
     if not written:
         return []
-    before = {b.object_key[0]: b for b in select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}")}
-    return [(version, before.get(version.object_key[0])) for version in written]
+    return paired(written, select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}"))
 
 
 def changes_in(source: Any, revision: RevisionRef, classes: Classes = None) -> RevisionChanges:
@@ -130,32 +112,29 @@ def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = N
     return diff_views(ModelAsOf(conn, a), ModelAsOf(conn, b), versionings(conn, classes))
 
 
-def _history(obj: Any) -> tuple[Versioning, list[Version], dict[int, Revision]]:
-    v = versioning_of(obj)
-    if v is None or isinstance(obj, type | Version):
-        raise NotVersionedError(f"{obj!r} is not a live versioned object", obj=obj)
+def _is_live(obj: Any) -> bool:
+    return not isinstance(obj, Version)
+
+
+def _versions_with_revisions(obj: Any) -> tuple[list[Version], Callable[[Version], Revision]]:
+    # The revisions of all the versions in one query, not one per version.
     versions = obj.versions
     ids = sorted({int(x.revision_id) for x in versions})
     revisions: dict[int, Revision] = {}
     if ids:
         for r in select_revisions(obj._connection, f"id IN ({', '.join(map(str, ids))})"):
             revisions[int(r.id or 0)] = r
-    return v, versions, revisions
+    return versions, lambda x: revisions[x.revision_id]
 
 
 def field_history(obj: Any, field_name: str) -> list[FieldChange]:
     """Revisions that changed ``field_name`` of live ``obj``, oldest first: two queries."""
-    v = versioning_of(obj)
-    if v is not None:
-        check_field(v, obj, field_name)
-    _, versions, revisions = _history(obj)
-    return field_changes(versions, field_name, lambda x: revisions[x.revision_id])
+    return field_history_of(obj, field_name, _is_live, _versions_with_revisions)
 
 
 def blame(obj: Any) -> dict[str, Revision]:
     """For each field of live ``obj``, the revision that last set its value: two queries."""
-    v, versions, revisions = _history(obj)
-    return blame_fields(versions, v.fields, lambda x: revisions[x.revision_id])
+    return blame_of(obj, _is_live, _versions_with_revisions)
 
 
 __all__ = [
