@@ -244,19 +244,16 @@ def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> An
     session: Session | None = object_session(version)
     assert session is not None
 
-    def conditions(state: State) -> list[ColumnElement[bool]]:
+    def owned(state: State) -> list[ColumnElement[bool]]:
         return spec.links_as_of(version.object_key, revision_id, state)
 
-    def link_versions(state: State) -> list[Any]:
-        # Link versions answer as of the owner's read, like targets.
-        links = select(spec.link.version_class).where(*conditions(state)) \
-            .order_by(*spec.order_columns())
-        return scalars_as_of(session, links, revision_id)
-
+    # Link versions answer as of the owner's read, like targets.
     with session.no_autoflush:
         return link_view_as_of(
-            spec, name, f"{name} of {version._describe()}", link_versions,
-            lambda: _targets_as_of(session, spec, conditions(State.ACTIVE), revision_id))
+            spec, name, f"{name} of {version._describe()}",
+            lambda state: scalars_as_of(session, select(spec.link.version_class).where(
+                *owned(state)).order_by(*spec.order_columns()), revision_id),
+            lambda: _targets_as_of(session, spec, owned(State.ACTIVE), revision_id))
 
 
 def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElement[bool]],

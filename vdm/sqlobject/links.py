@@ -175,17 +175,18 @@ class LinkSpec(CoreLinkSpec):
     def as_of(self, version: Version, name: str) -> Any:
         """View ``name`` (``tags``, ``tags_active``, ``tags_deleted``) as of the
         version (see :func:`vdm.linking.link_view_as_of`); each read is one query."""
-        conn = version.__dict__["_conn"]
-        rid = version.as_of
+        conn, rid, key = version.__dict__["_conn"], version.as_of, version.object_key[0]
+        return link_view_as_of(
+            self, name, f"{name} of {version._describe()}",
+            lambda state: select_versions(conn, self.link, self.where_as_of(conn, key, rid, state),
+                                          f" ORDER BY {self.order_by()}", as_of=rid),
+            lambda: self._targets_as_of(conn, key, rid))
 
-        def link_versions(state: State) -> list[Version]:
-            where = (f"{current_as_of(rid)} AND {STATE} = {literal(conn, state)} AND "
-                     f"{ConnectionSql(conn).bind(*self.of_owner(version.object_key))}")
-            return select_versions(conn, self.link, where, f" ORDER BY {self.order_by()}",
-                                   as_of=rid)
-
-        return link_view_as_of(self, name, f"{name} of {version._describe()}", link_versions,
-                               lambda: self._targets_as_of(conn, version.object_key[0], rid))
+    def where_as_of(self, conn: Any, key: Any, rid: int, state: State, alias: str = "") -> str:
+        """SQL, values in it: the owner ``key``'s link versions in ``state`` as of ``rid``."""
+        prefix = f"{alias}." if alias else ""
+        return (f"{current_as_of(rid, alias)} AND {prefix}{STATE} = {literal(conn, state)} "
+                f"AND {ConnectionSql(conn).bind(*self.of_owner((key,), alias))}")
 
     def _targets_as_of(self, conn: Any, key: Any, rid: int) -> list[Any]:
         """The targets of the owner's active links as of ``rid``: one query."""
@@ -196,8 +197,7 @@ class LinkSpec(CoreLinkSpec):
         target: Any = findClass(fk.target, self.link.cls.sqlmeta.registry)
         target_v = versioning_of(target)
         lvt = self.link.version_table
-        where = (f"{current_as_of(rid, 'l')} AND l.{STATE} = {literal(conn, State.ACTIVE)} "
-                 f"AND {ConnectionSql(conn).bind(*self.of_owner((key,), 'l'))}")
+        where = self.where_as_of(conn, key, rid, State.ACTIVE, "l")
         order = f" ORDER BY {self.order_by('l')}"
         if target_v is not None:
             names = target_v.version_columns
