@@ -172,8 +172,9 @@ class VersionedDict(StatefulDict):
         return found
 
 
-def install_links(spec: Any, links_of: Any, adapter_cls: type[VersionedLinks]) -> None:
-    """Give the owner class of ``spec`` its list views (or its map).
+def install_links(spec: Any, links_of: Any, adapter_cls: type[VersionedLinks],
+                  dict_cls: type[VersionedDict] = VersionedDict) -> None:
+    """Give the owner class of ``spec`` its list views (or its map, a ``dict_cls``).
 
     ``links_of(owner)`` reads every link row of an owner (active and
     deleted, in list order).
@@ -184,7 +185,7 @@ def install_links(spec: Any, links_of: Any, adapter_cls: type[VersionedLinks]) -
                            links_of, lambda owner: adapter_cls(spec, owner))
     else:
         install_dict_view(owner_cls, spec.attr_name, link_cls, links_of,
-                          lambda owner: adapter_cls(spec, owner), VersionedDict)
+                          lambda owner: adapter_cls(spec, owner), dict_cls)
 
 
 def link_view_as_of(spec: LinkSpec, name: str, what: str,

@@ -38,7 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from vdm.errors import ConfigurationError
 from vdm.linking import LinkSpec as CoreLinkSpec
-from vdm.linking import VersionedDict as VersionedDict  # re-exported: the backend's name
+from vdm.linking import VersionedDict as CoreVersionedDict
 from vdm.linking import (
     VersionedLinks,
     declare_links,
@@ -116,6 +116,13 @@ class LinkSpec(CoreLinkSpec):
             .order_by(self.link.version_table.c[REVISION_ID])
         with session.no_autoflush:
             return list(session.scalars(query))
+
+
+class VersionedDict(CoreVersionedDict):
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history.
+
+    ``history(key)`` lists the SQLAlchemy versions of the key's link row.
+    """
 
 
 class _ORMLinks(VersionedLinks):
@@ -215,7 +222,7 @@ def add_stateful_versioned_m2m(
     """
     spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
                          other_attr_name, None, position_attr, owner_key)
-    install_links(spec, lambda owner: _links_with_targets(spec, owner), _ORMLinks)
+    install_links(spec, lambda owner: _links_with_targets(spec, owner), _ORMLinks, VersionedDict)
 
 
 def add_stateful_versioned_dict(
@@ -235,7 +242,7 @@ def add_stateful_versioned_dict(
     """
     spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
                          value_attr, key_attr, owner_key=owner_key)
-    install_links(spec, lambda owner: getattr(owner, base_list_name), _ORMLinks)
+    install_links(spec, lambda owner: getattr(owner, base_list_name), _ORMLinks, VersionedDict)
 
 
 def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> Any:

@@ -42,7 +42,7 @@ from sqlobject.sqlbuilder import IN
 
 from vdm.errors import ConfigurationError
 from vdm.linking import LinkSpec as CoreLinkSpec
-from vdm.linking import VersionedDict as VersionedDict  # re-exported: the backend's name
+from vdm.linking import VersionedDict as CoreVersionedDict
 from vdm.linking import (
     VersionedLinks,
     declare_links,
@@ -218,6 +218,14 @@ class LinkSpec(CoreLinkSpec):
                 for row in rows]
 
 
+class VersionedDict(CoreVersionedDict):
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history.
+
+    ``history(key)`` lists the SQLObject versions of the key's link row
+    (``values`` holds the key and the value).
+    """
+
+
 class _SOLinks(VersionedLinks):
     """How the list and map views tell and forget SQLObject link rows."""
 
@@ -272,7 +280,7 @@ def add_stateful_versioned_m2m(
     """
     spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
                          other_attr_name, None, position_attr)
-    install_links(spec, spec.links_of, _SOLinks)
+    install_links(spec, spec.links_of, _SOLinks, VersionedDict)
 
 
 def add_stateful_versioned_dict(
@@ -293,7 +301,7 @@ def add_stateful_versioned_dict(
     """
     spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
                          value_attr, key_attr)
-    install_links(spec, spec.links_of, _SOLinks)
+    install_links(spec, spec.links_of, _SOLinks, VersionedDict)
 
 
 def related_revisions(obj: Any) -> list[Revision]:
