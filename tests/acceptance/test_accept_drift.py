@@ -37,6 +37,20 @@ def test_a_link_collection_may_not_replace_an_attribute_of_its_owner(
     assert getattr(package, name) == before
 
 
+@pytest.mark.parametrize("name", ["name", "extras"])
+def test_a_link_map_may_not_replace_an_attribute_of_its_owner(links: Harness, name: str) -> None:
+    package, link = links.classes["Package"], links.classes["PackageExtra"]  # type: ignore[attr-defined]
+    before = getattr(package, name)
+    with pytest.raises(ConfigurationError) as caught:
+        backend_module(links).add_stateful_versioned_dict(
+            package, link, name, "key", "value", "package_extras")
+    error = caught.value
+    assert str(error) == (f"Package.{name} is already defined; choose another name "
+                          f"for the versioned link collection")
+    assert error.cls is package and error.field == name
+    assert getattr(package, name) == before
+
+
 @pytest.mark.parametrize(("other", "position"), [("label", None), ("tag", "rank")])
 def test_a_link_attribute_the_link_class_lacks_is_refused_alike(
         links: Harness, other: str, position: str | None) -> None:
