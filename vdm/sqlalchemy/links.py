@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, inspect, select, text
+from sqlalchemy import ColumnElement, and_, inspect, select, union
 from sqlalchemy.orm import (
     Mapper,
     Session,
@@ -44,12 +44,11 @@ from vdm.linking import (
     declare_links,
     install_links,
     link_view_as_of,
-    related_revision_ids_sql,
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.asofreads import scalars_as_of
-from vdm.sqlalchemy.registry import Versioning, versioning_of
+from vdm.sqlalchemy.registry import Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 
@@ -99,9 +98,19 @@ class LinkSpec(CoreLinkSpec):
     ) -> list[ColumnElement[bool]]:
         """Conditions: this owner's links in ``state`` as of ``revision_id``."""
         vt = self.link.version_table
-        owned, params = self.of_owner(owner_key, alias=vt.name)
         return [current_as_of(vt, revision_id), vt.c[STATE] == state,
-                text(owned).bindparams(**params)]
+                *self.owner_conditions(owner_key)]
+
+    def owner_conditions(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
+        """Conditions on the link version table: links of this owner.
+
+        The core's :meth:`~vdm.linking.LinkSpec.of_owner` as column
+        expressions, so that the dialect quotes names like ``key``.
+        """
+        vt = self.link.version_table
+        owner_values = dict(zip(self.owner.key_names, owner_key, strict=True))
+        return [vt.c[link_col] == owner_values[owner_col]
+                for owner_col, link_col in self.owner_pairs]
 
     def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
         """A new, active link row; appending it to the owner's list links it."""
@@ -111,8 +120,11 @@ class LinkSpec(CoreLinkSpec):
         """The versions of map key ``key`` of ``owner``, oldest first."""
         session = object_session(owner)
         assert session is not None
-        sql, params = self.key_history_sql(self.owner.key_of(owner), key)
-        query = select(self.link.version_class).where(text(sql).bindparams(**params)) \
+        vt = self.link.version_table
+        assert self.key_attr is not None
+        query = select(self.link.version_class).where(
+            vt.c[self.link.fields[self.key_attr]] == key,
+            *self.owner_conditions(self.owner.key_of(owner))) \
             .order_by(self.link.version_table.c[REVISION_ID])
         with session.no_autoflush:
             return list(session.scalars(query))
@@ -292,10 +304,15 @@ def related_revisions(obj: Any) -> list[Any]:
     assert versioning is not None
     session = object_session(obj)
     assert session is not None
-    sql, params = related_revision_ids_sql(versioning, versioning.key_of(obj),
-                                           list(versioning.all_links.values()))
-    ids = text(sql).bindparams(**params).columns(column(REVISION_ID))
-    query = select(Revision).where(revision_table.c.id.in_(ids)).order_by(
+    key = versioning.key_of(obj)
+    vt = versioning.version_table
+    sources = [select(vt.c[REVISION_ID]).where(
+        key_equals([vt.c[n] for n in versioning.key_names], key))]
+    for spec in versioning.all_links.values():
+        lvt = spec.link.version_table
+        sources.append(select(lvt.c[REVISION_ID]).where(*spec.owner_conditions(key)))
+    ids = union(*sources).subquery()
+    query = select(Revision).where(revision_table.c.id.in_(select(ids.c[0]))).order_by(
         revision_table.c.id.desc())
     with session.no_autoflush:
         return list(session.scalars(query))
