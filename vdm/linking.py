@@ -155,7 +155,10 @@ class VersionedLinks(AttributeLinks, KeyedLinkAdapter):
 
 
 class VersionedDict(StatefulDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history.
+
+    Each backend's subclass reads the history with its ORM.
+    """
 
     def __init__(self, links: list[Any], adapter: VersionedLinks) -> None:
         super().__init__(links, adapter)
@@ -168,12 +171,11 @@ class VersionedDict(StatefulDict):
         Each has ``revision`` (who set it, when), the value attribute and
         ``state`` (``deleted`` when the key was removed).
         """
-        found: list[Any] = self._spec.key_history(self._owner, key)
-        return found
+        raise NotImplementedError
 
 
 def install_links(spec: Any, links_of: Any, adapter_cls: type[VersionedLinks],
-                  dict_cls: type[VersionedDict] = VersionedDict) -> None:
+                  dict_cls: type[VersionedDict]) -> None:
     """Give the owner class of ``spec`` its list views (or its map, a ``dict_cls``).
 
     ``links_of(owner)`` reads every link row of an owner (active and

@@ -116,25 +116,27 @@ class LinkSpec(CoreLinkSpec):
         """A new, active link row; appending it to the owner's list links it."""
         return self.link.cls(**values, **{STATE: State.ACTIVE})
 
-    def key_history(self, owner: Any, key: Any) -> list[Any]:
-        """The versions of map key ``key`` of ``owner``, oldest first."""
-        session = object_session(owner)
-        assert session is not None
-        vt = self.link.version_table
-        assert self.key_attr is not None
-        query = select(self.link.version_class).where(
-            vt.c[self.link.fields[self.key_attr]] == key,
-            *self.owner_conditions(self.owner.key_of(owner))) \
-            .order_by(self.link.version_table.c[REVISION_ID])
-        with session.no_autoflush:
-            return list(session.scalars(query))
-
 
 class VersionedDict(CoreVersionedDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history.
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
 
-    ``history(key)`` lists the SQLAlchemy versions of the key's link row.
-    """
+    def history(self, key: Any) -> list[Any]:
+        """Every version of the link of ``key``, oldest first.
+
+        Each has ``revision`` (who set it, when), the value attribute and
+        ``state`` (``deleted`` when the key was removed).
+        """
+        spec = self._spec
+        assert spec.key_attr is not None
+        session = object_session(self._owner)
+        assert session is not None
+        vt = spec.link.version_table
+        query = select(spec.link.version_class).where(
+            vt.c[spec.link.fields[spec.key_attr]] == key,
+            *spec.owner_conditions(spec.owner.key_of(self._owner)),
+        ).order_by(vt.c[REVISION_ID])
+        with session.no_autoflush:
+            return list(session.scalars(query))
 
 
 class _ORMLinks(VersionedLinks):

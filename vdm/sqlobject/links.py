@@ -121,12 +121,6 @@ class LinkSpec(CoreLinkSpec):
         return self.link.cls(**{self.owner_fk.attr: owner.id, **values,
                                 "connection": owner._connection})
 
-    def key_history(self, owner: Any, key: Any) -> list[Version]:
-        """The versions of map key ``key`` of ``owner``, oldest first."""
-        conn = owner._connection
-        where = ConnectionSql(conn).bind(*self.key_history_sql((owner.id,), key))
-        return select_versions(conn, self.link, where, f" ORDER BY {REVISION_ID}")
-
     # -- live links -------------------------------------------------------
 
     def links_of(self, owner: Any) -> list[Any]:
@@ -219,11 +213,18 @@ class LinkSpec(CoreLinkSpec):
 
 
 class VersionedDict(CoreVersionedDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history.
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
 
-    ``history(key)`` lists the SQLObject versions of the key's link row
-    (``values`` holds the key and the value).
-    """
+    def history(self, key: Any) -> list[Version]:
+        """Every version of the link of ``key``, oldest first.
+
+        Each has ``revision`` (who set it, when), the value attribute and
+        ``state`` (``deleted`` when the key was removed); ``values`` holds
+        the key and the value.
+        """
+        conn = self._owner._connection
+        where = ConnectionSql(conn).bind(*self._spec.key_history_sql((self._owner.id,), key))
+        return select_versions(conn, self._spec.link, where, f" ORDER BY {REVISION_ID}")
 
 
 class _SOLinks(VersionedLinks):
