@@ -11,10 +11,16 @@ means does not depend on the ORM, so it lives here:
 * :class:`VersionedLinks`: a link's lifecycle under the list and map views
   (created active, soft-deleted by removing it, undeleted by adding it
   again, written only where it changed);
-* :class:`VersionedDict`: a map that knows each key's history;
+* :class:`VersionedDict`: a map that knows each key's history (each
+  backend reads it with its ORM);
+* :func:`link_view_as_of`: what a version's ``tags``, ``tags_active``,
+  ``tags_deleted`` or map was as of its revision;
 * SQL on the shared schema, run through :mod:`vdm.sql`: the link versions
-  of one owner (:meth:`LinkSpec.of_owner`) and the revisions that changed
-  an object or its links (:func:`related_revision_ids_sql`).
+  of one owner (:meth:`LinkSpec.of_owner`), a map key's versions and the
+  revisions that changed an object or its links
+  (:func:`related_revision_ids_sql`).  Names are written as declared; a
+  backend whose dialect must quote some (SQLAlchemy, a column named
+  ``key`` on MariaDB) builds the same conditions as column expressions.
 
 A backend keeps what is its ORM's: making a link row, telling a row made
 in the revision under way, reading an owner's rows and turning version
