@@ -21,7 +21,7 @@ from sqlobject_models import (  # noqa: F401 - fixtures
     so_connection,
 )
 
-from vdm import ConfigurationError
+from vdm import ConfigurationError, ConflictError
 from vdm.sqlobject import (
     Revision,
     Revisioned,
@@ -178,3 +178,25 @@ def test_the_live_link_list_loads_its_targets_with_the_links(
         deleted = [link.tag.name for link in fresh.tags_deleted]
     assert deleted == [f"t{i}" for i in range(0, 50, 5)]
     assert len(statements.log) == 1, statements.log  # the links; the targets are cached
+
+
+def test_linking_a_target_another_writer_linked_meanwhile_is_a_conflict(
+        session: Session, new_session: Any) -> None:
+    t = session.transaction
+    session.revision = Revision(author="me")
+    package, tag = Package(name="p", connection=t), Tag(name="a", connection=t)
+    session.commit()
+    mine = new_session()
+    tags = mine.get(Package, package.id).tags
+    assert list(tags) == []
+    session.revision = Revision(author="them")
+    package.tags.append(tag)
+    session.commit()
+    mine.revision = Revision(author="me", message="tag it")
+    with pytest.raises(ConflictError) as caught:
+        tags.append(mine.get(Tag, tag.id))
+    assert str(caught.value) == (
+        f"Package(id={package.id}) already has a PackageTag for {tag.id} (written by "
+        f"revision 2); reload Package.tags and apply your change again")
+    assert caught.value.cls is PackageTag and caught.value.revision == 2
+    mine.rollback()

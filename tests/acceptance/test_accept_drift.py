@@ -37,6 +37,45 @@ def test_a_link_collection_may_not_replace_an_attribute_of_its_owner(
     assert getattr(package, name) == before
 
 
+@pytest.mark.parametrize("name", ["name", "extras"])
+def test_a_link_map_may_not_replace_an_attribute_of_its_owner(links: Harness, name: str) -> None:
+    package, link = links.classes["Package"], links.classes["PackageExtra"]  # type: ignore[attr-defined]
+    before = getattr(package, name)
+    with pytest.raises(ConfigurationError) as caught:
+        backend_module(links).add_stateful_versioned_dict(
+            package, link, name, "key", "value", "package_extras")
+    error = caught.value
+    assert str(error) == (f"Package.{name} is already defined; choose another name "
+                          f"for the versioned link collection")
+    assert error.cls is package and error.field == name
+    assert getattr(package, name) == before
+
+
+@pytest.mark.parametrize(("other", "position"), [("label", None), ("tag", "rank")])
+def test_a_link_attribute_the_link_class_lacks_is_refused_alike(
+        links: Harness, other: str, position: str | None) -> None:
+    package, link = links.classes["Package"], links.classes["PackageTag"]  # type: ignore[attr-defined]
+    missing = position or other
+    with pytest.raises(ConfigurationError) as caught:
+        backend_module(links).add_stateful_versioned_m2m(
+            package, link, "labels", other, "package_labels", position_attr=position)
+    error = caught.value
+    assert str(error) == f"PackageTag has no attribute {missing!r}"
+    assert error.cls is link and error.field == missing
+    assert not hasattr(package, "labels") and not hasattr(package, "package_labels")
+
+
+def test_a_map_attribute_the_link_class_lacks_is_refused_alike(links: Harness) -> None:
+    package, link = links.classes["Package"], links.classes["PackageExtra"]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError) as caught:
+        backend_module(links).add_stateful_versioned_dict(
+            package, link, "notes", "key", "text", "package_notes")
+    error = caught.value
+    assert str(error) == "PackageExtra has no attribute 'text'"
+    assert error.cls is link and error.field == "text"
+    assert not hasattr(package, "notes")
+
+
 @pytest.mark.parametrize("method", ["new_revision", "restore", "undo", "purge", "purge_revision", "revision"])
 def test_the_repositories_take_the_same_arguments(story: Harness, method: str) -> None:
     import vdm.sqlalchemy

@@ -20,7 +20,7 @@ versioned map (``package.extras["key"] = "value"``) whose per-key history is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, inspect, select, union
@@ -36,14 +36,14 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
-from vdm.collections import KeyedLinkAdapter, ReadOnlyList, StatefulDict
 from vdm.errors import ConfigurationError
-from vdm.linkviews import (
-    AttributeLinks,
-    check_link_classes,
-    check_link_names_free,
-    install_dict_view,
-    install_list_views,
+from vdm.linking import LinkSpec as CoreLinkSpec
+from vdm.linking import VersionedDict as CoreVersionedDict
+from vdm.linking import (
+    VersionedLinks,
+    declare_links,
+    install_links,
+    link_view_as_of,
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
@@ -54,20 +54,28 @@ from vdm.states import State
 
 
 @dataclass(eq=False)
-class LinkSpec:
-    """A versioned link collection of an owner class."""
+class LinkSpec(CoreLinkSpec):
+    """A versioned link collection of an owner class (SQLAlchemy)."""
 
-    owner: Versioning
-    link: Versioning
-    attr_name: str
-    base_list_name: str
-    #: Link attribute holding the target (m2m) or the value (dict).
-    other_attr: str
-    #: (owner column name, link column name) pairs of the link's foreign key.
-    owner_pairs: list[tuple[str, str]]
-    #: For dicts: the link attribute holding the key.
-    key_attr: str | None = None
-    position_attr: str | None = None
+    #: (owner column key, link column key) pairs of the link's foreign key.
+    owner_pairs: list[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        owner, link = self.owner, self.link
+        self.owner_pairs = _owner_pairs(owner, link, self.owner_key)
+        self.owner_columns = [(owner.table.c[o].name, link.table.c[lc].name)
+                              for o, lc in self.owner_pairs]
+        mapper: Mapper[Any] = class_mapper(owner.cls, configure=False)
+        if not mapper.has_property(self.base_list_name):
+            order = [link.table.c[n] for n in link.key_names]
+            if self.position_attr:
+                order.insert(0, link.table.c[link.fields[self.position_attr]])
+            # The join names the owner's foreign key: a link may have another
+            # one to the owner's table (a paper citing papers).
+            join = and_(*(owner.table.c[o] == foreign(link.table.c[lc])
+                          for o, lc in self.owner_pairs))
+            mapper.add_property(self.base_list_name, relationship(
+                link.cls, order_by=order, primaryjoin=join))
 
     def order_columns(self) -> list[Any]:
         """Version-table columns the link list is ordered by."""
@@ -85,65 +93,32 @@ class LinkSpec:
         prop: Any = self.link.mapper.get_property(self.other_attr)
         return [table.c[local.key] for local, _ in prop.local_remote_pairs]
 
-    def of_owner(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
-        """Conditions on the link version table: links of this owner."""
-        vt = self.link.version_table
-        owner_values = dict(zip(self.owner.key_names, owner_key, strict=True))
-        return [vt.c[link_col] == owner_values[owner_col]
-                for owner_col, link_col in self.owner_pairs]
-
     def links_as_of(
         self, owner_key: tuple[Any, ...], revision_id: int, state: State
     ) -> list[ColumnElement[bool]]:
         """Conditions: this owner's links in ``state`` as of ``revision_id``."""
         vt = self.link.version_table
         return [current_as_of(vt, revision_id), vt.c[STATE] == state,
-                *self.of_owner(owner_key)]
+                *self.owner_conditions(owner_key)]
+
+    def owner_conditions(self, owner_key: tuple[Any, ...]) -> list[ColumnElement[bool]]:
+        """Conditions on the link version table: links of this owner.
+
+        The core's :meth:`~vdm.linking.LinkSpec.of_owner` as column
+        expressions, so that the dialect quotes names like ``key``.
+        """
+        vt = self.link.version_table
+        owner_values = dict(zip(self.owner.key_names, owner_key, strict=True))
+        return [vt.c[link_col] == owner_values[owner_col]
+                for owner_col, link_col in self.owner_pairs]
+
+    def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
+        """A new, active link row; appending it to the owner's list links it."""
+        return self.link.cls(**values, **{STATE: State.ACTIVE})
 
 
-class _ORMLinks(AttributeLinks):
-    """Link objects of one owner, in an SQLAlchemy session."""
-
-    def __init__(self, spec: LinkSpec, owner: Any) -> None:
-        super().__init__(spec.other_attr, spec.position_attr)
-        self.spec = spec
-        self.owner = owner
-
-    def create(self, item: Any) -> Any:
-        return self.spec.link.cls(**{self.spec.other_attr: item, STATE: State.ACTIVE})
-
-    def is_new(self, link: Any) -> bool:
-        state = inspect(link)
-        return bool(state.transient or state.pending)
-
-    def discard(self, link: Any) -> None:
-        session = object_session(link)
-        if session is not None and link in session:
-            session.expunge(link)
-
-
-class _ORMKeyedLinks(_ORMLinks, KeyedLinkAdapter):
-    def key_of(self, link: Any) -> Any:
-        assert self.spec.key_attr is not None
-        return getattr(link, self.spec.key_attr)
-
-    def set_value(self, link: Any, value: Any) -> None:
-        setattr(link, self.spec.other_attr, value)
-
-    def create_keyed(self, key: Any, value: Any) -> Any:
-        assert self.spec.key_attr is not None
-        return self.spec.link.cls(
-            **{self.spec.key_attr: key, self.spec.other_attr: value, STATE: State.ACTIVE}
-        )
-
-
-class VersionedDict(StatefulDict):
+class VersionedDict(CoreVersionedDict):
     """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
-
-    def __init__(self, links: list[Any], adapter: _ORMKeyedLinks) -> None:
-        super().__init__(links, adapter)
-        self._spec = adapter.spec
-        self._owner = adapter.owner
 
     def history(self, key: Any) -> list[Any]:
         """Every version of the link of ``key``, oldest first.
@@ -153,15 +128,28 @@ class VersionedDict(StatefulDict):
         """
         spec = self._spec
         assert spec.key_attr is not None
-        vt = spec.link.version_table
         session = object_session(self._owner)
         assert session is not None
+        vt = spec.link.version_table
         query = select(spec.link.version_class).where(
             vt.c[spec.link.fields[spec.key_attr]] == key,
-            *spec.of_owner(spec.owner.key_of(self._owner)),
+            *spec.owner_conditions(spec.owner.key_of(self._owner)),
         ).order_by(vt.c[REVISION_ID])
         with session.no_autoflush:
             return list(session.scalars(query))
+
+
+class _ORMLinks(VersionedLinks):
+    """Link objects of one owner, in an SQLAlchemy session."""
+
+    def is_new(self, link: Any) -> bool:
+        state = inspect(link)
+        return bool(state.transient or state.pending)
+
+    def discard(self, link: Any) -> None:
+        session = object_session(link)
+        if session is not None and link in session:
+            session.expunge(link)
 
 
 def _links_with_targets(spec: LinkSpec, owner: Any) -> list[Any]:
@@ -222,41 +210,6 @@ def _owner_pairs(owner: Versioning, link: Versioning,
     )
 
 
-def _prepare(
-    owner_cls: type, link_cls: type, attr_name: str, base_list_name: str,
-    other_attr: str, key_attr: str | None, position_attr: str | None,
-    owner_key: str | Sequence[str] | None = None,
-) -> LinkSpec:
-    owner = versioning_of(owner_cls)
-    link = versioning_of(link_cls)
-    check_link_classes(owner_cls, owner, link_cls, link)
-    assert owner is not None and link is not None
-    for attr in (other_attr, key_attr, position_attr):
-        if attr is not None and attr not in link.fields and not hasattr(link_cls, attr):
-            raise ConfigurationError(
-                f"{link.name} has no attribute {attr!r}", cls=link_cls,
-            )
-    check_link_names_free(owner_cls, owner.links, attr_name)
-    spec = LinkSpec(
-        owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
-        other_attr=other_attr, owner_pairs=_owner_pairs(owner, link, owner_key),
-        key_attr=key_attr, position_attr=position_attr,
-    )
-    mapper: Mapper[Any] = class_mapper(owner_cls, configure=False)
-    if not mapper.has_property(base_list_name):
-        order = [link.table.c[n] for n in link.key_names]
-        if position_attr:
-            order.insert(0, link.table.c[link.fields[position_attr]])
-        # The join names the owner's foreign key: a link may have another
-        # one to the owner's table (a paper citing papers).
-        join = and_(*(owner.table.c[o] == foreign(link.table.c[lc])
-                      for o, lc in spec.owner_pairs))
-        mapper.add_property(base_list_name, relationship(
-            link_cls, order_by=order, primaryjoin=join))
-    owner.links[attr_name] = spec
-    return spec
-
-
 def add_stateful_versioned_m2m(
     owner_cls: type,
     link_cls: type,
@@ -281,13 +234,9 @@ def add_stateful_versioned_m2m(
     key; it is needed only when the link has more than one foreign key to
     the owner's table (a paper referencing papers).
     """
-    spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
-                    other_attr_name, None, position_attr, owner_key)
-    install_list_views(
-        owner_cls, attr_name, other_attr_name, link_cls,
-        all_links=lambda owner: _links_with_targets(spec, owner),
-        adapter=lambda owner: _ORMLinks(spec, owner),
-    )
+    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
+                         other_attr_name, None, position_attr, owner_key)
+    install_links(spec, lambda owner: _links_with_targets(spec, owner), _ORMLinks, VersionedDict)
 
 
 def add_stateful_versioned_dict(
@@ -305,36 +254,27 @@ def add_stateful_versioned_dict(
     ``value_attr``); setting a key writes a version, deleting one marks its
     row deleted, and ``owner.<attr_name>.history(key)`` lists its versions.
     """
-    spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
-                    value_attr, key_attr, None)
-    install_dict_view(
-        owner_cls, attr_name, link_cls,
-        all_links=lambda owner: getattr(owner, base_list_name),
-        adapter=lambda owner: _ORMKeyedLinks(spec, owner),
-        view_cls=VersionedDict,
-    )
+    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
+                         value_attr, key_attr, owner_key=owner_key)
+    install_links(spec, lambda owner: getattr(owner, base_list_name), _ORMLinks, VersionedDict)
 
 
 def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> Any:
-    """A link view of a version's object as of ``revision_id``.
-
-    ``name`` is the view's attribute: the targets (one query), the active
-    or deleted link versions, or (for dicts) ``{key: value}``.
-    """
+    """A link view of a version's object as of ``revision_id`` (see
+    :func:`vdm.linking.link_view_as_of`); each read is one query."""
     session: Session | None = object_session(version)
     assert session is not None
-    state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
-    conditions = spec.links_as_of(version.object_key, revision_id, state)
-    links = select(spec.link.version_class).where(*conditions).order_by(*spec.order_columns())
-    what = f"{name} of {version._describe()}"
+
+    def owned(state: State) -> list[ColumnElement[bool]]:
+        return spec.links_as_of(version.object_key, revision_id, state)
+
+    # Link versions answer as of the owner's read, like targets.
     with session.no_autoflush:
-        if name.endswith(("_deleted", "_active")):
-            # Link versions answer as of the owner's read, like targets.
-            return ReadOnlyList(scalars_as_of(session, links, revision_id), what)
-        if spec.key_attr is not None:
-            return {getattr(v, spec.key_attr): getattr(v, spec.other_attr)
-                    for v in session.scalars(links)}
-        return ReadOnlyList(_targets_as_of(session, spec, conditions, revision_id), what)
+        return link_view_as_of(
+            spec, name, f"{name} of {version._describe()}",
+            lambda state: scalars_as_of(session, select(spec.link.version_class).where(
+                *owned(state)).order_by(*spec.order_columns()), revision_id),
+            lambda: _targets_as_of(session, spec, owned(State.ACTIVE), revision_id))
 
 
 def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElement[bool]],
@@ -372,7 +312,7 @@ def related_revisions(obj: Any) -> list[Any]:
         key_equals([vt.c[n] for n in versioning.key_names], key))]
     for spec in versioning.all_links.values():
         lvt = spec.link.version_table
-        sources.append(select(lvt.c[REVISION_ID]).where(*spec.of_owner(key)))
+        sources.append(select(lvt.c[REVISION_ID]).where(*spec.owner_conditions(key)))
     ids = union(*sources).subquery()
     query = select(Revision).where(revision_table.c.id.in_(select(ids.c[0]))).order_by(
         revision_table.c.id.desc())

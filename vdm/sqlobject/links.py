@@ -34,26 +34,28 @@ history is ``package.extras.history("key")``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlobject.classregistry import findClass
 from sqlobject.sqlbuilder import IN
 
-from vdm.collections import KeyedLinkAdapter, ReadOnlyList, StatefulDict
 from vdm.errors import ConfigurationError
-from vdm.linkviews import (
-    AttributeLinks,
-    check_link_classes,
-    check_link_names_free,
-    install_dict_view,
-    install_list_views,
+from vdm.linking import LinkSpec as CoreLinkSpec
+from vdm.linking import VersionedDict as CoreVersionedDict
+from vdm.linking import (
+    VersionedLinks,
+    declare_links,
+    install_links,
+    link_view_as_of,
+    related_revision_ids_sql,
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.session import session_of
+from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.versions import Version, current_as_of, select_versions
 from vdm.states import State
 
@@ -68,29 +70,41 @@ class LinkRows(list[Any]):
 
 
 @dataclass(eq=False)
-class LinkSpec:
-    """A versioned link collection (or map) of an owner class."""
+class LinkSpec(CoreLinkSpec):
+    """A versioned link collection (or map) of an owner class (SQLObject)."""
 
-    owner: Versioning
-    link: Versioning
-    attr_name: str
-    base_list_name: str
     #: The link's foreign key to the owner.
-    owner_fk: ForeignKeyInfo
-    #: Link attribute holding the target (a ForeignKey name) or the value.
-    other_attr: str
-    #: For maps: the link attribute holding the key.
-    key_attr: str | None = None
-    position_attr: str | None = None
+    owner_fk: ForeignKeyInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        owner, link = self.owner, self.link
+        if self.key_attr is None and self.other_attr not in link.foreign_keys:
+            raise ConfigurationError(
+                f"{link.name} has no ForeignKey {self.other_attr!r}; the target of a "
+                f"versioned link is a ForeignKey of the link class", cls=link.cls,
+                field=self.other_attr,
+            )
+        for attr in (self.key_attr, self.position_attr) if self.key_attr is None else (
+                self.other_attr, self.key_attr, self.position_attr):
+            if attr is not None and attr not in link.attributes:
+                raise ConfigurationError(f"{link.name} has no column {attr!r}",
+                                         cls=link.cls, field=attr)
+        self.owner_fk = _owner_fk(owner, link)
+        self.owner_columns = [(owner.id_name, self.owner_fk.column)]
+        if not hasattr(owner.cls, self.base_list_name):
+            setattr(owner.cls, self.base_list_name, property(
+                self.links_of, doc=f"Every {link.name} link (active and deleted)."))
 
     @property
     def target_fk(self) -> ForeignKeyInfo:
         """The link's foreign key to the target (lists only)."""
-        return self.link.foreign_keys[self.other_attr]
+        found: ForeignKeyInfo = self.link.foreign_keys[self.other_attr]
+        return found
 
     def column(self, attr: str) -> str:
         """The column name of link attribute ``attr``."""
-        return self.link.attributes[attr]
+        name: str = self.link.attributes[attr]
+        return name
 
     def order_by(self, alias: str = "") -> str:
         """SQL ``ORDER BY`` list of the link rows: position, then creation."""
@@ -100,10 +114,12 @@ class LinkSpec:
             order.insert(0, f"{prefix}{self.column(self.position_attr)}")
         return ", ".join(order)
 
-    def of_owner(self, conn: Any, key: Any, alias: str = "") -> str:
-        """SQL: the link rows (or versions) of the owner with id ``key``."""
-        prefix = f"{alias}." if alias else ""
-        return f"{prefix}{self.owner_fk.column} = {literal(conn, key)}"
+    def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
+        """A new link row of ``owner``, written at once on the owner's connection."""
+        if self.key_attr is None:
+            values = {self.target_fk.attr: values[self.other_attr].id}
+        return self.link.cls(**{self.owner_fk.attr: owner.id, **values,
+                                "connection": owner._connection})
 
     # -- live links -------------------------------------------------------
 
@@ -151,24 +167,20 @@ class LinkSpec:
     # -- as of a revision ------------------------------------------------
 
     def as_of(self, version: Version, name: str) -> Any:
-        """View ``name`` (``tags``, ``tags_active``, ``tags_deleted``) as of the version.
+        """View ``name`` (``tags``, ``tags_active``, ``tags_deleted``) as of the
+        version (see :func:`vdm.linking.link_view_as_of`); each read is one query."""
+        conn, rid, key = version.__dict__["_conn"], version.as_of, version.object_key[0]
+        return link_view_as_of(
+            self, name, f"{name} of {version._describe()}",
+            lambda state: select_versions(conn, self.link, self.where_as_of(conn, key, rid, state),
+                                          f" ORDER BY {self.order_by()}", as_of=rid),
+            lambda: self._targets_as_of(conn, key, rid))
 
-        The targets, the link versions or (for maps) ``{key: value}`` that
-        were active then (deleted, for ``*_deleted``), each in one query.
-        """
-        conn = version.__dict__["_conn"]
-        rid = version.as_of
-        state = State.DELETED if name.endswith("_deleted") else State.ACTIVE
-        where = (f"{current_as_of(rid)} AND {STATE} = {literal(conn, state)} AND "
-                 f"{self.of_owner(conn, version.object_key[0])}")
-        what = f"{name} of {version._describe()}"
-        if name.endswith(("_active", "_deleted")) or self.key_attr is not None:
-            links = select_versions(conn, self.link, where, f" ORDER BY {self.order_by()}",
-                                    as_of=rid)
-            if self.key_attr is None or name != self.attr_name:
-                return ReadOnlyList(links, what)
-            return {v.values[self.key_attr]: v.values[self.other_attr] for v in links}
-        return ReadOnlyList(self._targets_as_of(conn, version.object_key[0], rid), what)
+    def where_as_of(self, conn: Any, key: Any, rid: int, state: State, alias: str = "") -> str:
+        """SQL, values in it: the owner ``key``'s link versions in ``state`` as of ``rid``."""
+        prefix = f"{alias}." if alias else ""
+        return (f"{current_as_of(rid, alias)} AND {prefix}{STATE} = {literal(conn, state)} "
+                f"AND {ConnectionSql(conn).bind(*self.of_owner((key,), alias))}")
 
     def _targets_as_of(self, conn: Any, key: Any, rid: int) -> list[Any]:
         """The targets of the owner's active links as of ``rid``: one query."""
@@ -179,8 +191,7 @@ class LinkSpec:
         target: Any = findClass(fk.target, self.link.cls.sqlmeta.registry)
         target_v = versioning_of(target)
         lvt = self.link.version_table
-        where = (f"{current_as_of(rid, 'l')} AND l.{STATE} = {literal(conn, State.ACTIVE)} "
-                 f"AND {self.of_owner(conn, key, 'l')}")
+        where = self.where_as_of(conn, key, rid, State.ACTIVE, "l")
         order = f" ORDER BY {self.order_by('l')}"
         if target_v is not None:
             names = target_v.version_columns
@@ -201,20 +212,23 @@ class LinkSpec:
                 for row in rows]
 
 
-class _SOLinks(AttributeLinks):
-    """How the list views create and forget SQLObject link rows."""
+class VersionedDict(CoreVersionedDict):
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
 
-    def __init__(self, spec: LinkSpec, owner: Any) -> None:
-        super().__init__(spec.other_attr, spec.position_attr)
-        self.spec = spec
-        self.owner = owner
+    def history(self, key: Any) -> list[Version]:
+        """Every version of the link of ``key``, oldest first.
 
-    def create(self, item: Any) -> Any:
-        fk = self.spec.target_fk
-        return self.spec.link.cls(**{
-            self.spec.owner_fk.attr: self.owner.id, fk.attr: item.id,
-            "connection": self.owner._connection,
-        })
+        Each has ``revision`` (who set it, when), the value attribute and
+        ``state`` (``deleted`` when the key was removed); ``values`` holds
+        the key and the value.
+        """
+        conn = self._owner._connection
+        where = ConnectionSql(conn).bind(*self._spec.key_history_sql((self._owner.id,), key))
+        return select_versions(conn, self._spec.link, where, f" ORDER BY {REVISION_ID}")
+
+
+class _SOLinks(VersionedLinks):
+    """How the list and map views tell and forget SQLObject link rows."""
 
     def is_new(self, link: Any) -> bool:
         # Created in the revision under way: removing it leaves no trace.
@@ -233,48 +247,6 @@ class _SOLinks(AttributeLinks):
         return bool(a == b)
 
 
-class _SOKeyedLinks(_SOLinks, KeyedLinkAdapter):
-    def key_of(self, link: Any) -> Any:
-        assert self.spec.key_attr is not None
-        return getattr(link, self.spec.key_attr)
-
-    def set_value(self, link: Any, value: Any) -> None:
-        setattr(link, self.spec.other_attr, value)
-
-    def create_keyed(self, key: Any, value: Any) -> Any:
-        assert self.spec.key_attr is not None
-        return self.spec.link.cls(**{
-            self.spec.owner_fk.attr: self.owner.id, self.spec.key_attr: key,
-            self.spec.other_attr: value, "connection": self.owner._connection,
-        })
-
-    def same(self, a: Any, b: Any) -> bool:
-        return bool(a == b)
-
-
-class VersionedDict(StatefulDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
-
-    def __init__(self, links: list[Any], adapter: _SOKeyedLinks) -> None:
-        super().__init__(links, adapter)
-        self._spec = adapter.spec
-        self._owner = adapter.owner
-
-    def history(self, key: Any) -> list[Version]:
-        """Every version of the link of ``key``, oldest first.
-
-        Each has ``revision`` (who set it, when), the value attribute and
-        ``state`` (``deleted`` when the key was removed); ``values`` holds
-        the key and the value.
-        """
-        spec = self._spec
-        assert spec.key_attr is not None
-        conn = self._owner._connection
-        where = (f"{spec.column(spec.key_attr)} = {literal(conn, key)} AND "
-                 f"{spec.of_owner(conn, self._owner.id)}")
-        return select_versions(conn, spec.link, where, f" ORDER BY {REVISION_ID}")
-
-
 def _owner_fk(owner: Versioning, link: Versioning) -> ForeignKeyInfo:
     for fk in link.foreign_keys.values():
         if fk.target == owner.name:
@@ -284,36 +256,6 @@ def _owner_fk(owner: Versioning, link: Versioning) -> ForeignKeyInfo:
         f"one (e.g. {owner.name.lower()} = ForeignKey({owner.name!r}, notNone=True))",
         cls=link.cls,
     )
-
-
-def _prepare(
-    owner_cls: type, link_cls: type, attr_name: str, base_list_name: str,
-    other_attr: str, key_attr: str | None, position_attr: str | None,
-) -> LinkSpec:
-    owner = versioning_of(owner_cls)
-    link = versioning_of(link_cls)
-    check_link_classes(owner_cls, owner, link_cls, link)
-    assert owner is not None and link is not None
-    if key_attr is None and other_attr not in link.foreign_keys:
-        raise ConfigurationError(
-            f"{link.name} has no ForeignKey {other_attr!r}; the target of a "
-            f"versioned link is a ForeignKey of the link class", cls=link_cls,
-        )
-    for attr in (key_attr, position_attr) if key_attr is None else (
-            other_attr, key_attr, position_attr):
-        if attr is not None and attr not in link.attributes:
-            raise ConfigurationError(f"{link.name} has no column {attr!r}", cls=link_cls)
-    check_link_names_free(owner_cls, owner.links, attr_name)
-    spec = LinkSpec(
-        owner=owner, link=link, attr_name=attr_name, base_list_name=base_list_name,
-        owner_fk=_owner_fk(owner, link), other_attr=other_attr, key_attr=key_attr,
-        position_attr=position_attr,
-    )
-    if not hasattr(owner_cls, base_list_name):
-        setattr(owner_cls, base_list_name, property(
-            spec.links_of, doc=f"Every {link.name} link (active and deleted)."))
-    owner.links[attr_name] = spec
-    return spec
 
 
 def add_stateful_versioned_m2m(
@@ -337,11 +279,9 @@ def add_stateful_versioned_m2m(
     reload; without it the order is the links' creation order.  Versions of
     the owner list what was active as of their revision.
     """
-    spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
-                    other_attr_name, None, position_attr)
-
-    install_list_views(owner_cls, attr_name, other_attr_name, link_cls,
-                       spec.links_of, lambda owner: _SOLinks(spec, owner))
+    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
+                         other_attr_name, None, position_attr)
+    install_links(spec, spec.links_of, _SOLinks, VersionedDict)
 
 
 def add_stateful_versioned_dict(
@@ -360,11 +300,9 @@ def add_stateful_versioned_dict(
     deleted, assigning a dict writes only what differs, and
     ``owner.<attr_name>.history(key)`` lists the key's versions.
     """
-    spec = _prepare(owner_cls, link_cls, attr_name, base_list_name,
-                    value_attr, key_attr, None)
-
-    install_dict_view(owner_cls, attr_name, link_cls, spec.links_of,
-                      lambda owner: _SOKeyedLinks(spec, owner), VersionedDict)
+    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
+                         value_attr, key_attr)
+    install_links(spec, spec.links_of, _SOLinks, VersionedDict)
 
 
 def related_revisions(obj: Any) -> list[Revision]:
@@ -375,11 +313,5 @@ def related_revisions(obj: Any) -> list[Revision]:
     session = session_of(conn)
     if session is not None:
         session.flush()
-    key = literal(conn, obj.id)
-    sources = [f"SELECT {REVISION_ID} FROM {v.version_table} WHERE {v.id_name} = {key}"]
-    for spec in v.links.values():
-        sources.append(f"SELECT {REVISION_ID} FROM {spec.link.version_table} "
-                       f"WHERE {spec.of_owner(conn, obj.id)}")
-    ids = " UNION ".join(sources)
-    return select_revisions(conn, f"id IN (SELECT {REVISION_ID} FROM ({ids}) ids)",
-                            " ORDER BY id DESC")
+    ids = ConnectionSql(conn).bind(*related_revision_ids_sql(v, (obj.id,), list(v.links.values())))
+    return select_revisions(conn, f"id IN ({ids})", " ORDER BY id DESC")
