@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from vdm import IntegrityViolation
+
 from .harness import Harness
 
 
@@ -109,3 +111,20 @@ def test_verify_reports_the_same_violations_on_both_backends(story: Harness) -> 
          "book (1,): overlap: a version of Book(id=1) (revision 2) starts inside the "
          "interval of an earlier version"),
     ]
+
+
+def test_purge_refuses_naming_the_first_three_referring_rows_by_key(story: Harness) -> None:
+    story.begin("r1")
+    book = story.create("Book", name="a", title="A")
+    for name in "vwxyz":
+        story.create("Author", name=name, book=book)
+    story.commit()
+    with pytest.raises(IntegrityViolation) as caught:
+        story.purge(book)
+    assert str(caught.value) == (
+        "cannot purge Book(id=1): 5 row(s) of 'author' still refer to it (Author(id=1), "
+        "Author(id=2), Author(id=3) and 2 more); purge or change those first")
+    assert caught.value.cls is type(book)
+    story.rollback()
+    assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
+    assert story.verify() == []
