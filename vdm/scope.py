@@ -13,10 +13,13 @@ means is written here once.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import MutableMapping
 from contextlib import ContextDecorator
 from typing import Any
 from weakref import WeakKeyDictionary
+
+from vdm.errors import InvalidInputError
 
 #: Key of the count of open blocks in a session's depth store.
 DEPTH = "vdm.scope_depth"
@@ -28,11 +31,14 @@ _stores: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
 class RevisionScope(ContextDecorator):
     """Commit everything done inside as one revision (or join the outer one).
 
-    A backend subclass says how to make a revision (:meth:`new_revision`),
-    which session a block works on (:meth:`current_session`) and where it
-    counts the open blocks (:meth:`depth_store`); the session has a
-    ``revision`` attribute, ``commit()`` and ``rollback()``.
+    A backend subclass names its revision class (:attr:`revision_class`)
+    and may say which session a block works on (:meth:`current_session`)
+    and where it counts the open blocks (:meth:`depth_store`); the session
+    has a ``revision`` attribute, ``commit()`` and ``rollback()``.
     """
+
+    #: The backend's revision class, made with ``author``, ``message`` and ``extra``.
+    revision_class: Any = None
 
     def __init__(self, session: Any, author: str | None = None,
                  message: str | None = None, extra: Any = None) -> None:
@@ -40,9 +46,16 @@ class RevisionScope(ContextDecorator):
         self._fields = {"author": author, "message": message, "extra": extra}
         self.revision: Any = None
 
-    def new_revision(self, **fields: Any) -> Any:
-        """A new revision of the backend with ``author``, ``message`` and ``extra``."""
-        raise NotImplementedError
+    def new_revision(self, session: Any) -> Any:
+        """Start a new revision with the block's ``author``, ``message`` and
+        ``extra`` on ``session`` and return it; the session's commit writes it.
+
+        This is what ``new_revision`` means everywhere in vdm (the
+        repositories' and :meth:`vdm.sqlobject.Session.new_revision` too).
+        """
+        revision = self.revision_class(**self._fields)
+        session.revision = revision
+        return revision
 
     def current_session(self) -> Any:
         """The session the block works on (the one it was given, by default)."""
@@ -58,11 +71,7 @@ class RevisionScope(ContextDecorator):
         store = self.depth_store(session)
         depth = store.get(DEPTH, 0)
         outer = getattr(session, "revision", None)
-        if depth and outer is not None:
-            revision = outer
-        else:
-            revision = self.new_revision(**self._fields)
-            session.revision = revision
+        revision = outer if depth and outer is not None else self.new_revision(session)
         store[DEPTH] = depth + 1
         self.revision = revision
         return revision
@@ -78,7 +87,15 @@ class RevisionScope(ContextDecorator):
         return depth == 0
 
     def __enter__(self) -> Any:
-        return self.enter(self.current_session())
+        session = self.current_session()
+        if inspect.iscoroutinefunction(session.commit):
+            # Its commit would never run: an un-awaited coroutine.
+            raise InvalidInputError(
+                f"revision_scope on {type(session).__name__} is an async block: "
+                f"write `async with revision_scope(...)`, or decorate a coroutine "
+                f"function"
+            )
+        return self.enter(session)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         session = self.current_session()
