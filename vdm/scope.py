@@ -7,19 +7,23 @@ that commits one revision.
 
 Nested blocks on one session join the outer block's revision, and only the
 outermost one commits (or rolls back), so helpers that open their own block
-compose.  Each backend names its session and revision classes; what a block
+compose.  On an async session the block is an ``async with`` statement and
+decorates coroutine functions.  Each backend names its session and revision classes; what a block
 means is written here once.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from contextlib import ContextDecorator
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from vdm.errors import InvalidInputError
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: Key of the count of open blocks in a session's depth store.
 DEPTH = "vdm.scope_depth"
@@ -97,10 +101,35 @@ class RevisionScope(ContextDecorator):
             )
         return self.enter(session)
 
+    def finish(self, session: Any, failed: bool) -> Any:
+        """Close the block on ``session``; the outermost one commits, or
+        rolls back if ``failed``.  Returns what that call returned (to be
+        awaited on an async session)."""
+        if not self.leave(session):
+            return None
+        return session.rollback() if failed else session.commit()
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self.current_session()
-        if self.leave(session):
-            if exc_type is None:
-                session.commit()
-            else:
-                session.rollback()
+        self.finish(self.current_session(), exc_type is not None)
+
+    async def __aenter__(self) -> Any:
+        return self.enter(self.current_session())
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        done = self.finish(self.current_session(), exc_type is not None)
+        # A plain session works here too (its commit returns None).
+        if inspect.isawaitable(done):
+            await done
+
+    def __call__(self, func: _F) -> _F:
+        """Decorate ``func``: each call runs in a block (``async with`` for
+        coroutine functions)."""
+        if not inspect.iscoroutinefunction(func):
+            return super().__call__(func)
+
+        @functools.wraps(func)
+        async def in_block(*args: Any, **kwargs: Any) -> Any:
+            async with self:
+                return await func(*args, **kwargs)
+
+        return in_block  # type: ignore[return-value]

@@ -20,18 +20,14 @@ means is :class:`vdm.scope.RevisionScope`'s, the same on both backends.)
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
-from collections.abc import Callable, MutableMapping
-from typing import Any, TypeVar
+from collections.abc import MutableMapping
+from typing import Any
 
 from sqlalchemy.orm import scoped_session
 
 from vdm.scope import RevisionScope
 from vdm.sqlalchemy.revision import Revision
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # Lower-case because it reads as a function call at the `with` and the `@`.
@@ -57,30 +53,6 @@ class revision_scope(RevisionScope):
         """The session's ``info``: the open blocks are counted there."""
         info: MutableMapping[str, Any] = session.info
         return info
-
-    def __call__(self, func: _F) -> _F:
-        """Decorate ``func``: each call runs in a block (``async with`` for coroutines)."""
-        if not inspect.iscoroutinefunction(func):
-            return super().__call__(func)
-
-        @functools.wraps(func)
-        async def in_block(*args: Any, **kwargs: Any) -> Any:
-            async with self:
-                return await func(*args, **kwargs)
-
-        return in_block  # type: ignore[return-value]
-
-    async def __aenter__(self) -> Revision:
-        revision: Revision = self.enter(self.current_session())
-        return revision
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self.current_session()
-        if self.leave(session):
-            # A plain Session works here too (its methods return None).
-            done = session.commit() if exc_type is None else session.rollback()
-            if inspect.isawaitable(done):
-                await done
 
 
 def _is_async_scoped(session: Any) -> bool:
