@@ -54,7 +54,15 @@ from vdm import (
     UnversionedChangeError,
     VdmError,
 )
-from vdm.sqlobject import Repository, Revision, Revisioned, Session, as_of, create_tables
+from vdm.sqlobject import (
+    Repository,
+    Revision,
+    Revisioned,
+    Session,
+    as_of,
+    create_tables,
+    revision_scope,
+)
 
 TESTS = Path(__file__).resolve().parent
 
@@ -437,14 +445,14 @@ def assert_untouched_and_next_revision_works(engine: Any, connection: Any,
     assert history_problems(engine) == []
 
 
-@pytest.mark.parametrize("how", ["new_revision()", "explicit rollback"])
+@pytest.mark.parametrize("how", ["revision_scope()", "explicit rollback"])
 def test_fault_an_exception_mid_revision_leaves_no_trace(model: Any, connection: Any,
                                                         new_session: Any, how: str) -> None:
     before = snapshot(model)
     s = new_session()
-    if how == "new_revision()":
+    if how == "revision_scope()":
         with pytest.raises(Boom):
-            with s.new_revision(author="victim", message="never committed") as rev:
+            with revision_scope(s, author="victim", message="never committed") as rev:
                 book(s).title = "half-written"
                 book(s, "b").destroySelf()
                 Book(name="new", connection=s.transaction)

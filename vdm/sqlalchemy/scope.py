@@ -20,22 +20,14 @@ means is :class:`vdm.scope.RevisionScope`'s, the same on both backends.)
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
-from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import MutableMapping
+from typing import Any
 
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import scoped_session
 
-from vdm.errors import InvalidInputError
 from vdm.scope import RevisionScope
 from vdm.sqlalchemy.revision import Revision
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # Lower-case because it reads as a function call at the `with` and the `@`.
@@ -43,23 +35,12 @@ class revision_scope(RevisionScope):
     """Commit everything done inside as one revision (or join the outer one).
 
     ``session`` is a ``Session`` or ``scoped_session`` (``with``), or an
-    ``AsyncSession`` or ``async_scoped_session`` (``async with``).
+    ``AsyncSession`` or ``async_scoped_session`` (``async with``).  The web
+    integrations (:mod:`vdm.web`) call :meth:`enter` and :meth:`leave`
+    themselves, around a request.
     """
 
-    def __init__(
-        self,
-        session: (Session | scoped_session[Session] | AsyncSession
-                  | async_scoped_session[AsyncSession]),
-        author: str | None = None,
-        message: str | None = None,
-        extra: Any = None,
-    ) -> None:
-        super().__init__(session, author=author, message=message, extra=extra)
-        self.revision: Revision | None = None
-
-    def new_revision(self, **fields: Any) -> Revision:
-        """A new :class:`vdm.sqlalchemy.Revision`."""
-        return Revision(**fields)
+    revision_class = Revision
 
     def current_session(self) -> Any:
         """The session given, or a scoped session's current one."""
@@ -72,49 +53,6 @@ class revision_scope(RevisionScope):
         """The session's ``info``: the open blocks are counted there."""
         info: MutableMapping[str, Any] = session.info
         return info
-
-    def __call__(self, func: _F) -> _F:
-        """Decorate ``func``: each call runs in a block (``async with`` for coroutines)."""
-        if not inspect.iscoroutinefunction(func):
-            return super().__call__(func)
-
-        @functools.wraps(func)
-        async def in_block(*args: Any, **kwargs: Any) -> Any:
-            async with self:
-                return await func(*args, **kwargs)
-
-        return in_block  # type: ignore[return-value]
-
-    def __enter__(self) -> Revision:
-        session = self.current_session()
-        if inspect.iscoroutinefunction(session.commit):
-            raise InvalidInputError(
-                f"revision_scope on {type(session).__name__} is an async block: "
-                f"write `async with revision_scope(...)`, or decorate a coroutine "
-                f"function"
-            )
-        return self.enter(session)
-
-    async def __aenter__(self) -> Revision:
-        return self.enter(self.current_session())
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        session = self.current_session()
-        if self.leave(session):
-            # A plain Session works here too (its methods return None).
-            done = session.commit() if exc_type is None else session.rollback()
-            if inspect.isawaitable(done):
-                await done
-
-    def enter(self, session: Any) -> Revision:
-        """Open the block on ``session`` (a ``Session`` or ``AsyncSession``).
-
-        Gives the session a new revision, or, inside an open block, the
-        outer block's.  The web integrations (:mod:`vdm.web`) call this and
-        :meth:`leave` themselves, around a request.
-        """
-        revision: Revision = super().enter(session)
-        return revision
 
 
 def _is_async_scoped(session: Any) -> bool:

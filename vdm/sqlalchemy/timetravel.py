@@ -21,7 +21,8 @@ from sqlalchemy import Select, inspect, select
 from sqlalchemy.orm import RelationshipProperty, Session
 from sqlalchemy.sql import visitors
 
-from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
+from vdm.errors import UnsupportedQueryError
+from vdm.modelview import ModelView, ViewBackend
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.asofreads import rows_as_of, scalars_as_of
 from vdm.sqlalchemy.associations import associations
@@ -30,55 +31,41 @@ from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.versions import Version, version_as_of
 
 
-class ModelAsOf:
+def _written_id(revision: Any) -> int | None:
+    """The id of a revision given by id or as a written Revision, else None."""
+    if isinstance(revision, Revision):
+        identity = inspect(revision).identity
+        written = identity[0] if identity is not None else revision.__dict__.get("id")
+        return None if written is None else int(written)
+    if isinstance(revision, int) and not isinstance(revision, bool) and revision > 0:
+        return revision
+    # No revision has an id below 1: such a view is refused when it is made.
+    return None
+
+
+def _resolve_unflushed(session: Session, revision: Any) -> int:
+    # Resolving must not flush the session's pending changes into the past.
+    with session.no_autoflush:
+        return resolve_revision(session, revision)
+
+
+class ModelAsOf(ModelView):
     """The model as it was right after revision ``revision_id`` committed.
 
     A revision given by its id (or as a written :class:`Revision`) is
     checked inside the first read's own statement, so ``as_of(session,
     R).get(Book, key)`` is one statement, resolving R included; a datetime
-    or ``None`` (the youngest) is resolved when the view is made.
+    or ``None`` (the youngest) is resolved when the view is made.  What a
+    view means is :class:`vdm.modelview.ModelView`'s, the same on both
+    backends; this class rewrites SQLAlchemy statements.
     """
 
+    backend = ViewBackend(written_id=_written_id, resolve=_resolve_unflushed,
+                          version_as_of=version_as_of)
+
     def __init__(self, session: Session, revision: RevisionRef) -> None:
-        self.session = session
-        #: The revision id, once known to exist (None: not checked yet).
-        self._checked: int | None = None
-        self._asked = _written_id(revision)
-        if self._asked is None:
-            with session.no_autoflush:
-                self._checked = resolve_revision(session, revision)
-
-    @property
-    def revision_id(self) -> int:
-        """The id of the revision the view shows (checked to exist)."""
-        if self._checked is None:
-            assert self._asked is not None
-            with self.session.no_autoflush:
-                self._checked = resolve_revision(self.session, self._asked)
-        return self._checked
-
-    def __repr__(self) -> str:
-        return f"<ModelAsOf revision {self._checked or self._asked}>"
-
-    def get(self, cls: type, key: Any) -> Version | None:
-        """The object of class ``cls`` with primary key ``key`` as of the revision.
-
-        One statement (an index seek on the version table), or None if the
-        object did not exist then.  This is the way to read one object as
-        of a revision by its key: no live object is loaded.
-        """
-        versioning = _versioning(cls)
-        key_tuple = tuple(key) if isinstance(key, tuple | list) else (key,)
-        if self._checked is not None:
-            return version_as_of(self.session, versioning, key_tuple, self._checked)
-        assert self._asked is not None
-        found = version_as_of(self.session, versioning, key_tuple, self._asked,
-                              check_revision=True)
-        if found is None:
-            self.revision_id  # noqa: B018 - raises RevisionNotFoundError if missing
-        else:
-            self._checked = self._asked
-        return found
+        super().__init__(session, revision)
+        self.session: Session = session
 
     def select(self, statement: Select[Any]) -> Select[Any]:
         """``statement`` rewritten to read the versions current as of the revision."""
@@ -97,10 +84,9 @@ class ModelAsOf:
         rows = self._rows(statement)
         return rows[0][0] if rows else None
 
-    def all(self, cls: type) -> list[Version]:
-        """Every object of ``cls`` as of the revision, by primary key: one query."""
-        versioning = _versioning(cls)
-        return self.scalars(select(cls).order_by(*versioning.table.primary_key.columns))
+    def read_all(self, record: Any) -> list[Version]:
+        """Every version of ``record``'s class as of the revision, by primary key."""
+        return self.scalars(select(record.cls).order_by(*record.table.primary_key.columns))
 
     def _rows(self, statement: Select[Any], scalars: bool = False) -> list[Any]:
         # A statement of entities proves the revision exists by returning
@@ -111,23 +97,12 @@ class ModelAsOf:
         if self._checked is not None or not _selects_versioned_entities(statement):
             return run(self.session, rewrite_as_of(statement, self.revision_id),
                        self.revision_id)
-        assert self._asked is not None
-        rewritten = rewrite_as_of(statement, self._asked).where(
-            select(revision_table.c.id).where(revision_table.c.id == self._asked).exists())
-        rows = run(self.session, rewritten, self._asked)
-        if rows:
-            self._checked = self._asked
-        else:
-            self.revision_id  # noqa: B018 - raises RevisionNotFoundError if missing
+        rid = self.reading_id()
+        rewritten = rewrite_as_of(statement, rid).where(
+            select(revision_table.c.id).where(revision_table.c.id == rid).exists())
+        rows = run(self.session, rewritten, rid)
+        self.found(bool(rows))
         return rows
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise ReadOnlyError(
-            f"{self!r} is a read-only view of the past; write through the "
-            f"session in a new revision (see revert() and restore)",
-        )
-
-    add = add_all = delete = merge = flush = commit = _refuse
 
 
 class _Rows:
@@ -147,18 +122,6 @@ class _Rows:
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self._rows)
-
-
-def _written_id(revision: Any) -> int | None:
-    """The id of a revision given by id or as a written Revision, else None."""
-    if isinstance(revision, Revision):
-        identity = inspect(revision).identity
-        written = identity[0] if identity is not None else revision.__dict__.get("id")
-        return None if written is None else int(written)
-    if isinstance(revision, int) and not isinstance(revision, bool) and revision > 0:
-        return revision
-    # No revision has an id below 1: such a view is refused when it is made.
-    return None
 
 
 def _selects_versioned_entities(statement: Select[Any]) -> bool:
@@ -227,10 +190,3 @@ def rewrite_as_of(statement: Select[Any], revision_id: int) -> Select[Any]:
         # subject", which the traversal copied from the live class.
         rewritten._propagate_attrs = entities[0]._propagate_attrs
     return rewritten
-
-
-def _versioning(cls: type) -> Versioning:
-    versioning = versioning_of(cls)
-    if versioning is None:
-        raise NotVersionedError.of(cls, "it has no past to view")
-    return versioning

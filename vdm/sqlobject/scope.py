@@ -14,26 +14,13 @@ does (both are :class:`vdm.scope.RevisionScope`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from vdm.scope import RevisionScope
 from vdm.sqlobject.revision import Revision
-from vdm.sqlobject.session import Session
 
 
 # Lower-case because it reads as a function call at the `with` and the `@`.
 class revision_scope(RevisionScope):
-    """Commit everything done inside as one revision (or join the outer one)."""
+    """Commit everything done inside as one revision (or join the outer one),
+    on the :class:`vdm.sqlobject.Session` given."""
 
-    def current_session(self) -> Session:
-        """The :class:`vdm.sqlobject.Session` the block was given."""
-        session: Session = self._session
-        return session
-
-    def new_revision(self, **fields: Any) -> Revision:
-        """A new :class:`vdm.sqlobject.Revision`."""
-        return Revision(**fields)
-
-    def __enter__(self) -> Revision:
-        revision: Revision = super().__enter__()
-        return revision
+    revision_class = Revision

@@ -34,8 +34,6 @@ read is refused by the conflict check.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlobject import events
@@ -347,21 +345,17 @@ class Session:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    @contextmanager
     def new_revision(self, author: str | None = None, message: str | None = None,
-                     extra: Any = None) -> Iterator[Revision]:
-        """``with session.new_revision(author=...):`` commits at the end.
+                     extra: Any = None) -> Revision:
+        """Start a revision on this session and return it; :meth:`commit`
+        writes it.
 
-        An exception rolls the revision back and propagates.
+        For a block that commits at its end and rolls back on an exception,
+        use :func:`vdm.sqlobject.revision_scope`.
         """
         revision = Revision(author=author, message=message, extra=extra)
         self.revision = revision
-        try:
-            yield revision
-        except BaseException:
-            self.rollback()
-            raise
-        self.commit()
+        return revision
 
     # -- SQLObject's view -------------------------------------------------
 

@@ -28,16 +28,17 @@ from typing import Any
 
 from sqlobject import sqlbuilder
 
-from vdm.errors import NotVersionedError, ReadOnlyError, UnsupportedQueryError
+from vdm.errors import UnsupportedQueryError
+from vdm.modelview import ModelView, ViewBackend
 from vdm.naming import REVISION_TABLE
-from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
+from vdm.sqlobject.registry import Versioning, versioned_classes
 from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.versions import (
     RevisionRef,
     Version,
-    checked_version_as_of,
     current_as_of,
     resolve_revision,
+    version_as_of,
     written_id,
 )
 
@@ -46,45 +47,22 @@ _SUBQUERIES = (sqlbuilder.Select, sqlbuilder.INSubquery, sqlbuilder.Subquery,
                sqlbuilder.Union)
 
 
-class ModelAsOf:
+class ModelAsOf(ModelView):
     """The model as it was right after revision ``revision_id`` committed.
 
     ``source`` is a vdm :class:`~vdm.sqlobject.Session` (its pending changes
-    are flushed before each read) or an SQLObject connection.
+    are flushed before each read) or an SQLObject connection.  What a view
+    means is :class:`vdm.modelview.ModelView`'s, the same on both backends;
+    this class writes SQLObject's queries.
     """
 
+    backend = ViewBackend(written_id=written_id, resolve=resolve_revision,
+                          version_as_of=version_as_of, bare_keys=True)
+
     def __init__(self, source: Any, revision: RevisionRef | None) -> None:
-        self.connection: Any = source.transaction if isinstance(source, Session) else source
-        #: The revision id once known to exist; one given by id is checked
-        #: inside the first ``get``'s own statement.
-        self._checked: int | None = None
-        self._asked = written_id(revision)
-        if self._asked is None:
-            self._checked = resolve_revision(self.connection, revision)
-
-    @property
-    def revision_id(self) -> int:
-        """The id of the revision the view shows (checked to exist)."""
-        if self._checked is None:
-            self._checked = resolve_revision(self.connection, self._asked)
-        return self._checked
-
-    def __repr__(self) -> str:
-        return f"<ModelAsOf revision {self._checked or self._asked}>"
-
-    def get(self, cls: type, id: Any) -> Version | None:
-        """The object of class ``cls`` with id ``id`` as of the revision, or None.
-
-        One statement, resolving the revision included: the way to read
-        one object as of a revision by its key.
-        """
-        v = _versioning(cls)
-        if isinstance(id, tuple) and len(id) == 1:
-            id = id[0]
-        found = checked_version_as_of(self.connection, v, id, self._checked or self._asked)
-        if found is not None:
-            self._checked = found.as_of
-        return found
+        connection = source.transaction if isinstance(source, Session) else source
+        super().__init__(connection, revision)
+        self.connection: Any = connection
 
     def select(self, cls: type, where: Any = None, orderBy: Any = None,
                limit: int | None = None, offset: int = 0,
@@ -97,31 +75,18 @@ class ModelAsOf:
         takes (``"title"``, ``"-title"``, ``Book.q.title``,
         ``DESC(Book.q.title)`` or a list), ``id`` breaking ties.
         """
-        v = _versioning(cls)
-        return self._run(v, where, orderBy, limit, offset, distinct)
+        return self._run(self.viewable(cls), where, orderBy, limit, offset, distinct)
 
-    def all(self, cls: type) -> list[Version]:
-        """Every object of ``cls`` as of the revision, by id: one query."""
-        return self.select(cls)
+    def read_all(self, record: Any) -> list[Version]:
+        """Every version of ``record``'s class as of the revision, by id."""
+        return self._run(record, None, None, None, 0, False)
 
     def count(self, cls: type, where: Any = None) -> int:
         """How many objects of ``cls`` matched ``where`` as of the revision: one query."""
-        v = _versioning(cls)
+        v = self.viewable(cls)
         sql = f"SELECT COUNT(DISTINCT {v.table}.{v.id_name}) {self._from_where(v, where)}"
         self._flush()
         return int(self.connection.queryOne(sql)[0])
-
-    # -- writing is refused -----------------------------------------------
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        """Refused: the view is read-only (raises :class:`vdm.ReadOnlyError`)."""
-        raise ReadOnlyError(
-            f"{self!r} is a read-only view of the past; write through a vdm "
-            f"session in a new revision (see version.revert() and "
-            f"vdm.sqlobject.restore)",
-        )
-
-    add = create = delete = destroy = update = flush = commit = _refuse
 
     # -- the query ----------------------------------------------------------
 
@@ -158,10 +123,8 @@ class ModelAsOf:
     def _run(self, v: Versioning, where: Any, order_by: Any, limit: int | None,
              offset: int, distinct: bool) -> list[Version]:
         conn = self.connection
-        # A revision given by id is checked in the same statement: rows
-        # found prove it exists; none found, it is resolved on its own.
-        rid = self._checked if self._checked is not None else self._asked
-        assert rid is not None
+        # A revision given by id is checked in the same statement.
+        rid = self.reading_id()
         from_where = self._from_where(v, where, rid)
         if self._checked is None:
             from_where += f" AND EXISTS (SELECT 1 FROM {REVISION_TABLE} WHERE id = {rid})"
@@ -177,10 +140,7 @@ class ModelAsOf:
             sql += f" OFFSET {int(offset)}"
         self._flush()
         rows = conn.queryAll(sql)
-        if rows:
-            self._checked = rid
-        else:
-            self.revision_id  # noqa: B018 - raises RevisionNotFoundError if missing
+        self.found(bool(rows))
         return [v.version_class(conn, dict(zip(names, row, strict=True)), rid) for row in rows]
 
 
@@ -228,13 +188,6 @@ def _order_by(v: Versioning, order_by: Any, db: str) -> str:
         parts.append(f"{text} DESC" if descending else text)
     parts.append(f"{v.table}.{v.id_name}")
     return ", ".join(parts)
-
-
-def _versioning(cls: type) -> Versioning:
-    v = versioning_of(cls)
-    if v is None or v.cls is not cls:
-        raise NotVersionedError.of(cls, "it has no past to view")
-    return v
 
 
 __all__ = ["ModelAsOf", "as_of"]
