@@ -55,6 +55,9 @@ class PurgeTable:
     schema: str | None = None
     #: False for a table without history (only refusals read it).
     versioned: bool = True
+    #: How messages name the key columns, when not by their column names
+    #: (SQLAlchemy names them by column key).
+    key_labels: tuple[str, ...] | None = None
 
     @property
     def ident(self) -> tuple[str | None, str]:
@@ -63,7 +66,8 @@ class PurgeTable:
 
     def describe(self, key: Key) -> str:
         """``Book(id=1)``: how messages name one row."""
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.record.key_columns, key, strict=True))
+        labels = self.record.key_columns if self.key_labels is None else self.key_labels
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(labels, key, strict=True))
         return f"{self.record.name}({pairs})"
 
 
