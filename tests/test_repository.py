@@ -153,3 +153,46 @@ def test_a_repository_can_be_limited_to_some_classes(session, story):
 def test_new_revision_sets_the_sessions_revision(repo, session):
     rev = repo.new_revision(author="me", message="hello")
     assert session.revision is rev and isinstance(rev, Revision)
+
+
+def test_purge_messages_name_key_columns_as_the_model_does(engine):
+    from sqlalchemy import ForeignKey
+    from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+    from vdm.sqlalchemy import Revisioned
+
+    class KeyBase(DeclarativeBase):
+        pass
+
+    class Shelf(Revisioned, KeyBase):
+        __tablename__ = "keyed_shelf"
+        id: Mapped[int] = mapped_column("shelf_no", primary_key=True)
+
+    class Box(Revisioned, KeyBase):
+        __tablename__ = "keyed_box"
+        id: Mapped[int] = mapped_column("box_no", primary_key=True)
+        shelf_id: Mapped[int] = mapped_column("on_shelf", ForeignKey("keyed_shelf.shelf_no"))
+
+    KeyBase.metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            repo = Repository(KeyBase.metadata, session)
+            commit(repo, "shelf", lambda: session.add(Shelf(id=1)))
+            commit(repo, "box", lambda: session.add(Box(id=5, shelf_id=1)))
+            with pytest.raises(IntegrityViolation) as refused:
+                repo.purge_revision(1)
+            assert str(refused.value) == (
+                "cannot purge revision 1: it created Shelf(shelf_no=1), which Box(box_no=5) refers "
+                "to in revision 2; purge that revision first")
+            with pytest.raises(IntegrityViolation) as refused:
+                repo.purge(session.get(Shelf, 1))
+            assert str(refused.value) == (
+                "cannot purge Shelf(shelf_no=1): 1 row(s) of 'keyed_box' still refer to it "
+                "(Box(box_no=5)); purge or change those first")
+            session.rollback()
+            repo.purge_revision(2)
+            repo.purge(session.get(Shelf, 1))
+            assert rows(engine, "SELECT COUNT(*) FROM keyed_shelf_revision") == [(0,)]
+            assert repo.verify() == []
+    finally:
+        KeyBase.metadata.drop_all(engine)

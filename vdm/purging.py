@@ -28,7 +28,7 @@ from vdm.errors import IntegrityViolation
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_referenced_message
-from vdm.sql import MYSQL, Sql
+from vdm.sql import MYSQL, Params, Sql
 from vdm.states import State
 from vdm.tables import TableRecord
 
@@ -55,6 +55,9 @@ class PurgeTable:
     schema: str | None = None
     #: False for a table without history (only refusals read it).
     versioned: bool = True
+    #: How messages name the key columns, when not by their column names
+    #: (SQLAlchemy names them by column key).
+    key_labels: tuple[str, ...] | None = None
 
     @property
     def ident(self) -> tuple[str | None, str]:
@@ -63,7 +66,8 @@ class PurgeTable:
 
     def describe(self, key: Key) -> str:
         """``Book(id=1)``: how messages name one row."""
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.record.key_columns, key, strict=True))
+        labels = self.record.key_columns if self.key_labels is None else self.key_labels
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(labels, key, strict=True))
         return f"{self.record.name}({pairs})"
 
 
@@ -82,12 +86,31 @@ class Reference:
 DuplicateLinks = Callable[[list[PurgeTable]], "tuple[type | None, str] | None"]
 
 
+class _Names:
+    """``sql``, and whether the names of its tables are written quoted."""
+
+    def __init__(self, sql: Sql, quoted: bool) -> None:
+        self.sql, self.dialect, self.quoted = sql, sql.dialect, quoted
+
+    def rows(self, text: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """See :meth:`vdm.sql.Sql.rows`."""
+        return self.sql.rows(text, params)
+
+    def execute(self, text: str, params: Params = None) -> int:
+        """See :meth:`vdm.sql.Sql.execute`."""
+        return self.sql.execute(text, params)
+
+
 def quote(sql: Sql, name: str) -> str:
     """``name`` as a quoted identifier of ``sql``'s database.
 
-    Every name is quoted: reserved words and mixed case are table and
-    column names like any other.
+    Every name is quoted (reserved words and mixed case are table and
+    column names like any other), unless the backend writes its names
+    unquoted (:func:`purge_revision`'s ``quoted``): then they mean what
+    its own SQL means by them.
     """
+    if not getattr(sql, "quoted", True):
+        return name
     mark = "`" if sql.dialect == MYSQL else '"'
     return mark + name.replace(mark, mark * 2) + mark
 
@@ -139,14 +162,17 @@ def _equals(sql: Sql, columns: Sequence[str], key: Key) -> tuple[str, dict[str, 
 
 def purge_revision(sql: Sql, tables: Sequence[PurgeTable], references: Sequence[Reference],
                    revision_id: int, leave_record: bool,
-                   duplicate_links: DuplicateLinks) -> list[PurgeTable]:
+                   duplicate_links: DuplicateLinks, quoted: bool = True) -> list[PurgeTable]:
     """Remove ``revision_id`` from the history of ``tables``; the tables changed.
 
     ``references`` are the foreign keys among the model's tables: rows
     still referring to an object the purge makes vanish refuse it with
     :class:`vdm.IntegrityViolation`, and tables are written parents first.
     With ``leave_record`` the revision row stays, marked deleted.
+    ``quoted`` False writes table and column names as they are (for a
+    backend whose own SQL does).
     """
+    sql = _Names(sql, quoted)
     plans: dict[PurgeTable, PurgePlan] = {}
     for t in tables:
         plan = _plan_table(sql, t, revision_id)
@@ -305,7 +331,8 @@ def _apply_live_upserts(sql: Sql, t: PurgeTable, plan: PurgePlan) -> None:
 
 def purge_object(sql: Sql, writers: Sequence[PurgeTable], key: Key,
                  references: Sequence[Reference],
-                 link_tables: Collection[PurgeTable]) -> dict[PurgeTable, list[Key]]:
+                 link_tables: Collection[PurgeTable],
+                 quoted: bool = True) -> dict[PurgeTable, list[Key]]:
     """Erase the object ``key`` (its row in each of ``writers``, base table
     first), the rows of ``link_tables`` referring to it, and all their
     versions; the keys erased, by table, for the backend to forget.
@@ -313,7 +340,9 @@ def purge_object(sql: Sql, writers: Sequence[PurgeTable], key: Key,
     Rows of other tables referring to the object or to one of those links
     (``references``: the model's foreign keys) make it refuse with
     :class:`vdm.IntegrityViolation` naming them, before anything is erased.
+    ``quoted``: as for :func:`purge_revision`.
     """
+    sql = _Names(sql, quoted)
     own = writers[-1]
     links: dict[PurgeTable, list[Key]] = {}
     for ref in references:

@@ -60,13 +60,13 @@ def _metadata_tables(metadata: MetaData) -> tuple[dict[Table, PurgeTable], list[
     tables = {table: _unversioned(table) for table in metadata.tables.values()}
     for v in versioned_mappers.values():
         if v.owns_table and v.table.metadata is metadata:
-            tables[v.table] = _versioned(v.tables_record, v.table, v.cls)
+            tables[v.table] = _versioned(v.tables_record, v.table, v.cls, v.key_names)
     for a in associations.values():
         if a.table.metadata is metadata:
             record = TableRecord(name=a.name, table=a.table.name,
                                  version_table=a.version_table.name,
                                  key_columns=tuple(a.table.c[n].name for n in a.key_names))
-            tables[a.table] = _versioned(record, a.table, None)
+            tables[a.table] = _versioned(record, a.table, None, a.key_names)
     references = [
         Reference(tables[table], tables[fk.referred_table],
                   tuple(el.parent.name for el in fk.elements),
@@ -77,10 +77,12 @@ def _metadata_tables(metadata: MetaData) -> tuple[dict[Table, PurgeTable], list[
     return tables, references
 
 
-def _versioned(record: TableRecord, table: Table, cls: type | None) -> PurgeTable:
+def _versioned(record: TableRecord, table: Table, cls: type | None,
+               key_names: list[str]) -> PurgeTable:
     return PurgeTable(
         record, tuple(c.name for c in table.c), cls,
-        frozenset(c.name for c in table.c if c.computed is not None), table.schema)
+        frozenset(c.name for c in table.c if c.computed is not None), table.schema,
+        key_labels=tuple(key_names))
 
 
 def _unversioned(table: Table) -> PurgeTable:

@@ -37,8 +37,9 @@ def purge_revision(conn: Any, versionings: Iterable[Versioning], revision_id: in
                     return owner.cls, found[0].detail
         return None
 
+    # SQLObject writes names unquoted: purging's SQL names tables as its own does.
     purging.purge_revision(sql_of(conn), [tables[v.cls] for v in versionings], references,
-                           revision_id, leave_record, duplicate_links)
+                           revision_id, leave_record, duplicate_links, quoted=False)
 
 
 def _class_tables(classes: Iterable[Any]) -> tuple[dict[Any, PurgeTable], list[Reference]]:
@@ -88,7 +89,7 @@ def purge_from_connection(obj: Any, classes: Iterable[type]) -> None:
     link_classes = {spec.link.cls for owner in versioned_classes for spec in owner.links.values()}
     tables, references = _class_tables({*classes, *link_classes, v.cls})
     erased = purging.purge_object(sql_of(conn), [tables[v.cls]], (obj.id,), references,
-                                  {tables[c] for c in link_classes})
+                                  {tables[c] for c in link_classes}, quoted=False)
     for table, keys in erased.items():
         for key in keys:
             conn.cache.expire(key[0], table.cls)
