@@ -13,7 +13,7 @@ core's requests into its own objects:
 * ``_vdm_read(source, seek)`` loads the versions a :class:`Seek` asks for
   (in one statement), as instances of the class;
 * ``_vdm_locate(obj)`` gives the source (session or connection) and key
-  tuple of a live object, ``_vdm_source()`` the source of a version;
+  tuple of a live object or of a version;
 * ``_vdm_count(source, seek)`` has a default in plain SQL, which a backend
   whose keys need typed binding replaces.
 
@@ -289,11 +289,9 @@ class VersionReading:
 
     @classmethod
     def _vdm_locate(cls, obj: Any) -> tuple[Any, tuple[Any, ...]]:
-        """(source, key tuple) of live object ``obj`` of the versioned class."""
-        raise NotImplementedError
-
-    def _vdm_source(self) -> Any:
-        """The session or connection this version reads through."""
+        """(source, key tuple) of ``obj``: a live object of the versioned
+        class or one of its versions; the source is the session or
+        connection it reads through."""
         raise NotImplementedError
 
     @classmethod
@@ -363,26 +361,28 @@ class VersionReading:
 
     # -- neighbours ----------------------------------------------------------
 
-    def _seek(self, compare: str, newest_first: bool = False, limit: int | None = None) -> Seek:
-        return Seek(self.object_key, compare, self.revision_id, newest_first, limit)
+    def _neighbours(self, compare: str, newest_first: bool = False) -> list[Any]:
+        source, key = type(self)._vdm_locate(self)
+        return type(self)._vdm_read(source, Seek(key, compare, self.revision_id,
+                                                 newest_first, limit=1))
 
     @property
     def next(self) -> Any:
         """The version that followed this one, or None."""
-        found = type(self)._vdm_read(self._vdm_source(), self._seek(">", limit=1))
+        found = self._neighbours(">")
         return found[0] if found else None
 
     @property
     def previous(self) -> Any:
         """The version this one replaced, or None."""
-        found = type(self)._vdm_read(self._vdm_source(),
-                                     self._seek("<", newest_first=True, limit=1))
+        found = self._neighbours("<", newest_first=True)
         return found[0] if found else None
 
     @property
     def index(self) -> int:
         """Position in the object's history (0 for the first version)."""
-        return type(self)._vdm_count(self._vdm_source(), self._seek("<"))
+        source, key = type(self)._vdm_locate(self)
+        return type(self)._vdm_count(source, Seek(key, "<", self.revision_id))
 
     # -- what it changed -------------------------------------------------------
 

@@ -133,21 +133,19 @@ class Version(VersionReading):
     def _vdm_locate(cls, obj: Any) -> tuple[Session, tuple[Any, ...]]:
         """See :meth:`vdm.versionreading.VersionReading._vdm_locate`."""
         session = object_session(obj)
+        if isinstance(obj, Version):
+            if session is None:
+                raise DetachedError(
+                    f"{obj._describe()} is not in a session; read history "
+                    f"through a session", obj=obj,
+                )
+            return session, obj.object_key
         if session is None:
             raise DetachedError(
                 f"{obj!r} is not in a session; add it to one (or load it "
                 f"through one) to read its history", obj=obj,
             )
         return session, cls.__versioning__.key_of(obj)
-
-    def _vdm_source(self) -> Session:
-        session = object_session(self)
-        if session is None:
-            raise DetachedError(
-                f"{self._describe()} is not in a session; read history "
-                f"through a session", obj=self,
-            )
-        return session
 
     def revert(self) -> Any:
         """Make the live object and its versioned links look like this version again.
@@ -164,7 +162,7 @@ class Version(VersionReading):
                 f"before it (version.previous.revert()) to bring the object "
                 f"back", obj=self,
             )
-        return restore_object(self._vdm_source(), self, self.as_of)
+        return restore_object(type(self)._vdm_locate(self)[0], self, self.as_of)
 
 
 #: The core's reads, typed with this backend's version class.

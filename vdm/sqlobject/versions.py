@@ -116,10 +116,9 @@ class Version(VersionReading):
     @classmethod
     def _vdm_locate(cls, obj: Any) -> tuple[Any, tuple[Any, ...]]:
         """See :meth:`vdm.versionreading.VersionReading._vdm_locate`."""
+        if isinstance(obj, Version):
+            return obj.__dict__["_conn"], obj.object_key
         return obj._connection, (obj.id,)
-
-    def _vdm_source(self) -> Any:
-        return self.__dict__["_conn"]
 
     def _vdm_field(self, name: str) -> Any:
         return self.__dict__["_values"][name]
