@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from vdm.difftext import diff_values, version_changeset
 from vdm.errors import (
+    DeletedVersionError,
     InvalidInputError,
     NotVersionedError,
     ReadOnlyError,
@@ -383,6 +384,27 @@ class VersionReading:
         """Position in the object's history (0 for the first version)."""
         source, key = type(self)._vdm_locate(self)
         return type(self)._vdm_count(source, Seek(key, "<", self.revision_id))
+
+    def _vdm_restore(self) -> Any:
+        """Write this version's values back to the live object; return it."""
+        raise NotImplementedError
+
+    def revert(self) -> Any:
+        """Make the live object look like this version again, in the session.
+
+        Writes like any change, so it needs a revision and becomes a new
+        version; a hard-deleted object is created again with its old key.
+        On SQLAlchemy the versioned links come back as of :attr:`as_of`
+        too.  Returns the live object.  A version that records a delete
+        cannot be reverted to: revert the one before it.
+        """
+        if self.operation_type == Operation.DELETE:
+            raise DeletedVersionError(
+                f"{self._describe()} records a delete; revert the version "
+                f"before it (version.previous.revert()) to bring the object "
+                f"back", obj=self,
+            )
+        return self._vdm_restore()
 
     # -- what it changed -------------------------------------------------------
 

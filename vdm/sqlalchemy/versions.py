@@ -32,7 +32,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm import attributes as orm_attributes
 
 from vdm import versionreading
-from vdm.errors import DeletedVersionError, DetachedError, UnsupportedQueryError
+from vdm.errors import DetachedError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
@@ -147,21 +147,9 @@ class Version(VersionReading):
             )
         return session, cls.__versioning__.key_of(obj)
 
-    def revert(self) -> Any:
-        """Make the live object and its versioned links look like this version again.
-
-        The links come back as they were as of :attr:`as_of`.  Writes
-        through the session like any change, so it needs a revision and
-        becomes a new version; a hard-deleted object is re-created.  Nothing
-        is flushed on the way: the session writes the re-created objects in
-        the order their foreign keys need.  Returns the live object.
-        """
-        if self.operation_type == Operation.DELETE:
-            raise DeletedVersionError(
-                f"{self._describe()} records a delete; revert the version "
-                f"before it (version.previous.revert()) to bring the object "
-                f"back", obj=self,
-            )
+    def _vdm_restore(self) -> Any:
+        # The links come back as of the revision the version is read as of;
+        # nothing is flushed: the session orders the re-created objects.
         return restore_object(type(self)._vdm_locate(self)[0], self, self.as_of)
 
 

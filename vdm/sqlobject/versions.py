@@ -29,7 +29,6 @@ from sqlobject import joins
 from sqlobject.classregistry import findClass
 
 from vdm import versionreading
-from vdm.errors import DeletedVersionError
 from vdm.naming import OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlobject._compat import sqlobject
@@ -145,20 +144,9 @@ class Version(VersionReading):
         except sqlobject.SQLObjectNotFound:
             return None
 
-    def revert(self) -> Any:
-        """Make the live object look like this version again, in the session.
-
-        Needs a revision like any change; a hard-deleted object is created
-        again with its old id.  Returns the live object.
-        """
+    def _vdm_restore(self) -> Any:
         v = type(self).__versioning__
         conn = self.__dict__["_conn"]
-        if self.operation_type == Operation.DELETE:
-            raise DeletedVersionError(
-                f"{self._describe()} records a delete; revert the version "
-                f"before it (version.previous.revert()) to bring the object back",
-                obj=self,
-            )
         values = {a: _plain(self.__dict__["_values"][a]) for a, c in v.columns if c != REVISION_ID}
         live = self.continuity
         if live is None:
