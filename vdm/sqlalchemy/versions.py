@@ -15,8 +15,10 @@ collection lists what was active then::
 
 from __future__ import annotations
 
+import operator
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from sqlalchemy import Select, and_, bindparam, event, func, select
 from sqlalchemy.orm import (
@@ -29,29 +31,23 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm import attributes as orm_attributes
 
-from vdm.difftext import diff_values
-from vdm.errors import (
-    DeletedVersionError,
-    DetachedError,
-    NotVersionedError,
-    ReadOnlyError,
-    UnsupportedQueryError,
-)
+from vdm import versionreading
+from vdm.errors import DetachedError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
-from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
+from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.asofreads import AS_OF_OPTION, scalars_as_of
 from vdm.sqlalchemy.associations import related_through
 from vdm.sqlalchemy.joins import join_as_of
 from vdm.sqlalchemy.links import links_as_of
-from vdm.sqlalchemy.registry import Key, Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.registry import Versioning, versioning_of
 from vdm.sqlalchemy.restore import restore_object
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
-from vdm.versionreading import VersionReading
-
-if TYPE_CHECKING:
-    pass
+from vdm.versionreading import AS_OF_ATTRIBUTE, Seek, VersionReading
+from vdm.versionreading import diff_of as diff_of
+from vdm.versionreading import get_as_of as get_as_of
+from vdm.versionreading import versions_of as versions_of
 
 
 class Version(VersionReading):
@@ -65,22 +61,11 @@ class Version(VersionReading):
     continuity: Any
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # The ORM keeps its own state on the instance; nothing else is written.
         if name.startswith("_sa_"):
             object.__setattr__(self, name, value)
             return
-        raise ReadOnlyError(
-            f"{self._describe()} is a version and read-only; change the live "
-            f"object (version.continuity) in a new revision, or call "
-            f"version.revert()",
-            obj=self,
-        )
-
-    def __delattr__(self, name: str) -> None:
-        self.__setattr__(name, None)
-
-    def __repr__(self) -> str:
-        return (f"<{type(self).__name__} {self._describe()} "
-                f"{self.operation_type.name.lower()}>")
+        super().__setattr__(name, value)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names that are not columns: relationships of the
@@ -97,26 +82,6 @@ class Version(VersionReading):
                 f"{type(self).__name__} has no attribute {name!r}"
             )
         return related_as_of(self, prop, self.as_of)
-
-    @property
-    def as_of(self) -> int:
-        """The revision this version is read as of.
-
-        Relationships resolve as of it: the revision ``get_as_of`` was asked
-        for, or, for a version read any other way, its own ``revision_id``.
-        """
-        return int(self.__dict__.get(_AS_OF) or self.revision_id)
-
-    def __eq__(self, other: object) -> bool:
-        # Two reads of one version row are equal, whatever they are read as
-        # of (each as-of read is an instance of its own).
-        if not isinstance(other, Version):
-            return NotImplemented
-        return (type(self) is type(other) and self.object_key == other.object_key
-                and self.revision_id == other.revision_id)
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.object_key, self.revision_id))
 
     def _bound_as_of(self, revision_id: int, session: Session | None = None) -> Version:
         """This version as an instance of its own, read as of ``revision_id``.
@@ -149,86 +114,52 @@ class Version(VersionReading):
         copy_state.session_id = state.session_id
         return copy
 
-    def _describe(self) -> str:
-        v = type(self).__versioning__
-        return f"{v.describe(self.object_key)} as of revision {self.revision_id}"
+    @classmethod
+    def _vdm_read(cls, source: Session, seek: Seek) -> list[Any]:
+        """See :meth:`vdm.versionreading.VersionReading._vdm_read`."""
+        statement = _statement(cls.__versioning__, seek, counting=False)
+        if seek.as_of is not None:
+            return scalars_as_of(source, statement, seek.as_of, seek.params())
+        with source.no_autoflush:
+            return list(source.scalars(statement, seek.params()))
 
-    @property
-    def object_key(self) -> Key:
-        """The primary key of the object this is a version of."""
-        v = type(self).__versioning__
-        keys = [_attr_key(v, n) for n in v.key_names]
-        loaded = self.__dict__
-        # A version expired by a commit loads its key again.
-        return tuple(loaded[k] if k in loaded else getattr(self, k) for k in keys)
+    @classmethod
+    def _vdm_count(cls, source: Session, seek: Seek) -> int:
+        # Key values are bound with their columns' types (a Uuid key, say).
+        statement = _statement(cls.__versioning__, seek, counting=True)
+        return int(source.execute(statement, seek.params()).scalar_one())
 
-    @property
-    def field_values(self) -> dict[str, Any]:
-        """``{field: value}`` for the object's own columns and ``state``."""
-        v = type(self).__versioning__
-        return {f: getattr(self, f) for f in v.fields}
-
-    def _session(self) -> Session:
-        session = object_session(self)
+    @classmethod
+    def _vdm_locate(cls, obj: Any) -> tuple[Session, tuple[Any, ...]]:
+        """See :meth:`vdm.versionreading.VersionReading._vdm_locate`."""
+        session = object_session(obj)
+        if isinstance(obj, Version):
+            if session is None:
+                raise DetachedError(
+                    f"{obj._describe()} is not in a session; read history "
+                    f"through a session", obj=obj,
+                )
+            return session, obj.object_key
         if session is None:
             raise DetachedError(
-                f"{self._describe()} is not in a session; read history "
-                f"through a session", obj=self,
+                f"{obj!r} is not in a session; add it to one (or load it "
+                f"through one) to read its history", obj=obj,
             )
-        return session
+        return session, cls.__versioning__.key_of(obj)
 
-    def _neighbour(self, later: bool) -> Version | None:
-        cls = type(self)
-        col = getattr(cls, REVISION_ID)
-        cond = col > self.revision_id if later else col < self.revision_id
-        query = (
-            select(cls).where(_version_key_clause(cls, self.object_key), cond)
-            .order_by(col if later else col.desc()).limit(1)
-        )
-        with self._session().no_autoflush:
-            return self._session().scalars(query).first()
+    def _vdm_restore(self) -> Any:
+        # The links come back as of the revision the version is read as of;
+        # nothing is flushed: the session orders the re-created objects.
+        return restore_object(type(self)._vdm_locate(self)[0], self, self.as_of)
 
-    @property
-    def next(self) -> Version | None:
-        """The version that followed this one, or None."""
-        return self._neighbour(later=True)
 
-    @property
-    def previous(self) -> Version | None:
-        """The version this one replaced, or None."""
-        return self._neighbour(later=False)
-
-    @property
-    def index(self) -> int:
-        """Position in the object's history (0 for the first version)."""
-        cls = type(self)
-        query = select(func.count()).select_from(cls).where(
-            _version_key_clause(cls, self.object_key),
-            getattr(cls, REVISION_ID) < self.revision_id,
-        )
-        return int(self._session().execute(query).scalar_one())
-
-    def revert(self) -> Any:
-        """Make the live object and its versioned links look like this version again.
-
-        The links come back as they were as of :attr:`as_of`.  Writes
-        through the session like any change, so it needs a revision and
-        becomes a new version; a hard-deleted object is re-created.  Nothing
-        is flushed on the way: the session writes the re-created objects in
-        the order their foreign keys need.  Returns the live object.
-        """
-        if self.operation_type == Operation.DELETE:
-            raise DeletedVersionError(
-                f"{self._describe()} records a delete; revert the version "
-                f"before it (version.previous.revert()) to bring the object "
-                f"back", obj=self,
-            )
-        return restore_object(self._session(), self, self.as_of)
+#: The core's reads, typed with this backend's version class.
+version_as_of: Callable[..., Version | None] = versionreading.version_as_of
 
 
 #: Where a version keeps the revision it is read as of; also the execution
 #: option naming it for the versions a statement loads.
-_AS_OF = "_vdm_as_of"
+_AS_OF = AS_OF_ATTRIBUTE
 
 
 @event.listens_for(Version, "load", propagate=True)
@@ -262,18 +193,6 @@ def _as_operation(version: Version) -> None:
     value = version.__dict__.get(OPERATION_TYPE)
     if value is not None and type(value) is not Operation:
         version.__dict__[OPERATION_TYPE] = Operation(value)
-
-
-def _attr_key(versioning: Versioning, column_name: str) -> str:
-    for key, name in versioning.fields.items():
-        if name == column_name:
-            return key
-    return column_name
-
-
-def _version_key_clause(cls: type[Version], key: Key) -> Any:
-    v = cls.__versioning__
-    return key_equals([v.version_table.c[n] for n in v.key_names], key)
 
 
 def version_properties(versioning: Versioning, version_cls: type) -> dict[str, Any]:
@@ -313,110 +232,39 @@ def select_as_of(versioning: Versioning, revision_id: int) -> Select[Any]:
     )
 
 
-def get_as_of(obj: Any, revision: RevisionRef) -> Version | None:
-    """The version of live ``obj`` as of ``revision``, or None."""
-    versioning = _versioning(obj)
-    session = _session_of(obj)
-    key = versioning.key_of(obj)
-    with session.no_autoflush:
-        if isinstance(revision, Revision) and revision.__dict__.get("id") is not None:
-            revision = int(revision.__dict__["id"])
-        if isinstance(revision, int) and not isinstance(revision, bool):
-            # One round trip: the revision's existence is checked in the
-            # same query, and again on its own only when nothing was found.
-            found = version_as_of(session, versioning, key, revision, check_revision=True)
-            if found is None:
-                resolve_revision(session, revision)
-            return found
-        revision_id = resolve_revision(session, revision)
-        return version_as_of(session, versioning, key, revision_id)
+_STATEMENTS: weakref.WeakKeyDictionary[Any, dict[Any, Select[Any]]] = weakref.WeakKeyDictionary()
+_COMPARE = {"<": operator.lt, ">": operator.gt, "<=": operator.le}
 
 
-def version_as_of(
-    session: Session, versioning: Versioning, key: Key, revision_id: int,
-    check_revision: bool = False,
-) -> Version | None:
-    """The version of the object with ``key`` as of ``revision_id``.
+def _statement(versioning: Versioning, seek: Seek, counting: bool) -> Select[Any]:
+    """The statement of a :class:`Seek` of this shape, built once per class.
 
-    With ``check_revision`` nothing is found unless the revision exists.
+    The key and the revision are bound parameters typed as their columns,
+    so each read only binds values: no statement is built and no cache key
+    computed per read.
     """
-    query = _seek_statement(versioning, check_revision)
-    params = {f"vdm_key_{i}": value for i, value in enumerate(key)}
-    params["vdm_revision_id"] = revision_id
-    found: list[Version] = scalars_as_of(session, query, revision_id, params)
-    if not found or found[0].operation_type == Operation.DELETE:
-        return None
-    return found[0]
-
-
-_SEEKS: weakref.WeakKeyDictionary[Any, dict[bool, Select[Any]]] = weakref.WeakKeyDictionary()
-
-
-def _seek_statement(versioning: Versioning, check_revision: bool) -> Select[Any]:
-    """The backward index seek of :func:`version_as_of`, built once per class.
-
-    The key and the revision are bound parameters, so each read only binds
-    values: no statement is built and no cache key computed per read.
-    """
-    seeks = _SEEKS.setdefault(versioning.mapper, {})
-    found = seeks.get(check_revision)
+    by_shape = _STATEMENTS.setdefault(versioning.mapper, {})
+    found = by_shape.get((seek.shape, counting))
     if found is None:
         cls = versioning.version_class
         vt = versioning.version_table
         col = getattr(cls, REVISION_ID)
+        terms = [vt.c[n] == bindparam(f"vdm_key_{i}", type_=vt.c[n].type)
+                 for i, n in enumerate(versioning.key_names)]
         revision_id = bindparam("vdm_revision_id", type_=col.type)
-        found = (
-            select(cls)
-            .where(*(vt.c[n] == bindparam(f"vdm_key_{i}", type_=vt.c[n].type)
-                     for i, n in enumerate(versioning.key_names)),
-                   col <= revision_id)
-            .order_by(col.desc())
-            .limit(1)
-        )
-        if check_revision:
+        if seek.compare is not None:
+            terms.append(_COMPARE[seek.compare](col, revision_id))
+        if counting:
+            found = select(func.count()).select_from(cls).where(*terms)
+        else:
+            found = select(cls).where(*terms).order_by(col.desc() if seek.newest_first else col)
+            if seek.limit is not None:
+                found = found.limit(seek.limit)
+        if seek.check_revision:
             found = found.where(
                 select(revision_table.c.id).where(revision_table.c.id == revision_id).exists())
-        seeks[check_revision] = found
+        by_shape[(seek.shape, counting)] = found
     return found
-
-
-def versions_of(obj: Any, newest_first: bool = False) -> list[Version]:
-    """Every committed (or flushed) version of live ``obj``."""
-    versioning = _versioning(obj)
-    session = _session_of(obj)
-    cls = versioning.version_class
-    col = getattr(cls, REVISION_ID)
-    query = select(cls).where(
-        _version_key_clause(cls, versioning.key_of(obj))
-    ).order_by(col.desc() if newest_first else col)
-    with session.no_autoflush:
-        return list(session.scalars(query))
-
-
-def diff_of(
-    obj: Any,
-    to_revision: RevisionRef | None = None,
-    from_revision: RevisionRef | None = None,
-) -> dict[str, str]:
-    """vdm's ``diff``: ``{field: text}`` between two revisions of ``obj``.
-
-    ``to_revision`` defaults to the latest version, ``from_revision`` to
-    the version before it.
-    """
-    versioning = _versioning(obj)
-    session = _session_of(obj)
-    key = versioning.key_of(obj)
-    with session.no_autoflush:
-        to_id = resolve_revision(session, to_revision)
-        to_version = version_as_of(session, versioning, key, to_id)
-        if from_revision is None:
-            from_version = to_version.previous if to_version is not None else None
-        else:
-            from_id = resolve_revision(session, from_revision)
-            from_version = version_as_of(session, versioning, key, from_id)
-    old = from_version.field_values if from_version is not None else {}
-    new = to_version.field_values if to_version is not None else {}
-    return diff_values(old, new, list(versioning.fields))
 
 
 def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: int) -> Any:
@@ -475,20 +323,3 @@ def _column_value(version: Any, column: Any) -> Any:
         )
     key = versioning.mapper.get_property_by_column(column).key
     return version.__dict__[key] if key in version.__dict__ else getattr(version, key, None)
-
-
-def _versioning(obj: Any) -> Versioning:
-    versioning = versioning_of(obj)
-    if versioning is None:
-        raise NotVersionedError.of(obj)
-    return versioning
-
-
-def _session_of(obj: Any) -> Session:
-    session = object_session(obj)
-    if session is None:
-        raise DetachedError(
-            f"{obj!r} is not in a session; add it to one (or load it "
-            f"through one) to read its history", obj=obj,
-        )
-    return session
