@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 
-from vdm import ConflictError, InvalidInputError, NotVersionedError, Operation
-from vdm.restoring import Reference, carry_out, check_no_dependants, describe, hold, restorable
+from vdm import ConflictError, InvalidInputError, NotVersionedError, Operation, State
+from vdm.restoring import (
+    Reference,
+    carry_out,
+    check_no_dependants,
+    describe,
+    hold,
+    restorable,
+    restore_plan,
+)
 from vdm.sql import SQLITE, Params
 from vdm.tables import TableRecord
 from vdm.undoplan import UndoStep, plan_undo_step
@@ -170,3 +178,15 @@ def test_carry_out_writes_parents_first_and_destroys_children_first() -> None:
     plan = {"book": {(1,): None, (2,): {"t": 1}}, "license": {(3,): None, (4,): {"n": 1}}}
     carry_out(plan, ["license", "book"], lambda v, key, values: written.append((v, key)))
     assert written == [("license", (4,)), ("book", (2,)), ("book", (1,)), ("license", (3,))]
+
+
+def test_objects_made_since_are_destroyed_and_the_others_come_back() -> None:
+    then = {(1,): {"name": "a"}, (3,): {"name": "c"}}
+    assert restore_plan([(1,), (2,)], then) == {(2,): None, (1,): then[(1,)], (3,): then[(3,)]}
+    assert restore_plan([2], {}) == {2: None}
+
+
+def test_links_made_since_are_only_marked_deleted() -> None:
+    then = {(1,): {"tag": "a", "state": State.ACTIVE}}
+    assert restore_plan([(1,), (2,)], then, mark_deleted=True) == {
+        (2,): {"state": State.DELETED}, (1,): then[(1,)]}

@@ -8,6 +8,7 @@ or None when the object must not exist.  This module decides, over that
 plan, what is refused before anything is written:
 
 * :func:`restorable`: what ``restore_object`` may be handed;
+* :func:`restore_plan`: what objects (a model's, an object's links) become;
 * :func:`check_no_dependants`: an undo may not destroy an object that a row
   it keeps still refers to (read through :mod:`vdm.sql`);
 
@@ -24,7 +25,9 @@ from typing import Any
 
 from vdm.changes import undo_dependant_conflict
 from vdm.errors import ConflictError, InvalidInputError, NotVersionedError
+from vdm.naming import STATE
 from vdm.sql import Sql
+from vdm.states import State
 from vdm.tables import TableRecord, versioning_record
 
 Key = tuple[Any, ...]
@@ -53,6 +56,23 @@ def restorable(obj: Any) -> Any:
             f"{obj.__name__} is a class; restore one of its objects (or versions)",
             cls=obj)
     return record
+
+
+def restore_plan(current: Iterable[Any], then: Mapping[Any, dict[str, Any]],
+                 mark_deleted: bool = False) -> dict[Any, Values]:
+    """What each object of a set becomes when the set is restored, by key.
+
+    ``then`` are the values each had as of the revision, ``current`` the
+    keys of those that exist now.  Objects made since are destroyed (their
+    history stays), or only marked deleted with ``mark_deleted`` (an
+    object's stateful links, so that its list shows them deleted); the
+    others, including those destroyed since, take their values back.
+    """
+    plan: dict[Any, Values] = {
+        key: {STATE: State.DELETED} if mark_deleted else None
+        for key in current if key not in then}
+    plan.update(then)
+    return plan
 
 
 def describe(record: TableRecord, key: Key) -> str:

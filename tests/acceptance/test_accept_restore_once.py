@@ -33,19 +33,6 @@ def test_restoring_a_versioned_class_instead_of_an_object_is_refused_alike(
     assert error.cls is book_class and error.obj is None
 
 
-def test_restoring_an_unversioned_class_says_what_to_pass(story: Harness) -> None:
-    from .test_accept_errors import publisher
-
-    unversioned = type(publisher(story))
-    with pytest.raises(NotVersionedError) as caught:
-        backend_module(story).restore_object(story.session, unversioned, 1)  # type: ignore[attr-defined]
-    error = caught.value
-    assert isinstance(error, TypeError)
-    assert str(error) == ("Publisher is not versioned; restore objects (or versions) "
-                          "of versioned classes")
-    assert error.cls is unversioned and error.obj is None
-
-
 def _book_moved_to_a_new_license(story: Harness) -> Any:
     """r1: license L1; r2: book wp under L1; r3: license L2, wp moved to it."""
     story.revise("l1", lambda: story.create("License", name="L1"))

@@ -21,7 +21,15 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
-from vdm.restoring import Reference, Values, check_no_dependants, doomed, hold, restorable
+from vdm.restoring import (
+    Reference,
+    Values,
+    check_no_dependants,
+    doomed,
+    hold,
+    restorable,
+    restore_plan,
+)
 from vdm.sql import sql_of
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import (
@@ -91,11 +99,8 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
             session, spec.link, revision_id, *_owner_filter(spec.link.version_table, spec, key))}
         current = session.scalars(select(spec.link.cls).where(
             *_owner_filter(spec.link.table, spec, key)))
-        for link in list(current):
-            link_key = spec.link.key_of(link)
-            if link_key not in links_then:
-                setattr(link, STATE, "deleted")
-        for link_key, values in links_then.items():
+        links_now = [spec.link.key_of(link) for link in current]
+        for link_key, values in restore_plan(links_now, links_then, spec.link.stateful).items():
             _apply(session, spec.link, link_key, values)
     owner_values = dict(zip(v.key_names, key, strict=True))
     for association in associations.values():
@@ -138,14 +143,12 @@ def _restore_model(session: Session, revision: RevisionRef,
     classes = versionings_in(session, classes)
     for v in hierarchy_bases(classes):
         # Each version is of its own (sub)class, which _apply re-creates.
-        then = {x.object_key: x for x in _versions_as_of(session, v, revision_id)}
-        live: Any
-        for live in session.scalars(select(v.cls)):
-            key = v.key_of(live)
-            if key not in then:
-                session.delete(live)
-        for key, version in then.items():
-            _apply(session, type(version).__versioning__, key, version.field_values)
+        versions = _versions_as_of(session, v, revision_id)
+        kinds = {x.object_key: type(x).__versioning__ for x in versions}
+        found: Iterable[Any] = session.scalars(select(v.cls))
+        then = {x.object_key: x.field_values for x in versions}
+        for key, values in restore_plan([v.key_of(live) for live in found], then).items():
+            _apply(session, kinds.get(key, v), key, values)
     for association in associations_for(classes):
         restore_links(session, association, revision_id)
 

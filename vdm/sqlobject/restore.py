@@ -30,6 +30,7 @@ from vdm.restoring import (
     check_no_dependants,
     hold,
     restorable,
+    restore_plan,
 )
 from vdm.sql import sql_of
 from vdm.sqlobject._compat import sqlobject
@@ -149,13 +150,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
         owner = f"{link.table}.{column} = {literal(conn, key)}"
         links_then = {x.object_key[0]: x.values for x in view.select(link.cls, owner)}
         current = _load(session, link, owner)
-        for link_key, live_link in current.items():
-            if link_key not in links_then:
-                if link.stateful:
-                    live_link.state = State.DELETED.value
-                else:
-                    live_link.destroySelf()
-        for link_key, values in links_then.items():
+        for link_key, values in restore_plan(current, links_then, link.stateful).items():
             _apply(session, link, link_key, values, current.get(link_key))
     return restored
 
@@ -171,9 +166,8 @@ def restore_model(session: Session, revision: RevisionRef, classes: Classes = No
     plan: dict[Versioning, dict[Any, Values]] = {}
     live: dict[Versioning, dict[Any, Any]] = {}
     for v in versionings(session.transaction, classes):
-        then: dict[Any, Values] = {x.object_key[0]: x.values for x in view.all(v.cls)}
         live[v] = _load(session, v)
-        plan[v] = {**then, **{key: None for key in live[v] if key not in then}}
+        plan[v] = restore_plan(live[v], {x.object_key[0]: x.values for x in view.all(v.cls)})
     _write(session, plan, live)
 
 
