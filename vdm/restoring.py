@@ -14,7 +14,9 @@ plan, what is refused before anything is written:
 
 and how a plan is carried out (:func:`carry_out`, :func:`hold`), leaving
 the writes themselves to the backend's unit of work so that they are
-versioned like any edit.  Keys are tuples of the key columns' values.
+versioned like any edit.  :func:`check_no_dependants` and :func:`describe`
+take keys as tuples of the key columns' values; the other functions take
+whatever keys the backend uses.
 """
 
 from __future__ import annotations
