@@ -160,5 +160,6 @@ def test_restoring_an_unversioned_class_is_refused_alike(story: Harness) -> None
         backend_module(story).restore_object(story.session, unversioned, 1)  # type: ignore[attr-defined]
     error = caught.value
     assert isinstance(error, TypeError)
-    assert str(error) == "Publisher is not versioned"
+    assert str(error) == ("Publisher is not versioned; restore objects (or versions) "
+                          "of versioned classes")
     assert error.cls is unversioned and error.obj is None

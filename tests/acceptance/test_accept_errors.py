@@ -49,7 +49,8 @@ def test_restoring_an_unversioned_object_is_refused_with_not_versioned(story: Ha
         backend_module(story).restore_object(story.session, penguin, 1)  # type: ignore[attr-defined]
     error = caught.value
     assert isinstance(error, TypeError) and isinstance(error, VdmError)
-    assert str(error) == "Publisher is not versioned"
+    assert str(error) == ("Publisher is not versioned; restore objects (or versions) "
+                          "of versioned classes")
     assert error.obj is penguin and error.cls is type(penguin)
 
 

@@ -14,15 +14,23 @@ revision changed what it would undo, and then changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from vdm.changes import undo_dependant_conflict
-from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import EXPIRED_ID, REVISION_ID, STATE
+from vdm.restoring import (
+    Reference,
+    Values,
+    check_no_dependants,
+    doomed,
+    hold,
+    restorable,
+    restore_plan,
+)
+from vdm.sql import sql_of
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import (
     Association,
@@ -38,16 +46,11 @@ from vdm.sqlalchemy.registry import (
     Key,
     Versioning,
     hierarchy_bases,
-    key_in,
-    versioning_of,
     versionings_in,
 )
 from vdm.sqlalchemy.session import ensure_revision, transaction_state
 from vdm.sqlalchemy.writer import chunks
 from vdm.undoplan import plan_undo_step
-
-if TYPE_CHECKING:
-    pass
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
@@ -56,24 +59,22 @@ def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
             if (v.stateful or k != STATE) and k not in computed}
 
 
-def _apply(session: Session, v: Versioning, key: Key, values: dict[str, Any] | None) -> Any:
+def _apply(session: Session, v: Versioning, key: Key, values: Values) -> Any:
     """Make the live object with ``key`` hold ``values`` (None: not exist)."""
-    live = session.get(v.cls, key)
-    if values is None:
-        if live is not None:
-            session.delete(live)
-        return None
-    values = _writable(v, values)
-    if live is None:
+
+    def create(values: dict[str, Any]) -> Any:
         live = v.mapper.class_manager.new_instance()
-        for name, value in values.items():
-            setattr(live, name, value)
+        _set(live, values)
         session.add(live)
         return live
+
+    return hold(session.get(v.cls, key), None if values is None else _writable(v, values),
+                create, _set, session.delete)
+
+
+def _set(live: Any, values: dict[str, Any]) -> None:
     for name, value in values.items():
-        if getattr(live, name) != value:
-            setattr(live, name, value)
-    return live
+        setattr(live, name, value)
 
 
 def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
@@ -88,9 +89,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
 
 
 def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
-    v = versioning_of(obj)
-    if v is None:
-        raise NotVersionedError.of(obj)
+    v = restorable(obj)
     key = obj.object_key if isinstance(obj, v.version_class) else v.key_of(obj)
     revision_id = resolve_revision(session, revision)
     then = _versions_as_of(session, v, revision_id, v.version_key_clause([key]))
@@ -100,11 +99,8 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
             session, spec.link, revision_id, *_owner_filter(spec.link.version_table, spec, key))}
         current = session.scalars(select(spec.link.cls).where(
             *_owner_filter(spec.link.table, spec, key)))
-        for link in list(current):
-            link_key = spec.link.key_of(link)
-            if link_key not in links_then:
-                setattr(link, STATE, "deleted")
-        for link_key, values in links_then.items():
+        links_now = [spec.link.key_of(link) for link in current]
+        for link_key, values in restore_plan(links_now, links_then, spec.link.stateful).items():
             _apply(session, spec.link, link_key, values)
     owner_values = dict(zip(v.key_names, key, strict=True))
     for association in associations.values():
@@ -147,14 +143,12 @@ def _restore_model(session: Session, revision: RevisionRef,
     classes = versionings_in(session, classes)
     for v in hierarchy_bases(classes):
         # Each version is of its own (sub)class, which _apply re-creates.
-        then = {x.object_key: x for x in _versions_as_of(session, v, revision_id)}
-        live: Any
-        for live in session.scalars(select(v.cls)):
-            key = v.key_of(live)
-            if key not in then:
-                session.delete(live)
-        for key, version in then.items():
-            _apply(session, type(version).__versioning__, key, version.field_values)
+        versions = _versions_as_of(session, v, revision_id)
+        kinds = {x.object_key: type(x).__versioning__ for x in versions}
+        found: Iterable[Any] = session.scalars(select(v.cls))
+        then = {x.object_key: x.field_values for x in versions}
+        for key, values in restore_plan([v.key_of(live) for live in found], then).items():
+            _apply(session, kinds.get(key, v), key, values)
     for association in associations_for(classes):
         restore_links(session, association, revision_id)
 
@@ -169,8 +163,7 @@ def undo_revision(session: Session, revision: RevisionRef,
     """
     revision_id = resolve_revision(session, revision)
     classes = list(classes) if classes is not None else None
-    # (class, key, values to write back or None to destroy, whole object?)
-    plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]] = []
+    plan: dict[Versioning, dict[Key, Values]] = {}
     with session.no_autoflush:
         classes = versionings_in(session, classes)
         link_plans = [(a, plan_link_undo(session, a, revision_id))
@@ -189,8 +182,9 @@ def undo_revision(session: Session, revision: RevisionRef,
                 step = plan_undo_step(version, before.get(key), session.get(v.cls, key),
                                       _writable(v, dict.fromkeys(v.fields)),
                                       v.describe(key), v.cls)
-                plan.append((v, key, step.values, step.whole))
-        _check_no_dependants(session, revision_id, plan)
+                plan.setdefault(v, {})[key] = step.values
+        check_no_dependants(sql_of(session), revision_id, plan,
+                            _references(session, doomed(plan)))
         # Plain many-to-many links it added go first (their objects may go
         # too), the ones it removed come back last (their objects may come
         # back too).
@@ -198,50 +192,30 @@ def undo_revision(session: Session, revision: RevisionRef,
             apply_link_undo(session, association,
                             {k: v for k, v in link_plan.items() if v is None})
         # One flush at the end lets the unit of work order the writes by
-        # dependency (a link's delete before its tag's).
-        for v, key, values, whole in plan:
-            if whole:
+        # dependency (a link's delete before its tag's); values an undo
+        # sets back on a live object are some of its fields, and _apply
+        # writes only those.
+        for v, keys in plan.items():
+            for key, values in keys.items():
                 _apply(session, v, key, values)
-                continue
-            live = session.get(v.cls, key)
-            for name, value in _writable(v, values or {}).items():
-                setattr(live, name, value)
         for association, link_plan in link_plans:
             apply_link_undo(session, association,
                             {k: v for k, v in link_plan.items() if v is not None})
 
 
-def _check_no_dependants(session: Session, revision_id: int,
-                         plan: list[tuple[Versioning, Key, dict[str, Any] | None, bool]]) -> None:
-    """Raise if a row the undo keeps refers to an object the undo destroys."""
-    doomed: dict[Versioning, set[Key]] = {}
-    for v, key, values, whole in plan:
-        if whole and values is None:
-            doomed.setdefault(v, set()).add(key)
-    children = versionings_in(session) if doomed else []
-    for target, keys in doomed.items():
+def _references(session: Session, targets: Iterable[Versioning]) -> Iterator[Reference]:
+    """The foreign keys of versioned classes to the primary key of ``targets``."""
+    targets = list(targets)
+    children = versionings_in(session) if targets else []
+    for target in targets:
         for child in children:
+            attrs = {col: key for key, col in child.mapper.columns.items()}
             for fk in child.table.foreign_key_constraints:
-                if fk.referred_table is not target.table:
-                    continue
-                pairs = dict((el.column.key, el.parent) for el in fk.elements)
-                if sorted(pairs) != sorted(target.key_names):
-                    continue
-                ordered = [pairs[name] for name in target.key_names]
-                child_keys = [child.table.c[n] for n in child.key_names]
-                for batch in chunks(keys):
-                    rows = session.execute(
-                        select(*child_keys, *ordered).where(key_in(ordered, batch)))
-                    for row in rows:
-                        child_key = tuple(row[: len(child_keys)])
-                        if child_key in doomed.get(child, ()):
-                            continue
-                        target_key = tuple(row[len(child_keys):])
-                        raise ConflictError(
-                            undo_dependant_conflict(target.describe(target_key), revision_id,
-                                                    child.describe(child_key)),
-                            cls=target.cls, revision=revision_id,
-                        )
+                pairs = {el.column.key: el.parent for el in fk.elements}
+                if fk.referred_table is target.table and sorted(pairs) == sorted(target.key_names):
+                    columns = [pairs[name] for name in target.key_names]
+                    yield Reference(child, target, tuple(c.name for c in columns),
+                                    tuple(attrs.get(c, c.key) for c in columns))
 
 
 # -- plain many-to-many links (association tables) ---------------------------

@@ -22,11 +22,19 @@ from typing import Any
 
 from sqlobject.classregistry import findClass
 
-from vdm.changes import undo_dependant_conflict
-from vdm.errors import ConflictError, NotVersionedError
 from vdm.naming import REVISION_ID, STATE
+from vdm.restoring import (
+    Reference,
+    Values,
+    carry_out,
+    check_no_dependants,
+    hold,
+    restorable,
+    restore_plan,
+)
+from vdm.sql import sql_of
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.dialect import chunks, in_clause, literal
+from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.inspection import Classes, versionings, written_by
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.session import Session
@@ -34,9 +42,6 @@ from vdm.sqlobject.timetravel import ModelAsOf
 from vdm.sqlobject.versions import RevisionRef, Version, resolve_revision
 from vdm.states import State
 from vdm.undoplan import plan_undo_step
-
-#: ``{attribute: value}`` to write, or None: the object must not exist.
-Values = dict[str, Any] | None
 
 
 def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
@@ -62,17 +67,9 @@ def _live(session: Session, v: Versioning, key: Any) -> Any:
 
 def _apply(session: Session, v: Versioning, key: Any, values: Values, live: Any) -> Any:
     """Make the object ``key`` (``live``, or None) hold ``values`` (None: not exist)."""
-    if values is None:
-        if live is not None:
-            live.destroySelf()
-        return None
-    wanted = _writable(v, values)
-    if live is None:
-        return v.cls(id=key, connection=session.transaction, **wanted)
-    changed = {a: value for a, value in wanted.items() if getattr(live, a) != value}
-    if changed:
-        live.set(**changed)
-    return live
+    return hold(live, None if values is None else _writable(v, values),
+                lambda wanted: v.cls(id=key, connection=session.transaction, **wanted),
+                lambda obj, changed: obj.set(**changed), lambda obj: obj.destroySelf())
 
 
 def dependency_order(classes: Iterable[Versioning]) -> list[Versioning]:
@@ -106,15 +103,8 @@ def dependency_order(classes: Iterable[Versioning]) -> list[Versioning]:
 def _write(session: Session, plan: dict[Versioning, dict[Any, Values]],
            live: dict[Versioning, dict[Any, Any]]) -> None:
     """Carry out ``plan``: writes parents first, destroys children first."""
-    order = dependency_order(plan)
-    for v in order:
-        for key, values in plan[v].items():
-            if values is not None:
-                _apply(session, v, key, values, live[v].get(key))
-    for v in reversed(order):
-        for key, values in plan[v].items():
-            if values is None:
-                _apply(session, v, key, None, live[v].get(key))
+    carry_out(plan, dependency_order(plan),
+              lambda v, key, values: _apply(session, v, key, values, live[v].get(key)))
 
 
 def _load(session: Session, v: Versioning, where: str | None = None) -> dict[Any, Any]:
@@ -146,9 +136,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     Links it has now but had not then are marked deleted.  Returns the
     live object (None if it did not exist then).
     """
-    v = versioning_of(obj)
-    if v is None:
-        raise NotVersionedError.of(obj)
+    v = restorable(obj)
     key = obj.object_key[0] if isinstance(obj, Version) else obj.id
     view = ModelAsOf(session, revision)
     then = view.get(v.cls, key)
@@ -162,13 +150,7 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
         owner = f"{link.table}.{column} = {literal(conn, key)}"
         links_then = {x.object_key[0]: x.values for x in view.select(link.cls, owner)}
         current = _load(session, link, owner)
-        for link_key, live_link in current.items():
-            if link_key not in links_then:
-                if link.stateful:
-                    live_link.state = State.DELETED.value
-                else:
-                    live_link.destroySelf()
-        for link_key, values in links_then.items():
+        for link_key, values in restore_plan(current, links_then, link.stateful).items():
             _apply(session, link, link_key, values, current.get(link_key))
     return restored
 
@@ -184,9 +166,8 @@ def restore_model(session: Session, revision: RevisionRef, classes: Classes = No
     plan: dict[Versioning, dict[Any, Values]] = {}
     live: dict[Versioning, dict[Any, Any]] = {}
     for v in versionings(session.transaction, classes):
-        then: dict[Any, Values] = {x.object_key[0]: x.values for x in view.all(v.cls)}
         live[v] = _load(session, v)
-        plan[v] = {**then, **{key: None for key in live[v] if key not in then}}
+        plan[v] = restore_plan(live[v], {x.object_key[0]: x.values for x in view.all(v.cls)})
     _write(session, plan, live)
 
 
@@ -208,40 +189,18 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
             step = plan_undo_step(version, before, obj, _compared(v), v.describe(key), v.cls)
             live.setdefault(v, {})[key] = obj
             plan.setdefault(v, {})[key] = step.values
-    _check_no_dependants(session, revision_id, plan, versionings(conn, None))
+    # The core's keys are tuples.  Classes are matched by table, like
+    # dependency_order: a class of another registry on a planned table
+    # stands for the planned one.
+    keyed = {v: {(key,): values for key, values in keys.items()} for v, keys in plan.items()}
+    by_table = {v.table: v for v in keyed}
+    references = [
+        Reference(by_table.get(child.table, child), target, (fk.column,), (fk.attr,))
+        for child in versionings(conn, None) for fk in child.foreign_keys.values()
+        if (target := by_table.get(findClass(fk.target, child.cls.sqlmeta.registry)
+                                   .sqlmeta.table)) is not None]
+    check_no_dependants(sql_of(conn), revision_id, keyed, references)
     _write(session, plan, live)
-
-
-def _check_no_dependants(session: Session, revision_id: int,
-                         plan: dict[Versioning, dict[Any, Values]],
-                         classes: Iterable[Versioning]) -> None:
-    """Raise if a row the undo keeps refers to an object the undo destroys."""
-    conn = session.transaction
-    doomed = {v: [k for k, values in keys.items() if values is None]
-              for v, keys in plan.items()}
-    by_table = {v.table: v for v in doomed}
-    plans = {v.table: keys for v, keys in plan.items()}
-    for child in classes:
-        registry = child.cls.sqlmeta.registry
-        for fk in child.foreign_keys.values():
-            target = by_table.get(findClass(fk.target, registry).sqlmeta.table)
-            if target is None or not doomed[target]:
-                continue
-            for batch in chunks(doomed[target]):
-                rows = conn.queryAll(
-                    f"SELECT {child.id_name}, {fk.column} FROM {child.table} "
-                    f"WHERE {in_clause(conn, fk.column, batch)}")
-                for child_key, target_key in rows:
-                    undone = plans.get(child.table, {}).get(child_key, 0)
-                    if undone is None:
-                        continue  # the undo destroys the child too
-                    if isinstance(undone, dict) and undone.get(fk.attr, target_key) != target_key:
-                        continue  # the undo points the child elsewhere
-                    raise ConflictError(
-                        undo_dependant_conflict(target.describe(target_key), revision_id,
-                                                child.describe(child_key)),
-                        cls=target.cls, revision=revision_id,
-                    )
 
 
 __all__ = ["dependency_order", "restore_model", "restore_object", "undo_revision"]
