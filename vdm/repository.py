@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,21 @@ class RepositoryBackend:
     #: ``SELECT ... FROM revision`` + ``clause`` (WHERE/ORDER/LIMIT text with
     #: ``:name`` placeholders), in its order.
     revisions: Callable[[Any, str, dict[str, Any]], list[Any]]
+    #: ``history_tables(repo)``: what ``verify`` and ``purge_revision`` cover
+    #: (the versioned classes, and on SQLAlchemy the versioned association
+    #: tables).
+    history_tables: Callable[[Any], list[Any]]
+    #: ``maintenance(repo, obj)``: a context manager around one purge; it
+    #: yields what the purge writes through, commits when the block ends and
+    #: rolls everything back when it raises.  ``obj`` is the object a
+    #: ``purge`` erases (None for ``purge_revision``).
+    maintenance: Callable[[Any, Any], AbstractContextManager[Any]]
+    #: ``purge_revision(writer, tables, revision_id, leave_record)``.
+    purge_revision: Callable[[Any, list[Any], int, bool], None]
+    #: ``purge_object(writer, obj, repo)``.
+    purge_object: Callable[[Any, Any, Any], None]
+    #: ``verify_history(reader, tables)``: the list of violations.
+    verify_history: Callable[[Any, list[Any]], list[Any]]
     #: ``versions_in(reader, versionings, revision_id)``: the versions that
     #: revision wrote, as ``{Class: [versions]}`` (classes it did not touch
     #: may be left out).
@@ -224,6 +240,38 @@ class RepositoryCore:
         """The whole model's differences from revision ``a`` to ``b``
         (:class:`vdm.changes.ModelDiff`)."""
         return self.backend.diff_model(self.reader(), a, b, self.model())
+
+
+    # -- maintenance --------------------------------------------------------
+
+    def purge_revision(self, revision: Any, leave_record: bool = False) -> None:
+        """Rewrite history as if ``revision`` never happened, and commit.
+
+        Live rows it changed fall back to their previous version (rows it
+        created vanish, rows it hard-deleted come back); validity intervals
+        stay contiguous.  With ``leave_record`` the revision row is kept,
+        marked deleted.  One transaction: refused or failed half-way,
+        nothing of it stays.
+        """
+        with self.backend.maintenance(self, None) as writer:
+            revision_id = self.backend.resolve_revision(writer, revision)
+            self.backend.purge_revision(writer, self.backend.history_tables(self),
+                                        revision_id, leave_record)
+
+    def purge(self, obj: Any) -> None:
+        """Erase ``obj``, its versioned links and all their history, and commit.
+
+        Rows of other classes that still refer to ``obj`` (or to one of its
+        links) make it refuse with :class:`vdm.IntegrityViolation` naming
+        them; refused or failed, nothing is erased and the transaction it
+        ran in is rolled back.
+        """
+        with self.backend.maintenance(self, obj) as writer:
+            self.backend.purge_object(writer, obj, self)
+
+    def verify(self) -> list[Any]:
+        """Check the history invariants; the list of violations (empty if sound)."""
+        return self.backend.verify_history(self.reader(), self.backend.history_tables(self))
 
 
 def naive_utc(when: dt.datetime) -> dt.datetime:

@@ -128,3 +128,22 @@ def test_purge_refuses_naming_the_first_three_referring_rows_by_key(story: Harne
     story.rollback()
     assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
     assert story.verify() == []
+
+
+def test_a_refused_purge_leaves_nothing_behind_and_the_session_goes_on(story: Harness) -> None:
+    """An editor tries to purge a book authors still refer to; vdm refuses,
+    rolls back what the purge began, and the next revision is versioned as
+    usual (in the native mode too: the purge's trigger bypass is gone)."""
+    story.begin("r1")
+    book = story.create("Book", name="a", title="A")
+    story.create("Author", name="tolstoy", book=book)
+    story.commit()
+    with pytest.raises(IntegrityViolation):
+        story.purge(book)
+    story.begin("r2")
+    story.update(story.find("Book", name="a"), title="B")
+    story.commit()
+    assert story.rows("SELECT title, revision_id FROM book_revision ORDER BY revision_id") == [
+        ("A", 1), ("B", 2)]
+    assert story.rows("SELECT COUNT(*) FROM author_revision") == [(1,)]
+    assert story.verify() == []

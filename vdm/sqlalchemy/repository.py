@@ -13,7 +13,8 @@ vdm 0.15's entry point, on SQLAlchemy 2::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, bindparam, create_engine, select, text
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from vdm.naming import REVISION_TABLE
 from vdm.repository import RepositoryBackend, RepositoryCore
-from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
+from vdm.sqlalchemy.asof import resolve_revision
 from vdm.sqlalchemy.associations import associations_of
 from vdm.sqlalchemy.inspection import changes_in, diff_model
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
@@ -40,6 +41,57 @@ from vdm.sqlalchemy.verification import Violation, verify_history
 from vdm.sqlalchemy.versions import Version
 
 __all__ = ["Repository", "Violation"]
+
+
+def _history_tables(repo: Repository) -> list[Any]:
+    # A subclass in single-table inheritance shares its base's table.
+    owners = [v for v in repo.versioned_classes if v.owns_table]
+    return [*owners, *associations_of(repo.metadata)]
+
+
+@contextmanager
+def _in_session(session: Session) -> Iterator[Session]:
+    """The repository's session, committed after the block, rolled back if it raises."""
+    try:
+        yield session
+    except BaseException:
+        # Refused (or failed) half-way: nothing of it stays.
+        session.rollback()
+        raise
+    session.commit()
+
+
+def _verify(session: Session, tables: list[Any]) -> list[Violation]:
+    with session.no_autoflush:
+        return verify_history(session.connection(), tables)
+
+
+def _loaded_revisions(session: Session, clause: str, params: dict[str, Any]) -> list[Revision]:
+    """The revisions of ``SELECT ... FROM revision`` + ``clause``, as ORM objects."""
+    columns = list(revision_table.columns)
+    statement = text(
+        f"SELECT {', '.join(c.name for c in columns)} FROM {REVISION_TABLE}{clause}"
+    ).columns(*columns)
+    # Bound with the column's own type: SQLite compares timestamps as text.
+    typed = [bindparam(name, type_=revision_table.c.timestamp.type)
+             for name in params if name in ("since", "until")]
+    if typed:
+        statement = statement.bindparams(*typed)
+    with session.no_autoflush:
+        return list(session.scalars(select(Revision).from_statement(statement), params))
+
+
+def _versions_in(session: Session, versionings: list[Versioning],
+                 revision_id: int) -> dict[type, list[Version]]:
+    """``{Class: [versions revision_id wrote]}``, one query per table hierarchy."""
+    changes: dict[type, list[Version]] = {}
+    with session.no_autoflush:
+        for v in hierarchy_bases(versionings):
+            query = select(v.version_class).where(v.version_table.c.revision_id == revision_id)
+            # Versions of a base class's query are of their own classes.
+            for row in session.scalars(query):
+                changes.setdefault(type(row).__versioning__.cls, []).append(row)
+    return changes
 
 
 class Repository(RepositoryCore):
@@ -128,82 +180,18 @@ class Repository(RepositoryCore):
             return [v for v in found if v is not None]
         return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
 
-    @property
-    def history_tables(self) -> list[Any]:
-        """What ``verify`` and ``purge_revision`` cover: the versioned
-        classes and the versioned association tables of the metadata."""
-        # A subclass in single-table inheritance shares its base's table.
-        owners = [v for v in self.versioned_classes if v.owns_table]
-        return [*owners, *associations_of(self.metadata)]
-
-    # -- maintenance ----------------------------------------------------
-
-    def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
-        """Rewrite history as if ``revision`` never happened, and commit.
-
-        Live rows it changed fall back to their previous version (rows it
-        created vanish, rows it hard-deleted come back); validity intervals
-        stay contiguous.  With ``leave_record`` the revision row is kept,
-        marked deleted.
-        """
-        session = self._session()
-        revision_id = resolve_revision(session, revision)
-        try:
-            purge_revision(session, self.history_tables, revision_id, leave_record)
-        except BaseException:
-            # Refused (or failed) half-way: nothing of it stays.
-            session.rollback()
-            raise
-        session.commit()
-
-    def purge(self, obj: Any) -> None:
-        """Erase ``obj`` and all its history, and commit."""
-        session = self._session()
-        purge_object(session, obj)
-        session.commit()
-
-    def verify(self) -> list[Violation]:
-        """Check the history invariants; the list of violations (empty if sound)."""
-        session = self._session()
-        with session.no_autoflush:
-            return verify_history(session.connection(), self.history_tables)
-
     backend = RepositoryBackend(
         revision=Revision, scope=revision_scope, restore_model=restore_model,
         undo_revision=undo_revision, as_of=ModelAsOf, changes_in=changes_in,
         diff_model=diff_model, resolve_revision=resolve_revision,
-        revisions=lambda session, clause, params: _revisions(session, clause, params),
-        versions_in=lambda session, versionings, revision_id: _versions_in(
-            session, versionings, revision_id),
+        revisions=_loaded_revisions,
+        versions_in=_versions_in,
+        history_tables=_history_tables,
+        maintenance=lambda repo, obj: _in_session(repo._session()),
+        purge_revision=purge_revision,
+        purge_object=lambda session, obj, repo: purge_object(session, obj),
+        verify_history=_verify,
     )
-
-
-def _revisions(session: Session, clause: str, params: dict[str, Any]) -> list[Revision]:
-    """The revisions of ``SELECT ... FROM revision`` + ``clause``, as ORM objects."""
-    columns = list(revision_table.columns)
-    statement = text(
-        f"SELECT {', '.join(c.name for c in columns)} FROM {REVISION_TABLE}{clause}"
-    ).columns(*columns)
-    # Bound with the column's own type: SQLite compares timestamps as text.
-    typed = [bindparam(name, type_=revision_table.c.timestamp.type)
-             for name in params if name in ("since", "until")]
-    if typed:
-        statement = statement.bindparams(*typed)
-    with session.no_autoflush:
-        return list(session.scalars(select(Revision).from_statement(statement), params))
-
-
-def _versions_in(session: Session, versionings: list[Versioning],
-                 revision_id: int) -> dict[type, list[Version]]:
-    """``{Class: [versions revision_id wrote]}``, one query per table hierarchy."""
-    changes: dict[type, list[Version]] = {}
-    with session.no_autoflush:
-        for v in hierarchy_bases(versionings):
-            query = select(v.version_class).where(v.version_table.c.revision_id == revision_id)
-            # Versions of a base class's query are of their own classes.
-            for row in session.scalars(query):
-                changes.setdefault(type(row).__versioning__.cls, []).append(row)
-    return changes
 
 
 def _bind_unbound(session: Session | scoped_session[Session], engine: Engine) -> None:

@@ -72,8 +72,11 @@ def _class_tables(classes: Iterable[Any]) -> tuple[dict[Any, PurgeTable], list[R
     return tables, references
 
 
-def purge_from_connection(obj: Any, classes: Iterable[type]) -> None:
+def purge_from_connection(obj: Any, classes: Iterable[type], conn: Any = None) -> None:
     """Erase live ``obj``, the versioned link rows referring to it, and all their versions.
+
+    The erasing runs on ``conn`` (default: the object's connection), a
+    transaction the caller commits or rolls back.
 
     Rows of ``classes`` that are not links and refer to ``obj`` (or to one
     of its links) make it refuse with :class:`vdm.IntegrityViolation`
@@ -82,7 +85,7 @@ def purge_from_connection(obj: Any, classes: Iterable[type]) -> None:
     v = versioning_of(obj)
     if v is None:
         raise NotVersionedError.of(obj, "delete it with destroySelf()")
-    conn = obj._connection
+    conn = obj._connection if conn is None else conn
     session = session_of(conn)
     if session is not None:
         session.flush()

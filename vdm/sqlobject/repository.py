@@ -16,7 +16,8 @@ vdm 0.15's entry point, for SQLObject::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from vdm.naming import REVISION_ID
@@ -32,8 +33,42 @@ from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.timetravel import as_of
 from vdm.sqlobject.verification import verify_history
-from vdm.sqlobject.versions import RevisionRef, resolve_revision, select_versions
-from vdm.violations import Violation
+from vdm.sqlobject.versions import resolve_revision, select_versions
+
+
+def _selected_revisions(conn: Any, clause: str, params: dict[str, Any]) -> list[Revision]:
+    """The revisions of ``SELECT ... FROM revision`` + ``clause``."""
+    sql = ConnectionSql(conn)
+    return select_revisions(conn, suffix=sql.bind(clause, params))
+
+
+@contextmanager
+def _transaction(conn: Any) -> Iterator[Any]:
+    """A transaction for one purge: the session's own when ``conn`` is a
+    session's, else a new one on ``conn``; committed after the block,
+    rolled back if it raises.
+
+    After a transaction of its own, the objects ``conn`` caches are
+    expired, so they read the rewritten history.
+    """
+    session = session_of(conn)
+    if session is not None:
+        session.flush()
+    transaction = conn if session is not None else conn.transaction()
+    try:
+        yield transaction
+    except BaseException:
+        if session is not None:
+            session.rollback()
+        else:
+            transaction.rollback()
+        raise
+    if session is not None:
+        session.commit()
+        return
+    transaction.commit(close=True)
+    for instance in conn.cache.getAll():
+        instance.expire()
 
 
 class Repository(RepositoryCore):
@@ -58,11 +93,17 @@ class Repository(RepositoryCore):
         revision=Revision, scope=revision_scope, restore_model=restore_model,
         undo_revision=undo_revision, as_of=as_of, changes_in=changes_in,
         diff_model=diff_model, resolve_revision=resolve_revision,
-        revisions=lambda conn, clause, params: _revisions(conn, clause, params),
+        revisions=_selected_revisions,
         versions_in=lambda conn, versionings, revision_id: {
             v.cls: select_versions(conn, v, f"{REVISION_ID} = {int(revision_id)}",
                                    f" ORDER BY {v.id_name}")
             for v in versionings},
+        history_tables=lambda repo: repo.versioned_classes,
+        maintenance=lambda repo, obj: _transaction(repo.connection if obj is None
+                                                   else obj._connection),
+        purge_revision=purge_revision,
+        purge_object=lambda conn, obj, repo: purge_object(obj, repo.classes, conn),
+        verify_history=verify_history,
     )
 
     def reader(self) -> Any:
@@ -98,56 +139,3 @@ class Repository(RepositoryCore):
         self._last_session = Session(self.connection,
                                      auto_revision_author=auto_revision_author)
         return self._last_session
-
-    # -- reading --------------------------------------------------------
-
-    # -- maintenance ----------------------------------------------------
-
-    def purge(self, obj: Any) -> None:
-        """Erase ``obj``, its versioned links and all their history, and commit.
-
-        The erasing runs in ``obj``'s session, which is committed after it
-        (as on SQLAlchemy).  Link rows (of versioned link classes) referring
-        to ``obj`` go with it; rows of the model's other classes referring
-        to it (or to those links) make it refuse with
-        :class:`vdm.IntegrityViolation` naming them, before anything is
-        erased.
-        """
-        session = session_of(obj._connection)
-        purge_object(obj, self.classes)
-        if session is not None:
-            session.commit()
-
-    def purge_revision(self, revision: RevisionRef, leave_record: bool = False) -> None:
-        """Rewrite history as if ``revision`` never happened, and commit.
-
-        Live rows it changed fall back to their previous version (rows it
-        created vanish, rows it hard-deleted come back); validity intervals
-        stay contiguous.  With ``leave_record`` the revision row is kept,
-        marked deleted.  Runs in a transaction of its own on the
-        repository's connection; objects cached by that connection are
-        expired, and sessions read the new history from their next
-        transaction on.
-        """
-        transaction = self.connection.transaction()
-        try:
-            revision_id = resolve_revision(transaction, revision)
-            purge_revision(transaction, self.versioned_classes, revision_id, leave_record)
-        except BaseException:
-            transaction.rollback()
-            raise
-        finally:
-            if not transaction._obsolete:
-                transaction.commit(close=True)
-        for instance in self.connection.cache.getAll():
-            instance.expire()
-
-    def verify(self) -> list[Violation]:
-        """Check the history invariants; the list of violations (empty if sound)."""
-        return verify_history(self.connection, self.versioned_classes)
-
-
-def _revisions(conn: Any, clause: str, params: dict[str, Any]) -> list[Revision]:
-    """The revisions of ``SELECT ... FROM revision`` + ``clause``."""
-    sql = ConnectionSql(conn)
-    return select_revisions(conn, suffix=sql.bind(clause, params))
