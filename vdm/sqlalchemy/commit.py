@@ -37,6 +37,9 @@ from sqlalchemy import (
 from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.operations import Operation
+
+# Whether a database defers ids to commit is the core's; importable from here.
+from vdm.revisionlife import defers_revision_id as defers_revision_id
 from vdm.revisions import PROVISIONAL_IDS_FROM, is_provisional
 from vdm.sqlalchemy.revision import (
     Revision,
@@ -45,15 +48,6 @@ from vdm.sqlalchemy.revision import (
     utcnow,
 )
 from vdm.sqlalchemy.writer import expire_deferred
-
-#: Dialects whose writers work under a provisional id until commit.
-DEFERRED_DIALECTS = frozenset({"postgresql", "mysql", "mariadb"})
-
-
-def defers_revision_id(connection: Connection) -> bool:
-    """True when revision ids are taken at commit on ``connection``'s database."""
-    return connection.dialect.name in DEFERRED_DIALECTS
-
 
 _seq = revision_sequence_table
 _BUMP = (update(_seq).where(_seq.c.id == 1).values(last_id=_seq.c.last_id + 1))

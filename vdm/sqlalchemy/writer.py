@@ -13,9 +13,9 @@ with expanding key lists, so a flush only binds parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.revisionlife import chunks as key_chunks
 from vdm.sqlalchemy.registry import Key, Versioning
 from vdm.sqlalchemy.types import comparable
 from vdm.states import State
@@ -58,16 +59,8 @@ class TableChanges:
         return bool(self.inserted or self.updated or self.deleted)
 
 
-def chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
-    """Split ``keys`` into lists of at most :data:`CHUNK`."""
-    batch: list[Key] = []
-    for key in sorted(keys, key=repr):
-        batch.append(key)
-        if len(batch) == CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+#: :func:`vdm.revisionlife.chunks` of :data:`CHUNK`.
+chunks = partial(key_chunks, size=CHUNK)
 
 
 def _keys_in(columns: list[Any], name: str = "keys") -> Any:

@@ -32,22 +32,23 @@ from vdm.naming import (
     REVISION_TABLE,
 )
 from vdm.operations import Operation
+from vdm.revisionlife import REVISION_COLUMNS, insert_revision, utcnow
+
+# The lifecycle lives in the core; these names stay importable from here.
+from vdm.revisionlife import allocate_provisional_revision as allocate_provisional_revision
+from vdm.revisionlife import allocate_revision as allocate_revision
+from vdm.revisionlife import defers_revision_id as defers_revision_id
+from vdm.revisionlife import store_revision_metadata as store_revision_metadata
 from vdm.revisions import (
     PROVISIONAL_IDS_FROM,
-    PROVISIONAL_TIMESTAMP,
-    changed_metadata,
     check_revision_metadata,
     is_provisional,
-    provisional_revision_id,
 )
 from vdm.sqlobject.dialect import (
     POSTGRES,
-    SQLITE,
     as_datetime,
     db_name,
     from_json_text,
-    json_text,
-    literal,
     table_exists,
     timestamp_type,
 )
@@ -56,8 +57,6 @@ from vdm.states import State
 
 #: The index SQLAlchemy's ``index=True`` gives ``revision.timestamp``.
 TIMESTAMP_INDEX = f"ix_{REVISION_TABLE}_timestamp"
-#: Columns of the revision table, in order.
-REVISION_COLUMNS = ("id", "timestamp", "author", "message", "state", "extra")
 
 
 class Revision:
@@ -129,44 +128,6 @@ def create_revision_tables(conn: Any) -> None:
         conn.query(statement)
 
 
-def utcnow() -> dt.datetime:
-    """The current time in UTC, naive (as the ``timestamp`` column stores it)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def allocate_revision(conn: Any, revision: Revision) -> None:
-    """Lock the revision sequence, take the next id and write ``revision``.
-
-    For SQLite: ``conn`` is the session's SQLObject transaction; the
-    sequence row stays locked until it ends, so ids follow commit order and
-    timestamps, taken under the lock, never decrease along ids.
-    """
-    seq = REVISION_SEQUENCE_TABLE
-    conn.query(f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1")
-    row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
-    if row is None:
-        # Tables made by a migration may lack the row: start after the last id.
-        conn.query(
-            f"INSERT INTO {seq} (id, last_id) SELECT 1, COALESCE(MAX(id), 0) + 1 "
-            f"FROM {REVISION_TABLE}"
-        )
-        row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
-    new_id = int(row[0])
-    timestamp = utcnow()
-    _insert_revision(conn, revision, new_id, timestamp)
-    revision.id = new_id
-    revision.timestamp = timestamp
-
-
-def _insert_revision(conn: Any, revision: Revision, rid: int, timestamp: dt.datetime) -> None:
-    values = [rid, timestamp, revision.author, revision.message,
-              revision.state, json_text(revision.extra)]
-    conn.query(
-        f"INSERT INTO {REVISION_TABLE} ({', '.join(REVISION_COLUMNS)}) VALUES "
-        f"({', '.join(literal(conn, v) for v in values)})"
-    )
-
-
 #: Whether PostgreSQL and MySQL take revision ids at commit on this
 #: backend.  Off for now: SQLObject writes each row as the application
 #: sets it, in the application's order, so writers that no longer queue
@@ -176,23 +137,6 @@ def _insert_revision(conn: Any, revision: Revision, rid: int, timestamp: dt.date
 #: settled, a revision takes its id (and the sequence lock) at its first
 #: write, as on SQLite.
 DEFER_ON_SERVERS = False
-
-
-def defers_revision_id(conn: Any) -> bool:
-    """True when revision ids are taken at commit on ``conn``'s database."""
-    return DEFER_ON_SERVERS and db_name(conn) != SQLITE
-
-
-def allocate_provisional_revision(conn: Any, revision: Revision) -> None:
-    """Write ``revision`` under a provisional id, taking no lock.
-
-    The id is random (:func:`vdm.revisions.provisional_revision_id`); the
-    final one comes at commit (:func:`finalise_revision`).
-    """
-    provisional = provisional_revision_id()
-    _insert_revision(conn, revision, provisional, PROVISIONAL_TIMESTAMP)
-    revision.id = provisional
-    revision.timestamp = None
 
 
 def finalise_revision(conn: Any, revision: Revision,
@@ -253,7 +197,7 @@ def finalise_revision(conn: Any, revision: Revision,
     previous = as_datetime(previous)
     if previous is not None and previous > timestamp:
         timestamp = previous  # another clock: never go back along ids
-    _insert_revision(conn, revision, final, timestamp)
+    insert_revision(conn, revision, final, timestamp)
     live: set[str] = set()
     for v, keys in written.items():
         if not keys:
@@ -270,17 +214,6 @@ def finalise_revision(conn: Any, revision: Revision,
     conn.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {provisional}")
     revision.id = final
     revision.timestamp = timestamp
-
-
-def store_revision_metadata(conn: Any, revision: Revision, stored: dict[str, Any]) -> None:
-    """Write what changed on ``revision`` since ``stored`` was written (at commit)."""
-    _, changed = changed_metadata(revision, stored)
-    if not changed:
-        return
-    if "extra" in changed:
-        changed["extra"] = json_text(changed["extra"])
-    assignments = ", ".join(f"{name} = {literal(conn, value)}" for name, value in changed.items())
-    conn.query(f"UPDATE {REVISION_TABLE} SET {assignments} WHERE id = {int(revision.id or 0)}")
 
 
 def revision_from_row(row: Any) -> Revision:

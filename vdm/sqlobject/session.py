@@ -60,6 +60,7 @@ from vdm.sqlobject.dialect import MYSQL, db_name, for_update, literal, table_exi
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import (
+    DEFER_ON_SERVERS,
     Revision,
     allocate_provisional_revision,
     allocate_revision,
@@ -202,7 +203,7 @@ class Session:
                 revision=revision,
             )
         try:
-            if defers_revision_id(self.transaction):
+            if DEFER_ON_SERVERS and defers_revision_id(self.transaction):
                 allocate_provisional_revision(self.transaction, revision)
             else:
                 allocate_revision(self.transaction, revision)
