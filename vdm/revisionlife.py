@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from vdm.naming import REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.errors import ConfigurationError
+from vdm.naming import EXPIRED_ID, REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE
 from vdm.revisions import (
     PROVISIONAL_IDS_FROM,
     PROVISIONAL_TIMESTAMP,
@@ -33,8 +34,7 @@ from vdm.revisions import (
 )
 from vdm.sql import MYSQL, POSTGRESQL, SQLITE, scalar, sql_of
 from vdm.states import State
-
-T = TypeVar("T")
+from vdm.versionwrite import expire_previous, table_record
 
 #: Databases whose writers may work under a provisional id until commit
 #: (SQLite's database lock lets one writer at a time anyway).
@@ -75,23 +75,6 @@ _INSERT_UNLESS_TAKEN = {
 def utcnow() -> dt.datetime:
     """The current time in UTC, naive (as the ``timestamp`` column stores it)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Split ``values``, sorted (so the SQL is deterministic), into lists of
-    at most ``size``: long IN lists stay inside every database's limits.
-
-        >>> list(chunks([3, 1, 2], 2))
-        [[1, 2], [3]]
-    """
-    batch: list[T] = []
-    for value in sorted(values, key=repr):
-        batch.append(value)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def json_text(value: Any) -> str | None:
@@ -200,3 +183,148 @@ def store_revision_metadata(
              "vdm_id": revision.id},
         )
     return current
+
+
+#: The version table and, when its rows carry ``revision_id``, the live
+#: table of one versioned table, as the SQL names them.
+RewrittenTables = tuple[str, str | None]
+
+_LATEST = f"SELECT MAX(timestamp) FROM {_REV} WHERE id < {PROVISIONAL_IDS_FROM}"
+# MariaDB/MySQL: the id is read back with the previous revision's timestamp
+# by a locking read (a plain one would use the transaction's snapshot,
+# which may predate that revision).
+_READ_LOCKED = (f"SELECT s.last_id, p.timestamp FROM {_SEQ} s LEFT OUTER JOIN {_REV} p "
+                f"ON p.id = s.last_id - 1 WHERE s.id = 1 LOCK IN SHARE MODE")
+_final_statements: dict[tuple[str, ...], str] = {}
+
+
+def _rewrites(version_tables: list[str], live_tables: list[str]) -> list[str]:
+    """One UPDATE per column carrying the provisional id (an insert may
+    close a version too: that of a destroyed key)."""
+    def rewrite(table: str, column: str) -> str:
+        return (f"UPDATE {table} SET {column} = CAST(:vdm_final AS INTEGER) "
+                f"WHERE {column} = CAST(:vdm_provisional AS INTEGER)")
+    return ([rewrite(t, c) for t in version_tables for c in (REVISION_ID, EXPIRED_ID)]
+            + [rewrite(t, REVISION_ID) for t in live_tables])
+
+
+def _final_statement(version_tables: list[str], live_tables: list[str]) -> str:
+    """PostgreSQL: the whole final step after the sequence bump, one statement.
+
+    Data-modifying CTEs write the revision row, make every rewrite and
+    delete the provisional row; foreign keys are checked when all of it is
+    done.  The clock and the previous revision are read in the statement,
+    which (begun once the sequence lock was granted) sees the revision
+    committed before.
+    """
+    key = (*version_tables, "", *live_tables)
+    statement = _final_statements.get(key)
+    if statement is None:
+        now = "timezone('UTC', clock_timestamp())"
+        ctes = [
+            f"final_revision AS (INSERT INTO {_REV} ({', '.join(REVISION_COLUMNS)}) "
+            f"SELECT CAST(:vdm_final AS INTEGER), GREATEST({now}, COALESCE(({_LATEST}), {now})), "
+            f"CAST(:vdm_author AS VARCHAR), CAST(:vdm_message AS TEXT), "
+            f"CAST(:vdm_state AS VARCHAR), CAST(:vdm_extra AS TEXT) RETURNING timestamp)",
+            *(f"rewrite_{i} AS ({rewrite} RETURNING 1)"
+              for i, rewrite in enumerate(_rewrites(version_tables, live_tables))),
+            f"provisional_gone AS (DELETE FROM {_REV} WHERE id = "
+            f"CAST(:vdm_provisional AS INTEGER) RETURNING 1)",
+        ]
+        statement = f"WITH {', '.join(ctes)} SELECT timestamp FROM final_revision"
+        _final_statements[key] = statement
+    return statement
+
+
+def finalise_revision(
+    source: Any, revision: Any, written: dict[Any, dict[Any, Any]],
+    expire_later: dict[Any, set[Any]] | None = None,
+    tables_of: Callable[[Any], RewrittenTables] | None = None,
+    expire: Callable[[Any, Any, set[Any], int], None] = expire_previous,
+) -> None:
+    """Give ``revision`` (written under a provisional id) its final id and timestamp.
+
+    Locks the revision sequence until the commit that follows, takes the
+    next id, stamps the timestamp (never below the previous revision's:
+    another server's clock may lag) and rewrites the provisional id in the
+    revision row, in the version rows and in the live rows of the tables
+    the transaction wrote: ``written`` maps each table (a backend's
+    versioning record) to the keys it versioned; ``tables_of`` names its
+    tables (by default those of its :class:`vdm.tables.TableRecord`, the
+    live rows carrying ``revision_id``).  ``expire_later`` (MariaDB/MySQL)
+    holds keys whose previous versions are closed now, under the lock, by
+    ``expire(sql, table, keys, provisional)``.
+    """
+    sql = sql_of(source)
+    provisional = revision.id
+    assert provisional is not None and provisional >= PROVISIONAL_IDS_FROM
+    previous = None
+    if sql.dialect == MYSQL:
+        sql.execute(_BUMP)
+        found = sql.rows(_READ_LOCKED)
+        final, previous = found[0] if found else (None, None)
+        if final is not None and final > 1 and previous is None:
+            # No revision just below (the first one, or a gap): a plain
+            # read, since a locking one could wait for provisional rows.
+            previous = scalar(sql, _LATEST)
+    else:
+        if sql.dialect == POSTGRESQL or _SQLITE_RETURNING:
+            final = scalar(sql, f"{_BUMP} RETURNING last_id")
+        else:
+            final = sql.execute(_BUMP) and scalar(sql, _READ)
+        if sql.dialect != POSTGRESQL:
+            # A fresh statement, so a fresh snapshot: it sees the revision
+            # committed by the writer that held the lock before.
+            previous = scalar(sql, _LATEST)
+    if final is None:
+        sql.execute(_SEED)
+        final = scalar(sql, _READ)
+    final = int(final)
+    if final >= PROVISIONAL_IDS_FROM:
+        raise ConfigurationError(
+            f"revision id {final} reaches the range vdm keeps for provisional "
+            f"ids ({PROVISIONAL_IDS_FROM} and up)")
+    for table, keys in (expire_later or {}).items():
+        # Only keys the revision still versions (a savepoint rolled back
+        # may have taken some away).
+        still = {k for k in keys if k in written.get(table, {})}
+        if still:
+            expire(sql, table, still, provisional)
+    version_tables: set[str] = set()
+    live_tables: set[str] = set()
+    for table, versioned in written.items():
+        if versioned:
+            version_table, live_table = (tables_of or _record_tables)(table)
+            version_tables.add(version_table)
+            if live_table is not None:
+                live_tables.add(live_table)
+    # One fixed order, so two commits never lock them crosswise.
+    versions, lives = sorted(version_tables), sorted(live_tables)
+    params = {"vdm_provisional": provisional, "vdm_final": final}
+    if sql.dialect == POSTGRESQL:
+        fields = _row(sql.dialect, revision, final, PROVISIONAL_TIMESTAMP)
+        timestamp = scalar(sql, _final_statement(versions, lives), {
+            **params, **{f"vdm_{c}": fields[c] for c in ("author", "message", "state", "extra")}})
+    else:
+        timestamp = utcnow()
+        previous = _as_datetime(previous)
+        if previous is not None and previous > timestamp:
+            timestamp = previous
+        insert_revision(sql, revision, final, timestamp)
+        for statement in _rewrites(versions, lives):
+            sql.execute(statement, params)
+        sql.execute(f"DELETE FROM {_REV} WHERE id = :vdm_provisional", params)
+    revision.id = final
+    revision.timestamp = timestamp
+
+
+def _record_tables(table: Any) -> RewrittenTables:
+    record = table_record(table)
+    return record.version_table, record.table
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    """A timestamp read back (SQLite gives text) as a naive datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))

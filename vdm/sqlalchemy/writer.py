@@ -37,10 +37,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
-from vdm.revisionlife import chunks as key_chunks
 from vdm.sqlalchemy.registry import Key, Versioning
 from vdm.sqlalchemy.types import comparable
 from vdm.states import State
+from vdm.versionwrite import chunks as key_chunks
 from vdm.writeplan import plan_versions
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
@@ -59,7 +59,7 @@ class TableChanges:
         return bool(self.inserted or self.updated or self.deleted)
 
 
-#: :func:`vdm.revisionlife.chunks` of :data:`CHUNK`.
+#: :func:`vdm.versionwrite.chunks` of :data:`CHUNK`.
 chunks = partial(key_chunks, size=CHUNK)
 
 

@@ -14,8 +14,8 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from vdm.revisionlife import chunks as key_chunks
 from vdm.revisionlife import json_text as json_text
+from vdm.versionwrite import chunks as key_chunks
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
 CHUNK = 500
@@ -79,7 +79,7 @@ def in_clause(conn: Any, column: str, values: Sequence[Any]) -> str:
     return f"{column} IN ({', '.join(literal(conn, v) for v in values)})"
 
 
-#: :func:`vdm.revisionlife.chunks` of :data:`CHUNK`.
+#: :func:`vdm.versionwrite.chunks` of :data:`CHUNK`.
 chunks = partial(key_chunks, size=CHUNK)
 
 

@@ -21,38 +21,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlobject import dberrors
-
-from vdm.errors import ConfigurationError
 from vdm.naming import (
     AUTHOR_LENGTH,
-    EXPIRED_ID,
-    REVISION_ID,
     REVISION_SEQUENCE_TABLE,
     REVISION_TABLE,
 )
-from vdm.operations import Operation
-from vdm.revisionlife import REVISION_COLUMNS, insert_revision, utcnow
+from vdm.revisionlife import REVISION_COLUMNS
 
 # The lifecycle lives in the core; these names stay importable from here.
 from vdm.revisionlife import allocate_provisional_revision as allocate_provisional_revision
 from vdm.revisionlife import allocate_revision as allocate_revision
 from vdm.revisionlife import defers_revision_id as defers_revision_id
+from vdm.revisionlife import finalise_revision as finalise_revision
 from vdm.revisionlife import store_revision_metadata as store_revision_metadata
 from vdm.revisions import (
-    PROVISIONAL_IDS_FROM,
     check_revision_metadata,
-    is_provisional,
 )
 from vdm.sqlobject.dialect import (
-    POSTGRES,
     as_datetime,
-    db_name,
     from_json_text,
     table_exists,
     timestamp_type,
 )
-from vdm.sqlobject.writer import expire_previous
 from vdm.states import State
 
 #: The index SQLAlchemy's ``index=True`` gives ``revision.timestamp``.
@@ -137,83 +127,6 @@ def create_revision_tables(conn: Any) -> None:
 #: settled, a revision takes its id (and the sequence lock) at its first
 #: write, as on SQLite.
 DEFER_ON_SERVERS = False
-
-
-def finalise_revision(conn: Any, revision: Revision,
-                      written: dict[Any, dict[Any, Operation]],
-                      expire_later: dict[Any, set[Any]] | None = None) -> None:
-    """Give ``revision`` (written under a provisional id) its final id and timestamp.
-
-    Locks the revision sequence until the commit that follows; rewrites the
-    provisional id in the revision row, in the version rows and in the live
-    rows of the classes in ``written`` (what the transaction versioned).
-    """
-    provisional = revision.id
-    assert provisional is not None and is_provisional(provisional)
-    seq = REVISION_SEQUENCE_TABLE
-    latest = (f"SELECT MAX(timestamp) FROM {REVISION_TABLE} "
-              f"WHERE id < {PROVISIONAL_IDS_FROM}")
-    if db_name(conn) == POSTGRES:
-        row = conn.queryOne(
-            f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id")
-        # A fresh statement sees the revision the previous lock holder committed.
-        previous = conn.queryOne(latest)[0] if row is not None else None
-    else:
-        # A locking read: the transaction's snapshot may predate that revision.
-        # Only while the revision row is there: SQLObject runs a statement
-        # again on a new connection when MySQL lost the old one, and that
-        # one lacks this transaction's writes (and may commit on its own).
-        conn.query(f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1 AND EXISTS "
-                   f"(SELECT 1 FROM {REVISION_TABLE} WHERE id = {provisional})")
-        row = conn.queryOne(
-            f"SELECT s.last_id, p.timestamp, (SELECT COUNT(*) FROM {REVISION_TABLE} "
-            f"WHERE id = {provisional}) FROM {seq} s LEFT JOIN {REVISION_TABLE} p "
-            f"ON p.id = s.last_id - 1 WHERE s.id = 1 LOCK IN SHARE MODE")
-        if row is not None and not row[2]:
-            raise dberrors.OperationalError(
-                "the connection to the database was lost before the commit; "
-                "the server rolled the transaction back")
-        previous = row[1] if row is not None else None
-        if row is not None and row[0] > 1 and previous is None:
-            # No revision just below (the first one, or a gap): a plain
-            # read, since a locking one could wait for provisional rows.
-            previous = conn.queryOne(latest)[0]
-    if row is None:
-        # Tables made by a migration may lack the row: start after the last id.
-        conn.query(
-            f"INSERT INTO {seq} (id, last_id) SELECT 1, COALESCE(MAX(id), 0) + 1 "
-            f"FROM {REVISION_TABLE} WHERE id < {PROVISIONAL_IDS_FROM}")
-        row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
-    final = int(row[0])
-    for v, ids in (expire_later or {}).items():
-        still = {k for k in ids if k in written.get(v, {})}
-        if still:
-            expire_previous(conn, v, still, provisional)
-    if is_provisional(final):
-        raise ConfigurationError(
-            f"revision id {final} reaches the range vdm keeps for provisional "
-            f"ids ({PROVISIONAL_IDS_FROM} and up)")
-    timestamp = utcnow()
-    previous = as_datetime(previous)
-    if previous is not None and previous > timestamp:
-        timestamp = previous  # another clock: never go back along ids
-    insert_revision(conn, revision, final, timestamp)
-    live: set[str] = set()
-    for v, keys in written.items():
-        if not keys:
-            continue
-        # (An insert may close a version too: that of a destroyed id.)
-        for column in (REVISION_ID, EXPIRED_ID):
-            conn.query(f"UPDATE {v.version_table} SET {column} = {final} "
-                       f"WHERE {column} = {provisional}")
-        if REVISION_ID in v.live_columns:
-            live.add(v.table)
-    for table in sorted(live):
-        conn.query(f"UPDATE {table} SET {REVISION_ID} = {final} "
-                   f"WHERE {REVISION_ID} = {provisional}")
-    conn.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {provisional}")
-    revision.id = final
-    revision.timestamp = timestamp
 
 
 def revision_from_row(row: Any) -> Revision:
