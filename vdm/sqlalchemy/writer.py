@@ -277,34 +277,11 @@ class TableStatements:
         return {op: statement.add_cte(expire)
                 for op, statement in self._copy_live.items()}
 
-    @cached_property
-    def stale_check(self) -> Executable:
-        """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
-        return self._locking_read(shared=False)
 
-    @cached_property
-    def shared_check(self) -> Executable:
-        """:attr:`stale_check` with a shared lock (``FOR SHARE``)."""
-        return self._locking_read(shared=True)
-
-    def _locking_read(self, shared: bool) -> Executable:
-        live = self.v.table
-        statement = (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
-                     .where(self._live_keys).with_for_update(read=shared))
-        if {c.key for c in live.primary_key} == set(self.v.key_names):
-            # MariaDB would rather scan the covering revision_id index,
-            # locking every row of it: concurrent writers then deadlock.
-            statement = _on_primary_key(statement, live)
-        return statement
-
-
-def _on_primary_key(statement: Any, table: Any = None) -> Any:
-    """``statement`` made to read ``table`` through its primary key on MariaDB/MySQL."""
+def _on_primary_key(statement: Any) -> Any:
+    """``statement`` made to find its rows through the primary key on MariaDB/MySQL."""
     for dialect in ("mysql", "mariadb"):
-        if table is None:
-            statement = statement.with_hint("FORCE INDEX (PRIMARY)", dialect_name=dialect)
-        else:
-            statement = statement.with_hint(table, "FORCE INDEX (PRIMARY)", dialect)
+        statement = statement.with_hint("FORCE INDEX (PRIMARY)", dialect_name=dialect)
     return statement
 
 

@@ -42,7 +42,6 @@ from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
 from vdm.errors import (
-    ConflictError,
     InvalidInputError,
     MissingTableError,
     NoRevisionError,
@@ -56,7 +55,7 @@ from vdm.operations import Operation
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sql import register_source
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.dialect import MYSQL, db_name, for_update, literal, table_exists
+from vdm.sqlobject.dialect import MYSQL, db_name, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import (
@@ -75,12 +74,15 @@ from vdm.sqlobject.writer import (
     drop_recreated_noops,
     write_versions,
 )
+from vdm.stalewrites import check_unchanged, locked_revisions
 from vdm.states import State
 
 _SESSION_KEY = "_vdm_session"
 #: Sessions opened on each SQLite :memory: connection (by id).
 _memory_sessions: dict[int, list[Session]] = {}
 _UNKNOWN = object()
+#: How an SQLObject session reads a changed object again.
+_ADVICE = "roll back, read it again (obj.expire() or a new session)"
 
 
 class Session:
@@ -388,28 +390,12 @@ class Session:
             return
         if self._allocated is not None and loaded == self._allocated.id:
             return  # stamped by this revision: checked when first stamped
-        conn = self.transaction
-        row = conn.queryOne(
-            f"SELECT {REVISION_ID} FROM {versioning.table} WHERE "
-            f"{versioning.id_name} = {literal(conn, instance.id)}{for_update(conn)}"
-        )
-        described = versioning.describe(instance.id)
-        if row is not None:
-            self._current[versioning][instance.id] = row[0]
-        if row is None:
-            raise ConflictError(
-                f"{described} was deleted by another transaction after this "
-                f"session read it; reload your data and decide again",
-                obj=instance,
-            )
-        if row[0] != loaded:
-            raise ConflictError(
-                f"{described} was changed by revision {row[0]} after this "
-                f"session read it (at revision {loaded}); roll back, read it "
-                f"again (obj.expire() or a new session) and apply your "
-                f"change again",
-                obj=instance, revision=row[0],
-            )
+        found = locked_revisions(self.transaction, versioning.table,
+                                 (versioning.id_name,), [instance.id])
+        if (instance.id,) in found:
+            self._current[versioning][instance.id] = found[(instance.id,)]
+        check_unchanged({(instance.id,): (instance, loaded)}, found,
+                        lambda key: versioning.describe(key[0]), _ADVICE)
 
     def stamp(self, instance: Any, versioning: Versioning) -> None:
         """Set ``revision_id`` of ``instance``'s row to this revision (once).
