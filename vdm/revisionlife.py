@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from vdm.errors import ConfigurationError
+from vdm.errors import ConfigurationError, RevisionInUseError
 from vdm.naming import EXPIRED_ID, REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE
 from vdm.revisions import (
     PROVISIONAL_IDS_FROM,
@@ -80,6 +80,17 @@ def utcnow() -> dt.datetime:
 def json_text(value: Any) -> str | None:
     """JSON metadata (a revision's ``extra``) as its column stores it."""
     return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def refuse_written(revision: Any) -> None:
+    """Raise :class:`vdm.errors.RevisionInUseError` if ``revision`` is
+    already written: a revision covers one transaction."""
+    if getattr(revision, "id", None) is not None:
+        raise RevisionInUseError(
+            f"{revision!r} is already written; a revision covers one "
+            f"transaction, create a new Revision for these changes",
+            revision=revision,
+        )
 
 
 def defers_revision_id(source: Any) -> bool:

@@ -52,6 +52,7 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
+from vdm.revisionlife import refuse_written
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sql import register_source
 from vdm.sqlobject._compat import sqlobject
@@ -198,12 +199,7 @@ class Session:
             revision = self._revision = Revision(
                 author=self.auto_revision_author, message="automatic revision"
             )
-        if revision.id is not None:
-            raise RevisionInUseError(
-                f"{revision!r} is already written; a revision covers one "
-                f"transaction, create a new Revision for these changes",
-                revision=revision,
-            )
+        refuse_written(revision)
         try:
             if DEFER_ON_SERVERS and defers_revision_id(self.transaction):
                 allocate_provisional_revision(self.transaction, revision)

@@ -3,11 +3,11 @@
 The event handlers (:mod:`vdm.sqlobject.session`) only stamp
 ``revision_id`` on the rows SQLObject writes and record which ids of which
 versioned class were inserted, updated or destroyed.  When the session
-flushes (at commit, or before it reads history), :func:`write_versions`
-asks :func:`vdm.writeplan.plan_versions` (the core both backends share)
-what to write, and writes it with a constant number of statements per
-table, whatever the number of objects, by ``INSERT ... SELECT`` from the
-live table (or, for destroyed rows, from their current version).
+flushes (at commit, or before it reads history), the core's
+:func:`vdm.versionwrite.write_versions` (imported here under its name)
+writes their versions with a constant number of statements per table,
+whatever the number of objects, by ``INSERT ... SELECT`` from the live
+table (or, for destroyed rows, from their current version).
 
 Within one revision each object keeps one version: a later flush replaces
 the row this revision wrote earlier, keeping its operation (an object
