@@ -32,7 +32,7 @@ from vdm.revisions import (
     changed_metadata,
     provisional_revision_id,
 )
-from vdm.sql import MYSQL, POSTGRESQL, SQLITE, scalar, sql_of
+from vdm.sql import MYSQL, POSTGRESQL, SQLITE, Sql, scalar, sql_of
 from vdm.states import State
 from vdm.versionwrite import expire_previous, table_record
 
@@ -119,7 +119,10 @@ def _row(dialect: str, revision: Any, rid: int, timestamp: dt.datetime) -> dict[
 
 def insert_revision(source: Any, revision: Any, rid: int, timestamp: dt.datetime) -> None:
     """Write ``revision``'s row under id ``rid`` and ``timestamp``."""
-    sql = sql_of(source)
+    _insert(sql_of(source), revision, rid, timestamp)
+
+
+def _insert(sql: Sql, revision: Any, rid: int, timestamp: dt.datetime) -> None:
     sql.execute(_INSERT, _row(sql.dialect, revision, rid, timestamp))
 
 
@@ -170,7 +173,7 @@ def allocate_revision(
         sql.execute(_SEED)
         new_id = scalar(sql, _READ)
     timestamp = utcnow()
-    insert_revision(sql, revision, int(new_id), timestamp)
+    _insert(sql, revision, int(new_id), timestamp)
     revision.id = int(new_id)
     revision.timestamp = timestamp
 
@@ -318,10 +321,10 @@ def finalise_revision(
             **params, **{f"vdm_{c}": fields[c] for c in ("author", "message", "state", "extra")}})
     else:
         timestamp = utcnow()
-        previous = _as_datetime(previous)
+        previous = as_datetime(previous)
         if previous is not None and previous > timestamp:
             timestamp = previous
-        insert_revision(sql, revision, final, timestamp)
+        _insert(sql, revision, final, timestamp)
         for statement in _rewrites(versions, lives):
             sql.execute(statement, params)
         sql.execute(f"DELETE FROM {_REV} WHERE id = :vdm_provisional", params)
@@ -334,7 +337,7 @@ def _record_tables(table: Any) -> RewrittenTables:
     return record.version_table, record.table
 
 
-def _as_datetime(value: Any) -> dt.datetime | None:
+def as_datetime(value: Any) -> dt.datetime | None:
     """A timestamp read back (SQLite gives text) as a naive datetime."""
     if value is None or isinstance(value, dt.datetime):
         return value

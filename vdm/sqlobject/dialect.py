@@ -14,6 +14,7 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
+from vdm.revisionlife import as_datetime as as_datetime
 from vdm.revisionlife import json_text as json_text
 from vdm.versionwrite import chunks as key_chunks
 
@@ -51,13 +52,6 @@ def literal(conn: Any, value: Any) -> str:
 def from_json_text(value: Any) -> Any:
     """The inverse of :func:`json_text`."""
     return None if value is None else json.loads(value)
-
-
-def as_datetime(value: Any) -> dt.datetime | None:
-    """A timestamp read back (SQLite returns text) as a naive datetime."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value))
 
 
 def for_update(conn: Any) -> str:
