@@ -14,7 +14,6 @@ with expanding key lists, so a flush only binds parameters.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any, TypeVar
 
@@ -40,23 +39,12 @@ from vdm.operations import Operation
 from vdm.sqlalchemy.registry import Key, Versioning
 from vdm.sqlalchemy.types import comparable
 from vdm.states import State
+from vdm.versionwrite import TableChanges as TableChanges
 from vdm.versionwrite import chunks as key_chunks
 from vdm.writeplan import plan_versions
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
 CHUNK = 1000
-
-
-@dataclass
-class TableChanges:
-    """Keys of one versioned table changed by the flush under way."""
-
-    inserted: set[Key] = field(default_factory=set)
-    updated: set[Key] = field(default_factory=set)
-    deleted: set[Key] = field(default_factory=set)
-
-    def __bool__(self) -> bool:
-        return bool(self.inserted or self.updated or self.deleted)
 
 
 #: :func:`vdm.versionwrite.chunks` of :data:`CHUNK`.
