@@ -52,9 +52,18 @@ from vdm.errors import ConflictError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
 from vdm.sqlalchemy.registry import Key, Versioning, key_in, versioned_mappers, versioning_of
-from vdm.sqlalchemy.writer import chunks, statements_for
+from vdm.sqlalchemy.writer import CHUNK, chunks
+from vdm.stalewrites import (
+    UNKNOWN,
+    changed_meanwhile,
+    check_unchanged,
+    deleted_meanwhile,
+    locked_revisions,
+)
 
-_UNKNOWN = object()
+_UNKNOWN = UNKNOWN
+#: How a SQLAlchemy session reads a changed object again.
+_ADVICE = "refresh it (session.refresh(obj))"
 
 
 def _read_revisions(objs: list[Any]) -> dict[Versioning, dict[Key, tuple[Any, Any]]]:
@@ -75,38 +84,18 @@ def _read_revisions(objs: list[Any]) -> dict[Versioning, dict[Key, tuple[Any, An
     return by_table
 
 
-def check_stale(session: Session, objs: list[Any],
-                current: dict[Versioning, dict[Key, Any]] | None = None) -> None:
+def _check_read_revisions(session: Session, objs: list[Any],
+                          current: dict[Versioning, dict[Key, Any]]) -> None:
     """Raise if another revision changed or deleted ``objs`` since they were read.
 
     A locking read (one statement per table): the rows are locked;
     ``current`` (per base versioning) receives the ``revision_id`` each row
-    has now, the revision of its current version.  Flushes use
-    :func:`expect_unchanged` instead, which costs no statement.
+    has now, the revision of its current version.
     """
     for versioning, expected in _read_revisions(objs).items():
-        if current is None:
-            expected = {k: e for k, e in expected.items() if e[1] is not _UNKNOWN}
-            if not expected:
-                continue
         found = _locked_revisions(session.connection(), versioning, list(expected))
-        if current is not None:
-            current[versioning].update(found)
-        for key, (obj, loaded) in expected.items():
-            if key not in found:
-                raise _deleted_meanwhile(versioning, key, obj)
-            if loaded is not _UNKNOWN and found[key] != loaded:
-                raise _changed_meanwhile(versioning, key, obj, found[key], loaded)
-
-
-def _changed_meanwhile(v: Versioning, key: Key, obj: Any, now: Any, loaded: Any
-                       ) -> ConflictError:
-    return ConflictError(
-        f"{v.describe(key)} was changed by revision {now} after this session "
-        f"read it (at revision {loaded}); refresh it (session.refresh(obj)) "
-        f"and apply your change again",
-        obj=obj, revision=now,
-    )
+        current[versioning].update(found)
+        check_unchanged(expected, found, versioning.describe, _ADVICE)
 
 
 # -- the stale check inside the flush's own UPDATE and DELETE ------------------
@@ -183,7 +172,7 @@ def end_expectations(session: Session, connection: Connection | None,
         return
     left = [check_.expected[k][0] for check_ in check.tables.values() for k in check_.unchecked]
     if left:
-        check_stale(session, left, check.current)
+        _check_read_revisions(session, left, check.current)
 
 
 def _shape(statement: Any, v: Versioning) -> tuple[Any, list[str]] | None:
@@ -283,11 +272,11 @@ def _stale_write(conn: Connection, table: _TableCheck, keys: list[Key], deleting
         obj, loaded = table.expected.get(key, (None, _UNKNOWN))
         if key not in found:
             if not deleting:
-                return _deleted_meanwhile(v, key, obj)
+                return deleted_meanwhile(v.describe(key), obj)
             absent.append(key)
         elif deleting or found[key] != revision_id:
             if loaded is not _UNKNOWN and found[key] != loaded:
-                return _changed_meanwhile(v, key, obj, found[key], loaded)
+                return changed_meanwhile(v.describe(key), obj, found[key], loaded, _ADVICE)
     if not mismatch:
         return None
     if not absent:
@@ -300,7 +289,7 @@ def _stale_write(conn: Connection, table: _TableCheck, keys: list[Key], deleting
     # A DELETE matched fewer rows, yet every row left is as read: one of
     # those gone was deleted by another revision.
     key = (_deleted_by_others(conn, v, absent) or absent)[0]
-    return _deleted_meanwhile(v, key, table.expected.get(key, (None, _UNKNOWN))[0])
+    return deleted_meanwhile(v.describe(key), table.expected.get(key, (None, _UNKNOWN))[0])
 
 
 def _deleted_by_others(conn: Connection, v: Versioning, absent: list[Key]) -> list[Key]:
@@ -320,22 +309,10 @@ def _deleted_by_others(conn: Connection, v: Versioning, absent: list[Key]) -> li
 
 def _locked_revisions(connection: Connection, v: Versioning, keys: list[Key],
                       shared: bool = False) -> dict[Key, Any]:
-    statements = statements_for(v)
-    statement = statements.shared_check if shared else statements.stale_check
-    found: dict[Key, Any] = {}
-    for batch in chunks(keys):
-        params = {"keys": statements.keys_param(batch)}
-        for row in connection.execute(statement, params):
-            found[tuple(row[:-1])] = row[-1]
-    return found
-
-
-def _deleted_meanwhile(v: Versioning, key: Key, obj: Any) -> ConflictError:
-    return ConflictError(
-        f"{v.describe(key)} was deleted by another transaction after this "
-        f"session read it; reload your data and decide again",
-        obj=obj,
-    )
+    live = v.table
+    return locked_revisions(
+        connection, live.fullname, tuple(live.c[n].name for n in v.key_names), keys, shared,
+        on_primary_key={c.key for c in live.primary_key} == set(v.key_names), size=CHUNK)
 
 
 def _link_owners(link: Versioning) -> set[Versioning]:
@@ -399,7 +376,7 @@ def check_exist(session: Session, objs: list[Any], shared: bool = False) -> None
         found = _locked_revisions(session.connection(), v, list(wanted), shared)
         for key, obj in wanted.items():
             if key not in found:
-                raise _deleted_meanwhile(v, key, obj)
+                raise deleted_meanwhile(v.describe(key), obj)
 
 
 def check_no_new_references(session: Session, doomed: list[Any]) -> None:

@@ -12,6 +12,7 @@ taken at the first versioned flush.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -19,30 +20,28 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Executable,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    bindparam,
     event,
     func,
     insert,
-    select,
     update,
 )
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import registry
 
+from vdm import revisionlife as life
 from vdm.errors import ConfigurationError
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
-from vdm.revisions import (
-    PROVISIONAL_TIMESTAMP,
-    changed_metadata,
-    check_revision_metadata,
-    provisional_revision_id,
-)
+
+# The lifecycle lives in the core; these names stay importable from here.
+from vdm.revisionlife import allocate_provisional_revision as allocate_provisional_revision
+from vdm.revisionlife import store_revision_metadata as store_revision_metadata
+from vdm.revisionlife import utcnow as utcnow
+from vdm.revisions import check_revision_metadata
 from vdm.sqlalchemy.types import JSONText, StateType
 from vdm.states import State
 
@@ -152,114 +151,24 @@ def attach_revision_tables(metadata: MetaData) -> Table:
     return metadata.tables[REVISION_TABLE]
 
 
-def utcnow() -> dt.datetime:
-    """The current time in UTC, naive (as the ``timestamp`` column stores it)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-_BUMP = (update(revision_sequence_table).where(revision_sequence_table.c.id == 1)
-         .values(last_id=revision_sequence_table.c.last_id + 1))
-_BUMP_RETURNING = _BUMP.returning(revision_sequence_table.c.last_id)
-_READ = select(revision_sequence_table.c.last_id).where(revision_sequence_table.c.id == 1)
 # MariaDB/MySQL have no UPDATE ... RETURNING; LAST_INSERT_ID(expr) hands
 # the new id back with the UPDATE's own reply (the cursor's lastrowid).
 _BUMP_LAST_INSERT_ID = (
     update(revision_sequence_table).where(revision_sequence_table.c.id == 1)
     .values(last_id=func.last_insert_id(revision_sequence_table.c.last_id + 1))
 )
-_INSERT = insert(revision_table)
-_BUMPED = _BUMP_RETURNING.cte("bumped")
-# PostgreSQL takes the id and writes the revision in one round trip; its
-# clock is read after the sequence lock is granted, as elsewhere.
-_INSERT_BUMPED = (
-    insert(revision_table)
-    .from_select(
-        ["id", "timestamp", "author", "message", "state", "extra"],
-        select(
-            _BUMPED.c.last_id,
-            func.timezone("UTC", func.clock_timestamp()),
-            bindparam("author", type_=revision_table.c.author.type),
-            bindparam("message", type_=revision_table.c.message.type),
-            bindparam("state", type_=revision_table.c.state.type),
-            bindparam("extra", type_=revision_table.c.extra.type),
-        ),
-    )
-    .returning(revision_table.c.id, revision_table.c.timestamp)
-)
-
-
-def store_revision_metadata(
-    connection: Connection, revision: Revision, stored: dict[str, Any]
-) -> dict[str, Any]:
-    """Write what changed on ``revision`` since ``stored`` was written; return the new values.
-
-    Called at commit, so that author, message, state or extra set after
-    the first flush are what the revision keeps.
-    """
-    current, changed = changed_metadata(revision, stored)
-    if changed:
-        connection.execute(
-            update(revision_table).where(revision_table.c.id == revision.id).values(changed)
-        )
-    return current
-
-
-def _insert_ignoring_clash(dialect: str) -> Executable:
-    """INSERT of a revision row that writes nothing when the id is taken."""
-    if dialect == "postgresql":
-        return postgresql.insert(revision_table).on_conflict_do_nothing()
-    return mysql.insert(revision_table).on_duplicate_key_update(id=revision_table.c.id)
-
-
-def allocate_provisional_revision(connection: Connection, revision: Revision) -> None:
-    """Write ``revision`` under a provisional (negative) id, taking no lock.
-
-    Its final id and timestamp come at commit
-    (:func:`vdm.sqlalchemy.commit.finalise_revision`).
-    """
-    statement = _insert_ignoring_clash(connection.dialect.name)
-    while True:
-        provisional = provisional_revision_id()
-        written = connection.execute(statement, {
-            "id": provisional, "timestamp": PROVISIONAL_TIMESTAMP,
-            "author": revision.author, "message": revision.message,
-            "state": revision.state, "extra": revision.extra,
-        })
-        if written.rowcount:
-            break
-    revision.id = provisional
-    revision.timestamp = None
 
 
 def allocate_revision(connection: Connection, revision: Revision) -> None:
-    """Lock the revision sequence, take the next id and write ``revision``.
+    """Lock the revision sequence, take the next id and write ``revision``
+    (:func:`vdm.revisionlife.allocate_revision`; on MariaDB/MySQL the id
+    comes back with the sequence bump's own reply)."""
+    bump = None
+    if connection.dialect.name in ("mysql", "mariadb"):
+        bump = partial(_bump_last_insert_id, connection)
+    life.allocate_revision(connection, revision, bump)
 
-    For SQLite, whose database lock makes the first writer the only one
-    until it commits: ids follow commit order and the timestamp, taken under
-    the lock, never decreases along ids.  (PostgreSQL and MariaDB use
-    :func:`allocate_provisional_revision` instead.)
-    """
-    seq = revision_sequence_table
-    fields = {"author": revision.author, "message": revision.message,
-              "state": revision.state, "extra": revision.extra}
-    if connection.dialect.name == "postgresql":
-        written = connection.execute(_INSERT_BUMPED, fields).first()
-        if written is not None:
-            revision.id, revision.timestamp = written
-            return
-    if connection.dialect.update_returning:
-        new_id = connection.execute(_BUMP_RETURNING).scalar()
-    elif connection.dialect.name in ("mysql", "mariadb"):
-        bumped = connection.execute(_BUMP_LAST_INSERT_ID)
-        new_id = bumped.rowcount and bumped.lastrowid
-    else:
-        new_id = connection.execute(_BUMP).rowcount and connection.execute(_READ).scalar()
-    if not new_id:
-        # Tables made without create_all (e.g. by a migration) lack the row.
-        start = select(func.coalesce(func.max(revision_table.c.id), 0) + 1)
-        connection.execute(insert(seq).values(id=1, last_id=start.scalar_subquery()))
-        new_id = connection.execute(_READ).scalar_one()
-    timestamp = utcnow()
-    connection.execute(_INSERT, {"id": new_id, "timestamp": timestamp, **fields})
-    revision.id = new_id
-    revision.timestamp = timestamp
+
+def _bump_last_insert_id(connection: Connection) -> int | None:
+    bumped = connection.execute(_BUMP_LAST_INSERT_ID)
+    return bumped.rowcount and bumped.lastrowid

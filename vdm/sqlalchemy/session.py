@@ -52,12 +52,12 @@ from vdm.errors import (
     InvalidInputError,
     NoRevisionError,
     ReadOnlyError,
-    RevisionInUseError,
     UnversionedChangeError,
     bookkeeping_message,
 )
 from vdm.naming import REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.revisionlife import refuse_written
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import (
@@ -251,12 +251,7 @@ def ensure_revision(
             f"session.revision must be a vdm.sqlalchemy.Revision, not "
             f"{type(revision).__name__}"
         )
-    if getattr(revision, "id", None) is not None:
-        raise RevisionInUseError(
-            f"{revision!r} is already written; a revision covers one "
-            f"transaction, create a new Revision for these changes",
-            revision=revision,
-        )
+    refuse_written(revision)
     if revision in session:
         session.expunge(revision)
     tx.native = native.covers(changed, connection)

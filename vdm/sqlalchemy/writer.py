@@ -13,9 +13,8 @@ with expanding key lists, so a flush only binds parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -40,34 +39,16 @@ from vdm.operations import Operation
 from vdm.sqlalchemy.registry import Key, Versioning
 from vdm.sqlalchemy.types import comparable
 from vdm.states import State
+from vdm.versionwrite import TableChanges as TableChanges
+from vdm.versionwrite import chunks as key_chunks
 from vdm.writeplan import plan_versions
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
 CHUNK = 1000
 
 
-@dataclass
-class TableChanges:
-    """Keys of one versioned table changed by the flush under way."""
-
-    inserted: set[Key] = field(default_factory=set)
-    updated: set[Key] = field(default_factory=set)
-    deleted: set[Key] = field(default_factory=set)
-
-    def __bool__(self) -> bool:
-        return bool(self.inserted or self.updated or self.deleted)
-
-
-def chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
-    """Split ``keys`` into lists of at most :data:`CHUNK`."""
-    batch: list[Key] = []
-    for key in sorted(keys, key=repr):
-        batch.append(key)
-        if len(batch) == CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+#: :func:`vdm.versionwrite.chunks` of :data:`CHUNK`.
+chunks = partial(key_chunks, size=CHUNK)
 
 
 def _keys_in(columns: list[Any], name: str = "keys") -> Any:
@@ -284,34 +265,11 @@ class TableStatements:
         return {op: statement.add_cte(expire)
                 for op, statement in self._copy_live.items()}
 
-    @cached_property
-    def stale_check(self) -> Executable:
-        """Key and ``revision_id`` of live rows, locked (``SELECT ... FOR UPDATE``)."""
-        return self._locking_read(shared=False)
 
-    @cached_property
-    def shared_check(self) -> Executable:
-        """:attr:`stale_check` with a shared lock (``FOR SHARE``)."""
-        return self._locking_read(shared=True)
-
-    def _locking_read(self, shared: bool) -> Executable:
-        live = self.v.table
-        statement = (select(*(live.c[n] for n in self.v.key_names), live.c[REVISION_ID])
-                     .where(self._live_keys).with_for_update(read=shared))
-        if {c.key for c in live.primary_key} == set(self.v.key_names):
-            # MariaDB would rather scan the covering revision_id index,
-            # locking every row of it: concurrent writers then deadlock.
-            statement = _on_primary_key(statement, live)
-        return statement
-
-
-def _on_primary_key(statement: Any, table: Any = None) -> Any:
-    """``statement`` made to read ``table`` through its primary key on MariaDB/MySQL."""
+def _on_primary_key(statement: Any) -> Any:
+    """``statement`` made to find its rows through the primary key on MariaDB/MySQL."""
     for dialect in ("mysql", "mariadb"):
-        if table is None:
-            statement = statement.with_hint("FORCE INDEX (PRIMARY)", dialect_name=dialect)
-        else:
-            statement = statement.with_hint(table, "FORCE INDEX (PRIMARY)", dialect)
+        statement = statement.with_hint("FORCE INDEX (PRIMARY)", dialect_name=dialect)
     return statement
 
 

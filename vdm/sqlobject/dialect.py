@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from enum import Enum
+from functools import partial
 from typing import Any
+
+from vdm.revisionlife import as_datetime as as_datetime
+from vdm.revisionlife import json_text as json_text
+from vdm.versionwrite import chunks as key_chunks
 
 #: Keys per statement; keeps IN lists well inside every database's limits.
 CHUNK = 500
@@ -44,21 +49,9 @@ def literal(conn: Any, value: Any) -> str:
     return str(conn.sqlrepr(value))
 
 
-def json_text(value: Any) -> str | None:
-    """JSON metadata as the ``extra`` column stores it (as the other backend does)."""
-    return None if value is None else json.dumps(value, sort_keys=True)
-
-
 def from_json_text(value: Any) -> Any:
     """The inverse of :func:`json_text`."""
     return None if value is None else json.loads(value)
-
-
-def as_datetime(value: Any) -> dt.datetime | None:
-    """A timestamp read back (SQLite returns text) as a naive datetime."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value))
 
 
 def for_update(conn: Any) -> str:
@@ -80,16 +73,8 @@ def in_clause(conn: Any, column: str, values: Sequence[Any]) -> str:
     return f"{column} IN ({', '.join(literal(conn, v) for v in values)})"
 
 
-def chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
-    """Split ``values`` (sorted, for deterministic SQL) into lists of :data:`CHUNK`."""
-    batch: list[Any] = []
-    for value in sorted(values, key=repr):
-        batch.append(value)
-        if len(batch) == CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+#: :func:`vdm.versionwrite.chunks` of :data:`CHUNK`.
+chunks = partial(key_chunks, size=CHUNK)
 
 
 def table_exists(conn: Any, table: str) -> bool:

@@ -21,43 +21,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlobject import dberrors
+from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
+from vdm.revisionlife import REVISION_COLUMNS
 
-from vdm.errors import ConfigurationError
-from vdm.naming import (
-    AUTHOR_LENGTH,
-    EXPIRED_ID,
-    REVISION_ID,
-    REVISION_SEQUENCE_TABLE,
-    REVISION_TABLE,
-)
-from vdm.operations import Operation
-from vdm.revisions import (
-    PROVISIONAL_IDS_FROM,
-    PROVISIONAL_TIMESTAMP,
-    changed_metadata,
-    check_revision_metadata,
-    is_provisional,
-    provisional_revision_id,
-)
+# The lifecycle lives in the core; these names stay importable from here.
+from vdm.revisionlife import allocate_provisional_revision as allocate_provisional_revision
+from vdm.revisionlife import allocate_revision as allocate_revision
+from vdm.revisionlife import defers_revision_id as defers_revision_id
+from vdm.revisionlife import finalise_revision as finalise_revision
+from vdm.revisionlife import store_revision_metadata as store_revision_metadata
+from vdm.revisions import check_revision_metadata
 from vdm.sqlobject.dialect import (
-    POSTGRES,
-    SQLITE,
     as_datetime,
-    db_name,
     from_json_text,
-    json_text,
-    literal,
     table_exists,
     timestamp_type,
 )
-from vdm.sqlobject.writer import expire_previous
 from vdm.states import State
 
 #: The index SQLAlchemy's ``index=True`` gives ``revision.timestamp``.
 TIMESTAMP_INDEX = f"ix_{REVISION_TABLE}_timestamp"
-#: Columns of the revision table, in order.
-REVISION_COLUMNS = ("id", "timestamp", "author", "message", "state", "extra")
 
 
 class Revision:
@@ -129,44 +112,6 @@ def create_revision_tables(conn: Any) -> None:
         conn.query(statement)
 
 
-def utcnow() -> dt.datetime:
-    """The current time in UTC, naive (as the ``timestamp`` column stores it)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def allocate_revision(conn: Any, revision: Revision) -> None:
-    """Lock the revision sequence, take the next id and write ``revision``.
-
-    For SQLite: ``conn`` is the session's SQLObject transaction; the
-    sequence row stays locked until it ends, so ids follow commit order and
-    timestamps, taken under the lock, never decrease along ids.
-    """
-    seq = REVISION_SEQUENCE_TABLE
-    conn.query(f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1")
-    row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
-    if row is None:
-        # Tables made by a migration may lack the row: start after the last id.
-        conn.query(
-            f"INSERT INTO {seq} (id, last_id) SELECT 1, COALESCE(MAX(id), 0) + 1 "
-            f"FROM {REVISION_TABLE}"
-        )
-        row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
-    new_id = int(row[0])
-    timestamp = utcnow()
-    _insert_revision(conn, revision, new_id, timestamp)
-    revision.id = new_id
-    revision.timestamp = timestamp
-
-
-def _insert_revision(conn: Any, revision: Revision, rid: int, timestamp: dt.datetime) -> None:
-    values = [rid, timestamp, revision.author, revision.message,
-              revision.state, json_text(revision.extra)]
-    conn.query(
-        f"INSERT INTO {REVISION_TABLE} ({', '.join(REVISION_COLUMNS)}) VALUES "
-        f"({', '.join(literal(conn, v) for v in values)})"
-    )
-
-
 #: Whether PostgreSQL and MySQL take revision ids at commit on this
 #: backend.  Off for now: SQLObject writes each row as the application
 #: sets it, in the application's order, so writers that no longer queue
@@ -174,113 +119,12 @@ def _insert_revision(conn: Any, revision: Revision, rid: int, timestamp: dt.date
 #: (tests/test_stress.py sees it), and one stress run showed a history
 #: that differed from the replay, not yet explained.  Until both are
 #: settled, a revision takes its id (and the sequence lock) at its first
-#: write, as on SQLite.
+#: write, as on SQLite.  (The final step is the core's now,
+#: :func:`vdm.revisionlife.finalise_revision`; this backend's own version
+#: also refused to go on when SQLObject had silently replaced a lost MySQL
+#: connection -- the provisional revision row was gone -- which the core
+#: needs before this is switched on.)
 DEFER_ON_SERVERS = False
-
-
-def defers_revision_id(conn: Any) -> bool:
-    """True when revision ids are taken at commit on ``conn``'s database."""
-    return DEFER_ON_SERVERS and db_name(conn) != SQLITE
-
-
-def allocate_provisional_revision(conn: Any, revision: Revision) -> None:
-    """Write ``revision`` under a provisional id, taking no lock.
-
-    The id is random (:func:`vdm.revisions.provisional_revision_id`); the
-    final one comes at commit (:func:`finalise_revision`).
-    """
-    provisional = provisional_revision_id()
-    _insert_revision(conn, revision, provisional, PROVISIONAL_TIMESTAMP)
-    revision.id = provisional
-    revision.timestamp = None
-
-
-def finalise_revision(conn: Any, revision: Revision,
-                      written: dict[Any, dict[Any, Operation]],
-                      expire_later: dict[Any, set[Any]] | None = None) -> None:
-    """Give ``revision`` (written under a provisional id) its final id and timestamp.
-
-    Locks the revision sequence until the commit that follows; rewrites the
-    provisional id in the revision row, in the version rows and in the live
-    rows of the classes in ``written`` (what the transaction versioned).
-    """
-    provisional = revision.id
-    assert provisional is not None and is_provisional(provisional)
-    seq = REVISION_SEQUENCE_TABLE
-    latest = (f"SELECT MAX(timestamp) FROM {REVISION_TABLE} "
-              f"WHERE id < {PROVISIONAL_IDS_FROM}")
-    if db_name(conn) == POSTGRES:
-        row = conn.queryOne(
-            f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id")
-        # A fresh statement sees the revision the previous lock holder committed.
-        previous = conn.queryOne(latest)[0] if row is not None else None
-    else:
-        # A locking read: the transaction's snapshot may predate that revision.
-        # Only while the revision row is there: SQLObject runs a statement
-        # again on a new connection when MySQL lost the old one, and that
-        # one lacks this transaction's writes (and may commit on its own).
-        conn.query(f"UPDATE {seq} SET last_id = last_id + 1 WHERE id = 1 AND EXISTS "
-                   f"(SELECT 1 FROM {REVISION_TABLE} WHERE id = {provisional})")
-        row = conn.queryOne(
-            f"SELECT s.last_id, p.timestamp, (SELECT COUNT(*) FROM {REVISION_TABLE} "
-            f"WHERE id = {provisional}) FROM {seq} s LEFT JOIN {REVISION_TABLE} p "
-            f"ON p.id = s.last_id - 1 WHERE s.id = 1 LOCK IN SHARE MODE")
-        if row is not None and not row[2]:
-            raise dberrors.OperationalError(
-                "the connection to the database was lost before the commit; "
-                "the server rolled the transaction back")
-        previous = row[1] if row is not None else None
-        if row is not None and row[0] > 1 and previous is None:
-            # No revision just below (the first one, or a gap): a plain
-            # read, since a locking one could wait for provisional rows.
-            previous = conn.queryOne(latest)[0]
-    if row is None:
-        # Tables made by a migration may lack the row: start after the last id.
-        conn.query(
-            f"INSERT INTO {seq} (id, last_id) SELECT 1, COALESCE(MAX(id), 0) + 1 "
-            f"FROM {REVISION_TABLE} WHERE id < {PROVISIONAL_IDS_FROM}")
-        row = conn.queryOne(f"SELECT last_id FROM {seq} WHERE id = 1")
-    final = int(row[0])
-    for v, ids in (expire_later or {}).items():
-        still = {k for k in ids if k in written.get(v, {})}
-        if still:
-            expire_previous(conn, v, still, provisional)
-    if is_provisional(final):
-        raise ConfigurationError(
-            f"revision id {final} reaches the range vdm keeps for provisional "
-            f"ids ({PROVISIONAL_IDS_FROM} and up)")
-    timestamp = utcnow()
-    previous = as_datetime(previous)
-    if previous is not None and previous > timestamp:
-        timestamp = previous  # another clock: never go back along ids
-    _insert_revision(conn, revision, final, timestamp)
-    live: set[str] = set()
-    for v, keys in written.items():
-        if not keys:
-            continue
-        # (An insert may close a version too: that of a destroyed id.)
-        for column in (REVISION_ID, EXPIRED_ID):
-            conn.query(f"UPDATE {v.version_table} SET {column} = {final} "
-                       f"WHERE {column} = {provisional}")
-        if REVISION_ID in v.live_columns:
-            live.add(v.table)
-    for table in sorted(live):
-        conn.query(f"UPDATE {table} SET {REVISION_ID} = {final} "
-                   f"WHERE {REVISION_ID} = {provisional}")
-    conn.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {provisional}")
-    revision.id = final
-    revision.timestamp = timestamp
-
-
-def store_revision_metadata(conn: Any, revision: Revision, stored: dict[str, Any]) -> None:
-    """Write what changed on ``revision`` since ``stored`` was written (at commit)."""
-    _, changed = changed_metadata(revision, stored)
-    if not changed:
-        return
-    if "extra" in changed:
-        changed["extra"] = json_text(changed["extra"])
-    assignments = ", ".join(f"{name} = {literal(conn, value)}" for name, value in changed.items())
-    conn.query(f"UPDATE {REVISION_TABLE} SET {assignments} WHERE id = {int(revision.id or 0)}")
 
 
 def revision_from_row(row: Any) -> Revision:

@@ -40,7 +40,6 @@ from sqlobject import events
 from sqlobject.dbconnection import Transaction
 
 from vdm.errors import (
-    ConflictError,
     InvalidInputError,
     MissingTableError,
     NoRevisionError,
@@ -51,13 +50,15 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
+from vdm.revisionlife import refuse_written
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sql import register_source
 from vdm.sqlobject._compat import sqlobject
-from vdm.sqlobject.dialect import MYSQL, db_name, for_update, literal, table_exists
+from vdm.sqlobject.dialect import MYSQL, db_name, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import (
+    DEFER_ON_SERVERS,
     Revision,
     allocate_provisional_revision,
     allocate_revision,
@@ -72,12 +73,15 @@ from vdm.sqlobject.writer import (
     drop_recreated_noops,
     write_versions,
 )
+from vdm.stalewrites import check_unchanged, locked_revisions
 from vdm.states import State
 
 _SESSION_KEY = "_vdm_session"
 #: Sessions opened on each SQLite :memory: connection (by id).
 _memory_sessions: dict[int, list[Session]] = {}
 _UNKNOWN = object()
+#: How an SQLObject session reads a changed object again.
+_ADVICE = "roll back, read it again (obj.expire() or a new session)"
 
 
 class Session:
@@ -193,14 +197,9 @@ class Session:
             revision = self._revision = Revision(
                 author=self.auto_revision_author, message="automatic revision"
             )
-        if revision.id is not None:
-            raise RevisionInUseError(
-                f"{revision!r} is already written; a revision covers one "
-                f"transaction, create a new Revision for these changes",
-                revision=revision,
-            )
+        refuse_written(revision)
         try:
-            if defers_revision_id(self.transaction):
+            if DEFER_ON_SERVERS and defers_revision_id(self.transaction):
                 allocate_provisional_revision(self.transaction, revision)
             else:
                 allocate_revision(self.transaction, revision)
@@ -381,28 +380,12 @@ class Session:
             return
         if self._allocated is not None and loaded == self._allocated.id:
             return  # stamped by this revision: checked when first stamped
-        conn = self.transaction
-        row = conn.queryOne(
-            f"SELECT {REVISION_ID} FROM {versioning.table} WHERE "
-            f"{versioning.id_name} = {literal(conn, instance.id)}{for_update(conn)}"
-        )
-        described = versioning.describe(instance.id)
-        if row is not None:
-            self._current[versioning][instance.id] = row[0]
-        if row is None:
-            raise ConflictError(
-                f"{described} was deleted by another transaction after this "
-                f"session read it; reload your data and decide again",
-                obj=instance,
-            )
-        if row[0] != loaded:
-            raise ConflictError(
-                f"{described} was changed by revision {row[0]} after this "
-                f"session read it (at revision {loaded}); roll back, read it "
-                f"again (obj.expire() or a new session) and apply your "
-                f"change again",
-                obj=instance, revision=row[0],
-            )
+        found = locked_revisions(self.transaction, versioning.table,
+                                 (versioning.id_name,), [instance.id])
+        if (instance.id,) in found:
+            self._current[versioning][instance.id] = found[(instance.id,)]
+        check_unchanged({(instance.id,): (instance, loaded)}, found,
+                        lambda key: versioning.describe(key[0]), _ADVICE)
 
     def stamp(self, instance: Any, versioning: Versioning) -> None:
         """Set ``revision_id`` of ``instance``'s row to this revision (once).
