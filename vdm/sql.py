@@ -64,15 +64,31 @@ def register_source(kind: type, make: Callable[[Any], Sql]) -> None:
     """
     _SOURCES[:] = [(k, m) for k, m in _SOURCES if k is not kind]
     _SOURCES.append((kind, make))
+    _MAKERS.clear()
+
+
+def _maker_for(kind: type) -> Callable[[Any], Sql] | None:
+    for registered, make in _SOURCES:
+        if issubclass(kind, registered):
+            return make
+    return None
+
+
+#: The maker found for each concrete type: sql_of runs on every revision's
+#: write path, and a runtime Protocol check is slow.
+_MAKERS: dict[type, Callable[[Any], Sql] | None] = {}
 
 
 def sql_of(source: Any) -> Sql:
     """The :class:`Sql` for ``source`` (a session or connection of a backend)."""
+    kind = type(source)
+    if kind not in _MAKERS:
+        _MAKERS[kind] = _maker_for(kind)
+    make = _MAKERS[kind]
+    if make is not None:
+        return make(source)
     if isinstance(source, Sql):
         return source
-    for kind, make in _SOURCES:
-        if isinstance(source, kind):
-            return make(source)
     raise InvalidInputError(
         f"vdm cannot read history through {type(source).__name__}; pass a "
         f"session (vdm.sqlalchemy) or a connection (vdm.sqlobject)"

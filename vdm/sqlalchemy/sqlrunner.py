@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -23,12 +24,19 @@ class SessionSql:
 
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         """See :meth:`vdm.sql.Sql.rows`."""
-        return [tuple(r) for r in self.runner.execute(text(sql), dict(params or {}))]
+        return [tuple(r) for r in self.runner.execute(_text(sql), dict(params or {}))]
 
     def execute(self, sql: str, params: Params = None) -> int:
         """See :meth:`vdm.sql.Sql.execute`."""
-        result: Any = self.runner.execute(text(sql), dict(params or {}))
+        result: Any = self.runner.execute(_text(sql), dict(params or {}))
         return int(result.rowcount)
+
+
+
+@lru_cache(maxsize=512)
+def _text(sql: str) -> TextClause:
+    # The core's statements repeat on every revision: parse each text once.
+    return text(sql)
 
 
 register_source(Session, SessionSql)
