@@ -61,6 +61,18 @@ class RepositoryBackend:
     #: ``SELECT ... FROM revision`` + ``clause`` (WHERE/ORDER/LIMIT text with
     #: ``:name`` placeholders), in its order.
     revisions: Callable[[Any, str, dict[str, Any]], list[Any]]
+    #: ``reader(repo)``: what whole-model reads go through (a session or a
+    #: connection).
+    reader: Callable[[Any], Any]
+    #: ``default_session(repo)``: the repository's own session, or None.
+    default_session: Callable[[Any], Any]
+    #: ``versionings(repo)``: the per-class records of the model's versioned
+    #: classes.
+    versionings: Callable[[Any], list[Any]]
+    #: ``create_tables(repo)`` and ``drop_tables(repo)``: every table of the
+    #: model, the revision tables included.
+    create_tables: Callable[[Any], object]
+    drop_tables: Callable[[Any], object]
     #: ``history_tables(repo)``: what ``verify`` and ``purge_revision`` cover
     #: (the versioned classes, and on SQLAlchemy the versioned association
     #: tables).
@@ -88,25 +100,30 @@ class RepositoryCore:
     # -- what a backend provides --------------------------------------------
 
     def reader(self) -> Any:
-        """What whole-model reads go through (a session or a connection)."""
-        raise NotImplementedError
+        """What whole-model reads go through: the SQLAlchemy repository's
+        session (a scoped session's current one), the SQLObject repository's
+        connection."""
+        return self.backend.reader(self)
 
     def default_session(self) -> Any:
-        """The repository's own session, or None when it has none."""
-        raise NotImplementedError
+        """The session :meth:`restore`, :meth:`undo` and :meth:`revision`
+        write in when given none: the SQLAlchemy repository's session, the
+        one a SQLObject repository made last (None before it made one)."""
+        return self.backend.default_session(self)
 
     def create_db(self) -> None:
         """Create every table of the model, the revision tables included."""
-        raise NotImplementedError
+        self.backend.create_tables(self)
 
     def clean_db(self) -> None:
-        """Drop every table of the model."""
-        raise NotImplementedError
+        """Drop every table of the model, the revision tables included."""
+        self.backend.drop_tables(self)
 
     @property
     def versioned_classes(self) -> list[Any]:
-        """The per-class versioning records of the model's versioned classes."""
-        raise NotImplementedError
+        """The per-class versioning records (:class:`Versioning`) of the
+        model's versioned classes."""
+        return self.backend.versionings(self)
 
     # -- set-up -------------------------------------------------------------
 

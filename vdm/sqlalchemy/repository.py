@@ -50,6 +50,24 @@ def _history_tables(repo: Repository) -> list[Any]:
     return [*owners, *associations_of(repo.metadata)]
 
 
+def _model_of(repo: Repository) -> list[Versioning]:
+    """The versioned classes given to the repository, else those of its metadata."""
+    if repo._versioned_objects is not None:
+        found = [versioning_of(c) for c in repo._versioned_objects]
+        return [v for v in found if v is not None]
+    return [v for v in versioned_mappers.values() if v.table.metadata is repo.metadata]
+
+
+def _create_all(repo: Repository) -> None:
+    repo._session().close()
+    repo.metadata.create_all(repo.engine)
+
+
+def _drop_all(repo: Repository) -> None:
+    repo._session().close()
+    repo.metadata.drop_all(repo.engine)
+
+
 @contextmanager
 def _in_session(session: Session) -> Iterator[Session]:
     """The repository's session, committed after the block, rolled back if it raises."""
@@ -125,28 +143,9 @@ class Repository(RepositoryCore):
         bind = self._session().get_bind()
         return bind if isinstance(bind, Engine) else bind.engine
 
-
     def _session(self) -> Session:
         s = self.session
         return s() if isinstance(s, scoped_session) else s
-
-    def reader(self) -> Session:
-        """The repository's session (a scoped session's current one)."""
-        return self._session()
-
-    def default_session(self) -> Session:
-        """The repository's session (a scoped session's current one)."""
-        return self._session()
-
-    def create_db(self) -> None:
-        """Create every table of the metadata (the revision tables included)."""
-        self._session().close()
-        self.metadata.create_all(self.engine)
-
-    def clean_db(self) -> None:
-        """Drop every table of the metadata."""
-        self._session().close()
-        self.metadata.drop_all(self.engine)
 
     # -- writing --------------------------------------------------------
 
@@ -162,17 +161,9 @@ class Repository(RepositoryCore):
         else:
             self.session.close()
 
-    # -- reading --------------------------------------------------------
-
-    @property
-    def versioned_classes(self) -> list[Versioning]:
-        """The versioned classes of this repository's metadata."""
-        if self._versioned_objects is not None:
-            found = [versioning_of(c) for c in self._versioned_objects]
-            return [v for v in found if v is not None]
-        return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
-
     backend = RepositoryBackend(
+        reader=lambda repo: repo._session(), default_session=lambda repo: repo._session(),
+        versionings=_model_of, create_tables=_create_all, drop_tables=_drop_all,
         revision=Revision, scope=revision_scope, as_of=ModelAsOf,
         resolve_revision=resolve_revision,
         revisions=_loaded_revisions,

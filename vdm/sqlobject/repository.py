@@ -91,13 +91,11 @@ class Repository(RepositoryCore):
         self.classes = list(classes)
         self._last_session: Session | None = None
 
-    @property
-    def versioned_classes(self) -> list[Versioning]:
-        """The versioning of each versioned class of the model."""
-        found = [versioning_of(c) for c in self.classes]
-        return [v for v in found if v is not None]
-
     backend = RepositoryBackend(
+        reader=lambda repo: repo.connection, default_session=lambda repo: repo._last_session,
+        versionings=lambda repo: [v for v in map(versioning_of, repo.classes) if v is not None],
+        create_tables=lambda repo: create_tables(repo.connection, repo.classes),
+        drop_tables=lambda repo: drop_tables(repo.connection, repo.classes),
         revision=Revision, scope=revision_scope, as_of=as_of,
         resolve_revision=resolve_revision,
         revisions=_selected_revisions,
@@ -111,24 +109,6 @@ class Repository(RepositoryCore):
         purge_revision=purge_revision,
         purge_object=lambda conn, obj, repo: purge_object(obj, repo.classes, conn),
     )
-
-    def reader(self) -> Any:
-        """The repository's SQLObject connection."""
-        return self.connection
-
-    def default_session(self) -> Session | None:
-        """The session the repository made last (:meth:`session`), if any."""
-        return self._last_session
-
-    # -- set-up ---------------------------------------------------------
-
-    def create_db(self) -> None:
-        """Create every table of the model, the revision tables included."""
-        create_tables(self.connection, self.classes)
-
-    def clean_db(self) -> None:
-        """Drop every table of the model and the revision tables."""
-        drop_tables(self.connection, self.classes)
 
     # -- writing --------------------------------------------------------
 
