@@ -59,10 +59,6 @@ __all__ = [
     "changes_in",
     "diff_model",
     "field_history",
-    "in_session",
-    "loaded_versions",
-    "session_changes",
-    "session_diff",
 ]
 
 
