@@ -43,6 +43,14 @@ def test_both_packages_export_the_core_functions_themselves(backend: str) -> Non
                 assert getattr(package, name) is getattr(core, name), (backend, name)
 
 
+def test_the_two_packages_hold_one_function_per_name() -> None:
+    sqlalchemy, sqlobject = (importlib.import_module(f"vdm.{b}")
+                             for b in ("sqlalchemy", "sqlobject"))
+    for name in PUBLIC[vdm.inspecting] + PUBLIC[vdm.restoring]:
+        assert getattr(sqlalchemy, name) is getattr(sqlobject, name), name
+    assert sqlalchemy.blame is sqlobject.blame
+
+
 def two_revisions(story: Harness) -> Any:
     story.revise("create", lambda: story.create("Book", name="wp", title="War"))
     book = story.find("Book", name="wp")
