@@ -19,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from vdm.backends import Classes, backend_of, find_backend
 from vdm.changes import (
     FieldChange,
+    ModelDiff,
     ObjectChange,
+    RevisionChanges,
     blame_fields,
     check_field,
     classify_change,
@@ -97,9 +100,50 @@ def blame_of(obj: Any, is_live: Callable[[Any], bool], read: HistoryReader) -> d
     return blame_fields(versions, v.fields, revision_of)
 
 
+def _not_live(obj: Any) -> bool:
+    return False
+
+
+def _history_hooks(obj: Any) -> tuple[Callable[[Any], bool], HistoryReader]:
+    # An object no backend owns is refused by live_versioning, as unversioned.
+    found = find_backend(obj)
+    if found is None:
+        return _not_live, lambda o: ((), None)
+    return found.is_live, found.read_history
+
+
+def changes_in(source: Any, revision: Any, classes: Classes = None) -> RevisionChanges:
+    """Everything ``revision`` changed: two queries per versioned class
+    (and per versioned association table, whose rows are link changes).
+
+    ``source`` is a session (either backend) or an SQLObject connection;
+    ``classes`` the classes to look at (default: every versioned class).
+    """
+    return backend_of(source).revision_changes(source, revision, classes)
+
+
+def diff_model(source: Any, a: Any, b: Any, classes: Classes = None) -> ModelDiff:
+    """Structured diff of the model between two revisions: two queries per class."""
+    return backend_of(source).model_diff(source, a, b, classes)
+
+
+def field_history(obj: Any, field_name: str) -> list[FieldChange]:
+    """Revisions that changed ``field_name`` of live ``obj``, oldest first."""
+    return field_history_of(obj, field_name, *_history_hooks(obj))
+
+
+def blame(obj: Any) -> dict[str, Any]:
+    """For each field of live ``obj``, the revision that last set its current value."""
+    return blame_of(obj, *_history_hooks(obj))
+
+
 __all__ = [
     "HistoryReader",
+    "blame",
     "blame_of",
+    "changes_in",
+    "diff_model",
+    "field_history",
     "field_history_of",
     "live_versioning",
     "paired",

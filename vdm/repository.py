@@ -3,9 +3,12 @@
 :class:`vdm.sqlalchemy.Repository` and :class:`vdm.sqlobject.Repository`
 derive from :class:`RepositoryCore`.  A backend supplies how it reads
 (:meth:`RepositoryCore.reader`: a session or a connection), which classes
-make its model (:meth:`RepositoryCore.model`), its sessions, and the
-functions of :class:`RepositoryBackend`; the core turns them into the
-methods both repositories share, with one signature and one meaning:
+make its model (:attr:`RepositoryCore.versioned_classes`), its sessions,
+and the functions of :class:`RepositoryBackend`; the core turns them, and
+the public functions both backends share (:func:`vdm.restoring.restore_model`,
+:func:`vdm.inspecting.changes_in`, :func:`vdm.verifying.verify_history`
+...), into the methods both repositories share, with one signature and one
+meaning:
 
 * ``new_revision(author, message, extra, session=None)`` starts a revision
   on a session (default: the repository's) and returns it;
@@ -28,8 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vdm.errors import InvalidInputError
+from vdm.inspecting import changes_in, diff_model
 from vdm.naming import REVISION_TABLE
+from vdm.restoring import restore_model, undo_revision
 from vdm.sql import scalar, sql_of
+from vdm.verifying import verify_history
 
 #: A LIMIT that keeps every row: an OFFSET needs one on SQLite and MariaDB.
 _NO_LIMIT = 10**12
@@ -39,31 +45,34 @@ _NO_LIMIT = 10**12
 class RepositoryBackend:
     """The functions a backend plugs into :class:`RepositoryCore`.
 
-    Each whole-model function takes what the backend reads through
-    (``reader``) or writes through (a session) first, and the model's
-    classes (``model``) last.
+    Each function takes what the backend reads through (``reader``) or
+    writes through first.
     """
 
     #: ``Revision(author=..., message=..., extra=...)``.
     revision: Callable[..., Any]
     #: ``revision_scope(session, author=..., message=..., extra=...)``.
     scope: Callable[..., Any]
-    #: ``restore_model(session, revision, model)``.
-    restore_model: Callable[..., None]
-    #: ``undo_revision(session, revision, model)``.
-    undo_revision: Callable[..., None]
     #: ``as_of(reader, revision)``: the read-only view of the model.
     as_of: Callable[..., Any]
-    #: ``changes_in(reader, revision, model)``.
-    changes_in: Callable[..., Any]
-    #: ``diff_model(reader, a, b, model)``.
-    diff_model: Callable[..., Any]
     #: ``resolve_revision(reader, ref)``: the id a revision reference names.
     resolve_revision: Callable[[Any, Any], int]
     #: ``revisions(reader, clause, params)``: the Revision objects of
     #: ``SELECT ... FROM revision`` + ``clause`` (WHERE/ORDER/LIMIT text with
     #: ``:name`` placeholders), in its order.
     revisions: Callable[[Any, str, dict[str, Any]], list[Any]]
+    #: ``reader(repo)``: what whole-model reads go through (a session or a
+    #: connection).
+    reader: Callable[[Any], Any]
+    #: ``default_session(repo)``: the repository's own session, or None.
+    default_session: Callable[[Any], Any]
+    #: ``versionings(repo)``: the per-class records of the model's versioned
+    #: classes.
+    versionings: Callable[[Any], list[Any]]
+    #: ``create_tables(repo)`` and ``drop_tables(repo)``: every table of the
+    #: model, the revision tables included.
+    create_tables: Callable[[Any], object]
+    drop_tables: Callable[[Any], object]
     #: ``history_tables(repo)``: what ``verify`` and ``purge_revision`` cover
     #: (the versioned classes, and on SQLAlchemy the versioned association
     #: tables).
@@ -77,8 +86,6 @@ class RepositoryBackend:
     purge_revision: Callable[[Any, list[Any], int, bool], None]
     #: ``purge_object(writer, obj, repo)``.
     purge_object: Callable[[Any, Any, Any], None]
-    #: ``verify_history(reader, tables)``: the list of violations.
-    verify_history: Callable[[Any, list[Any]], list[Any]]
     #: ``versions_in(reader, versionings, revision_id)``: the versions that
     #: revision wrote, as ``{Class: [versions]}`` (classes it did not touch
     #: may be left out).
@@ -93,29 +100,30 @@ class RepositoryCore:
     # -- what a backend provides --------------------------------------------
 
     def reader(self) -> Any:
-        """What whole-model reads go through (a session or a connection)."""
-        raise NotImplementedError
-
-    def model(self) -> list[Any]:
-        """The model's versioned classes, as the backend's functions take them."""
-        raise NotImplementedError
+        """What whole-model reads go through: the SQLAlchemy repository's
+        session (a scoped session's current one), the SQLObject repository's
+        connection."""
+        return self.backend.reader(self)
 
     def default_session(self) -> Any:
-        """The repository's own session, or None when it has none."""
-        raise NotImplementedError
+        """The session :meth:`restore`, :meth:`undo` and :meth:`revision`
+        write in when given none: the SQLAlchemy repository's session, the
+        one a SQLObject repository made last (None before it made one)."""
+        return self.backend.default_session(self)
 
     def create_db(self) -> None:
         """Create every table of the model, the revision tables included."""
-        raise NotImplementedError
+        self.backend.create_tables(self)
 
     def clean_db(self) -> None:
-        """Drop every table of the model."""
-        raise NotImplementedError
+        """Drop every table of the model, the revision tables included."""
+        self.backend.drop_tables(self)
 
     @property
     def versioned_classes(self) -> list[Any]:
-        """The per-class versioning records of the model's versioned classes."""
-        raise NotImplementedError
+        """The per-class versioning records (:class:`Versioning`) of the
+        model's versioned classes."""
+        return self.backend.versionings(self)
 
     # -- set-up -------------------------------------------------------------
 
@@ -167,14 +175,13 @@ class RepositoryCore:
     def restore(self, revision: Any, session: Any = None) -> None:
         """Bring the whole model back to ``revision``, in ``session``'s
         revision (default: the repository's session)."""
-        self.backend.restore_model(self._writing_session(session, "restore"), revision,
-                                   self.model())
+        restore_model(self._writing_session(session, "restore"), revision,
+                      self.versioned_classes)
 
     def undo(self, revision: Any, session: Any = None) -> None:
         """Undo ``revision``'s changes in ``session``'s revision (default: the
         repository's session); may raise :class:`vdm.ConflictError`."""
-        self.backend.undo_revision(self._writing_session(session, "undo"), revision,
-                                   self.model())
+        undo_revision(self._writing_session(session, "undo"), revision, self.versioned_classes)
 
     # -- reading ------------------------------------------------------------
 
@@ -234,12 +241,12 @@ class RepositoryCore:
     def changes(self, revision: Any) -> Any:
         """Everything ``revision`` changed, object by object (plain data:
         :class:`vdm.changes.RevisionChanges`)."""
-        return self.backend.changes_in(self.reader(), revision, self.model())
+        return changes_in(self.reader(), revision, self.versioned_classes)
 
     def diff(self, a: Any, b: Any) -> Any:
         """The whole model's differences from revision ``a`` to ``b``
         (:class:`vdm.changes.ModelDiff`)."""
-        return self.backend.diff_model(self.reader(), a, b, self.model())
+        return diff_model(self.reader(), a, b, self.versioned_classes)
 
 
     # -- maintenance --------------------------------------------------------
@@ -271,7 +278,7 @@ class RepositoryCore:
 
     def verify(self) -> list[Any]:
         """Check the history invariants; the list of violations (empty if sound)."""
-        return self.backend.verify_history(self.reader(), self.backend.history_tables(self))
+        return verify_history(self.reader(), self.backend.history_tables(self))
 
 
 def naive_utc(when: dt.datetime) -> dt.datetime:

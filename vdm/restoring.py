@@ -17,6 +17,14 @@ the writes themselves to the backend's unit of work so that they are
 versioned like any edit.  :func:`check_no_dependants` and :func:`describe`
 take keys as tuples of the key columns' values; the other functions take
 whatever keys the backend uses.
+
+The public functions, the same objects in both backends' packages, refuse
+what both refuse and hand the rest to the backend of the session
+(:func:`vdm.backends.backend_of`):
+
+* :func:`restore_object`: an object and its versioned links as of a revision;
+* :func:`restore_model`: the whole model as of a revision;
+* :func:`undo_revision`: a revision taken back, later revisions kept.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vdm.backends import Classes, backend_of
 from vdm.changes import undo_dependant_conflict
 from vdm.errors import ConflictError, InvalidInputError, NotVersionedError
 from vdm.naming import STATE
@@ -58,6 +67,40 @@ def restorable(obj: Any) -> Any:
             f"{obj.__name__} is a class; restore one of its objects (or versions)",
             cls=obj)
     return record
+
+
+def restore_object(session: Any, obj: Any, revision: Any) -> Any:
+    """Make ``obj`` and its versioned links look as they did at ``revision``,
+    in ``session``'s current revision.
+
+    ``obj`` may be a live object or a version (of an object since
+    destroyed).  Stateful links it has now but had not then are marked
+    deleted.  Returns the live object (None if it did not exist then).
+    """
+    restorable(obj)
+    return backend_of(session).restore_one(session, obj, revision)
+
+
+def restore_model(session: Any, revision: Any, classes: Classes = None) -> None:
+    """Make every versioned object look as it did at ``revision``, in
+    ``session``'s current revision.
+
+    Objects created since are destroyed (their history stays), objects
+    destroyed since come back (with their keys), and every field returns
+    to its old value.
+    """
+    backend_of(session).restore_all(session, revision, classes)
+
+
+def undo_revision(session: Any, revision: Any, classes: Classes = None) -> None:
+    """Take back everything ``revision`` changed, keeping later revisions,
+    in ``session``'s current revision.
+
+    Raises :class:`vdm.ConflictError` (before changing anything) when a
+    later revision changed a field the undo would restore, re-created an
+    object it would remove or destroyed one it would change.
+    """
+    backend_of(session).undo(session, revision, classes)
 
 
 def restore_plan(current: Iterable[Any], then: Mapping[Any, dict[str, Any]],

@@ -16,6 +16,10 @@ one query per check and table:
 
 Identifiers in a :class:`CheckedTable` are written into the SQL as they are:
 a backend whose names need quoting quotes them the way its ORM does.
+
+:func:`verify_history` and :func:`check_links`, the same objects in both
+backends' packages, hand the description of the tables to the backend of
+the connection they are given (:func:`vdm.backends.backend_of`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vdm.backends import backend_of
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, STATE
 from vdm.operations import Operation
 from vdm.sql import MYSQL, POSTGRESQL, Sql
@@ -188,13 +193,32 @@ def verify_history_of(sql: Sql, tables: Sequence[CheckedTable],
     return found
 
 
+def verify_history(connection: Any, versionings: Iterable[Any]) -> list[Violation]:
+    """Every violation of the history invariants in these tables.
+
+    ``connection`` is what the backend reads through (a SQLAlchemy
+    connection or session, an SQLObject connection or vdm session);
+    ``versionings`` the per-class records of the tables to check (on
+    SQLAlchemy also versioned association tables and reflected histories).
+    """
+    return backend_of(connection).verify(connection, versionings)
+
+
+def check_links(connection: Any, spec: Any) -> list[Violation]:
+    """Owners with two active links to one target (or map key) at some revision,
+    in the link collection ``spec`` describes."""
+    return backend_of(connection).link_check(connection, spec)
+
+
 __all__ = [
     "CheckedLinks",
     "CheckedTable",
     "as_text",
+    "check_links",
     "history_checks",
     "is_distinct",
     "link_violations",
+    "verify_history",
     "verify_history_of",
     "verify_tables",
 ]

@@ -10,6 +10,9 @@ can show them::
     field_history(book, "title")          # [FieldChange(revision, old, new), ...]
 
 Every function reads one or two set-based queries per versioned class.
+The public functions are the core's (:mod:`vdm.inspecting`), the same
+objects as :mod:`vdm.sqlobject`'s; this module lends them what only
+SQLAlchemy can read (:data:`vdm.backends.Backend` hooks).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from vdm.changes import (
     RevisionChanges,
     diff_views,
 )
-from vdm.inspecting import blame_of, field_history_of, paired, version_change
+from vdm.inspecting import blame, changes_in, diff_model, field_history, paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_for, link_changes
@@ -66,10 +69,9 @@ def _link_classes() -> set[Versioning]:
     return links
 
 
-def changes_in(session: Session, revision: RevisionRef,
-               classes: Iterable[Versioning] | None = None) -> RevisionChanges:
-    """Everything ``revision`` changed: two queries per versioned class
-    (and per versioned association table, whose rows are link changes)."""
+def session_changes(session: Session, revision: RevisionRef,
+                    classes: Iterable[Versioning] | None = None) -> RevisionChanges:
+    """:func:`changes_in` read through a SQLAlchemy session."""
     classes = list(classes) if classes is not None else None
     revision_id = resolve_revision(session, revision)
     found = session.get(Revision, revision_id)
@@ -93,27 +95,19 @@ def changes_in(session: Session, revision: RevisionRef,
     return result
 
 
-def diff_model(session: Session, a: RevisionRef, b: RevisionRef,
-               classes: Iterable[Versioning] | None = None) -> ModelDiff:
-    """Structured diff of the model between two revisions: two queries per class."""
+def session_diff(session: Session, a: RevisionRef, b: RevisionRef,
+                 classes: Iterable[Versioning] | None = None) -> ModelDiff:
+    """:func:`diff_model` read through a SQLAlchemy session."""
     return diff_views(ModelAsOf(session, a), ModelAsOf(session, b),
                       versionings_in(session, classes))
 
 
-def field_history(obj: Any, field_name: str) -> list[FieldChange]:
-    """Revisions that changed ``field_name`` of ``obj``, oldest first."""
-    return field_history_of(obj, field_name, _in_session, _loaded_versions)
-
-
-def blame(obj: Any) -> dict[str, Revision]:
-    """For each field of ``obj``, the revision that last set its current value."""
-    return blame_of(obj, _in_session, _loaded_versions)
-
-
-def _in_session(obj: Any) -> bool:
+def in_session(obj: Any) -> bool:
+    """Whether ``obj`` (of a versioned class) is a live object of a session."""
     return not isinstance(obj, Version) and object_session(obj) is not None
 
 
-def _loaded_versions(obj: Any) -> tuple[list[Version], None]:
+def loaded_versions(obj: Any) -> tuple[list[Version], None]:
+    """The versions of live ``obj``, through its ``versions`` relationship."""
     # Each version loads its revision through its own relationship.
     return obj.versions, None

@@ -17,15 +17,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, bindparam, create_engine, select, text
+from sqlalchemy import Connection, MetaData, bindparam, create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
+from vdm.backends import BackendHooks, register_backend
 from vdm.naming import REVISION_TABLE
 from vdm.repository import RepositoryBackend, RepositoryCore
 from vdm.sqlalchemy.asof import resolve_revision
 from vdm.sqlalchemy.associations import associations_of
-from vdm.sqlalchemy.inspection import changes_in, diff_model
+from vdm.sqlalchemy.inspection import in_session, loaded_versions, session_changes, session_diff
 from vdm.sqlalchemy.maintenance import purge_object, purge_revision
 from vdm.sqlalchemy.mapping import (
     Versioning,
@@ -33,11 +34,11 @@ from vdm.sqlalchemy.mapping import (
     versioned_mappers,
     versioning_of,
 )
-from vdm.sqlalchemy.restore import restore_model, undo_revision
+from vdm.sqlalchemy.restore import restore_in_session, restore_model_in_session, undo_in_session
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.sqlalchemy.scope import revision_scope
 from vdm.sqlalchemy.timetravel import ModelAsOf
-from vdm.sqlalchemy.verification import Violation, verify_history
+from vdm.sqlalchemy.verification import Violation, check_mapped_links, verify_mapped
 from vdm.sqlalchemy.versions import Version
 
 __all__ = ["Repository", "Violation"]
@@ -47,6 +48,24 @@ def _history_tables(repo: Repository) -> list[Any]:
     # A subclass in single-table inheritance shares its base's table.
     owners = [v for v in repo.versioned_classes if v.owns_table]
     return [*owners, *associations_of(repo.metadata)]
+
+
+def _model_of(repo: Repository) -> list[Versioning]:
+    """The versioned classes given to the repository, else those of its metadata."""
+    if repo._versioned_objects is not None:
+        found = [versioning_of(c) for c in repo._versioned_objects]
+        return [v for v in found if v is not None]
+    return [v for v in versioned_mappers.values() if v.table.metadata is repo.metadata]
+
+
+def _create_all(repo: Repository) -> None:
+    repo._session().close()
+    repo.metadata.create_all(repo.engine)
+
+
+def _drop_all(repo: Repository) -> None:
+    repo._session().close()
+    repo.metadata.drop_all(repo.engine)
 
 
 @contextmanager
@@ -59,11 +78,6 @@ def _in_session(session: Session) -> Iterator[Session]:
         session.rollback()
         raise
     session.commit()
-
-
-def _verify(session: Session, tables: list[Any]) -> list[Violation]:
-    with session.no_autoflush:
-        return verify_history(session.connection(), tables)
 
 
 def _loaded_revisions(session: Session, clause: str, params: dict[str, Any]) -> list[Revision]:
@@ -129,32 +143,9 @@ class Repository(RepositoryCore):
         bind = self._session().get_bind()
         return bind if isinstance(bind, Engine) else bind.engine
 
-
     def _session(self) -> Session:
         s = self.session
         return s() if isinstance(s, scoped_session) else s
-
-    def reader(self) -> Session:
-        """The repository's session (a scoped session's current one)."""
-        return self._session()
-
-    def default_session(self) -> Session:
-        """The repository's session (a scoped session's current one)."""
-        return self._session()
-
-    def model(self) -> list[Versioning]:
-        """The versioned classes of the repository (:attr:`versioned_classes`)."""
-        return self.versioned_classes
-
-    def create_db(self) -> None:
-        """Create every table of the metadata (the revision tables included)."""
-        self._session().close()
-        self.metadata.create_all(self.engine)
-
-    def clean_db(self) -> None:
-        """Drop every table of the metadata."""
-        self._session().close()
-        self.metadata.drop_all(self.engine)
 
     # -- writing --------------------------------------------------------
 
@@ -170,28 +161,29 @@ class Repository(RepositoryCore):
         else:
             self.session.close()
 
-    # -- reading --------------------------------------------------------
-
-    @property
-    def versioned_classes(self) -> list[Versioning]:
-        """The versioned classes of this repository's metadata."""
-        if self._versioned_objects is not None:
-            found = [versioning_of(c) for c in self._versioned_objects]
-            return [v for v in found if v is not None]
-        return [v for v in versioned_mappers.values() if v.table.metadata is self.metadata]
-
     backend = RepositoryBackend(
-        revision=Revision, scope=revision_scope, restore_model=restore_model,
-        undo_revision=undo_revision, as_of=ModelAsOf, changes_in=changes_in,
-        diff_model=diff_model, resolve_revision=resolve_revision,
+        reader=lambda repo: repo._session(), default_session=lambda repo: repo._session(),
+        versionings=_model_of, create_tables=_create_all, drop_tables=_drop_all,
+        revision=Revision, scope=revision_scope, as_of=ModelAsOf,
+        resolve_revision=resolve_revision,
         revisions=_loaded_revisions,
         versions_in=_versions_in,
         history_tables=_history_tables,
         maintenance=lambda repo, obj: _in_session(repo._session()),
         purge_revision=purge_revision,
         purge_object=lambda session, obj, repo: purge_object(session, obj),
-        verify_history=_verify,
     )
+
+
+#: What this backend lends the public functions of the core (vdm.backends).
+HOOKS = BackendHooks(
+    is_live=in_session, read_history=loaded_versions, revision_changes=session_changes,
+    model_diff=session_diff, restore_one=restore_in_session,
+    restore_all=restore_model_in_session, undo=undo_in_session, verify=verify_mapped,
+    link_check=check_mapped_links,
+)
+for _kind in (Versioning, Session, scoped_session, Connection):
+    register_backend(_kind, HOOKS)
 
 
 def _bind_unbound(session: Session | scoped_session[Session], engine: Engine) -> None:

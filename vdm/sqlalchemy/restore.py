@@ -10,6 +10,9 @@ They change live objects through the session like any edit, so the
 history records them as ordinary versions.  :func:`undo_revision` raises
 :class:`vdm.ConflictError` naming the object and fields when a later
 revision changed what it would undo, and then changes nothing.
+
+The three functions are the core's (:mod:`vdm.restoring`); this module
+lends them how a SQLAlchemy session reads and writes the objects.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from vdm.restoring import (
     doomed,
     hold,
     restorable,
+    restore_model,
+    restore_object,
     restore_plan,
+    undo_revision,
 )
 from vdm.sql import sql_of
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
@@ -53,13 +59,13 @@ from vdm.sqlalchemy.writer import chunks
 from vdm.undoplan import plan_undo_step
 
 
-def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
+def _settable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
     computed = v.computed_fields
     return {k: val for k, val in values.items()
             if (v.stateful or k != STATE) and k not in computed}
 
 
-def _apply(session: Session, v: Versioning, key: Key, values: Values) -> Any:
+def _hold(session: Session, v: Versioning, key: Key, values: Values) -> Any:
     """Make the live object with ``key`` hold ``values`` (None: not exist)."""
 
     def create(values: dict[str, Any]) -> Any:
@@ -68,7 +74,7 @@ def _apply(session: Session, v: Versioning, key: Key, values: Values) -> Any:
         session.add(live)
         return live
 
-    return hold(session.get(v.cls, key), None if values is None else _writable(v, values),
+    return hold(session.get(v.cls, key), None if values is None else _settable(v, values),
                 create, _set, session.delete)
 
 
@@ -77,12 +83,8 @@ def _set(live: Any, values: dict[str, Any]) -> None:
         setattr(live, name, value)
 
 
-def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
-    """Make ``obj`` and its versioned links look as they did at ``revision``.
-
-    ``obj`` may be a live object or a version (of an object since
-    destroyed).  Returns the live object (None if it did not exist then).
-    """
+def restore_in_session(session: Session, obj: Any, revision: RevisionRef) -> Any:
+    """:func:`restore_object` in a SQLAlchemy session."""
     # One flush at the end lets the ORM order the writes by dependency.
     with session.no_autoflush:
         return _restore_object(session, obj, revision)
@@ -93,7 +95,7 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     key = obj.object_key if isinstance(obj, v.version_class) else v.key_of(obj)
     revision_id = resolve_revision(session, revision)
     then = _versions_as_of(session, v, revision_id, v.version_key_clause([key]))
-    live = _apply(session, v, key, then[0].field_values if then else None)
+    live = _hold(session, v, key, then[0].field_values if then else None)
     for spec in v.all_links.values():
         links_then = {link.object_key: link.field_values for link in _versions_as_of(
             session, spec.link, revision_id, *_owner_filter(spec.link.version_table, spec, key))}
@@ -101,7 +103,7 @@ def _restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
             *_owner_filter(spec.link.table, spec, key)))
         links_now = [spec.link.key_of(link) for link in current]
         for link_key, values in restore_plan(links_now, links_then, spec.link.stateful).items():
-            _apply(session, spec.link, link_key, values)
+            _hold(session, spec.link, link_key, values)
     owner_values = dict(zip(v.key_names, key, strict=True))
     for association in associations.values():
         if association.sides_of(v.table):
@@ -126,13 +128,9 @@ def _owner_filter(table: Table, spec: Any, key: Key) -> list[Any]:
             for owner_col, link_col in spec.owner_pairs]
 
 
-def restore_model(session: Session, revision: RevisionRef,
-                  classes: Iterable[Versioning] | None = None) -> None:
-    """Make every versioned object look as it did at ``revision``.
-
-    Objects created since are destroyed (their history stays), objects
-    destroyed since come back, and every field returns to its old value.
-    """
+def restore_model_in_session(session: Session, revision: RevisionRef,
+                             classes: Iterable[Versioning] | None = None) -> None:
+    """:func:`restore_model` in a SQLAlchemy session."""
     with session.no_autoflush:
         _restore_model(session, revision, classes)
 
@@ -142,25 +140,20 @@ def _restore_model(session: Session, revision: RevisionRef,
     revision_id = resolve_revision(session, revision)
     classes = versionings_in(session, classes)
     for v in hierarchy_bases(classes):
-        # Each version is of its own (sub)class, which _apply re-creates.
+        # Each version is of its own (sub)class, which _hold re-creates.
         versions = _versions_as_of(session, v, revision_id)
         kinds = {x.object_key: type(x).__versioning__ for x in versions}
         found: Iterable[Any] = session.scalars(select(v.cls))
         then = {x.object_key: x.field_values for x in versions}
         for key, values in restore_plan([v.key_of(live) for live in found], then).items():
-            _apply(session, kinds.get(key, v), key, values)
+            _hold(session, kinds.get(key, v), key, values)
     for association in associations_for(classes):
         restore_links(session, association, revision_id)
 
 
-def undo_revision(session: Session, revision: RevisionRef,
-                  classes: Iterable[Versioning] | None = None) -> None:
-    """Take back everything ``revision`` changed, keeping later revisions.
-
-    Raises :class:`ConflictError` (before changing anything) when a later
-    revision changed a field the undo would restore, or re-created an
-    object it would remove.
-    """
+def undo_in_session(session: Session, revision: RevisionRef,
+                    classes: Iterable[Versioning] | None = None) -> None:
+    """:func:`undo_revision` in a SQLAlchemy session."""
     revision_id = resolve_revision(session, revision)
     classes = list(classes) if classes is not None else None
     plan: dict[Versioning, dict[Key, Values]] = {}
@@ -180,7 +173,7 @@ def undo_revision(session: Session, revision: RevisionRef,
                 v = type(version).__versioning__
                 key = version.object_key
                 step = plan_undo_step(version, before.get(key), session.get(v.cls, key),
-                                      _writable(v, dict.fromkeys(v.fields)),
+                                      _settable(v, dict.fromkeys(v.fields)),
                                       v.describe(key), v.cls)
                 plan.setdefault(v, {})[key] = step.values
         check_no_dependants(sql_of(session), revision_id, plan,
@@ -193,11 +186,11 @@ def undo_revision(session: Session, revision: RevisionRef,
                             {k: v for k, v in link_plan.items() if v is None})
         # One flush at the end lets the unit of work order the writes by
         # dependency (a link's delete before its tag's); values an undo
-        # sets back on a live object are some of its fields, and _apply
+        # sets back on a live object are some of its fields, and _hold
         # writes only those.
         for v, keys in plan.items():
             for key, values in keys.items():
-                _apply(session, v, key, values)
+                _hold(session, v, key, values)
         for association, link_plan in link_plans:
             apply_link_undo(session, association,
                             {k: v for k, v in link_plan.items() if v is not None})
@@ -275,3 +268,7 @@ def apply_link_undo(session: Session, association: Association,
     wanted = {k: v for k, v in live.items() if k not in plan}
     wanted.update({k: v for k, v in plan.items() if v is not None})
     _set_links(session, association, wanted, live)
+
+
+__all__ = ["apply_link_undo", "restore_in_session", "restore_links", "restore_model",
+           "restore_model_in_session", "restore_object", "undo_in_session", "undo_revision"]

@@ -4,6 +4,8 @@ The checks are the core's; this module only describes the tables -- mapped
 classes, versioned association tables and reflected tables alike -- in the
 names the database uses, quoted the way SQLAlchemy quotes them, and adds the
 check only native versioning needs (a missing or stale trigger).
+:func:`verify_history` and :func:`check_links` are the core's
+(:mod:`vdm.verifying`), which call these descriptions through the backend.
 """
 
 from __future__ import annotations
@@ -12,20 +14,38 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import JSON, Connection
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import IdentifierPreparer
 
 from vdm.naming import REVISION_ID
 from vdm.sql import sql_of
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.mapping import Versioning
-from vdm.verifying import CheckedLinks, CheckedTable, link_violations, verify_history_of
+from vdm.verifying import (
+    CheckedLinks,
+    CheckedTable,
+    check_links,
+    link_violations,
+    verify_history,
+    verify_history_of,
+)
 from vdm.violations import Violation
 
-__all__ = ["Violation", "verify_history"]
+__all__ = ["Violation", "check_links", "check_mapped_links", "verify_history", "verify_mapped"]
 
 
-def verify_history(connection: Connection, versionings: Iterable[Versioning]) -> list[Violation]:
-    """Every violation of the history invariants in these tables."""
+def verify_mapped(source: Connection | Session, versionings: Iterable[Versioning]
+                  ) -> list[Violation]:
+    """:func:`verify_history` on a SQLAlchemy connection, or on a session's
+    (what it has pending is not flushed first)."""
+    if isinstance(source, Connection):
+        return _verify_connection(source, versionings)
+    with source.no_autoflush:
+        return _verify_connection(source.connection(), versionings)
+
+
+def _verify_connection(connection: Connection, versionings: Iterable[Versioning]
+                       ) -> list[Violation]:
     versionings = list(versionings)
     names = connection.dialect.identifier_preparer
     # Reflected tables and association tables have no link collections.
@@ -40,8 +60,8 @@ def verify_history(connection: Connection, versionings: Iterable[Versioning]) ->
     return found
 
 
-def check_links(connection: Connection, spec: Any) -> list[Violation]:
-    """Owners with two active links to one target (or map key) at some revision."""
+def check_mapped_links(connection: Connection, spec: Any) -> list[Violation]:
+    """:func:`check_links` on a SQLAlchemy connection."""
     names = connection.dialect.identifier_preparer
     return link_violations(sql_of(connection), _mapped_links(spec, names))
 

@@ -14,7 +14,10 @@ by attribute (``licenseID``), as ``version.values`` names them.  Each
 function takes a vdm session or an SQLObject connection and, optionally,
 the classes to look at (default: every versioned class declared whose
 version table exists in the database, one class per table).  It reads two
-set-based queries per class, never one per object.
+set-based queries per class, never one per object.  The public functions
+are the core's (:mod:`vdm.inspecting`), the same objects as
+:mod:`vdm.sqlalchemy`'s; this module lends them what only SQLObject can
+read (:data:`vdm.backends.Backend` hooks).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from vdm.changes import FieldChange, ModelDiff, ObjectChange, RevisionChanges, diff_views
 from vdm.errors import NotVersionedError
-from vdm.inspecting import blame_of, field_history_of, paired, version_change
+from vdm.inspecting import blame, changes_in, diff_model, field_history, paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
 from vdm.sqlobject.dialect import table_exists
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
@@ -92,8 +95,9 @@ def written_by(conn: Any, v: Versioning, revision_id: int) -> list[tuple[Version
     return paired(written, select_versions(conn, v, f"{EXPIRED_ID} = {revision_id}"))
 
 
-def changes_in(source: Any, revision: RevisionRef, classes: Classes = None) -> RevisionChanges:
-    """Everything ``revision`` changed: two queries per versioned class."""
+def connection_changes(source: Any, revision: RevisionRef,
+                       classes: Classes = None) -> RevisionChanges:
+    """:func:`changes_in` read through an SQLObject connection or vdm session."""
     conn = connection_of(source)
     revision_id = resolve_revision(conn, revision)
     result = RevisionChanges(select_revisions(conn, f"id = {revision_id}")[0])
@@ -106,17 +110,20 @@ def changes_in(source: Any, revision: RevisionRef, classes: Classes = None) -> R
     return result
 
 
-def diff_model(source: Any, a: RevisionRef, b: RevisionRef, classes: Classes = None) -> ModelDiff:
-    """Structured diff of the model between two revisions: two queries per class."""
+def connection_diff(source: Any, a: RevisionRef, b: RevisionRef,
+                    classes: Classes = None) -> ModelDiff:
+    """:func:`diff_model` read through an SQLObject connection or vdm session."""
     conn = connection_of(source)
     return diff_views(ModelAsOf(conn, a), ModelAsOf(conn, b), versionings(conn, classes))
 
 
-def _is_live(obj: Any) -> bool:
+def not_a_version(obj: Any) -> bool:
+    """Whether ``obj`` (of a versioned class) is a live object: not a version."""
     return not isinstance(obj, Version)
 
 
-def _versions_with_revisions(obj: Any) -> tuple[list[Version], Callable[[Version], Revision]]:
+def versions_with_revisions(obj: Any) -> tuple[list[Version], Callable[[Version], Revision]]:
+    """The versions of live ``obj`` and each one's revision, read in two queries."""
     # The revisions of all the versions in one query, not one per version.
     versions = obj.versions
     ids = sorted({int(x.revision_id) for x in versions})
@@ -125,16 +132,6 @@ def _versions_with_revisions(obj: Any) -> tuple[list[Version], Callable[[Version
         for r in select_revisions(obj._connection, f"id IN ({', '.join(map(str, ids))})"):
             revisions[int(r.id or 0)] = r
     return versions, lambda x: revisions[x.revision_id]
-
-
-def field_history(obj: Any, field_name: str) -> list[FieldChange]:
-    """Revisions that changed ``field_name`` of live ``obj``, oldest first: two queries."""
-    return field_history_of(obj, field_name, _is_live, _versions_with_revisions)
-
-
-def blame(obj: Any) -> dict[str, Revision]:
-    """For each field of live ``obj``, the revision that last set its value: two queries."""
-    return blame_of(obj, _is_live, _versions_with_revisions)
 
 
 __all__ = [

@@ -20,19 +20,27 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlobject.dbconnection import DBAPI, Transaction
+
+from vdm.backends import BackendHooks, register_backend
 from vdm.naming import REVISION_ID
 from vdm.repository import RepositoryBackend, RepositoryCore
-from vdm.sqlobject.inspection import changes_in, diff_model
+from vdm.sqlobject.inspection import (
+    connection_changes,
+    connection_diff,
+    not_a_version,
+    versions_with_revisions,
+)
 from vdm.sqlobject.maintenance import purge_object, purge_revision
 from vdm.sqlobject.registry import Versioning, versioning_of
-from vdm.sqlobject.restore import restore_model, undo_revision
+from vdm.sqlobject.restore import restore_model_through, restore_through, undo_through
 from vdm.sqlobject.revision import Revision, select_revisions
 from vdm.sqlobject.schema import create_tables, drop_tables
 from vdm.sqlobject.scope import revision_scope
 from vdm.sqlobject.session import Session, session_of
 from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.timetravel import as_of
-from vdm.sqlobject.verification import verify_history
+from vdm.sqlobject.verification import check_link_class, verify_classes
 from vdm.sqlobject.versions import resolve_revision, select_versions
 
 
@@ -83,16 +91,13 @@ class Repository(RepositoryCore):
         self.classes = list(classes)
         self._last_session: Session | None = None
 
-    @property
-    def versioned_classes(self) -> list[Versioning]:
-        """The versioning of each versioned class of the model."""
-        found = [versioning_of(c) for c in self.classes]
-        return [v for v in found if v is not None]
-
     backend = RepositoryBackend(
-        revision=Revision, scope=revision_scope, restore_model=restore_model,
-        undo_revision=undo_revision, as_of=as_of, changes_in=changes_in,
-        diff_model=diff_model, resolve_revision=resolve_revision,
+        reader=lambda repo: repo.connection, default_session=lambda repo: repo._last_session,
+        versionings=lambda repo: [v for v in map(versioning_of, repo.classes) if v is not None],
+        create_tables=lambda repo: create_tables(repo.connection, repo.classes),
+        drop_tables=lambda repo: drop_tables(repo.connection, repo.classes),
+        revision=Revision, scope=revision_scope, as_of=as_of,
+        resolve_revision=resolve_revision,
         revisions=_selected_revisions,
         versions_in=lambda conn, versionings, revision_id: {
             v.cls: select_versions(conn, v, f"{REVISION_ID} = {int(revision_id)}",
@@ -103,30 +108,7 @@ class Repository(RepositoryCore):
                                                    else obj._connection),
         purge_revision=purge_revision,
         purge_object=lambda conn, obj, repo: purge_object(obj, repo.classes, conn),
-        verify_history=verify_history,
     )
-
-    def reader(self) -> Any:
-        """The repository's SQLObject connection."""
-        return self.connection
-
-    def default_session(self) -> Session | None:
-        """The session the repository made last (:meth:`session`), if any."""
-        return self._last_session
-
-    def model(self) -> list[type]:
-        """The versioned classes of the model."""
-        return [v.cls for v in self.versioned_classes]
-
-    # -- set-up ---------------------------------------------------------
-
-    def create_db(self) -> None:
-        """Create every table of the model, the revision tables included."""
-        create_tables(self.connection, self.classes)
-
-    def clean_db(self) -> None:
-        """Drop every table of the model and the revision tables."""
-        drop_tables(self.connection, self.classes)
 
     # -- writing --------------------------------------------------------
 
@@ -139,3 +121,14 @@ class Repository(RepositoryCore):
         self._last_session = Session(self.connection,
                                      auto_revision_author=auto_revision_author)
         return self._last_session
+
+
+#: What this backend lends the public functions of the core (vdm.backends).
+HOOKS = BackendHooks(
+    is_live=not_a_version, read_history=versions_with_revisions,
+    revision_changes=connection_changes, model_diff=connection_diff,
+    restore_one=restore_through, restore_all=restore_model_through, undo=undo_through,
+    verify=verify_classes, link_check=check_link_class,
+)
+for _kind in (Versioning, Session, DBAPI, Transaction):
+    register_backend(_kind, HOOKS)

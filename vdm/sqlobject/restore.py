@@ -13,6 +13,9 @@ written parents first and destroyed children first, so foreign keys hold
 at every statement.  :func:`undo_revision` raises
 :class:`vdm.ConflictError` naming the object and the fields when a later
 revision changed what it would undo, and then changes nothing.
+
+The three functions are the core's (:mod:`vdm.restoring`); this module
+lends them how a vdm SQLObject session reads and writes the objects.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ from vdm.restoring import (
     check_no_dependants,
     hold,
     restorable,
+    restore_model,
+    restore_object,
     restore_plan,
+    undo_revision,
 )
 from vdm.sql import sql_of
 from vdm.sqlobject._compat import sqlobject
@@ -44,7 +50,7 @@ from vdm.states import State
 from vdm.undoplan import plan_undo_step
 
 
-def _writable(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
+def _column_values(v: Versioning, values: dict[str, Any]) -> dict[str, Any]:
     """The values a live object takes: its columns but the id and ``revision_id``.
 
     A version's ``state`` is a :class:`State`; SQLObject writes only its text.
@@ -65,9 +71,9 @@ def _live(session: Session, v: Versioning, key: Any) -> Any:
         return None
 
 
-def _apply(session: Session, v: Versioning, key: Any, values: Values, live: Any) -> Any:
+def _write_one(session: Session, v: Versioning, key: Any, values: Values, live: Any) -> Any:
     """Make the object ``key`` (``live``, or None) hold ``values`` (None: not exist)."""
-    return hold(live, None if values is None else _writable(v, values),
+    return hold(live, None if values is None else _column_values(v, values),
                 lambda wanted: v.cls(id=key, connection=session.transaction, **wanted),
                 lambda obj, changed: obj.set(**changed), lambda obj: obj.destroySelf())
 
@@ -104,7 +110,7 @@ def _write(session: Session, plan: dict[Versioning, dict[Any, Values]],
            live: dict[Versioning, dict[Any, Any]]) -> None:
     """Carry out ``plan``: writes parents first, destroys children first."""
     carry_out(plan, dependency_order(plan),
-              lambda v, key, values: _apply(session, v, key, values, live[v].get(key)))
+              lambda v, key, values: _write_one(session, v, key, values, live[v].get(key)))
 
 
 def _load(session: Session, v: Versioning, where: str | None = None) -> dict[Any, Any]:
@@ -129,13 +135,8 @@ def _links_of(v: Versioning) -> list[tuple[Versioning, str]]:
     return found
 
 
-def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
-    """Make ``obj`` and its versioned links look as they did at ``revision``.
-
-    ``obj`` is a live object or a version (of an object since destroyed).
-    Links it has now but had not then are marked deleted.  Returns the
-    live object (None if it did not exist then).
-    """
+def restore_through(session: Session, obj: Any, revision: RevisionRef) -> Any:
+    """:func:`restore_object` through a vdm SQLObject session."""
     v = restorable(obj)
     key = obj.object_key[0] if isinstance(obj, Version) else obj.id
     view = ModelAsOf(session, revision)
@@ -144,24 +145,21 @@ def restore_object(session: Session, obj: Any, revision: RevisionRef) -> Any:
     # change: it then holds the restored values.
     live = obj if not isinstance(obj, Version) and obj._connection is session.transaction \
         else _live(session, v, key)
-    restored = _apply(session, v, key, then.values if then is not None else None, live)
+    restored = _write_one(session, v, key, then.values if then is not None else None, live)
     conn = session.transaction
     for link, column in _links_of(v):
         owner = f"{link.table}.{column} = {literal(conn, key)}"
         links_then = {x.object_key[0]: x.values for x in view.select(link.cls, owner)}
         current = _load(session, link, owner)
         for link_key, values in restore_plan(current, links_then, link.stateful).items():
-            _apply(session, link, link_key, values, current.get(link_key))
+            _write_one(session, link, link_key, values, current.get(link_key))
     return restored
 
 
-def restore_model(session: Session, revision: RevisionRef, classes: Classes = None) -> None:
-    """Make every versioned object look as it did at ``revision``.
-
-    Objects created since are destroyed (their history stays), objects
-    destroyed since come back with their ids, every field returns to its
-    old value.  Two queries per class, then one write per changed object.
-    """
+def restore_model_through(session: Session, revision: RevisionRef,
+                          classes: Classes = None) -> None:
+    """:func:`restore_model` through a vdm SQLObject session: two queries
+    per class, then one write per changed object."""
     view = ModelAsOf(session, revision)
     plan: dict[Versioning, dict[Any, Values]] = {}
     live: dict[Versioning, dict[Any, Any]] = {}
@@ -171,13 +169,8 @@ def restore_model(session: Session, revision: RevisionRef, classes: Classes = No
     _write(session, plan, live)
 
 
-def undo_revision(session: Session, revision: RevisionRef, classes: Classes = None) -> None:
-    """Take back everything ``revision`` changed, keeping later revisions.
-
-    Raises :class:`vdm.ConflictError` (before changing anything) when a
-    later revision changed a field the undo would restore, re-created an
-    object it would remove or destroyed one it would change.
-    """
+def undo_through(session: Session, revision: RevisionRef, classes: Classes = None) -> None:
+    """:func:`undo_revision` through a vdm SQLObject session."""
     conn = session.transaction
     revision_id = resolve_revision(conn, revision)
     plan: dict[Versioning, dict[Any, Values]] = {}
@@ -203,4 +196,5 @@ def undo_revision(session: Session, revision: RevisionRef, classes: Classes = No
     _write(session, plan, live)
 
 
-__all__ = ["dependency_order", "restore_model", "restore_object", "undo_revision"]
+__all__ = ["dependency_order", "restore_model", "restore_model_through", "restore_object",
+           "restore_through", "undo_revision", "undo_through"]

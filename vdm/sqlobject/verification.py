@@ -2,6 +2,8 @@
 
 The checks are the core's; this module only describes each class's tables
 and link collections (one-column keys, names as SQLObject writes them).
+:func:`verify_history` and :func:`check_links` are the core's
+(:mod:`vdm.verifying`), which call these descriptions through the backend.
 """
 
 from __future__ import annotations
@@ -11,12 +13,19 @@ from typing import Any
 
 from vdm.sql import sql_of
 from vdm.sqlobject.registry import Versioning
-from vdm.verifying import CheckedLinks, CheckedTable, link_violations, verify_history_of
+from vdm.verifying import (
+    CheckedLinks,
+    CheckedTable,
+    check_links,
+    link_violations,
+    verify_history,
+    verify_history_of,
+)
 from vdm.violations import Violation
 
 
-def verify_history(conn: Any, versionings: Iterable[Versioning]) -> list[Violation]:
-    """Every violation of the history invariants in these classes' tables."""
+def verify_classes(conn: Any, versionings: Iterable[Versioning]) -> list[Violation]:
+    """:func:`verify_history` on an SQLObject connection or vdm session."""
     versionings = list(versionings)
     tables = [CheckedTable(
         name=v.table, table=v.table, version_table=v.version_table, key_columns=(v.id_name,),
@@ -26,8 +35,8 @@ def verify_history(conn: Any, versionings: Iterable[Versioning]) -> list[Violati
     return verify_history_of(sql_of(conn), tables, links)
 
 
-def check_links(conn: Any, spec: Any) -> list[Violation]:
-    """Owners with two active links to one target (or map key) at some revision."""
+def check_link_class(conn: Any, spec: Any) -> list[Violation]:
+    """:func:`check_links` on an SQLObject connection or vdm session."""
     return link_violations(sql_of(conn), _link_columns(spec))
 
 
@@ -44,3 +53,6 @@ def _link_columns(spec: Any) -> CheckedLinks:
 def _one_column(describe: Any) -> Any:
     # SQLObject keys are one column: its records describe the value, not a tuple.
     return lambda key: describe(key[0])
+
+
+__all__ = ["check_link_class", "check_links", "verify_classes", "verify_history"]
