@@ -113,8 +113,6 @@ class LinkBackend:
 
     #: The backend's :class:`LinkSpec` subclass.
     spec_cls: type[LinkSpec]
-    #: The backend's :class:`VersionedLinks` subclass.
-    adapter_cls: type[VersionedLinks]
     #: ``(spec, owner)``: every link row of an owner (active and deleted),
     #: in list order.
     read_links: Callable[[Any, Any], list[Any]]
@@ -122,6 +120,18 @@ class LinkBackend:
     read_key_history: Callable[[Any, Any, Any], list[Any]]
     #: The class of the maps (the backend's :class:`VersionedDict`, under its name).
     dict_cls: type[VersionedDict]
+    #: ``(spec, owner, values)``: a new, active link row of an owner, with
+    #: ``values`` (the target, or a map's key and value) by link attribute.
+    make_link: Callable[[Any, Any, dict[str, Any]], Any]
+    #: ``(spec, link)``: whether a link row was made in the revision under
+    #: way, so that removing it leaves no trace.
+    link_is_new: Callable[[Any, Any], bool]
+    #: ``(link)``: forget such a row.
+    forget_link: Callable[[Any], None]
+    #: The adapter of one owner's rows (:class:`VersionedLinks`, or a
+    #: subclass telling targets apart the ORM's way).
+    # A factory: the class is defined further down this module.
+    adapter_cls: type[VersionedLinks] = field(default_factory=lambda: VersionedLinks)
 
 
 #: Each backend's :class:`LinkBackend`, by its versioning record class.
@@ -267,9 +277,8 @@ class VersionedLinks(AttributeLinks, KeyedLinkAdapter):
     """The link rows of one owner under the list and map views.
 
     Creating, deleting (``state``) and reordering links is the same on
-    both backends; a backend's subclass says how a row is made
-    (``spec.new_link``) and which rows are new in the revision under way
-    (:meth:`is_new`, :meth:`discard`).
+    both backends; the spec's :class:`LinkBackend` says how a row is made
+    and which rows are new in the revision under way.
     """
 
     def __init__(self, spec: Any, owner: Any) -> None:
@@ -279,12 +288,20 @@ class VersionedLinks(AttributeLinks, KeyedLinkAdapter):
 
     def create(self, item: Any) -> Any:
         """A new, active link from the owner to ``item``."""
-        return self.spec.new_link(self.owner, {self.spec.other_attr: item})
+        return self.spec.backend.make_link(self.spec, self.owner, {self.spec.other_attr: item})
 
     def create_keyed(self, key: Any, value: Any) -> Any:
         """A new, active link holding ``key`` and ``value``."""
-        return self.spec.new_link(
-            self.owner, {self.spec.key_attr: key, self.spec.other_attr: value})
+        return self.spec.backend.make_link(
+            self.spec, self.owner, {self.spec.key_attr: key, self.spec.other_attr: value})
+
+    def is_new(self, link: Any) -> bool:
+        """True when ``link`` was made in the revision under way."""
+        return bool(self.spec.backend.link_is_new(self.spec, link))
+
+    def discard(self, link: Any) -> None:
+        """Forget a link made in the revision under way: it leaves no trace."""
+        self.spec.backend.forget_link(link)
 
     def key_of(self, link: Any) -> Any:
         """The key of a keyed link."""

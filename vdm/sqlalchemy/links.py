@@ -39,7 +39,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from vdm.errors import ConfigurationError
 from vdm.linking import (
     LinkBackend,
-    VersionedLinks,
     add_stateful_versioned_dict,
     add_stateful_versioned_m2m,
     choose_owner_foreign_key,
@@ -118,10 +117,6 @@ class LinkSpec(CoreLinkSpec):
         return [vt.c[link_col] == owner_values[owner_col]
                 for owner_col, link_col in self.owner_pairs]
 
-    def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
-        """A new, active link row; appending it to the owner's list links it."""
-        return self.link.cls(**values, **{STATE: State.ACTIVE})
-
 
 def _map_key_versions(spec: LinkSpec, owner: Any, key: Any) -> list[Any]:
     """The versions of map key ``key``'s link of ``owner``, oldest first.
@@ -146,17 +141,20 @@ class VersionedDict(CoreVersionedDict):
     ``history(key)`` lists the versions of a key's link, oldest first."""
 
 
-class _ORMLinks(VersionedLinks):
-    """Link objects of one owner, in an SQLAlchemy session."""
+def _new_link_object(spec: LinkSpec, owner: Any, values: dict[str, Any]) -> Any:
+    """A new, active link object; appending it to the owner's list links it."""
+    return spec.link.cls(**values, **{STATE: State.ACTIVE})
 
-    def is_new(self, link: Any) -> bool:
-        state = inspect(link)
-        return bool(state.transient or state.pending)
 
-    def discard(self, link: Any) -> None:
-        session = object_session(link)
-        if session is not None and link in session:
-            session.expunge(link)
+def _never_flushed(spec: LinkSpec, link: Any) -> bool:
+    state = inspect(link)
+    return bool(state.transient or state.pending)
+
+
+def _expunge(link: Any) -> None:
+    session = object_session(link)
+    if session is not None and link in session:
+        session.expunge(link)
 
 
 def _links_with_targets(spec: LinkSpec, owner: Any) -> list[Any]:
@@ -203,7 +201,8 @@ def _owner_pairs(owner: Versioning, link: Versioning,
 
 
 register_link_backend(Versioning, LinkBackend(
-    spec_cls=LinkSpec, adapter_cls=_ORMLinks, read_links=_links_with_targets,
+    spec_cls=LinkSpec, read_links=_links_with_targets, make_link=_new_link_object,
+    link_is_new=_never_flushed, forget_link=_expunge,
     dict_cls=VersionedDict, read_key_history=_map_key_versions))
 
 

@@ -120,13 +120,6 @@ class LinkSpec(CoreLinkSpec):
             order.insert(0, f"{prefix}{self.column(self.position_attr)}")
         return ", ".join(order)
 
-    def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
-        """A new link row of ``owner``, written at once on the owner's connection."""
-        if self.key_attr is None:
-            values = {self.target_fk.attr: values[self.other_attr].id}
-        return self.link.cls(**{self.owner_fk.attr: owner.id, **values,
-                                "connection": owner._connection})
-
     # -- live links -------------------------------------------------------
 
     def links_of(self, owner: Any) -> list[Any]:
@@ -231,16 +224,25 @@ class VersionedDict(CoreVersionedDict):
     ``history(key)`` lists the versions of a key's link, oldest first."""
 
 
+def _insert_link_row(spec: LinkSpec, owner: Any, values: dict[str, Any]) -> Any:
+    """A new link row of ``owner``, written at once on the owner's connection."""
+    if spec.key_attr is None:
+        values = {spec.target_fk.attr: values[spec.other_attr].id}
+    return spec.link.cls(**{spec.owner_fk.attr: owner.id, **values,
+                            "connection": owner._connection})
+
+
+def _created_in_session(spec: LinkSpec, link: Any) -> bool:
+    session = session_of(link._connection)
+    return session is not None and session.created_here(spec.link, link.id)
+
+
+def _destroy_row(link: Any) -> None:
+    link.destroySelf()
+
+
 class _SOLinks(VersionedLinks):
-    """How the list and map views tell and forget SQLObject link rows."""
-
-    def is_new(self, link: Any) -> bool:
-        # Created in the revision under way: removing it leaves no trace.
-        session = session_of(link._connection)
-        return session is not None and session.created_here(self.spec.link, link.id)
-
-    def discard(self, link: Any) -> None:
-        link.destroySelf()
+    """How the list and map views tell SQLObject rows apart."""
 
     def same(self, a: Any, b: Any) -> bool:
         # One row may be read through two connections (two instances).
@@ -267,6 +269,7 @@ def _owner_fk(owner: Versioning, link: Versioning, owner_key: Any) -> ForeignKey
 
 register_link_backend(Versioning, LinkBackend(
     spec_cls=LinkSpec, adapter_cls=_SOLinks, read_links=LinkSpec.links_of,
+    make_link=_insert_link_row, link_is_new=_created_in_session, forget_link=_destroy_row,
     dict_cls=VersionedDict, read_key_history=_key_versions))
 
 
