@@ -134,6 +134,43 @@ def test_a_link_class_must_be_stateful_and_point_at_the_owner() -> None:
         add_stateful_versioned_m2m(Package, PackageTag, "tags", "tag", "package_tags")
 
 
+def test_a_link_with_two_foreign_keys_to_its_owner_names_the_owners() -> None:
+    class Note(Revisioned, SQLObject):
+        class sqlmeta:
+            registry = REGISTRY
+
+        text = StringCol(length=10, default=None)
+
+    class NoteLink(Revisioned, Stateful, SQLObject):
+        class sqlmeta:
+            registry = REGISTRY
+
+        source = ForeignKey("Note")
+        target = ForeignKey("Note")
+
+    with pytest.raises(ConfigurationError) as caught:
+        add_stateful_versioned_m2m(Note, NoteLink, "links", "target", "note_links")
+    assert str(caught.value) == (
+        "NoteLink has 2 foreign keys to Note's table 'note' ('source_id', "
+        "'target_id'); say which one holds the owner with owner_key=..., e.g. "
+        "owner_key='source_id'")
+    assert caught.value.cls is NoteLink
+    with pytest.raises(ConfigurationError) as caught:
+        add_stateful_versioned_m2m(Note, NoteLink, "links", "target", "note_links",
+                                   owner_key="id")
+    assert str(caught.value) == (
+        "NoteLink: owner_key='id' is not a foreign key to Note's table 'note'; "
+        "name the link column(s) holding the owner's key (one of 'source_id', "
+        "'target_id')")
+    assert "links" not in Note.__versioning__.links
+    # By column, attribute or ForeignKey name alike.
+    for name, key in (("cited", "source_id"), ("citing", "targetID"), ("peers", "source")):
+        add_stateful_versioned_m2m(Note, NoteLink, name, "target", f"{name}_links",
+                                   owner_key=key)
+        assert Note.__versioning__.links[name].owner_fk.column == (
+            "target_id" if key == "targetID" else "source_id")
+
+
 def _plain() -> type:
     from sqlobject_models import Publisher
 

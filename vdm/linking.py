@@ -4,10 +4,12 @@ A versioned many-to-many (or key/value map) is an explicit link class,
 itself revisioned and stateful, with a foreign key to its owner.  What that
 means does not depend on the ORM, so it lives here:
 
-* :func:`declare_links`: the checks of a declaration (both backends refuse
-  the same mistakes with the same error and words), then the backend's
-  :class:`LinkSpec` subclass finds the owner's foreign key and wires the
-  owner's list of link rows;
+* :func:`add_stateful_versioned_m2m` and :func:`add_stateful_versioned_dict`
+  (each backend's package exports them) and :func:`declare_links`: the
+  checks of a declaration (both backends refuse the same mistakes with the
+  same error and words, :func:`choose_owner_foreign_key` among them), then
+  the backend's :class:`LinkSpec` subclass finds the owner's foreign key
+  and wires the owner's list of link rows;
 * :class:`VersionedLinks`: a link's lifecycle under the list and map views
   (created active, soft-deleted by removing it, undeleted by adding it
   again, written only where it changed);
@@ -24,12 +26,13 @@ means does not depend on the ORM, so it lives here:
 
 A backend keeps what is its ORM's: making a link row, telling a row made
 in the revision under way, reading an owner's rows and turning version
-rows into version objects.
+rows into version objects.  It lends them as a :class:`LinkBackend`,
+registered for its versioning record class with :func:`register_link_backend`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -69,6 +72,8 @@ class LinkSpec:
     #: The link column(s) naming the owner, when the link has several
     #: foreign keys to the owner's table.
     owner_key: Any = None
+    #: What the backend lends the link (see :class:`LinkBackend`).
+    backend: Any = None
     #: (owner key column, link column) pairs, database names, in the order
     #: of the owner's key.
     owner_columns: list[tuple[str, str]] = field(init=False, default_factory=list)
@@ -99,13 +104,94 @@ class LinkSpec:
             **params, "map_key": map_key}
 
 
-S = TypeVar("S", bound=LinkSpec)
+T = TypeVar("T")
 
 
-def declare_links(spec_cls: type[S], owner_cls: type, link_cls: type, attr_name: str,
+@dataclass(frozen=True)
+class LinkBackend:
+    """What a backend lends the versioned links of its classes: its ORM's parts."""
+
+    #: The backend's :class:`LinkSpec` subclass.
+    spec_cls: type[LinkSpec]
+    #: ``(spec, owner)``: every link row of an owner (active and deleted),
+    #: in list order.
+    read_links: Callable[[Any, Any], list[Any]]
+    #: ``(spec, owner, key)``: the versions of a map key's link, oldest first.
+    read_key_history: Callable[[Any, Any, Any], list[Any]]
+    #: The class of the maps (the backend's :class:`VersionedDict`, under its name).
+    dict_cls: type[VersionedDict]
+    #: ``(spec, owner, values)``: a new, active link row of an owner, with
+    #: ``values`` (the target, or a map's key and value) by link attribute.
+    make_link: Callable[[Any, Any, dict[str, Any]], Any]
+    #: ``(spec, link)``: whether a link row was made in the revision under
+    #: way, so that removing it leaves no trace.
+    link_is_new: Callable[[Any, Any], bool]
+    #: ``(link)``: forget such a row.
+    forget_link: Callable[[Any], None]
+    #: The adapter of one owner's rows (:class:`VersionedLinks`, or a
+    #: subclass telling targets apart the ORM's way).
+    # A factory: the class is defined further down this module.
+    adapter_cls: type[VersionedLinks] = field(default_factory=lambda: VersionedLinks)
+
+
+#: Each backend's :class:`LinkBackend`, by its versioning record class.
+_link_backends: dict[type, LinkBackend] = {}
+
+
+def register_link_backend(record_cls: type, backend: LinkBackend) -> None:
+    """Declare that the links of classes whose record is a ``record_cls`` use ``backend``."""
+    _link_backends[record_cls] = backend
+
+
+def link_backend_of(record: Any) -> LinkBackend:
+    """The :class:`LinkBackend` of versioning record ``record``'s backend."""
+    for cls in type(record).__mro__:
+        if cls in _link_backends:
+            return _link_backends[cls]
+    raise LookupError(f"no versioned links are registered for {type(record).__name__}")
+
+
+def choose_owner_foreign_key(
+    owner: Any, link: Any, owner_key: str | Sequence[str] | None,
+    candidates: Sequence[tuple[Sequence[str], Collection[Collection[str]], T]],
+) -> T | None:
+    """The link's foreign key to its owner, among ``candidates``; None if there is none.
+
+    Each candidate is (its column names as messages show them, the sets of
+    names that designate it, what the backend keeps of it).  ``owner_key``
+    names the link's column(s) holding the owner's key, by column or
+    attribute name; it must designate one candidate, and is needed only
+    when there are several (a paper citing papers): an ambiguous link is
+    refused rather than guessed.
+    """
+    table = owner.tables_record.table
+    choices = ", ".join(repr(",".join(shown)) for shown, _, _ in candidates)
+    if owner_key is not None:
+        names = [owner_key] if isinstance(owner_key, str) else list(owner_key)
+        wanted = {link.fields.get(name, name) for name in names}
+        for _, accepted, found in candidates:
+            if any(wanted == set(names_of) for names_of in accepted):
+                return found
+        raise ConfigurationError(
+            f"{link.name}: owner_key={owner_key!r} is not a foreign key to "
+            f"{owner.name}'s table {table!r}; name the link column(s) "
+            f"holding the owner's key (one of {choices or 'none'})",
+            cls=link.cls,
+        )
+    if len(candidates) <= 1:
+        return candidates[0][2] if candidates else None
+    raise ConfigurationError(
+        f"{link.name} has {len(candidates)} foreign keys to {owner.name}'s table "
+        f"{table!r} ({choices}); say which one holds the owner with "
+        f"owner_key=..., e.g. owner_key={candidates[0][0][0]!r}",
+        cls=link.cls,
+    )
+
+
+def declare_links(owner_cls: type, link_cls: type, attr_name: str,
                   base_list_name: str, other_attr: str, key_attr: str | None = None,
-                  position_attr: str | None = None, owner_key: Any = None) -> S:
-    """Check a link declaration, build its ``spec_cls`` and register it on the owner.
+                  position_attr: str | None = None, owner_key: Any = None) -> LinkSpec:
+    """Check a link declaration, build its backend's spec and register it on the owner.
 
     Refused with :class:`~vdm.errors.ConfigurationError`: an owner or link
     class that is not versioned, a link that is not stateful, a link
@@ -115,26 +201,84 @@ def declare_links(spec_cls: type[S], owner_cls: type, link_cls: type, attr_name:
     owner = versioning_record(owner_cls)
     link = versioning_record(link_cls)
     check_link_classes(owner_cls, owner, link_cls, link)
+    backend = link_backend_of(owner)
     for attr in (other_attr, key_attr, position_attr):
         if attr is not None and attr not in link.tables_record.columns \
                 and not hasattr(link_cls, attr):
             raise ConfigurationError(f"{link_cls.__name__} has no attribute {attr!r}",
                                      cls=link_cls, field=attr)
     check_link_names_free(owner_cls, owner.links, attr_name)
-    spec = spec_cls(owner=owner, link=link, attr_name=attr_name,
-                    base_list_name=base_list_name, other_attr=other_attr,
-                    key_attr=key_attr, position_attr=position_attr, owner_key=owner_key)
+    spec = backend.spec_cls(owner=owner, link=link, attr_name=attr_name,
+                            base_list_name=base_list_name, other_attr=other_attr,
+                            key_attr=key_attr, position_attr=position_attr,
+                            owner_key=owner_key, backend=backend)
     owner.links[attr_name] = spec
     return spec
+
+
+def add_stateful_versioned_m2m(
+    owner_cls: type,
+    link_cls: type,
+    attr_name: str,
+    other_attr_name: str,
+    base_list_name: str,
+    position_attr: str | None = None,
+    owner_key: str | Sequence[str] | None = None,
+) -> None:
+    """Give ``owner_cls`` a versioned many-to-many through ``link_cls``.
+
+    ``link_cls`` is revisioned and stateful (the ``Revisioned`` and
+    ``Stateful`` mixins), has a foreign key to the owner and a many-to-one
+    ``other_attr_name`` to the target (with SQLObject, a ``ForeignKey``).
+    The owner gets ``base_list_name`` (every link, active and deleted;
+    created unless the class already has that attribute), ``attr_name`` (a
+    :class:`~vdm.collections.StatefulList` of active targets; assigning a
+    list replaces it, writing only what differs), ``<attr_name>_active``
+    and ``<attr_name>_deleted`` (link objects).  With ``position_attr`` (an
+    integer column of the link) the links' order is stored, so
+    :meth:`list.insert` and reordering survive a reload; without it the
+    order is the links' creation order.  Versions of the owner list what
+    was active as of their revision.
+
+    ``owner_key`` names the link's column (or columns) holding the owner's
+    key; it is needed only when the link has more than one foreign key to
+    the owner's table (a paper referencing papers), which is refused
+    without it.
+    """
+    spec = declare_links(owner_cls, link_cls, attr_name, base_list_name,
+                         other_attr_name, None, position_attr, owner_key)
+    _install_links(spec)
+
+
+def add_stateful_versioned_dict(
+    owner_cls: type,
+    link_cls: type,
+    attr_name: str,
+    key_attr: str,
+    value_attr: str,
+    base_list_name: str,
+    owner_key: str | Sequence[str] | None = None,
+) -> None:
+    """Give ``owner_cls`` a versioned key/value map stored in ``link_cls`` rows.
+
+    Each key is one revisioned, stateful row of ``link_cls`` (columns
+    ``key_attr`` and ``value_attr``, a foreign key to the owner); setting a
+    key writes a version, deleting one marks its row deleted, assigning a
+    dict writes only what differs, and ``owner.<attr_name>.history(key)``
+    lists the key's versions.  ``owner_key`` is as for
+    :func:`add_stateful_versioned_m2m`.
+    """
+    spec = declare_links(owner_cls, link_cls, attr_name, base_list_name,
+                         value_attr, key_attr, owner_key=owner_key)
+    _install_links(spec)
 
 
 class VersionedLinks(AttributeLinks, KeyedLinkAdapter):
     """The link rows of one owner under the list and map views.
 
     Creating, deleting (``state``) and reordering links is the same on
-    both backends; a backend's subclass says how a row is made
-    (``spec.new_link``) and which rows are new in the revision under way
-    (:meth:`is_new`, :meth:`discard`).
+    both backends; the spec's :class:`LinkBackend` says how a row is made
+    and which rows are new in the revision under way.
     """
 
     def __init__(self, spec: Any, owner: Any) -> None:
@@ -144,12 +288,20 @@ class VersionedLinks(AttributeLinks, KeyedLinkAdapter):
 
     def create(self, item: Any) -> Any:
         """A new, active link from the owner to ``item``."""
-        return self.spec.new_link(self.owner, {self.spec.other_attr: item})
+        return self.spec.backend.make_link(self.spec, self.owner, {self.spec.other_attr: item})
 
     def create_keyed(self, key: Any, value: Any) -> Any:
         """A new, active link holding ``key`` and ``value``."""
-        return self.spec.new_link(
-            self.owner, {self.spec.key_attr: key, self.spec.other_attr: value})
+        return self.spec.backend.make_link(
+            self.spec, self.owner, {self.spec.key_attr: key, self.spec.other_attr: value})
+
+    def is_new(self, link: Any) -> bool:
+        """True when ``link`` was made in the revision under way."""
+        return bool(self.spec.backend.link_is_new(self.spec, link))
+
+    def discard(self, link: Any) -> None:
+        """Forget a link made in the revision under way: it leaves no trace."""
+        self.spec.backend.forget_link(link)
 
     def key_of(self, link: Any) -> Any:
         """The key of a keyed link."""
@@ -161,10 +313,7 @@ class VersionedLinks(AttributeLinks, KeyedLinkAdapter):
 
 
 class VersionedDict(StatefulDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history.
-
-    Each backend's subclass reads the history with its ORM.
-    """
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
 
     def __init__(self, links: list[Any], adapter: VersionedLinks) -> None:
         super().__init__(links, adapter)
@@ -177,23 +326,27 @@ class VersionedDict(StatefulDict):
         Each has ``revision`` (who set it, when), the value attribute and
         ``state`` (``deleted`` when the key was removed).
         """
-        raise NotImplementedError
+        versions: list[Any] = self._spec.backend.read_key_history(self._spec, self._owner, key)
+        return versions
 
 
-def install_links(spec: Any, links_of: Any, adapter_cls: type[VersionedLinks],
-                  dict_cls: type[VersionedDict]) -> None:
-    """Give the owner class of ``spec`` its list views (or its map, a ``dict_cls``).
-
-    ``links_of(owner)`` reads every link row of an owner (active and
-    deleted, in list order).
-    """
+def _install_links(spec: LinkSpec) -> None:
+    """Give the owner class of ``spec`` its list views (or its map)."""
     owner_cls, link_cls = spec.owner.cls, spec.link.cls
+    backend: LinkBackend = spec.backend
+
+    def links_of(owner: Any) -> list[Any]:
+        return backend.read_links(spec, owner)
+
+    def adapter(owner: Any) -> VersionedLinks:
+        return backend.adapter_cls(spec, owner)
+
     if spec.key_attr is None:
         install_list_views(owner_cls, spec.attr_name, spec.other_attr, link_cls,
-                           links_of, lambda owner: adapter_cls(spec, owner))
+                           links_of, adapter)
     else:
-        install_dict_view(owner_cls, spec.attr_name, link_cls, links_of,
-                          lambda owner: adapter_cls(spec, owner), dict_cls)
+        install_dict_view(owner_cls, spec.attr_name, link_cls, links_of, adapter,
+                          backend.dict_cls)
 
 
 def link_view_as_of(spec: LinkSpec, name: str, what: str,

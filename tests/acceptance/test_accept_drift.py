@@ -76,6 +76,37 @@ def test_a_map_attribute_the_link_class_lacks_is_refused_alike(links: Harness) -
     assert not hasattr(package, "notes")
 
 
+def test_an_owner_key_that_names_no_foreign_key_to_the_owner_is_refused_alike(
+        links: Harness) -> None:
+    package, link = links.classes["Package"], links.classes["PackageTag"]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError) as caught:
+        backend_module(links).add_stateful_versioned_m2m(
+            package, link, "labels", "tag", "package_labels", owner_key="tag_id")
+    error = caught.value
+    assert str(error) == (
+        "PackageTag: owner_key='tag_id' is not a foreign key to Package's table "
+        "'package'; name the link column(s) holding the owner's key (one of 'package_id')")
+    assert error.cls is link
+    assert not hasattr(package, "labels") and not hasattr(package, "package_labels")
+
+
+def test_an_owner_key_naming_the_owners_foreign_key_is_honoured_alike(links: Harness) -> None:
+    package_cls, link = links.classes["Package"], links.classes["PackageTag"]  # type: ignore[attr-defined]
+    backend_module(links).add_stateful_versioned_m2m(
+        package_cls, link, "labels", "tag", "package_tags", owner_key="package_id")
+    try:
+        links.begin("r1")
+        package = links.create("Package", name="pkg")
+        package.tags = [links.create("Tag", name="a"), links.create("Tag", name="b")]
+        links.commit()
+        assert [tag.name for tag in package.labels] == ["a", "b"]
+        assert [tag.name for tag in package.get_as_of(1).labels] == ["a", "b"]
+    finally:
+        del package_cls.__versioning__.links["labels"]
+        for name in ("labels", "labels_active", "labels_deleted"):
+            delattr(package_cls, name)
+
+
 @pytest.mark.parametrize("method", ["new_revision", "restore", "undo", "purge", "purge_revision", "revision"])
 def test_the_repositories_take_the_same_arguments(story: Harness, method: str) -> None:
     import vdm.sqlalchemy

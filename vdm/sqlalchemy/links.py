@@ -37,20 +37,25 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 
 from vdm.errors import ConfigurationError
+from vdm.linking import (
+    LinkBackend,
+    add_stateful_versioned_dict,
+    add_stateful_versioned_m2m,
+    choose_owner_foreign_key,
+    link_view_as_of,
+    register_link_backend,
+)
 from vdm.linking import LinkSpec as CoreLinkSpec
 from vdm.linking import VersionedDict as CoreVersionedDict
-from vdm.linking import (
-    VersionedLinks,
-    declare_links,
-    install_links,
-    link_view_as_of,
-)
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.asofreads import scalars_as_of
 from vdm.sqlalchemy.registry import Versioning, key_equals, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
+
+__all__ = ["LinkSpec", "VersionedDict", "add_stateful_versioned_dict",
+           "add_stateful_versioned_m2m", "links_as_of", "related_revisions"]
 
 
 @dataclass(eq=False)
@@ -112,48 +117,48 @@ class LinkSpec(CoreLinkSpec):
         return [vt.c[link_col] == owner_values[owner_col]
                 for owner_col, link_col in self.owner_pairs]
 
-    def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
-        """A new, active link row; appending it to the owner's list links it."""
-        return self.link.cls(**values, **{STATE: State.ACTIVE})
+
+def _map_key_versions(spec: LinkSpec, owner: Any, key: Any) -> list[Any]:
+    """The versions of map key ``key``'s link of ``owner``, oldest first.
+
+    The core's :meth:`~vdm.linking.LinkSpec.key_history_sql` as column
+    expressions, so that the dialect quotes a column named ``key``.
+    """
+    assert spec.key_attr is not None
+    session = object_session(owner)
+    assert session is not None
+    vt = spec.link.version_table
+    query = select(spec.link.version_class).where(
+        vt.c[spec.link.fields[spec.key_attr]] == key,
+        *spec.owner_conditions(spec.owner.key_of(owner)),
+    ).order_by(vt.c[REVISION_ID])
+    with session.no_autoflush:
+        return list(session.scalars(query))
 
 
 class VersionedDict(CoreVersionedDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
-
-    def history(self, key: Any) -> list[Any]:
-        """Every version of the link of ``key``, oldest first.
-
-        Each has ``revision`` (who set it, when), the value attribute and
-        ``state`` (``deleted`` when the key was removed).
-        """
-        spec = self._spec
-        assert spec.key_attr is not None
-        session = object_session(self._owner)
-        assert session is not None
-        vt = spec.link.version_table
-        query = select(spec.link.version_class).where(
-            vt.c[spec.link.fields[spec.key_attr]] == key,
-            *spec.owner_conditions(spec.owner.key_of(self._owner)),
-        ).order_by(vt.c[REVISION_ID])
-        with session.no_autoflush:
-            return list(session.scalars(query))
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history:
+    ``history(key)`` lists the versions of a key's link, oldest first."""
 
 
-class _ORMLinks(VersionedLinks):
-    """Link objects of one owner, in an SQLAlchemy session."""
+def _new_link_object(spec: LinkSpec, owner: Any, values: dict[str, Any]) -> Any:
+    """A new, active link object; appending it to the owner's list links it."""
+    return spec.link.cls(**values, **{STATE: State.ACTIVE})
 
-    def is_new(self, link: Any) -> bool:
-        state = inspect(link)
-        return bool(state.transient or state.pending)
 
-    def discard(self, link: Any) -> None:
-        session = object_session(link)
-        if session is not None and link in session:
-            session.expunge(link)
+def _never_flushed(spec: LinkSpec, link: Any) -> bool:
+    state = inspect(link)
+    return bool(state.transient or state.pending)
+
+
+def _expunge(link: Any) -> None:
+    session = object_session(link)
+    if session is not None and link in session:
+        session.expunge(link)
 
 
 def _links_with_targets(spec: LinkSpec, owner: Any) -> list[Any]:
-    """Every link of ``owner`` (its ``base_list_name``), targets loaded with them.
+    """Every link of ``owner`` (its ``base_list_name``), a list's targets loaded with them.
 
     Left to the relationship, the links would come in one statement and
     each link's target in one more; unloaded, the list is read here in one
@@ -163,7 +168,8 @@ def _links_with_targets(spec: LinkSpec, owner: Any) -> list[Any]:
     state = inspect(owner)
     session = state.session
     base = spec.base_list_name
-    if session is not None and state.key is not None and base in state.unloaded:
+    if (spec.key_attr is None and session is not None and state.key is not None
+            and base in state.unloaded):
         attr = getattr(type(owner), base)
         link_cls = spec.link.cls
         query: Any = (select(link_cls).where(with_parent(owner, attr))
@@ -180,83 +186,24 @@ def _owner_pairs(owner: Versioning, link: Versioning,
     fks = sorted((fk for fk in link.table.foreign_key_constraints
                   if fk.referred_table is owner.table),
                  key=lambda fk: [el.parent.name for el in fk.elements])
-    choices = ", ".join(repr(",".join(el.parent.name for el in fk.elements)) for fk in fks)
-    if owner_key is not None:
-        names = [owner_key] if isinstance(owner_key, str) else list(owner_key)
-        wanted = {link.fields.get(name, name) for name in names}
-        for fk in fks:
-            if wanted in ({el.parent.name for el in fk.elements},
-                          {el.parent.key for el in fk.elements}):
-                return [(el.column.key, el.parent.key) for el in fk.elements]
-        raise ConfigurationError(
-            f"{link.name}: owner_key={owner_key!r} is not a foreign key to "
-            f"{owner.name}'s table {owner.table.name!r}; name the link column(s) "
-            f"holding the owner's key (one of {choices or 'none'})",
-            cls=link.cls,
-        )
-    if len(fks) == 1:
-        return [(el.column.key, el.parent.key) for el in fks[0].elements]
-    if not fks:
+    pairs = choose_owner_foreign_key(owner, link, owner_key, [
+        ([el.parent.name for el in fk.elements],
+         [{el.parent.name for el in fk.elements}, {el.parent.key for el in fk.elements}],
+         [(el.column.key, el.parent.key) for el in fk.elements])
+        for fk in fks])
+    if pairs is None:
         raise ConfigurationError(
             f"{link.name} has no foreign key to {owner.name}'s table "
             f"{owner.table.name!r}; a link class needs one",
             cls=link.cls,
         )
-    raise ConfigurationError(
-        f"{link.name} has {len(fks)} foreign keys to {owner.name}'s table "
-        f"{owner.table.name!r} ({choices}); say which one holds the owner with "
-        f"owner_key=..., e.g. owner_key={fks[0].elements[0].parent.name!r}",
-        cls=link.cls,
-    )
+    return pairs
 
 
-def add_stateful_versioned_m2m(
-    owner_cls: type,
-    link_cls: type,
-    attr_name: str,
-    other_attr_name: str,
-    base_list_name: str,
-    position_attr: str | None = None,
-    owner_key: str | Sequence[str] | None = None,
-) -> None:
-    """Give ``owner_cls`` a versioned many-to-many through ``link_cls``.
-
-    ``link_cls`` is revisioned and stateful, has a foreign key to the owner
-    and a many-to-one ``other_attr_name`` to the target.  The owner gets
-    ``base_list_name`` (every link; created if missing), ``attr_name`` (a
-    :class:`~vdm.collections.StatefulList` of active targets; assigning a
-    list replaces it), ``<attr_name>_active`` and ``<attr_name>_deleted``
-    (link objects).  With ``position_attr`` the links' order is stored in
-    that column, so :meth:`list.insert` and reordering survive a reload;
-    without it the order is the links' creation order.
-
-    ``owner_key`` names the link's column (or columns) holding the owner's
-    key; it is needed only when the link has more than one foreign key to
-    the owner's table (a paper referencing papers).
-    """
-    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
-                         other_attr_name, None, position_attr, owner_key)
-    install_links(spec, lambda owner: _links_with_targets(spec, owner), _ORMLinks, VersionedDict)
-
-
-def add_stateful_versioned_dict(
-    owner_cls: type,
-    link_cls: type,
-    attr_name: str,
-    key_attr: str,
-    value_attr: str,
-    base_list_name: str,
-    owner_key: str | Sequence[str] | None = None,
-) -> None:
-    """Give ``owner_cls`` a versioned key/value map stored in ``link_cls`` rows.
-
-    Each key is one stateful, revisioned link row (``key_attr``,
-    ``value_attr``); setting a key writes a version, deleting one marks its
-    row deleted, and ``owner.<attr_name>.history(key)`` lists its versions.
-    """
-    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
-                         value_attr, key_attr, owner_key=owner_key)
-    install_links(spec, lambda owner: getattr(owner, base_list_name), _ORMLinks, VersionedDict)
+register_link_backend(Versioning, LinkBackend(
+    spec_cls=LinkSpec, read_links=_links_with_targets, make_link=_new_link_object,
+    link_is_new=_never_flushed, forget_link=_expunge,
+    dict_cls=VersionedDict, read_key_history=_map_key_versions))
 
 
 def links_as_of(version: Any, spec: LinkSpec, name: str, revision_id: int) -> Any:

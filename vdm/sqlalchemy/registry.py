@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import BOOKKEEPING_COLUMNS, REVISION_ID, STATE
-from vdm.tables import TableRecord, versioning_record
+from vdm.records import ClassRecord
+from vdm.tables import versioning_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -34,20 +35,19 @@ Key = tuple[Any, ...]
 
 
 @dataclass(eq=False)
-class Versioning:
-    """What vdm knows about one versioned class (``Class.__versioning__``)."""
+class Versioning(ClassRecord):
+    """What vdm knows about one versioned class (``Class.__versioning__``).
 
-    cls: type
+    What a record means is :class:`vdm.records.ClassRecord`'s; this one
+    holds what SQLAlchemy's mapping gives: the mapper and the tables.
+    :attr:`key_names` are the key columns' keys, :attr:`fields` cover the
+    tables of the class's whole inheritance chain.
+    """
+
     mapper: Mapper[Any]
     table: Table
     version_table: Table
     version_class: type[Version] = field(init=False)
-    #: Live primary key column keys, in key order (the version table's
-    #: columns have the same keys as the live table's).
-    key_names: list[str] = field(init=False)
-    #: Attribute key -> column key, for the class's own columns (``state``
-    #: among them only when the class is Stateful).
-    fields: dict[str, str] = field(init=False)
     #: Attribute keys of ``revision_id`` and ``state`` (``column_prefix`` or
     #: an explicit attribute name may differ from the column).
     revision_id_key: str = field(init=False)
@@ -60,13 +60,13 @@ class Versioning:
     parent: Versioning | None = None
     #: Every live table of the class, its base classes' first.
     tables: list[Table] = field(init=False)
-    #: The class's own table as the core's SQL sees it.
-    tables_record: TableRecord = field(init=False)
     #: For a subclass in joined inheritance: where its table's versions are
     #: copied from (see :func:`vdm.sqlalchemy.writer.live_source`).
     copy_source: Any = None
 
     def __post_init__(self) -> None:
+        # Column keys, in key order: the version table's columns have the
+        # same keys as the live table's.
         self.key_names = [c.key for c in self.table.primary_key.columns]
         self.tables = [t for t in self.mapper.tables if isinstance(t, Table)]
         self.fields = {}
@@ -85,13 +85,9 @@ class Versioning:
         self.stateful = STATE in self.root.table.c
         own = {key: col for key, col in self.mapper.columns.items()
                if getattr(col, "table", None) is self.table and col.key != REVISION_ID}
-        self.tables_record = TableRecord(
-            name=self.cls.__name__, table=self.table.name,
-            version_table=self.version_table.name,
-            key_columns=tuple(c.name for c in self.table.primary_key.columns),
-            columns={key: col.name for key, col in own.items()},
-            stateful=STATE in self.table.c,
-        )
+        self.record_tables(self.table.name, self.version_table.name,
+                           [c.name for c in self.table.primary_key.columns],
+                           {key: col.name for key, col in own.items()}, STATE in self.table.c)
 
     @property
     def root(self) -> Versioning:
@@ -163,11 +159,6 @@ class Versioning:
             ]
         return keys
 
-    @property
-    def name(self) -> str:
-        """The class name, as messages use it."""
-        return self.cls.__name__
-
     def key_of(self, obj: Any) -> Key:
         """The primary key of live object ``obj`` as a tuple."""
         return tuple(self.mapper.primary_key_from_instance(obj))
@@ -179,11 +170,6 @@ class Versioning:
     def version_key_clause(self, keys: list[Key]) -> ColumnElement[bool]:
         """``key IN keys`` on the version table."""
         return key_in([self.version_table.c[n] for n in self.key_names], keys)
-
-    def describe(self, key: Key) -> str:
-        """``Book(id=1)``: how messages name one object."""
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key, strict=True))
-        return f"{self.name}({pairs})"
 
 
 def key_in(columns: list[Any], keys: list[Key]) -> ColumnElement[bool]:

@@ -41,15 +41,18 @@ from sqlobject.classregistry import findClass
 from sqlobject.sqlbuilder import IN
 
 from vdm.errors import ConfigurationError
-from vdm.linking import LinkSpec as CoreLinkSpec
-from vdm.linking import VersionedDict as CoreVersionedDict
 from vdm.linking import (
+    LinkBackend,
     VersionedLinks,
-    declare_links,
-    install_links,
+    add_stateful_versioned_dict,
+    add_stateful_versioned_m2m,
+    choose_owner_foreign_key,
     link_view_as_of,
+    register_link_backend,
     related_revision_ids_sql,
 )
+from vdm.linking import LinkSpec as CoreLinkSpec
+from vdm.linking import VersionedDict as CoreVersionedDict
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioning_of
@@ -58,6 +61,9 @@ from vdm.sqlobject.session import session_of
 from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.versions import Version, current_as_of, select_versions
 from vdm.states import State
+
+__all__ = ["LinkSpec", "VersionedDict", "add_stateful_versioned_dict",
+           "add_stateful_versioned_m2m", "related_revisions"]
 
 #: Targets of a link list read by one statement (the ``IN`` list's length).
 TARGETS_PER_QUERY = 500
@@ -89,7 +95,7 @@ class LinkSpec(CoreLinkSpec):
             if attr is not None and attr not in link.attributes:
                 raise ConfigurationError(f"{link.name} has no column {attr!r}",
                                          cls=link.cls, field=attr)
-        self.owner_fk = _owner_fk(owner, link)
+        self.owner_fk = _owner_fk(owner, link, self.owner_key)
         self.owner_columns = [(owner.id_name, self.owner_fk.column)]
         if not hasattr(owner.cls, self.base_list_name):
             setattr(owner.cls, self.base_list_name, property(
@@ -113,13 +119,6 @@ class LinkSpec(CoreLinkSpec):
         if self.position_attr:
             order.insert(0, f"{prefix}{self.column(self.position_attr)}")
         return ", ".join(order)
-
-    def new_link(self, owner: Any, values: dict[str, Any]) -> Any:
-        """A new link row of ``owner``, written at once on the owner's connection."""
-        if self.key_attr is None:
-            values = {self.target_fk.attr: values[self.other_attr].id}
-        return self.link.cls(**{self.owner_fk.attr: owner.id, **values,
-                                "connection": owner._connection})
 
     # -- live links -------------------------------------------------------
 
@@ -212,31 +211,38 @@ class LinkSpec(CoreLinkSpec):
                 for row in rows]
 
 
+def _key_versions(spec: LinkSpec, owner: Any, key: Any) -> list[Version]:
+    """The versions of map key ``key``'s link of ``owner``, oldest first
+    (``values`` holds the key and the value)."""
+    conn = owner._connection
+    where = ConnectionSql(conn).bind(*spec.key_history_sql((owner.id,), key))
+    return select_versions(conn, spec.link, where, f" ORDER BY {REVISION_ID}")
+
+
 class VersionedDict(CoreVersionedDict):
-    """A :class:`~vdm.collections.StatefulDict` that also knows its history."""
+    """A :class:`~vdm.collections.StatefulDict` that also knows its history:
+    ``history(key)`` lists the versions of a key's link, oldest first."""
 
-    def history(self, key: Any) -> list[Version]:
-        """Every version of the link of ``key``, oldest first.
 
-        Each has ``revision`` (who set it, when), the value attribute and
-        ``state`` (``deleted`` when the key was removed); ``values`` holds
-        the key and the value.
-        """
-        conn = self._owner._connection
-        where = ConnectionSql(conn).bind(*self._spec.key_history_sql((self._owner.id,), key))
-        return select_versions(conn, self._spec.link, where, f" ORDER BY {REVISION_ID}")
+def _insert_link_row(spec: LinkSpec, owner: Any, values: dict[str, Any]) -> Any:
+    """A new link row of ``owner``, written at once on the owner's connection."""
+    if spec.key_attr is None:
+        values = {spec.target_fk.attr: values[spec.other_attr].id}
+    return spec.link.cls(**{spec.owner_fk.attr: owner.id, **values,
+                            "connection": owner._connection})
+
+
+def _created_in_session(spec: LinkSpec, link: Any) -> bool:
+    session = session_of(link._connection)
+    return session is not None and session.created_here(spec.link, link.id)
+
+
+def _destroy_row(link: Any) -> None:
+    link.destroySelf()
 
 
 class _SOLinks(VersionedLinks):
-    """How the list and map views tell and forget SQLObject link rows."""
-
-    def is_new(self, link: Any) -> bool:
-        # Created in the revision under way: removing it leaves no trace.
-        session = session_of(link._connection)
-        return session is not None and session.created_here(self.spec.link, link.id)
-
-    def discard(self, link: Any) -> None:
-        link.destroySelf()
+    """How the list and map views tell SQLObject rows apart."""
 
     def same(self, a: Any, b: Any) -> bool:
         # One row may be read through two connections (two instances).
@@ -247,62 +253,24 @@ class _SOLinks(VersionedLinks):
         return bool(a == b)
 
 
-def _owner_fk(owner: Versioning, link: Versioning) -> ForeignKeyInfo:
-    for fk in link.foreign_keys.values():
-        if fk.target == owner.name:
-            return fk
-    raise ConfigurationError(
-        f"{link.name} has no ForeignKey to {owner.name}; a link class needs "
-        f"one (e.g. {owner.name.lower()} = ForeignKey({owner.name!r}, notNone=True))",
-        cls=link.cls,
-    )
+def _owner_fk(owner: Versioning, link: Versioning, owner_key: Any) -> ForeignKeyInfo:
+    fks = sorted((fk for fk in link.foreign_keys.values() if fk.target == owner.name),
+                 key=lambda fk: fk.column)
+    found = choose_owner_foreign_key(owner, link, owner_key, [
+        ([fk.column], [{fk.column}, {fk.attr}, {fk.name}], fk) for fk in fks])
+    if found is None:
+        raise ConfigurationError(
+            f"{link.name} has no ForeignKey to {owner.name}; a link class needs "
+            f"one (e.g. {owner.name.lower()} = ForeignKey({owner.name!r}, notNone=True))",
+            cls=link.cls,
+        )
+    return found
 
 
-def add_stateful_versioned_m2m(
-    owner_cls: type,
-    link_cls: type,
-    attr_name: str,
-    other_attr_name: str,
-    base_list_name: str,
-    position_attr: str | None = None,
-) -> None:
-    """Give ``owner_cls`` a versioned many-to-many through ``link_cls``.
-
-    ``link_cls`` is ``Revisioned`` and ``Stateful``, with a ``ForeignKey``
-    to the owner and the ``ForeignKey`` ``other_attr_name`` to the target.
-    The owner gets ``base_list_name`` (every link, unless the class already
-    has that attribute), ``attr_name`` (a :class:`~vdm.collections.StatefulList`
-    of active targets; assigning a list replaces it, writing only what
-    differs), ``<attr_name>_active`` and ``<attr_name>_deleted`` (link
-    objects).  With ``position_attr`` (an integer column of the link) the
-    order is stored, so :meth:`list.insert` and reordering survive a
-    reload; without it the order is the links' creation order.  Versions of
-    the owner list what was active as of their revision.
-    """
-    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
-                         other_attr_name, None, position_attr)
-    install_links(spec, spec.links_of, _SOLinks, VersionedDict)
-
-
-def add_stateful_versioned_dict(
-    owner_cls: type,
-    link_cls: type,
-    attr_name: str,
-    key_attr: str,
-    value_attr: str,
-    base_list_name: str,
-) -> None:
-    """Give ``owner_cls`` a versioned key/value map stored in ``link_cls`` rows.
-
-    Each key is one ``Revisioned``, ``Stateful`` row of ``link_cls``
-    (columns ``key_attr`` and ``value_attr``, a ``ForeignKey`` to the
-    owner); setting a key writes a version, deleting one marks its row
-    deleted, assigning a dict writes only what differs, and
-    ``owner.<attr_name>.history(key)`` lists the key's versions.
-    """
-    spec = declare_links(LinkSpec, owner_cls, link_cls, attr_name, base_list_name,
-                         value_attr, key_attr)
-    install_links(spec, spec.links_of, _SOLinks, VersionedDict)
+register_link_backend(Versioning, LinkBackend(
+    spec_cls=LinkSpec, adapter_cls=_SOLinks, read_links=LinkSpec.links_of,
+    make_link=_insert_link_row, link_is_new=_created_in_session, forget_link=_destroy_row,
+    dict_cls=VersionedDict, read_key_history=_key_versions))
 
 
 def related_revisions(obj: Any) -> list[Revision]:

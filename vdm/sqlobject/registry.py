@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
-from vdm.tables import TableRecord, versioning_record
+from vdm.records import ClassRecord
+from vdm.tables import versioning_record
 
 if TYPE_CHECKING:
     from vdm.sqlobject.versions import Version
@@ -32,10 +33,13 @@ class ForeignKeyInfo:
 
 
 @dataclass(eq=False)
-class Versioning:
-    """What vdm knows about one versioned class (``Class.__versioning__``)."""
+class Versioning(ClassRecord):
+    """What vdm knows about one versioned class (``Class.__versioning__``).
 
-    cls: type[Any]
+    What a record means is :class:`vdm.records.ClassRecord`'s; this one
+    holds what SQLObject's declaration gives: names of columns and tables.
+    """
+
     table: str
     id_name: str
     version_table: str
@@ -47,33 +51,19 @@ class Versioning:
     #: (:class:`vdm.sqlobject.links.LinkSpec`).
     links: dict[str, Any] = field(default_factory=dict)
     version_class: type[Version] = field(init=False)
-    #: The class's tables as the core's SQL sees them.
-    tables_record: TableRecord = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tables_record = TableRecord(
-            name=self.cls.__name__, table=self.table, version_table=self.version_table,
-            key_columns=(self.id_name,),
-            columns={"id": self.id_name, **{a: c for a, c in self.columns if c != REVISION_ID}},
-            stateful=self.stateful,
-        )
-
-    @property
-    def name(self) -> str:
-        """The class name, as messages use it."""
-        return self.cls.__name__
+        self.key_names = [self.id_name]
+        # The id is a field: diffs and restores name it "id", whatever its column.
+        self.fields = {"id": self.id_name,
+                       **{a: c for a, c in self.columns if c != REVISION_ID}}
+        self.record_tables(self.table, self.version_table, (self.id_name,), self.fields,
+                           self.stateful)
 
     @property
     def live_columns(self) -> list[str]:
         """Column names of the live table, the id first."""
         return [self.id_name] + [c for _, c in self.columns]
-
-    @property
-    def fields(self) -> dict[str, str]:
-        """Attribute -> column for diffs: own columns (``state`` if Stateful), no bookkeeping."""
-        out = {"id": self.id_name}
-        out.update({a: c for a, c in self.columns if c != REVISION_ID})
-        return out
 
     @property
     def version_columns(self) -> list[str]:
@@ -89,10 +79,6 @@ class Versioning:
         for name in (EXPIRED_ID, OPERATION_TYPE, STATE):
             out.setdefault(name, name)
         return out
-
-    def describe(self, key: Any) -> str:
-        """``Book(id=1)``: how messages name one object."""
-        return f"{self.name}({self.id_name}={key!r})"
 
     def join(self, name: str) -> Any:
         """The SQLObject ``MultipleJoin`` called ``name``, or None."""
