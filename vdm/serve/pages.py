@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from vdm.changes import RevisionRecord
 from vdm.cli.commands import _revision_id, _when
 from vdm.cli.opening import CommandError
 from vdm.serve.links import (
@@ -28,7 +29,7 @@ from vdm.serve.links import (
     revision_url,
 )
 from vdm.serve.source import PageError
-from vdm.sqlalchemy.reflection import ReflectedModel, RevisionRecord
+from vdm.sqlalchemy.reflection import ReflectedModel
 from vdm.sqlalchemy.tablehistory import row_changes
 
 #: Revisions on one page of the log unless ``limit`` says otherwise.
@@ -126,17 +127,16 @@ def revision_page(model: ReflectedModel, revision_text: str) -> Page:
     record = model.revision(revision_id)
     changes: list[dict[str, Any]] = []
     for change in row_changes(model, revision_id):
-        history = change.history
         created = change.kind == "created"
         changes.append({
             "table": change.table,
-            "key": history.key_dict(change.key),
+            "key": change.key_dict(),
             "key_text": key_text(change.key),
             "kind": change.kind,
             "url": object_url(change.table, change.key),
             "fields": [{"name": name, "old": None if created else old, "new": new}
                        for name, (old, new) in change.fields.items()
-                       if not (created and (name in history.key_names or new is None))],
+                       if not (created and (name in change.key_names or new is None))],
         })
     kinds: dict[str, int] = {}
     for entry in changes:
