@@ -21,6 +21,7 @@ gives them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +40,13 @@ from vdm.changes import (
 from vdm.errors import RevisionNotFoundError, UnknownRowError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
-from vdm.sql import Sql
+from vdm.repository import naive_utc
+from vdm.sql import Sql, scalar
 from vdm.tables import TableRecord
 from vdm.versionreading import current_as_of
+
+#: A LIMIT that keeps every row: the three databases want one before an OFFSET.
+_NO_LIMIT = 2**62
 
 #: Column name -> how to turn what the driver returns into the column's value.
 Decoders = Mapping[str, Callable[[Any], Any]]
@@ -255,7 +260,58 @@ class RevisionTable:
 
     columns: tuple[str, ...]
     decode: Decoders = field(default_factory=dict)
+    #: Encoders of values bound as parameters, by column name (``timestamp``).
+    encode: Decoders = field(default_factory=dict)
     quote: Callable[[str], str] = _same
+
+    def _filters(self, author: str | None, since: dt.datetime | None,
+                 until: dt.datetime | None) -> tuple[list[str], dict[str, Any]]:
+        terms: list[str] = []
+        params: dict[str, Any] = {}
+        for name, column, test, value in (
+                ("vdm_author", "author", "=", author),
+                ("vdm_since", "timestamp", ">=", naive_utc(since) if since else None),
+                ("vdm_until", "timestamp", "<=", naive_utc(until) if until else None)):
+            if value is not None:
+                encode = self.encode.get(column)
+                terms.append(f"{self.quote(column)} {test} :{name}")
+                params[name] = encode(value) if encode is not None else value
+        return terms, params
+
+    def page(self, sql: Sql, limit: int | None = None, offset: int = 0,
+             author: str | None = None, since: dt.datetime | None = None,
+             until: dt.datetime | None = None, before: int | None = None,
+             wrote: VersionTable | None = None) -> list[RevisionRecord]:
+        """Revisions, newest first, filtered by author and time (UTC, inclusive).
+
+        ``before`` keeps the revisions with a smaller id (paging by key, an
+        index walk however deep the page); ``wrote`` those that wrote a
+        version of that table.
+        """
+        terms, params = self._filters(author, since, until)
+        if before is not None:
+            terms.append("id < :vdm_before")
+            params["vdm_before"] = before
+        if wrote is not None:
+            vt = wrote.quote(wrote.record.version_table)
+            terms.append(f"EXISTS (SELECT 1 FROM {vt} WHERE {vt}.{REVISION_ID} = "
+                         f"{self.quote(REVISION_TABLE)}.id)")
+        text = (f"SELECT {', '.join(self.quote(c) for c in self.columns)} "
+                f"FROM {self.quote(REVISION_TABLE)}")
+        if terms:
+            text += f" WHERE {' AND '.join(terms)}"
+        text += " ORDER BY id DESC"
+        if limit is not None or offset:
+            text += f" LIMIT {_NO_LIMIT if limit is None else int(limit)} OFFSET {int(offset)}"
+        return self.records(sql.rows(text, params))
+
+    def count(self, sql: Sql, author: str | None = None, since: dt.datetime | None = None,
+              until: dt.datetime | None = None) -> int:
+        """How many revisions the filters keep."""
+        terms, params = self._filters(author, since, until)
+        where = f" WHERE {' AND '.join(terms)}" if terms else ""
+        return int(scalar(sql, f"SELECT COUNT(*) FROM {self.quote(REVISION_TABLE)}{where}",
+                          params))
 
     def records(self, rows: Iterable[Sequence[Any]]) -> list[RevisionRecord]:
         """The :class:`RevisionRecord` of each row read with :attr:`columns`."""

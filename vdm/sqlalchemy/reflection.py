@@ -32,7 +32,7 @@ import decimal
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Column, Connection, Dialect, MetaData, Table, func, inspect, select
+from sqlalchemy import Column, Connection, Dialect, MetaData, Table, inspect
 
 from vdm.changes import Key, RevisionRecord, iso_utc
 from vdm.errors import (
@@ -225,6 +225,7 @@ class ReflectedModel:
         self.revision_reading = RevisionTable(
             tuple(c.name for c in self.revision_table.columns),
             decode=_decoders(self.revision_table.columns, dialect),
+            encode=_encoders(self.revision_table.columns, dialect),
             quote=dialect.identifier_preparer.quote,
         )
         #: Every versioned table, by name.
@@ -273,17 +274,9 @@ class ReflectedModel:
         which stays an index walk however deep the page); ``table`` those
         that wrote a version of that versioned table.
         """
-        rt = self.revision_table
-        query = select(rt).where(*self._filters(author, since, until))
-        if before is not None:
-            query = query.where(rt.c.id < before)
-        if table is not None:
-            rid = self.history(table).version_table.c[REVISION_ID]
-            query = query.where(select(rid).where(rid == rt.c.id).exists())
-        query = query.order_by(rt.c.id.desc()).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        return [RevisionRecord.from_row(row) for row in self.connection.execute(query).mappings()]
+        wrote = self.history(table).reading if table is not None else None
+        return self.revision_reading.page(self.sql, limit, offset, author, since, until,
+                                          before, wrote)
 
     def count_revisions(
         self,
@@ -292,21 +285,7 @@ class ReflectedModel:
         until: dt.datetime | None = None,
     ) -> int:
         """How many revisions the filters keep."""
-        query = select(func.count()).select_from(self.revision_table)
-        query = query.where(*self._filters(author, since, until))
-        return int(self.connection.execute(query).scalar_one())
-
-    def _filters(self, author: str | None, since: dt.datetime | None,
-                 until: dt.datetime | None) -> list[Any]:
-        c = self.revision_table.c
-        found: list[Any] = []
-        if author is not None:
-            found.append(c.author == author)
-        if since is not None:
-            found.append(c.timestamp >= naive_utc(since))
-        if until is not None:
-            found.append(c.timestamp <= naive_utc(until))
-        return found
+        return self.revision_reading.count(self.sql, author, since, until)
 
     def revision(self, revision_id: int) -> RevisionRecord:
         """The revision ``revision_id``; :class:`RevisionNotFoundError` if none."""
