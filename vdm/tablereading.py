@@ -95,13 +95,17 @@ class VersionTable:
     def _read(self) -> tuple[str, ...]:
         return (*self.fields, REVISION_ID, EXPIRED_ID, OPERATION_TYPE)
 
-    def select(self, where: str, order_by_key: bool = False) -> str:
-        """SQL: this table's versions that match ``where`` (names as :attr:`quote` writes them)."""
+    def select(self, where: str, order_by_key: bool = False, limit: int | None = None,
+               offset: int = 0) -> str:
+        """SQL: this table's versions that match ``where`` (names as :attr:`quote`
+        writes them), in key order if asked, at most ``limit`` past ``offset``."""
         q = self.quote
         columns = ", ".join(q(c) for c in self._read)
         order = ""
         if order_by_key:
             order = " ORDER BY " + ", ".join(q(c) for c in (*self.key_columns, REVISION_ID))
+        if limit is not None or offset:
+            order += f" LIMIT {_NO_LIMIT if limit is None else int(limit)} OFFSET {int(offset)}"
         return f"SELECT {columns} FROM {q(self.record.version_table)} WHERE {where}{order}"
 
     def key_where(self, key: Key, columns: Sequence[str] | None = None,
@@ -117,11 +121,12 @@ class VersionTable:
         return " AND ".join(terms), params
 
     def read(self, sql: Sql, where: str, params: Mapping[str, Any] | None = None,
-             order_by_key: bool = False) -> list[VersionRow]:
-        """The versions ``where`` selects, as :class:`VersionRow`s."""
+             order_by_key: bool = False, limit: int | None = None,
+             offset: int = 0) -> list[VersionRow]:
+        """The versions ``where`` selects (see :meth:`select`), as :class:`VersionRow`s."""
         names = self._read
         found = []
-        for raw in sql.rows(self.select(where, order_by_key), params):
+        for raw in sql.rows(self.select(where, order_by_key, limit, offset), params):
             row = {}
             for name, value in zip(names, raw, strict=True):
                 decode = self.decode.get(name)
@@ -217,6 +222,28 @@ def rows_as_of(sql: Sql, table: VersionTable, revision_id: int) -> dict[Key, dic
     """``{key: values}`` of every row of ``table`` live as of ``revision_id``, in key order."""
     found = {row.key: row.field_values for row in table.read(sql, current_as_of(revision_id))}
     return {k: v for k, v in sorted(found.items()) if v is not None}
+
+
+def live_rows_as_of(sql: Sql, table: VersionTable, revision_id: int,
+                    key: Key | None = None, columns: Sequence[str] | None = None,
+                    limit: int | None = None, offset: int = 0) -> list[VersionRow]:
+    """The versions of ``table`` live as of ``revision_id``, in key order: all
+    of them, or those whose ``columns`` (default: the key's) hold ``key``;
+    at most ``limit`` past ``offset``."""
+    where = current_as_of(revision_id)
+    params: dict[str, Any] = {}
+    if key is not None:
+        matching, params = table.key_where(key, columns)
+        where = f"{matching} AND {where}"
+    return table.read(sql, where, params, order_by_key=True, limit=limit, offset=offset)
+
+
+def versions_where(sql: Sql, table: VersionTable, columns: Sequence[str],
+                   key: Key) -> list[VersionRow]:
+    """Every version of ``table`` whose ``columns`` hold ``key`` (the rows that
+    refer to one row, say), in key order, each row's oldest first."""
+    where, params = table.key_where(key, columns)
+    return table.read(sql, where, params, order_by_key=True)
 
 
 def row_versions(sql: Sql, table: VersionTable, key: Key) -> list[VersionRow]:
@@ -406,10 +433,12 @@ __all__ = [
     "blame_row",
     "change_counts",
     "diff_tables",
+    "live_rows_as_of",
     "row_changes",
     "row_versions",
     "rows_as_of",
     "values_of",
     "versions_expired",
+    "versions_where",
     "versions_written",
 ]

@@ -130,7 +130,7 @@ class ReflectedHistory:
         self.reading = VersionTable(
             self.record, tuple(self.fields),
             decode=_decoders(version_table.columns, dialect),
-            encode=_encoders((version_table.c[n] for n in self.key_names), dialect),
+            encode=_encoders(version_table.columns, dialect),
             quote=dialect.identifier_preparer.quote,
         )
 
