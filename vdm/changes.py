@@ -17,6 +17,8 @@ read; it imports neither ORM::
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +62,25 @@ class ObjectChange:
         pairs = ", ".join(f"{n}={v!r}" for n, v in zip(names, self.key, strict=False))
         changed = ", ".join(self.fields) if self.kind == "updated" else ""
         return f"{self.class_name}({pairs}) {self.kind}" + (f": {changed}" if changed else "")
+
+    def key_dict(self) -> dict[str, Any]:
+        """``{"id": 1}``: the key with its column names (empty without ``key_names``)."""
+        return dict(zip(self.key_names, self.key, strict=False))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data: table, key (by column name), kind and ``{field: {old, new}}``."""
+        return {"table": self.table, "key": self.key_dict(), "kind": self.kind,
+                "fields": field_pairs(self.fields)}
+
+
+#: One row's change in one revision, as the command line reports it: an
+#: :class:`ObjectChange` whose ``class_name`` is the table's name.
+RowChange = ObjectChange
+
+
+def field_pairs(changes: FieldChanges) -> dict[str, dict[str, Any]]:
+    """``{field: {"old": old, "new": new}}``: changed fields as JSON-ready data."""
+    return {name: {"old": old, "new": new} for name, (old, new) in changes.items()}
 
 
 @dataclass
@@ -172,6 +193,56 @@ def diff_class(old: Mapping[Key, Mapping[str, Any]], new: Mapping[Key, Mapping[s
     return diff
 
 
+@dataclass
+class TableDiff:
+    """How one table differs between two revisions, with the rows' values.
+
+    ``added`` and ``removed`` map keys (in key order) to the row's values
+    (at the later, resp. the earlier revision); ``changed`` maps keys to
+    ``{field: (old, new)}``; ``key_names`` name the key's columns.
+    """
+
+    table: str
+    key_names: tuple[str, ...]
+    added: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    removed: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    changed: dict[Key, FieldChanges] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    def key_dict(self, key: Key) -> dict[str, Any]:
+        """``{"id": 1}``: a key with its column names."""
+        return dict(zip(self.key_names, key, strict=True))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        key = self.key_dict
+        return {
+            "added": [{"key": key(k), "values": v} for k, v in self.added.items()],
+            "removed": [{"key": key(k), "values": v} for k, v in self.removed.items()],
+            "changed": [{"key": key(k), "fields": field_pairs(c)}
+                        for k, c in self.changed.items()],
+        }
+
+
+def diff_table(table: str, key_names: Sequence[str],
+               old: Mapping[Key, dict[str, Any]], new: Mapping[Key, dict[str, Any]],
+               fields: Sequence[str]) -> TableDiff:
+    """The :class:`TableDiff` between two ``{key: values}`` snapshots of one table.
+
+    What differs is decided by :func:`diff_class`; rows come in key order.
+    """
+    differs = diff_class(old, new, fields)
+    added, removed = set(differs.added), set(differs.removed)
+    return TableDiff(
+        table, tuple(key_names),
+        added={k: new[k] for k in sorted(added)},
+        removed={k: old[k] for k in sorted(removed)},
+        changed=dict(sorted(differs.changed.items())),
+    )
+
+
 def diff_views(view_a: Any, view_b: Any, versionings: Iterable[Any]) -> ModelDiff:
     """The :class:`ModelDiff` between two as-of views of the model (both backends).
 
@@ -240,6 +311,95 @@ def blame_fields(versions: Sequence[Any], fields: Iterable[str],
     return result
 
 
+def iso_utc(when: dt.datetime | None) -> str | None:
+    """``2024-05-01T12:00:00+00:00`` for a naive UTC timestamp (None stays None)."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.isoformat()
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One row of the ``revision`` table, as plain data."""
+
+    id: int
+    timestamp: dt.datetime | None
+    author: str | None
+    message: str | None
+    state: str
+    extra: Any
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> RevisionRecord:
+        """The record of a ``revision`` row read by column name (``extra``
+        decoded from JSON text when it is some; no ``state`` reads as active)."""
+        extra = row.get("extra")
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra)
+            except ValueError:
+                pass  # not JSON after all: show the text as it is
+        state = row.get("state")
+        return cls(
+            id=int(row["id"]),
+            timestamp=row.get("timestamp"),
+            author=row.get("author"),
+            message=row.get("message"),
+            state=str(state) if state is not None else "active",
+            extra=extra,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The revision as JSON-ready data (timestamp in ISO 8601, UTC)."""
+        return {
+            "id": self.id,
+            "timestamp": iso_utc(self.timestamp),
+            "author": self.author,
+            "message": self.message,
+            "state": self.state,
+            "extra": self.extra,
+        }
+
+
+@dataclass(frozen=True)
+class FieldBlame:
+    """Who set one field's value, and when (``revision`` a :class:`RevisionRecord`)."""
+
+    name: str
+    value: Any
+    revision: RevisionRecord
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"field": self.name, "value": self.value, "revision": self.revision.as_dict()}
+
+
+@dataclass(frozen=True)
+class RowBlame:
+    """For each field of one row, the revision that set its latest value.
+
+    ``destroyed_by`` is the revision that hard-deleted the row, if one did:
+    the fields are then those of its last version.
+    """
+
+    table: str
+    key_names: tuple[str, ...]
+    key: Key
+    fields: list[FieldBlame]
+    destroyed_by: RevisionRecord | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {
+            "table": self.table,
+            "key": dict(zip(self.key_names, self.key, strict=True)),
+            "destroyed_by": self.destroyed_by.as_dict() if self.destroyed_by else None,
+            "fields": [f.as_dict() for f in self.fields],
+        }
+
+
 def undo_conflict(where: str, revision_id: int, old: Mapping[str, Any] | None,
                   new: Mapping[str, Any] | None,
                   now: Mapping[str, Any] | None) -> tuple[str, tuple[str, ...]] | None:
@@ -276,15 +436,23 @@ def undo_dependant_conflict(where: str, revision_id: int, dependant: str) -> str
 __all__ = [
     "KINDS",
     "ClassDiff",
+    "FieldBlame",
     "FieldChange",
     "FieldChanges",
     "Key",
     "ModelDiff",
     "ObjectChange",
     "RevisionChanges",
+    "RevisionRecord",
+    "RowBlame",
+    "RowChange",
+    "TableDiff",
     "blame_fields",
     "classify_change",
     "diff_class",
+    "diff_table",
+    "field_pairs",
+    "iso_utc",
     "field_changes",
     "undo_conflict",
     "undo_dependant_conflict",

@@ -146,11 +146,11 @@ def run_show(args: argparse.Namespace, out: TextIO) -> int:
     print(f"{plural(len(changes), 'row')} changed:", file=out)
     rows: list[list[str]] = []
     for change in changes:
-        label = [change.table, key_text(change.history.key_names, change.key), change.kind]
+        label = [change.table, key_text(change.key_names, change.key), change.kind]
         created = change.kind == "created"
         fields = [[name, "" if created else value_text(old), value_text(new)]
                   for name, (old, new) in change.fields.items()
-                  if not (created and name in change.history.key_names)]
+                  if not (created and name in change.key_names)]
         rows.extend(group_rows(label, fields))
     write_table(out, ["TABLE", "KEY", "CHANGE", "FIELD", "OLD", "NEW"], rows)
     return 0
@@ -172,7 +172,7 @@ def run_diff(args: argparse.Namespace, out: TextIO) -> int:
     print(f"r{a} -> r{b}: {plural(len(diffs), 'table')} differ", file=out)
     rows: list[list[str]] = []
     for diff in diffs:
-        names = diff.history.key_names
+        names = diff.key_names
         # Row by row in key order, whatever happened to each.
         entries: list[tuple[Any, str, list[list[str]]]] = []
         for key, values in diff.removed.items():

@@ -1,12 +1,12 @@
 """The object pages of ``vdm serve``: one object's history, a diff, the model as of R.
 
 An object is one row of a versioned table, named by its table and key.
-Its versions are read in one query on the version table's primary key
-(key columns, then ``revision_id``); what they changed is classified by
-:func:`vdm.changes.classify_change` and blamed by
-:func:`vdm.sqlalchemy.tablehistory.blame_row`, as ``vdm show`` and
+Its versions are read by the core (:mod:`vdm.tablereading`) in one query
+on the version table's primary key (key columns, then ``revision_id``);
+what they changed is classified by :func:`vdm.changes.classify_change` and
+blamed by :func:`vdm.tablereading.blame_row`, as ``vdm show`` and
 ``vdm blame`` do.  Rows as of a revision use the same as-of predicate as
-every history read (:func:`vdm.sqlalchemy.asof.current_as_of`).
+every history read (:func:`vdm.versionreading.current_as_of`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, select
-
 from vdm.changes import classify_change
-from vdm.errors import UnknownRowError
-from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
-from vdm.operations import Operation
+from vdm.naming import REVISION_ID, STATE
 from vdm.serve.links import (
     Reference,
     diff_url,
@@ -33,52 +29,33 @@ from vdm.serve.links import (
 from vdm.serve.pages import Page, int_param, revision_param, revision_summary
 from vdm.serve.source import PageError
 from vdm.serve.worddiff import word_diff
-from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.reflection import Key, ReflectedHistory, ReflectedModel
 from vdm.sqlalchemy.tablehistory import blame_row
 from vdm.states import State
+from vdm.tablereading import (
+    VersionRow,
+    live_rows_as_of,
+    row_versions,
+    values_of,
+    versions_where,
+)
 
 #: Rows on one page of a table as of a revision.
 TABLE_PAGE = 50
 
 #: A row of a version table, by column name.
-Row = Mapping[Any, Any]
-
-
-def _same_key(history: ReflectedHistory, columns: Sequence[str], key: Key) -> Any:
-    vt = history.version_table
-    return and_(*(vt.c[name] == value for name, value in zip(columns, key, strict=True)))
+Row = VersionRow
 
 
 def _versions(model: ReflectedModel, history: ReflectedHistory, key: Key) -> list[Row]:
     """Every version of one object, oldest first: one primary-key range read."""
-    vt = history.version_table
-    query = select(vt).where(_same_key(history, history.key_names, key))
-    rows: list[Row] = list(model.connection.execute(query.order_by(vt.c[REVISION_ID])).mappings())
-    if not rows:
-        raise UnknownRowError(
-            f"{history.describe(key)} has no history: no revision ever wrote that key",
-            table=history.name, key=key,
-        )
-    return rows
+    return row_versions(model.sql, history.reading, key)
 
 
-def _values(history: ReflectedHistory, row: Row | None) -> dict[str, Any] | None:
-    if row is None or row[OPERATION_TYPE] == Operation.DELETE:
-        return None
-    return {name: row[name] for name in history.fields}
-
-
-def _valid_at(row: Row, revision_id: int) -> bool:
-    expired = row[EXPIRED_ID]
-    return row[REVISION_ID] <= revision_id and (expired is None or expired > revision_id)
-
-
-def _as_of(history: ReflectedHistory, rows: Sequence[Row],
-           revision_id: int) -> dict[str, Any] | None:
+def _as_of(rows: Sequence[Row], revision_id: int) -> dict[str, Any] | None:
     for row in rows:
-        if _valid_at(row, revision_id):
-            return _values(history, row)
+        if row.valid_at(revision_id):
+            return values_of(row)
     return None
 
 
@@ -122,7 +99,7 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
     previous: dict[str, Any] | None = None
     for index, row in enumerate(rows):
         revision_id = row[REVISION_ID]
-        values = _values(history, row)
+        values = values_of(row)
         change = classify_change(history.name, history.name, key, history.fields,
                                  previous, values, key_names=history.key_names)
         timeline.append({
@@ -136,7 +113,7 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
         })
         previous = values
     for revision_id in link_only:
-        alive = _as_of(history, rows, revision_id) is not None
+        alive = _as_of(rows, revision_id) is not None
         timeline.append({
             "revision": revision_summary(records[revision_id]),
             "kind": "links changed", "fields": [],
@@ -147,7 +124,7 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
     timeline.sort(key=lambda entry: entry["revision"]["id"])
     blame = blame_row(model, history, key)
     latest = rows[-1][REVISION_ID]
-    current = _values(history, rows[-1])
+    current = values_of(rows[-1])
     return Page("object.html", history.describe(key), {
         "table": history.name,
         "key": history.key_dict(key),
@@ -176,11 +153,8 @@ def _linked_versions(model: ReflectedModel, history: ReflectedHistory,
     """
     found: list[tuple[Reference, list[Row]]] = []
     for reference in incoming(model, history):
-        source = reference.source
-        vt = source.version_table
-        query = select(vt).where(_same_key(source, reference.columns, key))
-        query = query.order_by(*(vt.c[n] for n in source.key_names), vt.c[REVISION_ID])
-        found.append((reference, list(model.connection.execute(query).mappings())))
+        found.append((reference, versions_where(model.sql, reference.source.reading,
+                                                reference.columns, key)))
     return found
 
 
@@ -188,9 +162,8 @@ def _links_at(linked: list[tuple[Reference, list[Row]]], revision_id: int) -> li
     """The rows referring to the object as of ``revision_id`` (deleted links marked)."""
     found = []
     for reference, rows in linked:
-        source = reference.source
         for row in rows:
-            values = _values(source, row) if _valid_at(row, revision_id) else None
+            values = values_of(row) if row.valid_at(revision_id) else None
             if values is None:
                 continue
             found.append(_link_entry(reference, row, values, revision_id))
@@ -244,7 +217,7 @@ def diff_page(model: ReflectedModel, table: str, key_param: str,
         earlier = [r for r in written if r < b]
         a = earlier[-1] if earlier else b
     records = model.revisions_by_id([*written, a, b])
-    old, new = _as_of(history, rows, a), _as_of(history, rows, b)
+    old, new = _as_of(rows, a), _as_of(rows, b)
     fields = []
     for name in history.fields:
         before = old.get(name) if old else None
@@ -288,15 +261,12 @@ def table_page(model: ReflectedModel, revision_text: str, table: str,
     history = model.history(table)
     record = model.revision(revision_id)
     offset = int_param(params, "offset", 0)
-    vt = history.version_table
-    query = (select(vt).where(current_as_of(vt, revision_id))
-             .order_by(*(vt.c[n] for n in history.key_names))
-             .limit(TABLE_PAGE + 1).offset(offset))
-    found = list(model.connection.execute(query).mappings())
+    found = live_rows_as_of(model.sql, history.reading, revision_id,
+                            limit=TABLE_PAGE + 1, offset=offset)
     rows = []
     for row in found[:TABLE_PAGE]:
-        row_key = tuple(row[n] for n in history.key_names)
-        values = _values(history, row)
+        row_key = row.key
+        values = values_of(row)
         rows.append({"key": history.key_dict(row_key), "key_text": key_text(row_key),
                      "values": values,
                      "url": model_url(revision_id, history.name, row_key),
@@ -318,24 +288,18 @@ def row_page(model: ReflectedModel, revision_text: str, table: str, key_param: s
     revision_id = revision_param(revision_text)
     history, key = _lookup(model, table, key_param)
     record = model.revision(revision_id)
-    vt = history.version_table
-    query = select(vt).where(_same_key(history, history.key_names, key),
-                             current_as_of(vt, revision_id))
-    row = model.connection.execute(query).mappings().first()
+    found = live_rows_as_of(model.sql, history.reading, revision_id, key)
+    row = found[0] if found else None
     if row is None:
         raise PageError(404, "Not found", (
             f"{history.describe(key)} did not exist as of revision {revision_id}; "
             f"its history is at {object_url(history.name, key)}"))
-    values = _values(history, row)
+    values = values_of(row)
     links = []
     for reference in incoming(model, history):
-        source = reference.source
-        svt = source.version_table
-        linked = select(svt).where(_same_key(source, reference.columns, key),
-                                   current_as_of(svt, revision_id))
-        linked = linked.order_by(*(svt.c[n] for n in source.key_names))
-        for link in model.connection.execute(linked).mappings():
-            links.append(_link_entry(reference, link, _values(source, link) or {}, revision_id))
+        for link in live_rows_as_of(model.sql, reference.source.reading, revision_id, key,
+                                    reference.columns):
+            links.append(_link_entry(reference, link, values_of(link) or {}, revision_id))
     return Page("row.html", f"{history.describe(key)} as of r{revision_id}", {
         "revision": revision_summary(record),
         "table": history.name, "key": history.key_dict(key), "key_text": key_text(key),

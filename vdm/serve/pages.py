@@ -3,8 +3,9 @@
 A page function takes the reflected model and the request's parameters and
 returns a :class:`Page`: the template that renders it for people and the
 data that ``?format=json`` returns as it is.  The reading is done by the
-command line's history readers (:mod:`vdm.sqlalchemy.reflection`,
-:mod:`vdm.sqlalchemy.tablehistory`, :mod:`vdm.changes`); each page issues
+command line's history readers (the tables found by
+:mod:`vdm.sqlalchemy.reflection`, read by the core's :mod:`vdm.tablereading`
+into :mod:`vdm.changes`'s results); each page issues
 a fixed number of queries, each an index lookup or a bounded index walk.
 Object pages (history, diff, rows as of a revision) are in
 :mod:`vdm.serve.objects`.
@@ -16,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-
+from vdm.changes import RevisionRecord
 from vdm.cli.commands import _revision_id, _when
 from vdm.cli.opening import CommandError
+from vdm.naming import REVISION_TABLE
 from vdm.serve.links import (
     key_text,
     log_url,
@@ -28,7 +29,8 @@ from vdm.serve.links import (
     revision_url,
 )
 from vdm.serve.source import PageError
-from vdm.sqlalchemy.reflection import ReflectedModel, RevisionRecord
+from vdm.sql import scalar
+from vdm.sqlalchemy.reflection import ReflectedModel
 from vdm.sqlalchemy.tablehistory import row_changes
 
 #: Revisions on one page of the log unless ``limit`` says otherwise.
@@ -126,17 +128,16 @@ def revision_page(model: ReflectedModel, revision_text: str) -> Page:
     record = model.revision(revision_id)
     changes: list[dict[str, Any]] = []
     for change in row_changes(model, revision_id):
-        history = change.history
         created = change.kind == "created"
         changes.append({
             "table": change.table,
-            "key": history.key_dict(change.key),
+            "key": change.key_dict(),
             "key_text": key_text(change.key),
             "kind": change.kind,
             "url": object_url(change.table, change.key),
             "fields": [{"name": name, "old": None if created else old, "new": new}
                        for name, (old, new) in change.fields.items()
-                       if not (created and (name in history.key_names or new is None))],
+                       if not (created and (name in change.key_names or new is None))],
         })
     kinds: dict[str, int] = {}
     for entry in changes:
@@ -154,17 +155,15 @@ def revision_page(model: ReflectedModel, revision_text: str) -> Page:
 
 def neighbours(model: ReflectedModel, revision_id: int) -> tuple[int | None, int | None]:
     """The ids of the revisions just before and after ``revision_id``: two seeks."""
-    rid = model.revision_table.c.id
-    connection = model.connection
-    before = connection.execute(select(func.max(rid)).where(rid < revision_id)).scalar()
-    after = connection.execute(select(func.min(rid)).where(rid > revision_id)).scalar()
-    return before, after
+    sql, params = model.sql, {"rid": revision_id}
+    before = scalar(sql, f"SELECT MAX(id) FROM {REVISION_TABLE} WHERE id < :rid", params)
+    after = scalar(sql, f"SELECT MIN(id) FROM {REVISION_TABLE} WHERE id > :rid", params)
+    return (None if before is None else int(before)), (None if after is None else int(after))
 
 
 def youngest(model: ReflectedModel) -> int:
     """The id of the latest revision; 404 when there is none."""
-    rid = model.revision_table.c.id
-    found = model.connection.execute(select(func.max(rid))).scalar()
+    found = scalar(model.sql, f"SELECT MAX(id) FROM {REVISION_TABLE}")
     if found is None:
         raise PageError(404, "No revisions", "the database has no revision yet; "
                         "commit one first")

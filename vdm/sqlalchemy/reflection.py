@@ -17,25 +17,27 @@ module finds them by reflection: the ``revision`` table, and every table
 A :class:`ReflectedHistory` has what
 :func:`vdm.sqlalchemy.verification.verify_history` reads from a versioned
 class (``table``, ``version_table``, ``key_names``, ``name``,
-``describe(key)``), with ``cls`` None.  What a revision changed, model
-diffs and blame are in :mod:`vdm.sqlalchemy.tablehistory`.
+``describe(key)``), with ``cls`` None.  Each also describes its table
+with the core's :class:`vdm.tables.TableRecord` (``record``) and
+:class:`vdm.tablereading.VersionTable` (``reading``: how this database's
+values decode), so what a revision changed, model diffs and blame are read
+by :mod:`vdm.tablereading` (``vdm show``, ``diff``, ``blame`` and
+``vdm serve`` call it through :mod:`vdm.sqlalchemy.tablehistory`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Column, Connection, MetaData, Table, func, inspect, select
+from sqlalchemy import Column, Connection, Dialect, MetaData, Table, inspect
 
+from vdm.changes import Key, RevisionRecord, iso_utc
 from vdm.errors import (
     MalformedKeyError,
     NotVdmDatabaseError,
-    RevisionNotFoundError,
     UnknownTableError,
 )
 from vdm.naming import (
@@ -44,47 +46,51 @@ from vdm.naming import (
     OPERATION_TYPE,
     REVISION_ID,
     REVISION_TABLE,
+    STATE,
     revision_table_name,
 )
+from vdm.repository import naive_utc
+from vdm.sql import Sql, sql_of
 from vdm.sqlalchemy.verification import Violation, verify_history
+from vdm.tablereading import Decoders, RevisionTable, VersionTable, change_counts
+from vdm.tables import TableRecord
 
 if TYPE_CHECKING:
     from vdm.sqlalchemy.mapping import Versioning
 
-#: A primary key value, one item per key column.
-Key = tuple[Any, ...]
+__all__ = [
+    "Key",
+    "ReflectedHistory",
+    "ReflectedModel",
+    "RevisionRecord",
+    "iso_utc",
+    "naive_utc",
+]
 
 
-@dataclass(frozen=True)
-class RevisionRecord:
-    """One row of the ``revision`` table, as plain data."""
-
-    id: int
-    timestamp: dt.datetime | None
-    author: str | None
-    message: str | None
-    state: str
-    extra: Any
-
-    def as_dict(self) -> dict[str, Any]:
-        """The revision as JSON-ready data (timestamp in ISO 8601, UTC)."""
-        return {
-            "id": self.id,
-            "timestamp": iso_utc(self.timestamp),
-            "author": self.author,
-            "message": self.message,
-            "state": self.state,
-            "extra": self.extra,
-        }
+def _decoders(columns: Iterable[Column[Any]], dialect: Dialect) -> Decoders:
+    # What SQLAlchemy would do to each value read (SQLite keeps dates as
+    # text, say); a type that needs the driver's type code to decide (a
+    # PostgreSQL number) gets the driver's value as it is, as it would.
+    found: dict[str, Callable[[Any], Any]] = {}
+    for column in columns:
+        try:
+            decode = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        except (TypeError, ValueError, NotImplementedError):
+            decode = None
+        if decode is not None:
+            found[column.name] = decode
+    return found
 
 
-def iso_utc(when: dt.datetime | None) -> str | None:
-    """``2024-05-01T12:00:00+00:00`` for a naive UTC timestamp (None stays None)."""
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.isoformat()
+def _encoders(columns: Iterable[Column[Any]], dialect: Dialect) -> Decoders:
+    # How SQLAlchemy binds a value of each column (a key's parts).
+    found: dict[str, Callable[[Any], Any]] = {}
+    for column in columns:
+        encode = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if encode is not None:
+            found[column.name] = encode
+    return found
 
 
 class ReflectedHistory:
@@ -100,7 +106,7 @@ class ReflectedHistory:
     #: checks need the application's model, so reflection runs without them.
     links: dict[str, Any] = {}
 
-    def __init__(self, table: Table, version_table: Table) -> None:
+    def __init__(self, table: Table, version_table: Table, dialect: Dialect) -> None:
         self.table = table
         self.version_table = version_table
         live_key = [c.name for c in table.primary_key.columns]
@@ -114,6 +120,19 @@ class ReflectedHistory:
             c.name for c in table.columns
             if c.name in version_table.c and c.name not in BOOKKEEPING_COLUMNS
         ]
+        #: The table as the core's SQL knows it (columns by their names).
+        self.record = TableRecord(
+            name=table.name, table=table.name, version_table=version_table.name,
+            key_columns=tuple(self.key_names), columns={f: f for f in self.fields},
+            stateful=STATE in self.fields,
+        )
+        #: How :mod:`vdm.tablereading` reads it on this database.
+        self.reading = VersionTable(
+            self.record, tuple(self.fields),
+            decode=_decoders(version_table.columns, dialect),
+            encode=_encoders(version_table.columns, dialect),
+            quote=dialect.identifier_preparer.quote,
+        )
 
     def __repr__(self) -> str:
         return f"<ReflectedHistory {self.name}>"
@@ -187,6 +206,7 @@ class ReflectedModel:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        dialect = connection.dialect
         names = set(inspect(connection).get_table_names())
         if REVISION_TABLE not in names:
             raise NotVdmDatabaseError(
@@ -201,12 +221,24 @@ class ReflectedModel:
         tables = self.metadata.tables
         #: The ``revision`` table.
         self.revision_table: Table = tables[REVISION_TABLE]
+        #: How :mod:`vdm.tablereading` reads it.
+        self.revision_reading = RevisionTable(
+            tuple(c.name for c in self.revision_table.columns),
+            decode=_decoders(self.revision_table.columns, dialect),
+            encode=_encoders(self.revision_table.columns, dialect),
+            quote=dialect.identifier_preparer.quote,
+        )
         #: Every versioned table, by name.
         self.by_name: dict[str, ReflectedHistory] = {}
         for name in candidates:
             version_table = tables[revision_table_name(name)]
             if EXPIRED_ID in version_table.c and OPERATION_TYPE in version_table.c:
-                self.by_name[name] = ReflectedHistory(tables[name], version_table)
+                self.by_name[name] = ReflectedHistory(tables[name], version_table, dialect)
+
+    @property
+    def sql(self) -> Sql:
+        """The connection as the core reads it (a server swaps the connection per request)."""
+        return sql_of(self.connection)
 
     @property
     def histories(self) -> list[ReflectedHistory]:
@@ -242,17 +274,9 @@ class ReflectedModel:
         which stays an index walk however deep the page); ``table`` those
         that wrote a version of that versioned table.
         """
-        rt = self.revision_table
-        query = select(rt).where(*self._filters(author, since, until))
-        if before is not None:
-            query = query.where(rt.c.id < before)
-        if table is not None:
-            rid = self.history(table).version_table.c[REVISION_ID]
-            query = query.where(select(rid).where(rid == rt.c.id).exists())
-        query = query.order_by(rt.c.id.desc()).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_record(row) for row in self.connection.execute(query).mappings()]
+        wrote = self.history(table).reading if table is not None else None
+        return self.revision_reading.page(self.sql, limit, offset, author, since, until,
+                                          before, wrote)
 
     def count_revisions(
         self,
@@ -261,21 +285,7 @@ class ReflectedModel:
         until: dt.datetime | None = None,
     ) -> int:
         """How many revisions the filters keep."""
-        query = select(func.count()).select_from(self.revision_table)
-        query = query.where(*self._filters(author, since, until))
-        return int(self.connection.execute(query).scalar_one())
-
-    def _filters(self, author: str | None, since: dt.datetime | None,
-                 until: dt.datetime | None) -> list[Any]:
-        c = self.revision_table.c
-        found: list[Any] = []
-        if author is not None:
-            found.append(c.author == author)
-        if since is not None:
-            found.append(c.timestamp >= naive_utc(since))
-        if until is not None:
-            found.append(c.timestamp <= naive_utc(until))
-        return found
+        return self.revision_reading.count(self.sql, author, since, until)
 
     def revision(self, revision_id: int) -> RevisionRecord:
         """The revision ``revision_id``; :class:`RevisionNotFoundError` if none."""
@@ -283,20 +293,7 @@ class ReflectedModel:
 
     def revisions_by_id(self, ids: Iterable[int]) -> dict[int, RevisionRecord]:
         """``{id: revision}`` for these ids, all of which must exist: one query."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        rt = self.revision_table
-        rows = self.connection.execute(select(rt).where(rt.c.id.in_(wanted))).mappings()
-        found = {record.id: record for record in map(_record, rows)}
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            raise RevisionNotFoundError(
-                f"there is no revision {missing[0]} in the database; "
-                f"`vdm log` lists the revisions",
-                revision=missing[0],
-            )
-        return found
+        return self.revision_reading.by_id(self.sql, ids)
 
     def verify(self) -> list[Violation]:
         """Check the history invariants of every versioned table (``Repository.verify``)."""
@@ -307,37 +304,4 @@ class ReflectedModel:
 
     def change_counts(self, ids: Sequence[int]) -> dict[int, int]:
         """``{revision id: versions it wrote}``: one grouped query per table."""
-        counts = dict.fromkeys(ids, 0)
-        if not ids:
-            return counts
-        for history in self.histories:
-            rid = history.version_table.c[REVISION_ID]
-            query = select(rid, func.count()).where(rid.in_(list(ids))).group_by(rid)
-            for revision_id, count in self.connection.execute(query):
-                counts[revision_id] += count
-        return counts
-
-
-def naive_utc(when: dt.datetime) -> dt.datetime:
-    """``when`` in UTC without a time zone, as the ``timestamp`` column stores it."""
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _record(row: Any) -> RevisionRecord:
-    extra = row.get("extra")
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            pass  # not JSON after all: show the text as it is
-    state = row.get("state")
-    return RevisionRecord(
-        id=int(row["id"]),
-        timestamp=row.get("timestamp"),
-        author=row.get("author"),
-        message=row.get("message"),
-        state=str(state) if state is not None else "active",
-        extra=extra,
-    )
+        return change_counts(self.sql, [h.reading for h in self.histories], ids)
