@@ -160,6 +160,18 @@ def _equals(sql: Sql, columns: Sequence[str], key: Key) -> tuple[str, dict[str, 
 # -- purge_revision ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PurgeSubjects:
+    """What a backend tells :func:`purge_revision` of its model: the tables,
+    the foreign keys among them, how to find duplicate links a purge would
+    leave, and whether its SQL quotes names."""
+
+    tables: list[PurgeTable]
+    references: list[Reference]
+    duplicate_links: DuplicateLinks
+    quoted: bool = True
+
+
 def purge_revision(sql: Sql, tables: Sequence[PurgeTable], references: Sequence[Reference],
                    revision_id: int, leave_record: bool,
                    duplicate_links: DuplicateLinks, quoted: bool = True) -> list[PurgeTable]:

@@ -30,9 +30,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from vdm import purging
 from vdm.errors import InvalidInputError
 from vdm.inspecting import changes_in, diff_model
 from vdm.naming import REVISION_TABLE
+from vdm.purging import PurgeSubjects
 from vdm.restoring import restore_model, undo_revision
 from vdm.sql import scalar, sql_of
 from vdm.verifying import verify_history
@@ -82,8 +84,9 @@ class RepositoryBackend:
     #: rolls everything back when it raises.  ``obj`` is the object a
     #: ``purge`` erases (None for ``purge_revision``).
     maintenance: Callable[[Any, Any], AbstractContextManager[Any]]
-    #: ``purge_revision(writer, tables, revision_id, leave_record)``.
-    purge_revision: Callable[[Any, list[Any], int, bool], None]
+    #: ``purge_subjects(writer, tables)``: the :class:`vdm.purging.PurgeSubjects`
+    #: of a purge_revision over ``tables`` (what ``history_tables`` returned).
+    purge_subjects: Callable[[Any, list[Any]], PurgeSubjects]
     #: ``purge_object(writer, obj, repo)``.
     purge_object: Callable[[Any, Any, Any], None]
     #: ``versions_in(reader, versionings, revision_id)``: the versions that
@@ -262,8 +265,10 @@ class RepositoryCore:
         """
         with self.backend.maintenance(self, None) as writer:
             revision_id = self.backend.resolve_revision(writer, revision)
-            self.backend.purge_revision(writer, self.backend.history_tables(self),
-                                        revision_id, leave_record)
+            subjects = self.backend.purge_subjects(writer, self.backend.history_tables(self))
+            purging.purge_revision(sql_of(writer), subjects.tables, subjects.references,
+                                   revision_id, leave_record, subjects.duplicate_links,
+                                   quoted=subjects.quoted)
 
     def purge(self, obj: Any) -> None:
         """Erase ``obj``, its versioned links and all their history, and commit.

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, object_session
 
 from vdm import purging
 from vdm.errors import DetachedError, NotVersionedError
-from vdm.purging import PurgeTable, Reference
+from vdm.purging import PurgeSubjects, PurgeTable, Reference
 from vdm.sql import sql_of
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import associations, purge_links
@@ -25,20 +25,19 @@ from vdm.sqlalchemy.verification import check_links
 from vdm.tables import TableRecord
 
 
-def purge_revision(
-    session: Session, versionings: Iterable[Versioning], revision_id: int,
-    leave_record: bool,
-) -> None:
-    """Remove ``revision_id`` from the history of every versioned table."""
+def purge_subjects(session: Session, versionings: Iterable[Versioning]) -> PurgeSubjects:
+    """What a purge_revision of ``versionings`` (and association tables) covers.
+
+    Native-mode triggers are bypassed for the rest of the transaction: the
+    purge rewrites history itself.
+    """
     native.bypass(session)
     connection = session.connection()
     versionings = list(versionings)
     tables, references = ({}, []) if not versionings else _metadata_tables(
         versionings[0].table.metadata)
-    purging.purge_revision(
-        sql_of(connection), [tables[v.table] for v in versionings], references,
-        revision_id, leave_record, lambda changed: _duplicate_links(connection, changed))
-    session.expire_all()
+    return PurgeSubjects([tables[v.table] for v in versionings], references,
+                         lambda changed: _duplicate_links(connection, changed))
 
 
 def _duplicate_links(connection: Connection,

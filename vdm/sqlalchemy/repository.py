@@ -27,7 +27,7 @@ from vdm.repository import RepositoryBackend, RepositoryCore
 from vdm.sqlalchemy.asof import resolve_revision
 from vdm.sqlalchemy.associations import associations_of
 from vdm.sqlalchemy.inspection import in_session, loaded_versions, session_changes, session_diff
-from vdm.sqlalchemy.maintenance import purge_object, purge_revision
+from vdm.sqlalchemy.maintenance import purge_object, purge_subjects
 from vdm.sqlalchemy.mapping import (
     Versioning,
     hierarchy_bases,
@@ -70,13 +70,18 @@ def _drop_all(repo: Repository) -> None:
 
 @contextmanager
 def _in_session(session: Session) -> Iterator[Session]:
-    """The repository's session, committed after the block, rolled back if it raises."""
+    """The repository's session, committed after the block, rolled back if it raises.
+
+    Loaded objects are expired before the commit: the block rewrote rows
+    under them (and a session may not expire on commit).
+    """
     try:
         yield session
     except BaseException:
         # Refused (or failed) half-way: nothing of it stays.
         session.rollback()
         raise
+    session.expire_all()
     session.commit()
 
 
@@ -170,7 +175,7 @@ class Repository(RepositoryCore):
         versions_in=_versions_in,
         history_tables=_history_tables,
         maintenance=lambda repo, obj: _in_session(repo._session()),
-        purge_revision=purge_revision,
+        purge_subjects=purge_subjects,
         purge_object=lambda session, obj, repo: purge_object(session, obj),
     )
 

@@ -14,7 +14,7 @@ from sqlobject.classregistry import findClass
 
 from vdm import purging
 from vdm.errors import NotVersionedError
-from vdm.purging import PurgeTable, Reference
+from vdm.purging import PurgeSubjects, PurgeTable, Reference
 from vdm.sql import sql_of
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.session import session_of
@@ -22,9 +22,8 @@ from vdm.sqlobject.verification import check_links
 from vdm.tables import TableRecord
 
 
-def purge_revision(conn: Any, versionings: Iterable[Versioning], revision_id: int,
-                   leave_record: bool) -> None:
-    """Remove ``revision_id`` from the history of every class, in transaction ``conn``."""
+def class_subjects(conn: Any, versionings: Iterable[Versioning]) -> PurgeSubjects:
+    """What a purge_revision of ``versionings`` covers, in transaction ``conn``."""
     versionings = list(versionings)
     tables, references = _class_tables([v.cls for v in versionings])
 
@@ -38,8 +37,8 @@ def purge_revision(conn: Any, versionings: Iterable[Versioning], revision_id: in
         return None
 
     # SQLObject writes names unquoted: purging's SQL names tables as its own does.
-    purging.purge_revision(sql_of(conn), [tables[v.cls] for v in versionings], references,
-                           revision_id, leave_record, duplicate_links, quoted=False)
+    return PurgeSubjects([tables[v.cls] for v in versionings], references, duplicate_links,
+                         quoted=False)
 
 
 def _class_tables(classes: Iterable[Any]) -> tuple[dict[Any, PurgeTable], list[Reference]]:

@@ -31,7 +31,7 @@ from vdm.sqlobject.inspection import (
     not_a_version,
     versions_with_revisions,
 )
-from vdm.sqlobject.maintenance import purge_object, purge_revision
+from vdm.sqlobject.maintenance import class_subjects, purge_object
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.restore import restore_model_through, restore_through, undo_through
 from vdm.sqlobject.revision import Revision, select_revisions
@@ -106,7 +106,7 @@ class Repository(RepositoryCore):
         history_tables=lambda repo: repo.versioned_classes,
         maintenance=lambda repo, obj: _transaction(repo.connection if obj is None
                                                    else obj._connection),
-        purge_revision=purge_revision,
+        purge_subjects=class_subjects,
         purge_object=lambda conn, obj, repo: purge_object(obj, repo.classes, conn),
     )
 
