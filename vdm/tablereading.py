@@ -56,6 +56,12 @@ def _same(name: str) -> str:
     return name
 
 
+def _coded(codecs: Decoders, name: str, value: Any) -> Any:
+    # NULL is NULL in every type: codecs only see values.
+    codec = codecs.get(name)
+    return codec(value) if codec is not None and value is not None else value
+
+
 @dataclass(frozen=True)
 class VersionTable:
     """One versioned table as this module reads it: its record, the fields
@@ -66,7 +72,7 @@ class VersionTable:
     fields: tuple[str, ...]
     #: Decoders of values read, by column name.
     decode: Decoders = field(default_factory=dict)
-    #: Encoders of key values bound as parameters, by column name.
+    #: Encoders of values bound as parameters (a key's parts), by column name.
     encode: Decoders = field(default_factory=dict)
     #: How SQL writes a table or column name.
     quote: Callable[[str], str] = _same
@@ -114,10 +120,8 @@ class VersionTable:
         columns = self.key_columns if columns is None else columns
         terms, params = [], {}
         for i, (column, value) in enumerate(zip(columns, key, strict=True)):
-            encode = self.encode.get(column)
             terms.append(f"{self.quote(column)} = :{prefix}_{i}")
-            params[f"{prefix}_{i}"] = encode(value) if encode is not None and value is not None \
-                else value
+            params[f"{prefix}_{i}"] = _coded(self.encode, column, value)
         return " AND ".join(terms), params
 
     def read(self, sql: Sql, where: str, params: Mapping[str, Any] | None = None,
@@ -127,10 +131,8 @@ class VersionTable:
         names = self._read
         found = []
         for raw in sql.rows(self.select(where, order_by_key, limit, offset), params):
-            row = {}
-            for name, value in zip(names, raw, strict=True):
-                decode = self.decode.get(name)
-                row[name] = decode(value) if decode is not None and value is not None else value
+            row = {name: _coded(self.decode, name, value)
+                   for name, value in zip(names, raw, strict=True)}
             found.append(VersionRow(self, row))
         return found
 
@@ -300,9 +302,8 @@ class RevisionTable:
                 ("vdm_since", "timestamp", ">=", naive_utc(since) if since else None),
                 ("vdm_until", "timestamp", "<=", naive_utc(until) if until else None)):
             if value is not None:
-                encode = self.encode.get(column)
                 terms.append(f"{self.quote(column)} {test} :{name}")
-                params[name] = encode(value) if encode is not None else value
+                params[name] = _coded(self.encode, column, value)
         return terms, params
 
     def page(self, sql: Sql, limit: int | None = None, offset: int = 0,
@@ -344,11 +345,9 @@ class RevisionTable:
         """The :class:`RevisionRecord` of each row read with :attr:`columns`."""
         found = []
         for raw in rows:
-            row = {}
-            for name, value in zip(self.columns, raw, strict=True):
-                decode = self.decode.get(name)
-                row[name] = decode(value) if decode is not None and value is not None else value
-            found.append(RevisionRecord.from_row(row))
+            found.append(RevisionRecord.from_row(
+                {name: _coded(self.decode, name, value)
+                 for name, value in zip(self.columns, raw, strict=True)}))
         return found
 
     def by_id(self, sql: Sql, ids: Iterable[int]) -> dict[int, RevisionRecord]:

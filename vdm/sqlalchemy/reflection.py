@@ -144,8 +144,7 @@ class ReflectedHistory:
 
     def describe(self, key: Key) -> str:
         """``book(id=1)``: how messages name one row."""
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key, strict=True))
-        return f"{self.name}({pairs})"
+        return self.reading.describe(key)
 
     def key_dict(self, key: Key) -> dict[str, Any]:
         """``{"id": 1}``: a key with its column names."""
