@@ -168,10 +168,10 @@ def install(connection: Connection, metadata: MetaData, mode: NativeMode | None 
     PostgreSQL.
     """
     _check_dialect(connection)
-    _run(connection, install_sql(metadata, mode))
+    _run_script(connection, install_sql(metadata, mode))
 
 
-def _run(connection: Connection, sql: str) -> None:
+def _run_script(connection: Connection, sql: str) -> None:
     # Straight to the driver: PL/pgSQL bodies hold '%', which a driver
     # given (even empty) parameters would read as placeholders.
     cursor = connection.connection.cursor()
@@ -187,7 +187,7 @@ def remove(connection: Connection, metadata: MetaData) -> None:
     The tables and their history stay; vdm's Python mode can take over.
     """
     _check_dialect(connection)
-    _run(connection, remove_sql(metadata))
+    _run_script(connection, remove_sql(metadata))
 
 
 def _after_create(metadata: MetaData, connection: Connection, **kw: Any) -> None:

@@ -316,7 +316,7 @@ class TableTriggers:
         """The qualified name of one of the table's functions."""
         return _qualified(self.live.schema, fit_name(f"{self.live.name}_vdm_{part}"))
 
-    def _changed(self, a: str, b: str, names: list[str]) -> str:
+    def _differ_sql(self, a: str, b: str, names: list[str]) -> str:
         parts = []
         for name in names:
             col = self.live.c[[c.key for c in self.live.c if c.name == name][0]]
@@ -412,7 +412,7 @@ class TableTriggers:
         rev = _quote(REVISION_ID)
         same_as_prev = " AND ".join(
             f"v.{_quote(n)} IS NOT DISTINCT FROM NEW.{_quote(n)}" for n in self.columns)
-        changed = self._changed("NEW", "OLD", self.columns)
+        changed = self._differ_sql("NEW", "OLD", self.columns)
         return self._trigger_function(
             'stamp', ('rid integer', 'prev integer'), f"""
   IF TG_OP = 'UPDATE' THEN
@@ -421,7 +421,7 @@ class TableTriggers:
       RETURN NEW;
     END IF;
     rid := {self._RID};
-    IF OLD.{rev} = rid AND NOT ({self._changed('NEW', 'OLD', self.key)}) THEN
+    IF OLD.{rev} = rid AND NOT ({self._differ_sql('NEW', 'OLD', self.key)}) THEN
       -- Set back to the values of the version this revision expired:
       -- the change is undone and stores nothing.
       SELECT v.{rev} INTO prev FROM {vt} v
@@ -505,14 +505,14 @@ class TableTriggers:
 """
         return self._trigger_function(
             'update', ('rid integer', 'own integer', 'touched text'), f"""
-  IF {self._changed('NEW', 'OLD', self.key)} THEN
+  IF {self._differ_sql('NEW', 'OLD', self.key)} THEN
     -- A new key is a new object: the old one ends here.
     rid := {self._RID};
 {self._delete_block('OLD')}
 {self._write_block('NEW', _INS)}
 {self._touch()}    RETURN NULL;
   END IF;
-  IF NOT ({self._changed('NEW', 'OLD', self.columns)}) THEN RETURN NULL; END IF;
+  IF NOT ({self._differ_sql('NEW', 'OLD', self.columns)}) THEN RETURN NULL; END IF;
   rid := {self._RID};
 {set_back}
 {self._write_block('NEW', _UPD)}

@@ -490,7 +490,7 @@ def _reload_expired(instance: Any) -> None:
         meta.expired = False
 
 
-def _changed(instance: Any, kwargs: dict[str, Any]) -> bool:
+def _assigns_new_values(instance: Any, kwargs: dict[str, Any]) -> bool:
     columns = instance.sqlmeta.columns
     state = instance._SO_validatorState
     if instance.sqlmeta.cacheValues:
@@ -561,7 +561,7 @@ def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
             _reload_expired(instance)
         _check_bookkeeping(instance, versioning, kwargs, versioning.describe(instance.id),
                            getattr(instance, REVISION_ID))
-    if not _changed(instance, kwargs) and not _read_is_stale(instance):
+    if not _assigns_new_values(instance, kwargs) and not _read_is_stale(instance):
         return
     session = _session_for(instance._connection, instance, "change")
     session.ensure_revision(versioning.describe(instance.id))

@@ -75,11 +75,11 @@ class ModelAsOf(ModelView):
         takes (``"title"``, ``"-title"``, ``Book.q.title``,
         ``DESC(Book.q.title)`` or a list), ``id`` breaking ties.
         """
-        return self._run(self.viewable(cls), where, orderBy, limit, offset, distinct)
+        return self._read_versions(self.viewable(cls), where, orderBy, limit, offset, distinct)
 
     def read_all(self, record: Any) -> list[Version]:
         """Every version of ``record``'s class as of the revision, by id."""
-        return self._run(record, None, None, None, 0, False)
+        return self._read_versions(record, None, None, None, 0, False)
 
     def count(self, cls: type, where: Any = None) -> int:
         """How many objects of ``cls`` matched ``where`` as of the revision: one query."""
@@ -120,7 +120,7 @@ class ModelAsOf(ModelView):
             conditions.append(f"({clause})")
         return f"FROM {', '.join(sources)} WHERE {' AND '.join(conditions)}"
 
-    def _run(self, v: Versioning, where: Any, order_by: Any, limit: int | None,
+    def _read_versions(self, v: Versioning, where: Any, order_by: Any, limit: int | None,
              offset: int, distinct: bool) -> list[Version]:
         conn = self.connection
         # A revision given by id is checked in the same statement.
