@@ -50,19 +50,8 @@ class ConflictError(VdmError, RuntimeError):
     ``fields`` names the conflicting fields where known.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        obj: Any = None,
-        cls: Any = None,
-        revision: Any = None,
-        fields: tuple[str, ...] = (),
-        table: str | None = None,
-        key: Any = None,
-    ) -> None:
-        super().__init__(message, obj=obj, cls=cls, revision=revision,
-                         table=table, key=key)
+    def __init__(self, message: str, *, fields: tuple[str, ...] = (), **data: Any) -> None:
+        super().__init__(message, **data)
         self.fields = fields
 
 

@@ -11,7 +11,6 @@ traceback.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import enum
 import json
 from collections.abc import Callable
@@ -55,13 +54,7 @@ def show(value: Any) -> str:
         return "None"
     if isinstance(value, enum.Enum):
         value = value.value
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
+    return str(json_value(value))
 
 
 def when(iso: str | None) -> str:
