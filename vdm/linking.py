@@ -129,8 +129,8 @@ class LinkBackend:
     #: ``(link)``: forget such a row.
     forget_link: Callable[[Any], None]
     #: The adapter of one owner's rows (:class:`VersionedLinks`, or a
-    #: subclass telling targets apart the ORM's way).
-    # A factory: the class is defined further down this module.
+    #: subclass telling targets apart the ORM's way); a factory, since the
+    #: class is defined further down this module.
     adapter_cls: type[VersionedLinks] = field(default_factory=lambda: VersionedLinks)
 
 
@@ -143,12 +143,12 @@ def register_link_backend(record_cls: type, backend: LinkBackend) -> None:
     _link_backends[record_cls] = backend
 
 
-def link_backend_of(record: Any) -> LinkBackend:
-    """The :class:`LinkBackend` of versioning record ``record``'s backend."""
+def link_backend_of(record: Any) -> LinkBackend | None:
+    """The :class:`LinkBackend` of versioning record ``record``'s backend, else None."""
     for cls in type(record).__mro__:
         if cls in _link_backends:
             return _link_backends[cls]
-    raise LookupError(f"no versioned links are registered for {type(record).__name__}")
+    return None
 
 
 def choose_owner_foreign_key(
@@ -202,6 +202,10 @@ def declare_links(owner_cls: type, link_cls: type, attr_name: str,
     link = versioning_record(link_cls)
     check_link_classes(owner_cls, owner, link_cls, link)
     backend = link_backend_of(owner)
+    if backend is None or link_backend_of(link) is not backend:
+        raise ConfigurationError(
+            f"{link_cls.__name__} and {owner_cls.__name__} are not versioned by the "
+            f"same backend; a versioned link joins classes of one backend", cls=link_cls)
     for attr in (other_attr, key_attr, position_attr):
         if attr is not None and attr not in link.tables_record.columns \
                 and not hasattr(link_cls, attr):
