@@ -50,6 +50,11 @@ from vdm.states import State
 from vdm.tables import versioning_record
 
 
+def as_written(name: str) -> str:
+    """A name in SQL as declared (SQLObject writes its names unquoted)."""
+    return name
+
+
 @dataclass(eq=False)
 class LinkSpec:
     """A versioned link collection (or map) of an owner class.
@@ -83,15 +88,15 @@ class LinkSpec:
         columns: dict[str, str] = self.link.tables_record.columns
         return columns[attr]
 
-    def of_owner(self, key: tuple[Any, ...], alias: str = "",
-                 name: str = "owner") -> tuple[str, dict[str, Any]]:
+    def of_owner(self, key: tuple[Any, ...], alias: str = "", name: str = "owner",
+                 quote: Callable[[str], str] = as_written) -> tuple[str, dict[str, Any]]:
         """SQL (with its parameters, ``<name>_<i>``): the link rows or
-        versions of the owner ``key``."""
+        versions of the owner ``key``; ``quote`` writes a column's name."""
         prefix = f"{alias}." if alias else ""
         values = dict(zip(self.owner.tables_record.key_columns, key, strict=True))
         params = {f"{name}_{i}": values[owner_col]
                   for i, (owner_col, _) in enumerate(self.owner_columns)}
-        sql = " AND ".join(f"{prefix}{link_col} = :{name}_{i}"
+        sql = " AND ".join(f"{prefix}{quote(link_col)} = :{name}_{i}"
                            for i, (_, link_col) in enumerate(self.owner_columns))
         return sql, params
 
@@ -373,20 +378,30 @@ def link_view_as_of(spec: LinkSpec, name: str, what: str,
     return ReadOnlyList(targets(), what)
 
 
-def related_revision_ids_sql(owner: Any, key: tuple[Any, ...],
-                             specs: list[LinkSpec]) -> tuple[str, dict[str, Any]]:
+def related_revision_ids_sql(owner: Any, key: tuple[Any, ...], specs: list[LinkSpec],
+                             quote: Callable[[str], str] = as_written,
+                             ) -> tuple[str, dict[str, Any]]:
     """SQL (with parameters) selecting the ids of the revisions that changed
     the object ``key`` of versioning record ``owner`` or its links ``specs``.
 
-    One column, ``revision_id``, without duplicates.
+    One column, ``revision_id``, without duplicates.  ``quote`` writes each
+    name as the backend's own SQL does (a dialect quoting reserved words);
+    a table in a schema is named with it.
     """
     record = owner.tables_record
     params = {f"key_{i}": value for i, value in enumerate(key)}
-    where = " AND ".join(f"{col} = :key_{i}" for i, col in enumerate(record.key_columns))
-    sources = [f"SELECT {REVISION_ID} FROM {record.version_table} WHERE {where}"]
+    where = " AND ".join(f"{quote(col)} = :key_{i}"
+                         for i, col in enumerate(record.key_columns))
+    rid = quote(REVISION_ID)
+    sources = [f"SELECT {rid} FROM {_version_table(record, quote)} WHERE {where}"]
     for n, spec in enumerate(specs):
-        condition, more = spec.of_owner(key, name=f"link{n}")
-        sources.append(f"SELECT {REVISION_ID} FROM {spec.link.tables_record.version_table} "
+        condition, more = spec.of_owner(key, name=f"link{n}", quote=quote)
+        sources.append(f"SELECT {rid} FROM {_version_table(spec.link.tables_record, quote)} "
                        f"WHERE {condition}")
         params.update(more)
-    return f"SELECT {REVISION_ID} FROM ({' UNION '.join(sources)}) ids", params
+    return f"SELECT {rid} FROM ({' UNION '.join(sources)}) ids", params
+
+
+def _version_table(record: Any, quote: Callable[[str], str]) -> str:
+    name = quote(record.version_table)
+    return name if record.schema is None else f"{quote(record.schema)}.{name}"
