@@ -3,11 +3,18 @@
 import pytest
 from history_helpers import rows
 from link_models import Group, License, LinkBase, Package, PackageExtra, PackageTag, Tag
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ForeignKey, MetaData, String, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from test_shapes_columns import _drop_schema, _engine_with_schema
 
 from vdm import Operation
-from vdm.sqlalchemy import Repository, Revision
+from vdm.sqlalchemy import (
+    Repository,
+    Revision,
+    Revisioned,
+    Stateful,
+    add_stateful_versioned_dict,
+)
 
 
 @pytest.fixture
@@ -245,3 +252,43 @@ def test_revert_brings_back_the_links_of_that_version(session, package):
     assert [link.tag.name for link in pkg.tags_deleted] == ["c"]
     assert names(pkg.get_as_of(2).tags) == ["c"]
     assert names(pkg.get_as_of(3).tags) == ["a", "b"]
+
+
+def test_related_revisions_read_a_schema_and_reserved_names(engine, tmp_path):
+    schema = "vdm_links_related"
+    engine = _engine_with_schema(engine, schema, tmp_path)
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(schema=schema)
+
+    class Order(Revisioned, Base):
+        __tablename__ = "order"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        label: Mapped[str] = mapped_column(String(20))
+
+    class OrderNote(Revisioned, Stateful, Base):
+        __tablename__ = "order_note"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        group: Mapped[int] = mapped_column("group", ForeignKey("order.id"))
+        key: Mapped[str] = mapped_column(String(20))
+        value: Mapped[str] = mapped_column(String(20))
+
+    add_stateful_versioned_dict(Order, OrderNote, "notes", "key", "value", "order_notes")
+    try:
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            revise(session, "r1")
+            order = Order(id=1, label="a")
+            session.add(order)
+            session.add(Order(id=2, label="other"))
+            session.commit()
+            revise(session, "r2: a note")
+            order.notes["colour"] = "red"
+            session.commit()
+            revise(session, "r3: another order's note")
+            session.get(Order, 2).notes["colour"] = "blue"
+            session.commit()
+            assert [r.message for r in order.all_related_revisions] == ["r2: a note", "r1"]
+    finally:
+        Base.metadata.drop_all(engine)
+        _drop_schema(engine, schema)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from link_models import Package as ORMPackage
 from sqlobject import ForeignKey, SQLObject, StringCol
 from sqlobject_models import (  # noqa: F401 - fixtures
     LINKS,
@@ -169,6 +170,16 @@ def test_a_link_with_two_foreign_keys_to_its_owner_names_the_owners() -> None:
                                    owner_key=key)
         assert Note.__versioning__.links[name].owner_fk.column == (
             "target_id" if key == "targetID" else "source_id")
+
+
+def test_a_link_between_classes_of_two_backends_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        add_stateful_versioned_m2m(ORMPackage, PackageTag, "so_tags", "tag", "so_package_tags")
+    assert str(caught.value) == (
+        "PackageTag and Package are not versioned by the same backend; a versioned "
+        "link joins classes of one backend")
+    assert caught.value.cls is PackageTag
+    assert not hasattr(ORMPackage, "so_tags")
 
 
 def _plain() -> type:

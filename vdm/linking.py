@@ -50,6 +50,11 @@ from vdm.states import State
 from vdm.tables import versioning_record
 
 
+def as_written(name: str) -> str:
+    """A name in SQL as declared (SQLObject writes its names unquoted)."""
+    return name
+
+
 @dataclass(eq=False)
 class LinkSpec:
     """A versioned link collection (or map) of an owner class.
@@ -83,15 +88,15 @@ class LinkSpec:
         columns: dict[str, str] = self.link.tables_record.columns
         return columns[attr]
 
-    def of_owner(self, key: tuple[Any, ...], alias: str = "",
-                 name: str = "owner") -> tuple[str, dict[str, Any]]:
+    def of_owner(self, key: tuple[Any, ...], alias: str = "", name: str = "owner",
+                 quote: Callable[[str], str] = as_written) -> tuple[str, dict[str, Any]]:
         """SQL (with its parameters, ``<name>_<i>``): the link rows or
-        versions of the owner ``key``."""
+        versions of the owner ``key``; ``quote`` writes a column's name."""
         prefix = f"{alias}." if alias else ""
         values = dict(zip(self.owner.tables_record.key_columns, key, strict=True))
         params = {f"{name}_{i}": values[owner_col]
                   for i, (owner_col, _) in enumerate(self.owner_columns)}
-        sql = " AND ".join(f"{prefix}{link_col} = :{name}_{i}"
+        sql = " AND ".join(f"{prefix}{quote(link_col)} = :{name}_{i}"
                            for i, (_, link_col) in enumerate(self.owner_columns))
         return sql, params
 
@@ -129,8 +134,8 @@ class LinkBackend:
     #: ``(link)``: forget such a row.
     forget_link: Callable[[Any], None]
     #: The adapter of one owner's rows (:class:`VersionedLinks`, or a
-    #: subclass telling targets apart the ORM's way).
-    # A factory: the class is defined further down this module.
+    #: subclass telling targets apart the ORM's way); a factory, since the
+    #: class is defined further down this module.
     adapter_cls: type[VersionedLinks] = field(default_factory=lambda: VersionedLinks)
 
 
@@ -143,12 +148,12 @@ def register_link_backend(record_cls: type, backend: LinkBackend) -> None:
     _link_backends[record_cls] = backend
 
 
-def link_backend_of(record: Any) -> LinkBackend:
-    """The :class:`LinkBackend` of versioning record ``record``'s backend."""
+def link_backend_of(record: Any) -> LinkBackend | None:
+    """The :class:`LinkBackend` of versioning record ``record``'s backend, else None."""
     for cls in type(record).__mro__:
         if cls in _link_backends:
             return _link_backends[cls]
-    raise LookupError(f"no versioned links are registered for {type(record).__name__}")
+    return None
 
 
 def choose_owner_foreign_key(
@@ -202,6 +207,10 @@ def declare_links(owner_cls: type, link_cls: type, attr_name: str,
     link = versioning_record(link_cls)
     check_link_classes(owner_cls, owner, link_cls, link)
     backend = link_backend_of(owner)
+    if backend is None or link_backend_of(link) is not backend:
+        raise ConfigurationError(
+            f"{link_cls.__name__} and {owner_cls.__name__} are not versioned by the "
+            f"same backend; a versioned link joins classes of one backend", cls=link_cls)
     for attr in (other_attr, key_attr, position_attr):
         if attr is not None and attr not in link.tables_record.columns \
                 and not hasattr(link_cls, attr):
@@ -369,20 +378,30 @@ def link_view_as_of(spec: LinkSpec, name: str, what: str,
     return ReadOnlyList(targets(), what)
 
 
-def related_revision_ids_sql(owner: Any, key: tuple[Any, ...],
-                             specs: list[LinkSpec]) -> tuple[str, dict[str, Any]]:
+def related_revision_ids_sql(owner: Any, key: tuple[Any, ...], specs: list[LinkSpec],
+                             quote: Callable[[str], str] = as_written,
+                             ) -> tuple[str, dict[str, Any]]:
     """SQL (with parameters) selecting the ids of the revisions that changed
     the object ``key`` of versioning record ``owner`` or its links ``specs``.
 
-    One column, ``revision_id``, without duplicates.
+    One column, ``revision_id``, without duplicates.  ``quote`` writes each
+    name as the backend's own SQL does (a dialect quoting reserved words);
+    a table in a schema is named with it.
     """
     record = owner.tables_record
     params = {f"key_{i}": value for i, value in enumerate(key)}
-    where = " AND ".join(f"{col} = :key_{i}" for i, col in enumerate(record.key_columns))
-    sources = [f"SELECT {REVISION_ID} FROM {record.version_table} WHERE {where}"]
+    where = " AND ".join(f"{quote(col)} = :key_{i}"
+                         for i, col in enumerate(record.key_columns))
+    rid = quote(REVISION_ID)
+    sources = [f"SELECT {rid} FROM {_version_table(record, quote)} WHERE {where}"]
     for n, spec in enumerate(specs):
-        condition, more = spec.of_owner(key, name=f"link{n}")
-        sources.append(f"SELECT {REVISION_ID} FROM {spec.link.tables_record.version_table} "
+        condition, more = spec.of_owner(key, name=f"link{n}", quote=quote)
+        sources.append(f"SELECT {rid} FROM {_version_table(spec.link.tables_record, quote)} "
                        f"WHERE {condition}")
         params.update(more)
-    return f"SELECT {REVISION_ID} FROM ({' UNION '.join(sources)}) ids", params
+    return f"SELECT {rid} FROM ({' UNION '.join(sources)}) ids", params
+
+
+def _version_table(record: Any, quote: Callable[[str], str]) -> str:
+    name = quote(record.version_table)
+    return name if record.schema is None else f"{quote(record.schema)}.{name}"

@@ -50,7 +50,8 @@ class ClassRecord:
         return f"{self.name}({pairs})"
 
     def record_tables(self, table: str, version_table: str, key_columns: Sequence[str],
-                      columns: Mapping[str, str], stateful: bool) -> None:
+                      columns: Mapping[str, str], stateful: bool,
+                      schema: str | None = None) -> None:
         """Set :attr:`tables_record` from the names of the class's own table.
 
         ``columns`` maps attribute names to column names, the key among
@@ -59,4 +60,5 @@ class ClassRecord:
         """
         self.tables_record = TableRecord(
             name=self.name, table=table, version_table=version_table,
-            key_columns=tuple(key_columns), columns=dict(columns), stateful=stateful)
+            key_columns=tuple(key_columns), columns=dict(columns), stateful=stateful,
+            schema=schema)

@@ -30,6 +30,9 @@ class TableRecord:
     columns: dict[str, str] = field(default_factory=dict)
     #: Whether the live table has a ``state`` column.
     stateful: bool = False
+    #: The schema both tables live in, when not the connection's default
+    #: (SQLAlchemy's ``Table(schema=...)``).
+    schema: str | None = None
 
 
 def versioning_record(obj_or_cls: Any) -> Any:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, inspect, select, union
+from sqlalchemy import ColumnElement, and_, column, inspect, select, text
 from sqlalchemy.orm import (
     Mapper,
     Session,
@@ -44,13 +44,14 @@ from vdm.linking import (
     choose_owner_foreign_key,
     link_view_as_of,
     register_link_backend,
+    related_revision_ids_sql,
 )
 from vdm.linking import LinkSpec as CoreLinkSpec
 from vdm.linking import VersionedDict as CoreVersionedDict
 from vdm.naming import REVISION_ID, STATE
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.asofreads import scalars_as_of
-from vdm.sqlalchemy.registry import Versioning, key_equals, versioning_of
+from vdm.sqlalchemy.registry import Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 
@@ -248,20 +249,18 @@ def _targets_as_of(session: Session, spec: LinkSpec, conditions: list[ColumnElem
 
 
 def related_revisions(obj: Any) -> list[Any]:
-    """Revisions that changed ``obj`` or its versioned links, newest first."""
+    """Revisions that changed ``obj`` or its versioned links, newest first
+    (the core's :func:`~vdm.linking.related_revision_ids_sql`, names
+    written as the session's dialect writes them)."""
     versioning = versioning_of(obj)
     assert versioning is not None
     session = object_session(obj)
     assert session is not None
-    key = versioning.key_of(obj)
-    vt = versioning.version_table
-    sources = [select(vt.c[REVISION_ID]).where(
-        key_equals([vt.c[n] for n in versioning.key_names], key))]
-    for spec in versioning.all_links.values():
-        lvt = spec.link.version_table
-        sources.append(select(lvt.c[REVISION_ID]).where(*spec.owner_conditions(key)))
-    ids = union(*sources).subquery()
-    query = select(Revision).where(revision_table.c.id.in_(select(ids.c[0]))).order_by(
+    quote = session.get_bind(mapper=versioning.mapper).dialect.identifier_preparer.quote
+    ids, params = related_revision_ids_sql(
+        versioning, versioning.key_of(obj), list(versioning.all_links.values()), quote)
+    query = select(Revision).where(revision_table.c.id.in_(
+        text(ids).bindparams(**params).columns(column(REVISION_ID)))).order_by(
         revision_table.c.id.desc())
     with session.no_autoflush:
         return list(session.scalars(query))

@@ -87,7 +87,8 @@ class Versioning(ClassRecord):
                if getattr(col, "table", None) is self.table and col.key != REVISION_ID}
         self.record_tables(self.table.name, self.version_table.name,
                            [c.name for c in self.table.primary_key.columns],
-                           {key: col.name for key, col in own.items()}, STATE in self.table.c)
+                           {key: col.name for key, col in own.items()}, STATE in self.table.c,
+                           self.table.schema)
 
     @property
     def root(self) -> Versioning:
