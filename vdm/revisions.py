@@ -1,4 +1,4 @@
-"""Checks on what a revision carries, shared by both backends."""
+"""What a revision carries, and the checks on it, shared by both backends."""
 
 from __future__ import annotations
 
@@ -88,3 +88,36 @@ def provisional_revision_id() -> int:
 def is_provisional(revision_id: int | None) -> bool:
     """True for an id :func:`provisional_revision_id` gave."""
     return revision_id is not None and revision_id >= PROVISIONAL_IDS_FROM
+
+
+class RevisionFields:
+    """The constructor and repr both backends' ``Revision`` classes share.
+
+    ``author``, ``message``, ``extra`` (JSON metadata) and ``state`` are the
+    revision's own; ``id`` and ``timestamp`` are set by the backend when the
+    revision is written.
+    """
+
+    id: int | None
+    timestamp: dt.datetime | None
+    author: str | None
+    message: str | None
+    state: State
+    extra: Any
+
+    def __init__(
+        self,
+        author: str | None = None,
+        message: str | None = None,
+        extra: Any = None,
+        state: State | str = State.ACTIVE,
+    ) -> None:
+        check_revision_metadata(author, message)
+        self.author = author
+        self.message = message
+        self.extra = extra
+        self.state = State.coerce(state)
+
+    def __repr__(self) -> str:
+        ident = "uncommitted" if self.id is None else f"id={self.id}"
+        return f"<Revision {ident} author={self.author!r} message={self.message!r}>"

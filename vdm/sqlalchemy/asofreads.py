@@ -41,6 +41,19 @@ def scalars_as_of(session: Session, statement: Executable, revision_id: int,
     return [_bound(row, revision_id, session) for row in rows]
 
 
+def relationship_as_of(session: Session, query: Any, revision_id: int, prop: Any) -> Any:
+    """What relationship ``prop`` of a version holds as of ``revision_id``,
+    ``query`` selecting its targets: the query itself for a dynamic or
+    write-only relationship, else the list, or the one object (or None).
+    """
+    if prop.lazy in ("dynamic", "write_only"):
+        return query
+    rows = scalars_as_of(session, query, revision_id)
+    if prop.uselist:
+        return rows
+    return rows[0] if rows else None
+
+
 def rows_as_of(session: Session, statement: Executable, revision_id: int) -> list[tuple[Any, ...]]:
     """Like :func:`scalars_as_of` for statements returning several columns."""
     with session.no_autoflush:

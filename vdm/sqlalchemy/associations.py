@@ -60,7 +60,7 @@ from vdm.errors import ConfigurationError, ConflictError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
-from vdm.sqlalchemy.asofreads import scalars_as_of
+from vdm.sqlalchemy.asofreads import relationship_as_of
 from vdm.sqlalchemy.columns import RevisionedColumns
 from vdm.sqlalchemy.registry import (
     Key,
@@ -72,7 +72,13 @@ from vdm.sqlalchemy.registry import (
 )
 from vdm.sqlalchemy.revision import attach_revision_tables
 from vdm.sqlalchemy.schema import build_version_table, resolve_version_types
-from vdm.sqlalchemy.writer import cached_on, chunks, statements_for
+from vdm.sqlalchemy.writer import (
+    cached_on,
+    chunks,
+    keyed_runner,
+    retire_versions,
+    statements_for,
+)
 from vdm.writeplan import plan_association_versions
 
 #: The association columns of one side, in order: a side's "key".
@@ -537,15 +543,8 @@ def write_association_versions(
         return
     plan = plan_association_versions(added, removed, written, association.has_values)
     st = statements_for(association)  # type: ignore[arg-type]
-
-    def run(statement: Executable, keys: set[Key]) -> None:
-        for batch in chunks(keys):
-            connection.execute(statement, {"keys": st.keys_param(batch), "rid": revision_id})
-
-    run(st.drop_own, plan.drop_own)
-    run(st.unexpire, plan.unexpire)
-    run(st.mark_deleted, plan.mark_deleted)
-    run(st.copy_current_as_delete, plan.copy_current_as_delete)
+    run = keyed_runner(connection, st, revision_id)
+    retire_versions(run, st, plan)
     for op, keys in plan.copy_live.items():
         run(st.copy_live(op), keys)
     run(st.expire_previous, plan.expire_previous)
@@ -611,12 +610,7 @@ def related_through(version: Any, prop: RelationshipProperty[Any], revision_id: 
         query = query.order_by(*(_version_column(target, c) for c in prop.order_by))
     else:
         query = query.order_by(*(avt.c[n] for n in association.key_names))
-    if prop.lazy in ("dynamic", "write_only"):
-        return query
-    rows = scalars_as_of(session, query, revision_id)
-    if prop.uselist:
-        return rows
-    return rows[0] if rows else None
+    return relationship_as_of(session, query, revision_id, prop)
 
 
 def _version_column(target: Any, clause: Any) -> Any:

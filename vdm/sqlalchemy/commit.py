@@ -34,12 +34,13 @@ from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.writer import expire_deferred
 
 
-def _tables_of(versioning: Any) -> life.RewrittenTables:
+def _tables_of(versioning: Any, names: Any) -> life.RewrittenTables:
     """A table's version table and, when its rows carry ``revision_id``,
-    its live table, by their full names (a ``MetaData(schema=...)`` included)."""
+    its live table, by their full names (a ``MetaData(schema=...)`` included),
+    quoted as the dialect (``names``, its identifier preparer) quotes them."""
     live = versioning.table
-    return (versioning.version_table.fullname,
-            live.fullname if REVISION_ID in live.c else None)
+    return (names.format_table(versioning.version_table),
+            names.format_table(live) if REVISION_ID in live.c else None)
 
 
 def _expire(sql: Any, versioning: Any, keys: set[Any], provisional: int) -> None:
@@ -57,4 +58,6 @@ def finalise_revision(
     whose previous versions are closed now.  See
     :func:`vdm.revisionlife.finalise_revision`.
     """
-    life.finalise_revision(connection, revision, written, expire_later, _tables_of, _expire)
+    names = connection.dialect.identifier_preparer
+    life.finalise_revision(connection, revision, written, expire_later,
+                           lambda versioning: _tables_of(versioning, names), _expire)

@@ -310,8 +310,11 @@ def _deleted_by_others(conn: Connection, v: Versioning, absent: list[Key]) -> li
 def _locked_revisions(connection: Connection, v: Versioning, keys: list[Key],
                       shared: bool = False) -> dict[Key, Any]:
     live = v.table
+    # Quoted as the dialect quotes them: a table may be called "order".
+    names = connection.dialect.identifier_preparer
     return locked_revisions(
-        connection, live.fullname, tuple(live.c[n].name for n in v.key_names), keys, shared,
+        connection, names.format_table(live),
+        tuple(names.quote(live.c[n].name) for n in v.key_names), keys, shared,
         on_primary_key={c.key for c in live.primary_key} == set(v.key_names), size=CHUNK)
 
 

@@ -11,7 +11,6 @@ taken at the first versioned flush.
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import partial
 from typing import Any
 
@@ -41,7 +40,7 @@ from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
 from vdm.revisionlife import allocate_provisional_revision as allocate_provisional_revision
 from vdm.revisionlife import store_revision_metadata as store_revision_metadata
 from vdm.revisionlife import utcnow as utcnow
-from vdm.revisions import check_revision_metadata
+from vdm.revisions import RevisionFields
 from vdm.sqlalchemy.types import JSONText, StateType
 from vdm.states import State
 
@@ -85,7 +84,7 @@ def _seed_sequence(target: Table, connection: Connection, **kw: Any) -> None:
     connection.execute(insert(target).values(id=1, last_id=0))
 
 
-class Revision:
+class Revision(RevisionFields):
     """One atomic changeset: who (``author``), why (``message``), when.
 
     Create one and give it to the session before changing versioned
@@ -98,30 +97,6 @@ class Revision:
     :data:`vdm.revisions.PROVISIONAL_IDS_FROM` up, and no timestamp);
     ``extra`` holds JSON metadata such as a request id.
     """
-
-    id: int | None
-    timestamp: dt.datetime | None
-    author: str | None
-    message: str | None
-    state: State
-    extra: Any
-
-    def __init__(
-        self,
-        author: str | None = None,
-        message: str | None = None,
-        extra: Any = None,
-        state: State | str = State.ACTIVE,
-    ) -> None:
-        check_revision_metadata(author, message)
-        self.author = author
-        self.message = message
-        self.extra = extra
-        self.state = State.coerce(state)
-
-    def __repr__(self) -> str:
-        ident = "uncommitted" if self.id is None else f"id={self.id}"
-        return f"<Revision {ident} author={self.author!r} message={self.message!r}>"
 
 
 _registry.map_imperatively(Revision, revision_table)

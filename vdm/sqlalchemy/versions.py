@@ -36,7 +36,7 @@ from vdm.errors import DetachedError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
 from vdm.sqlalchemy.asof import current_as_of
-from vdm.sqlalchemy.asofreads import AS_OF_OPTION, scalars_as_of
+from vdm.sqlalchemy.asofreads import AS_OF_OPTION, relationship_as_of, scalars_as_of
 from vdm.sqlalchemy.associations import related_through
 from vdm.sqlalchemy.joins import join_as_of
 from vdm.sqlalchemy.links import links_as_of
@@ -291,12 +291,7 @@ def related_as_of(version: Any, prop: RelationshipProperty[Any], revision_id: in
         query = select(prop.mapper.class_).where(*conditions)
     if prop.order_by:
         query = query.order_by(*_order_by_for(prop, target_versioning))
-    if prop.lazy in ("dynamic", "write_only"):
-        return query
-    rows = scalars_as_of(session, query, revision_id)
-    if prop.uselist:
-        return rows
-    return rows[0] if rows else None
+    return relationship_as_of(session, query, revision_id, prop)
 
 
 def _order_by_for(prop: RelationshipProperty[Any], versioning: Versioning | None) -> list[Any]:

@@ -311,6 +311,26 @@ def cached_on(owner: Any, name: str, build: Callable[[], T]) -> T:
     return found
 
 
+def keyed_runner(connection: Connection, st: TableStatements,
+                 revision_id: int) -> Callable[[Executable, set[Key]], None]:
+    """Runs one of ``st``'s statements for a set of keys, a chunk at a time,
+    with the revision id bound."""
+    def run(statement: Executable, keys: set[Key]) -> None:
+        for batch in chunks(keys):
+            connection.execute(statement, {"keys": st.keys_param(batch), "rid": revision_id})
+    return run
+
+
+def retire_versions(run: Callable[[Executable, set[Key]], None], st: TableStatements,
+                    plan: Any) -> None:
+    """A version plan's steps before live rows are copied: drop the
+    revision's own versions, reopen, mark deleted, record deletes."""
+    run(st.drop_own, plan.drop_own)
+    run(st.unexpire, plan.unexpire)
+    run(st.mark_deleted, plan.mark_deleted)
+    run(st.copy_current_as_delete, plan.copy_current_as_delete)
+
+
 def statements_for(versioning: Versioning) -> TableStatements:
     """The (cached) statements of one versioned table."""
     return cached_on(versioning, "_statements", lambda: TableStatements(versioning))
@@ -336,15 +356,8 @@ def write_versions(
     """
     plan = plan_versions(changes.inserted, changes.updated, changes.deleted, written)
     st = statements_for(versioning)
-
-    def run(statement: Executable, keys: set[Key]) -> None:
-        for batch in chunks(keys):
-            connection.execute(statement, {"keys": st.keys_param(batch), "rid": revision_id})
-
-    run(st.drop_own, plan.drop_own)
-    run(st.unexpire, plan.unexpire)
-    run(st.mark_deleted, plan.mark_deleted)
-    run(st.copy_current_as_delete, plan.copy_current_as_delete)
+    run = keyed_runner(connection, st, revision_id)
+    retire_versions(run, st, plan)
     copies = [(op, keys) for op, keys in plan.copy_live.items() if keys]
     if connection.dialect.name in ("mysql", "mariadb"):
         # InnoDB locks every index record a statement scans, and the gaps

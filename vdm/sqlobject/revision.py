@@ -30,7 +30,7 @@ from vdm.revisionlife import allocate_revision as allocate_revision
 from vdm.revisionlife import defers_revision_id as defers_revision_id
 from vdm.revisionlife import finalise_revision as finalise_revision
 from vdm.revisionlife import store_revision_metadata as store_revision_metadata
-from vdm.revisions import check_revision_metadata
+from vdm.revisions import RevisionFields
 from vdm.sqlobject.dialect import (
     as_datetime,
     from_json_text,
@@ -43,7 +43,7 @@ from vdm.states import State
 TIMESTAMP_INDEX = f"ix_{REVISION_TABLE}_timestamp"
 
 
-class Revision:
+class Revision(RevisionFields):
     """One atomic changeset: who (``author``), why (``message``), when.
 
     Give it to a :class:`vdm.sqlobject.Session` before changing versioned
@@ -54,24 +54,9 @@ class Revision:
     ``extra`` holds JSON metadata such as a request id.
     """
 
-    def __init__(
-        self,
-        author: str | None = None,
-        message: str | None = None,
-        extra: Any = None,
-        state: State | str = State.ACTIVE,
-    ) -> None:
-        check_revision_metadata(author, message)
-        self.id: int | None = None
-        self.timestamp: dt.datetime | None = None
-        self.author = author
-        self.message = message
-        self.extra = extra
-        self.state = State.coerce(state)
-
-    def __repr__(self) -> str:
-        ident = "uncommitted" if self.id is None else f"id={self.id}"
-        return f"<Revision {ident} author={self.author!r} message={self.message!r}>"
+    #: Set when the revision is written, forgotten on a rollback.
+    id: int | None = None
+    timestamp: dt.datetime | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Revision):
