@@ -36,7 +36,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from vdm import __version__
 from vdm.cli.commands import (
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vdm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (add_demo, add_log, add_show, add_diff, add_blame, add_verify, add_serve):
+    for add in (add_demo, add_log, add_readers, add_serve):
         add(commands)
     return parser
 
@@ -140,10 +140,21 @@ def _count(text: str) -> int:
     return value
 
 
+def _database_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+    run: Any, help: str, description: str,
+) -> argparse.ArgumentParser:
+    """A subcommand that reads a vdm database (``--url``, ``--json``) and runs ``run``."""
+    command = commands.add_parser(name, parents=[_database_options()], help=help,
+                                  description=description)
+    command.set_defaults(run=run)
+    return command
+
+
 def add_log(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Declare ``vdm log``."""
-    log = commands.add_parser(
-        "log", parents=[_database_options()],
+    log = _database_command(
+        commands, "log", run_log,
         help="list revisions, newest first (paged, filtered by author or time)",
         description="List revisions, newest first, with how many rows each changed.",
     )
@@ -156,62 +167,45 @@ def add_log(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                      help="only revisions at or after WHEN (ISO 8601 date or time; "
                           "UTC unless it has an offset)")
     log.add_argument("--until", metavar="WHEN", help="only revisions at or before WHEN")
-    log.set_defaults(run=run_log)
 
 
-def add_show(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Declare ``vdm show``."""
-    show = commands.add_parser(
-        "show", parents=[_database_options()],
-        help="show what one revision changed",
-        description="Show a revision and every row it created, changed or deleted.",
-    )
-    show.add_argument("revision", metavar="REV", help="the revision id (3 or r3)")
-    show.set_defaults(run=run_show)
+#: The commands that read one revision, two, or one row, or check the
+#: history: name, what runs it, its help, its description, and its
+#: positional arguments as (name, metavar, help).
+_READERS: tuple[tuple[str, Any, str, str, tuple[tuple[str, str, str], ...]], ...] = (
+    ("show", run_show, "show what one revision changed",
+     "Show a revision and every row it created, changed or deleted.",
+     (("revision", "REV", "the revision id (3 or r3)"),)),
+    ("diff", run_diff, "show how the model differs between two revisions",
+     "Compare the whole model as of REV_A with the model as of REV_B: "
+     "rows added, removed and changed, table by table.",
+     (("rev_a", "REV_A", "the earlier revision id"),
+      ("rev_b", "REV_B", "the later revision id"))),
+    ("blame", run_blame, "show which revision set each field of one row",
+     "For each field of one row, the revision that set its latest value.",
+     (("table", "TABLE", "a versioned table, e.g. book"),
+      ("key", "KEY", "the row's primary key; comma-separated values, in key "
+                     "column order, for a composite key (e.g. 1 or tolstoy,2)"))),
+    ("verify", run_verify, "check the history invariants (exit status 1 if any is broken)",
+     "Check that every live row has one current version equal to it and "
+     "that validity intervals are contiguous; exit status 1 if not.",
+     ()),
+)
 
 
-def add_diff(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Declare ``vdm diff``."""
-    diff = commands.add_parser(
-        "diff", parents=[_database_options()],
-        help="show how the model differs between two revisions",
-        description="Compare the whole model as of REV_A with the model as of REV_B: "
-                    "rows added, removed and changed, table by table.",
-    )
-    diff.add_argument("rev_a", metavar="REV_A", help="the earlier revision id")
-    diff.add_argument("rev_b", metavar="REV_B", help="the later revision id")
-    diff.set_defaults(run=run_diff)
-
-
-def add_blame(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Declare ``vdm blame``."""
-    blame = commands.add_parser(
-        "blame", parents=[_database_options()],
-        help="show which revision set each field of one row",
-        description="For each field of one row, the revision that set its latest value.",
-    )
-    blame.add_argument("table", metavar="TABLE", help="a versioned table, e.g. book")
-    blame.add_argument("key", metavar="KEY",
-                       help="the row's primary key; comma-separated values, in key "
-                            "column order, for a composite key (e.g. 1 or tolstoy,2)")
-    blame.set_defaults(run=run_blame)
-
-
-def add_verify(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Declare ``vdm verify``."""
-    verify = commands.add_parser(
-        "verify", parents=[_database_options()],
-        help="check the history invariants (exit status 1 if any is broken)",
-        description="Check that every live row has one current version equal to it and "
-                    "that validity intervals are contiguous; exit status 1 if not.",
-    )
-    verify.set_defaults(run=run_verify)
+def add_readers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``vdm show``, ``vdm diff``, ``vdm blame`` and ``vdm verify``."""
+    for name, run, help_text, description, positionals in _READERS:
+        command = _database_command(commands, name, run, help=help_text,
+                                    description=description)
+        for dest, metavar, argument_help in positionals:
+            command.add_argument(dest, metavar=metavar, help=argument_help)
 
 
 def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Declare ``vdm serve``."""
-    serve = commands.add_parser(
-        "serve", parents=[_database_options()],
+    serve = _database_command(
+        commands, "serve", run_serve,
         help="browse the history in a web browser (read-only; needs vdm[serve])",
         description="Serve a read-only history browser over the database: the revision "
                     "log, revisions, objects with diffs and blame, the model as of any "
@@ -222,8 +216,6 @@ def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                        help="the address to listen on (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=_count, default=8000,
                        help="the port to listen on (default: 8000; 0 picks a free one)")
-    serve.set_defaults(run=run_serve)
-
 
 
 __all__ = ["CommandError", "build_parser", "main"]
