@@ -105,7 +105,7 @@ def test_a_row_kept_that_refers_to_an_object_the_undo_destroys_refuses_it() -> N
     assert str(error) == ("cannot undo revision 5: it created License(id=2), which "
                           "Book(id=7) refers to since; undo or change that first")
     assert (error.cls, error.revision) == (Book, 5)
-    assert sql.asked == [("SELECT id, license_id FROM book WHERE (license_id = :k0_0) "
+    assert sql.asked == [("SELECT id, license_id FROM book WHERE license_id IN (:k0_0) "
                           "ORDER BY id", {"k0_0": 2})]
 
 
@@ -134,8 +134,8 @@ def test_composite_keys_are_matched_column_by_column() -> None:
     check_no_dependants(sql, 5, {edition: {("x", 1): None, ("y", 2): None}}, [ref])
     assert sql.asked == [(
         "SELECT id, edition_isbn, edition_year FROM review WHERE "
-        "(edition_isbn = :k0_0 AND edition_year = :k0_1) OR "
-        "(edition_isbn = :k1_0 AND edition_year = :k1_1) ORDER BY id",
+        "((edition_isbn = :k0_0 AND edition_year = :k0_1) OR "
+        "(edition_isbn = :k1_0 AND edition_year = :k1_1)) ORDER BY id",
         {"k0_0": "x", "k0_1": 1, "k1_0": "y", "k1_1": 2})]
     assert describe(edition.tables_record, ("x", 1)) == "Edition(isbn='x', year=1)"
 

@@ -20,7 +20,7 @@ rows erased.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +31,11 @@ from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_re
 from vdm.sql import MYSQL, Params, Sql
 from vdm.states import State
 from vdm.tables import TableRecord
+from vdm.versionwrite import CHUNK, chunks, keys_in
 
 #: A row's key: its key columns' values, in key order.
 Key = tuple[Any, ...]
 
-#: Keys per statement: long IN lists stay well under every database's limits.
-CHUNK = 500
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,31 +123,11 @@ def _columns(sql: Sql, names: Iterable[str], prefix: str = "") -> str:
     return ", ".join(prefix + quote(sql, n) for n in names)
 
 
-def chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
-    """``keys`` sorted (for deterministic SQL) in lists of at most :data:`CHUNK`."""
-    ordered = sorted(keys, key=repr)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start:start + CHUNK]
-
-
 def key_in(sql: Sql, columns: Sequence[str], keys: Sequence[Key],
            prefix: str = "") -> tuple[str, dict[str, Any]]:
-    """``columns IN keys`` as SQL text and its parameters (composite keys too)."""
-    params: dict[str, Any] = {}
-    if len(columns) == 1:
-        names = []
-        for i, key in enumerate(keys):
-            params[f"_k{i}"] = key[0]
-            names.append(f":_k{i}")
-        return f"{prefix}{quote(sql, columns[0])} IN ({', '.join(names)})", params
-    alternatives = []
-    for i, key in enumerate(keys):
-        terms = []
-        for j, (column, value) in enumerate(zip(columns, key, strict=True)):
-            params[f"_k{i}_{j}"] = value
-            terms.append(f"{prefix}{quote(sql, column)} = :_k{i}_{j}")
-        alternatives.append(f"({' AND '.join(terms)})")
-    return f"({' OR '.join(alternatives)})", params
+    """``columns IN keys`` as SQL text and its parameters (composite keys too),
+    the columns named as :func:`quote` names them."""
+    return keys_in(tuple(quote(sql, c) for c in columns), keys, prefix)
 
 
 def _equals(sql: Sql, columns: Sequence[str], key: Key) -> tuple[str, dict[str, Any]]:
@@ -196,7 +175,7 @@ def purge_revision(sql: Sql, tables: Sequence[PurgeTable], references: Sequence[
         _apply_versions(sql, t, plans[t])
         _apply_live_upserts(sql, t, plans[t])
     for t in reversed(order):
-        for batch in chunks(plans[t].remove_live):
+        for batch in chunks(plans[t].remove_live, CHUNK):
             where, params = key_in(sql, t.record.key_columns, batch)
             sql.execute(f"DELETE FROM {_table(sql, t, t.record.table)} WHERE {where}", params)
     found = duplicate_links(order)
@@ -251,7 +230,7 @@ def _plan_table(sql: Sql, t: PurgeTable, revision_id: int) -> PurgePlan | None:
     names = [*key_columns, REVISION_ID, EXPIRED_ID, OPERATION_TYPE]
     n = len(key_columns)
     histories: dict[Key, list[dict[str, Any]]] = defaultdict(list)
-    for batch in chunks(keys):
+    for batch in chunks(keys, CHUNK):
         where, params = key_in(sql, key_columns, batch)
         for row in sql.rows(f"SELECT {_columns(sql, names)} FROM {vt} WHERE {where} "
                             f"ORDER BY {keys_sql}, {REVISION_ID}", params):
@@ -298,7 +277,7 @@ def _apply_versions(sql: Sql, t: PurgeTable, plan: PurgePlan) -> None:
     for ref in plan.drop:
         dropped[ref.revision_id].append(ref.key)
     for rid, keys in dropped.items():
-        for batch in chunks(keys):
+        for batch in chunks(keys, CHUNK):
             where, params = key_in(sql, key_columns, batch)
             sql.execute(f"DELETE FROM {vt} WHERE {REVISION_ID} = :rev AND {where}",
                         {**params, "rev": rid})
@@ -306,7 +285,7 @@ def _apply_versions(sql: Sql, t: PurgeTable, plan: PurgePlan) -> None:
     for r in plan.relink:
         relinked[(r.revision_id, r.expired_id, int(r.operation))].append(r.key)
     for (rid, expired, op), keys in relinked.items():
-        for batch in chunks(keys):
+        for batch in chunks(keys, CHUNK):
             where, params = key_in(sql, key_columns, batch)
             sql.execute(f"UPDATE {vt} SET {EXPIRED_ID} = :expired, {OPERATION_TYPE} = :op "
                         f"WHERE {REVISION_ID} = :rev AND {where}",
@@ -325,13 +304,13 @@ def _apply_live_upserts(sql: Sql, t: PurgeTable, plan: PurgePlan) -> None:
         f"{quote(sql, c)} = (SELECT v.{quote(sql, c)} FROM {vt} v WHERE {same_key} "
         f"AND {current})"
         for c in written if c not in key_columns)
-    for batch in chunks(restore):
+    for batch in chunks(restore, CHUNK):
         if not assignments:
             break
         where, params = key_in(sql, key_columns, batch)
         sql.execute(f"UPDATE {live} SET {assignments} WHERE {where}", params)
     recreate = [tuple(values[c] for c in key_columns) for values in plan.recreate]
-    for batch in chunks(recreate):
+    for batch in chunks(recreate, CHUNK):
         where, params = key_in(sql, key_columns, batch, prefix="v.")
         sql.execute(f"INSERT INTO {live} ({_columns(sql, written)}) "
                     f"SELECT {_columns(sql, written, 'v.')} FROM {vt} v "
@@ -414,7 +393,7 @@ def _refuse_if_referenced(sql: Sql, target: PurgeTable, keys: list[Key],
 
 def erase(sql: Sql, t: PurgeTable, keys: Sequence[Key]) -> None:
     """Delete the live rows ``keys`` of ``t`` and all their versions."""
-    for batch in chunks(keys):
+    for batch in chunks(keys, CHUNK):
         where, params = key_in(sql, t.record.key_columns, batch)
         sql.execute(f"DELETE FROM {_table(sql, t, t.record.version_table)} WHERE {where}",
                     params)

@@ -40,15 +40,13 @@ from vdm.naming import STATE
 from vdm.sql import Sql
 from vdm.states import State
 from vdm.tables import TableRecord, versioning_record
+from vdm.versionwrite import CHUNK, chunks, keys_in
 
 Key = tuple[Any, ...]
 #: ``{attribute: value}`` an object must hold, or None: it must not exist.
 Values = dict[str, Any] | None
 #: ``{versioning: {key: values}}``: what each object of each class becomes.
 Plan = Mapping[Any, Mapping[Key, Values]]
-
-#: Keys per statement when asking which rows refer to doomed objects.
-BATCH = 500
 
 
 def restorable(obj: Any) -> Any:
@@ -185,13 +183,8 @@ def _referring(sql: Sql, child: TableRecord, columns: tuple[str, ...],
     width = len(child.key_columns)
     selected = ", ".join([*child.key_columns, *columns])
     order = ", ".join(child.key_columns)
-    for start in range(0, len(keys), BATCH):
-        batch = sorted(keys, key=repr)[start:start + BATCH]
-        params = {f"k{i}_{j}": value for i, key in enumerate(batch)
-                  for j, value in enumerate(key)}
-        matches = " OR ".join(
-            "(" + " AND ".join(f"{c} = :k{i}_{j}" for j, c in enumerate(columns)) + ")"
-            for i in range(len(batch)))
+    for batch in chunks(keys, CHUNK):
+        matches, params = keys_in(columns, batch)
         for row in sql.rows(f"SELECT {selected} FROM {child.table} WHERE {matches} "
                             f"ORDER BY {order}", params):
             yield tuple(row[:width]), tuple(row[width:])
