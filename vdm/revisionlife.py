@@ -117,11 +117,6 @@ def _row(dialect: str, revision: Any, rid: int, timestamp: dt.datetime) -> dict[
     return {c: _column_value(dialect, c, v) for c, v in values.items()}
 
 
-def insert_revision(source: Any, revision: Any, rid: int, timestamp: dt.datetime) -> None:
-    """Write ``revision``'s row under id ``rid`` and ``timestamp``."""
-    _insert(sql_of(source), revision, rid, timestamp)
-
-
 def _insert(sql: Sql, revision: Any, rid: int, timestamp: dt.datetime) -> None:
     sql.execute(_INSERT, _row(sql.dialect, revision, rid, timestamp))
 

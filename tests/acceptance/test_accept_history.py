@@ -218,22 +218,12 @@ def test_an_editor_pages_through_history_by_author_and_time(story: Harness) -> N
 
 
 def test_list_changes_names_every_class_even_untouched_ones(story: Harness) -> None:
-    seed(story)
-    war_key = story.key(story.repository().list_changes(2)[_cls(story, "Book")][0])
-    assert story.list_changes(2) == {"Book": [(war_key, 1, "active")],
-                                     "Author": [(story.key(_only(story, 2, "Author")), 0,
-                                                 "active")]}
+    war = seed(story)["war"]
+    tolstoy = story.find("Author", name="tolstoy")
+    assert story.list_changes(2) == {"Book": [(war.id, 1, "active")],
+                                     "Author": [(tolstoy.id, 0, "active")]}
     first = {cls.__name__: versions
              for cls, versions in story.repository().list_changes(1).items()}
     assert first["Author"] == []
     assert sorted(str(v.name) for v in first["Book"]) == ["annakarenina", "warandpeace"]
     assert {int(v.operation_type) for v in first["Book"]} == {0}
-
-
-def _cls(h: Harness, name: str) -> type:
-    return next(c for c in h.repository().list_changes(1) if c.__name__ == name)
-
-
-def _only(h: Harness, revision: int, name: str) -> object:
-    (version,) = h.repository().list_changes(revision)[_cls(h, name)]
-    return version

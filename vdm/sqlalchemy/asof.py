@@ -11,7 +11,6 @@ before R, unless it records a delete.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, inspect, or_
 
@@ -44,9 +43,3 @@ def _written_id(revision: Revision) -> int | None:
 
 
 register_revision_type(Revision, _written_id)
-
-
-def revision_value(obj: Any) -> Any:
-    """``obj.revision_id`` without loading anything."""
-    versioning = getattr(type(obj), "__versioning__", None)
-    return obj.__dict__.get(versioning.revision_id_key if versioning else REVISION_ID)

@@ -13,6 +13,7 @@ vdm 0.15's entry point, on SQLAlchemy 2::
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -91,9 +92,9 @@ def _loaded_revisions(session: Session, clause: str, params: dict[str, Any]) -> 
     statement = text(
         f"SELECT {', '.join(c.name for c in columns)} FROM {REVISION_TABLE}{clause}"
     ).columns(*columns)
-    # Bound with the column's own type: SQLite compares timestamps as text.
+    # Datetimes bound with the timestamp column's type: SQLite compares them as text.
     typed = [bindparam(name, type_=revision_table.c.timestamp.type)
-             for name in params if name in ("since", "until")]
+             for name, value in params.items() if isinstance(value, dt.datetime)]
     if typed:
         statement = statement.bindparams(*typed)
     with session.no_autoflush:

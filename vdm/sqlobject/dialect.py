@@ -54,11 +54,6 @@ def from_json_text(value: Any) -> Any:
     return None if value is None else json.loads(value)
 
 
-def for_update(conn: Any) -> str:
-    """The row-locking suffix of a SELECT (SQLite locks the whole file)."""
-    return "" if db_name(conn) == SQLITE else " FOR UPDATE"
-
-
 def timestamp_type(conn: Any) -> str:
     """The column type of ``revision.timestamp`` (microseconds everywhere)."""
     return {
@@ -80,12 +75,3 @@ chunks = partial(key_chunks, size=CHUNK)
 def table_exists(conn: Any, table: str) -> bool:
     """Whether ``table`` exists (SQLObject's own check)."""
     return bool(conn.tableExists(table))
-
-
-def is_distinct(conn: Any, a: str, b: str) -> str:
-    """SQL: ``a`` and ``b`` differ, NULLs compared as values."""
-    return {
-        SQLITE: f"{a} IS NOT {b}",
-        POSTGRES: f"{a} IS DISTINCT FROM {b}",
-        MYSQL: f"NOT ({a} <=> {b})",
-    }[db_name(conn)]
