@@ -160,11 +160,6 @@ class Association:
 associations: dict[Table, Association] = {}
 
 
-def association_of(table: Any) -> Association | None:
-    """The :class:`Association` of a live association table, if versioned."""
-    return associations.get(table)
-
-
 def associations_of(metadata: Any) -> list[Association]:
     """The versioned association tables of ``metadata``."""
     return [a for a in associations.values() if a.table.metadata is metadata]
@@ -616,15 +611,6 @@ def _version_column(target: Any, clause: Any) -> Any:
     if target is not None and isinstance(name, str) and name in target.version_table.c:
         return target.version_table.c[name]
     return clause
-
-
-def link_rows_as_of(connection: Connection, association: Association,
-                    revision_id: int, where: Iterable[Any] = ()) -> set[Key]:
-    """Keys of the association's rows as of ``revision_id`` (one query)."""
-    vt = association.version_table
-    query = select(*(vt.c[n] for n in association.key_names)).where(
-        current_as_of(vt, revision_id), *where)
-    return {tuple(r) for r in connection.execute(query)}
 
 
 # -- restoring, undoing, purging (the versioned writes: vdm.sqlalchemy.restore)
