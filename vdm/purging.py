@@ -31,6 +31,7 @@ from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_re
 from vdm.sql import MYSQL, Params, Sql
 from vdm.states import State
 from vdm.tables import TableRecord
+from vdm.verifying import check_links
 from vdm.versionwrite import CHUNK, chunks, keys_in
 
 #: A row's key: its key columns' values, in key order.
@@ -138,6 +139,28 @@ def _equals(sql: Sql, columns: Sequence[str], key: Key) -> tuple[str, dict[str, 
 
 # -- purge_revision ----------------------------------------------------------
 
+
+
+def duplicate_links_among(source: Any, owners: Callable[[], Iterable[Any]]) -> DuplicateLinks:
+    """The :data:`DuplicateLinks` of a model whose owner classes are ``owners()``.
+
+    Each owner record lists its versioned links in ``links`` (specs whose
+    ``link`` carries a ``tables_record``); after a purge the links of the
+    tables it changed are checked with :func:`vdm.verifying.check_links`,
+    and the first owner left with two active links to one target is named.
+    """
+    def first(changed: list[PurgeTable]) -> tuple[type | None, str] | None:
+        idents = {t.ident for t in changed}
+        for owner in list(owners()):
+            for spec in owner.links.values():
+                record = spec.link.tables_record
+                if (record.schema, record.table) not in idents:
+                    continue
+                found = check_links(source, spec)
+                if found:
+                    return owner.cls, found[0].detail
+        return None
+    return first
 
 @dataclass(frozen=True)
 class PurgeSubjects:
