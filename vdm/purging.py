@@ -140,7 +140,6 @@ def _equals(sql: Sql, columns: Sequence[str], key: Key) -> tuple[str, dict[str, 
 # -- purge_revision ----------------------------------------------------------
 
 
-
 def duplicate_links_among(source: Any, owners: Callable[[], Iterable[Any]]) -> DuplicateLinks:
     """The :data:`DuplicateLinks` of a model whose owner classes are ``owners()``.
 
@@ -275,23 +274,33 @@ def _refuse_dangling(sql: Sql, plans: dict[PurgeTable, PurgePlan],
         by_referred = dict(zip(ref.referred, ref.columns, strict=True))
         columns = [by_referred[n] for n in target.record.key_columns]
         child = ref.source
+        # One query per span of revisions the vanished objects lived in (a
+        # revision's new objects share one) and batch of keys, not per object.
+        spans: dict[tuple[int, int | None], list[Key]] = defaultdict(list)
         for gone in plan.vanished:
-            same, params = _equals(sql, columns, gone.key)
-            before = "" if gone.end is None else f" AND {REVISION_ID} < :end"
-            row = sql.rows(
-                f"SELECT {_columns(sql, child.record.key_columns)}, {REVISION_ID} "
-                f"FROM {_table(sql, child, child.record.version_table)} "
-                f"WHERE {same} AND {REVISION_ID} <> :rev AND {OPERATION_TYPE} <> :delete "
-                f"AND ({EXPIRED_ID} IS NULL OR {EXPIRED_ID} > :start){before} "
-                f"ORDER BY {REVISION_ID} LIMIT 1",
-                {**params, "rev": revision_id, "delete": int(Operation.DELETE),
-                 "start": gone.start, **({} if gone.end is None else {"end": gone.end})})
-            if row:
-                raise IntegrityViolation(
-                    purge_dependant_error(revision_id, target.describe(gone.key),
-                                          child.describe(tuple(row[0][:-1])), row[0][-1]),
-                    cls=target.cls,
-                )
+            spans[(gone.start, gone.end)].append(gone.key)
+        width = len(child.record.key_columns)
+        for (start, end), keys in spans.items():
+            for batch in chunks(keys, CHUNK):
+                where, params = key_in(sql, columns, batch)
+                before = "" if end is None else f" AND {REVISION_ID} < :end"
+                row = sql.rows(
+                    f"SELECT {_columns(sql, [*child.record.key_columns, *columns])}, "
+                    f"{REVISION_ID} FROM {_table(sql, child, child.record.version_table)} "
+                    f"WHERE {where} AND {REVISION_ID} <> :rev "
+                    f"AND {OPERATION_TYPE} <> :delete "
+                    f"AND ({EXPIRED_ID} IS NULL OR {EXPIRED_ID} > :start){before} "
+                    f"ORDER BY {REVISION_ID} LIMIT 1",
+                    {**params, "rev": revision_id, "delete": int(Operation.DELETE),
+                     "start": start, **({} if end is None else {"end": end})})
+                if row:
+                    hit = row[0]
+                    raise IntegrityViolation(
+                        purge_dependant_error(
+                            revision_id, target.describe(tuple(hit[width:-1])),
+                            child.describe(tuple(hit[:width])), hit[-1]),
+                        cls=target.cls,
+                    )
 
 
 def _apply_versions(sql: Sql, t: PurgeTable, plan: PurgePlan) -> None:
