@@ -23,19 +23,9 @@ from sqlobject_models import (  # noqa: F401 - fixtures
 
 from vdm import ConflictError, ReadOnlyError, VdmError
 from vdm.changes import ObjectChange
-from vdm.sqlobject import (
-    Revision,
-    Session,
-    blame,
-    changes_in,
-    create_tables,
-    diff_model,
-    field_history,
-    restore_model,
-    restore_object,
-    undo_revision,
-    versioning_of,
-)
+from vdm.sqlobject import Revision, Session, create_tables, versioning_of
+from vdm.sqlobject.inspection import blame, changes_in, diff_model, field_history
+from vdm.sqlobject.restore import restore_model, restore_object, undo_revision
 from vdm.sqlobject.timetravel import as_of
 
 # -- the model as plain data, read two independent ways ----------------------

@@ -30,6 +30,7 @@ from vdm.changes import (
 )
 from vdm.inspecting import paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
+from vdm.sharednames import blame, changes_in, diff_model, field_history  # noqa: F401 - importable here too
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_for, link_changes
 from vdm.sqlalchemy.mapping import (

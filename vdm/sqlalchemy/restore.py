@@ -33,6 +33,7 @@ from vdm.restoring import (
     restorable,
     restore_plan,
 )
+from vdm.sharednames import restore_model, restore_object, undo_revision  # noqa: F401 - importable here too
 from vdm.sql import sql_of
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import (

@@ -29,6 +29,7 @@ from vdm.changes import ModelDiff, ObjectChange, RevisionChanges, diff_views
 from vdm.errors import NotVersionedError
 from vdm.inspecting import paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
+from vdm.sharednames import blame, changes_in, diff_model, field_history  # noqa: F401 - importable here too
 from vdm.sqlobject.dialect import table_exists
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions

@@ -35,6 +35,7 @@ from vdm.restoring import (
     restorable,
     restore_plan,
 )
+from vdm.sharednames import restore_model, restore_object, undo_revision  # noqa: F401 - importable here too
 from vdm.sql import sql_of
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.dialect import literal
