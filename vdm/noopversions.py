@@ -16,15 +16,13 @@ from typing import Any
 
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID
 from vdm.operations import Operation
-from vdm.sql import Sql, execute_many, sql_of
+from vdm.sql import Sql, sql_of
 from vdm.verifying import as_text, is_distinct
 from vdm.versionwrite import (
     CHUNK,
     VersionedTable,
     bound_keys,
     chunks,
-    key_equals,
-    key_rows,
     key_tuple,
     keys_in,
     versioned_table,
@@ -95,23 +93,32 @@ def drop_net_no_ops(
         if key is not None and row[n:n + width] == row[n + width:n + 2 * width]:
             found[key] = int(row[-1])
     if found:
-        _take_back(sql, t, rid, found)
+        _take_back(sql, t, rid, found, size)
         for key in found:
             written.pop(key, None)
     return found
 
 
-def _take_back(sql: Sql, t: VersionedTable, rid: int, found: dict[Any, int]) -> None:
+def _take_back(sql: Sql, t: VersionedTable, rid: int, found: dict[Any, int],
+               size: int) -> None:
     """Delete ``rid``'s versions of ``found``, make the ones before current
-    and give the live rows their revision: each row by its full key."""
-    match, keys = key_equals(t), sorted(found, key=repr)
-    rows = key_rows(t, keys)
-    own = [{**row, "rid": rid} for row in rows]
-    previous = [{**row, "previous": found[key]} for key, row in zip(keys, rows, strict=True)]
+    and give the live rows their revision: rows found by their full key."""
     vt = t.version_table
-    execute_many(sql, f"DELETE FROM {vt} WHERE {match} AND {REVISION_ID} = :rid", own)
-    execute_many(sql, f"UPDATE {vt} SET {EXPIRED_ID} = NULL WHERE {match} "
-                      f"AND {REVISION_ID} = :previous", previous)
+    with_revision = (*t.key_columns, REVISION_ID)
+    by_previous: dict[int, list[Any]] = {}
+    for key, previous in found.items():
+        by_previous.setdefault(previous, []).append(key)
+    for batch in chunks(found, size):
+        bound = bound_keys(t, batch)
+        where, params = keys_in(t.key_columns, bound)
+        sql.execute(f"DELETE FROM {vt} WHERE {where} AND {REVISION_ID} = :rid",
+                    {**params, "rid": rid})
+        where, params = keys_in(with_revision, [
+            (*key_tuple(b), found[k]) for k, b in zip(batch, bound, strict=True)])
+        sql.execute(f"UPDATE {vt} SET {EXPIRED_ID} = NULL WHERE {where}", params)
     if t.stamped:
-        execute_many(sql, f"UPDATE {t.table} SET {REVISION_ID} = :previous WHERE {match}",
-                     previous)
+        for previous, keys in sorted(by_previous.items()):
+            for batch in chunks(keys, size):
+                where, params = keys_in(t.key_columns, bound_keys(t, batch))
+                sql.execute(f"UPDATE {t.table} SET {REVISION_ID} = :previous WHERE {where}",
+                            {**params, "previous": previous})

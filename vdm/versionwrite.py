@@ -223,20 +223,10 @@ def expire_previous(source: Any, table: Any, keys: set[Any], rid: int,
 
 
 def _copy_live_sql(t: VersionedTable) -> Callable[[str], str]:
+    """Copy live rows as versions with operation ``:op`` (see :func:`_copy`)."""
     target, values, source = _copy(t)
     insert = f"INSERT INTO {t.version_table} ({target}) SELECT {values} FROM {source} WHERE "
     return lambda where: insert + where
-
-
-def copy_live(source: Any, table: Any, keys: set[Any], rid: int,
-              op: Operation, size: int = CHUNK) -> None:
-    """Copy the live rows of ``keys`` as versions with operation ``op``.
-
-    A live table without its own ``revision_id`` gets ``rid`` in its
-    versions; one without ``state`` gets ``active``.
-    """
-    t = versioned_table(table)
-    _run_keyed(sql_of(source), t, _copy_live_sql(t), keys, _copy_params(rid, op), size, "l.")
 
 
 def _copy_deleted_sql(t: VersionedTable) -> Callable[[str], str]:
@@ -262,7 +252,8 @@ def _retire(sql: Sql, t: VersionedTable, plan: WritePlan, rid: int, size: int) -
         _run_keyed(sql, t, statement, keys, params, size)
 
 
-#: One copy of a plan: its keys, its statement and its parameters.
+#: One INSERT of a plan: its keys, its statement (given the key test), its
+#: parameters and the prefix of its key columns.
 _Copy = tuple[set[Any], Callable[[str], str], dict[str, Any], str]
 
 
@@ -323,13 +314,13 @@ def _copy_stamped(sql: Sql, t: VersionedTable, op: Operation, rid: int) -> None:
     sql.execute(insert, params)
 
 
-def key_equals(t: VersionedTable) -> str:
-    """SQL: the key columns equal ``:k0``, ``:k1``... (see :func:`key_rows`)."""
+def _key_equals(t: VersionedTable) -> str:
+    """SQL: the key columns equal ``:k0``, ``:k1``... (see :func:`_key_rows`)."""
     return " AND ".join(f"{c} = :k{i}" for i, c in enumerate(t.key_columns))
 
 
-def key_rows(t: VersionedTable, keys: list[Any]) -> list[dict[str, Any]]:
-    """The parameters of :func:`key_equals` for each of ``keys``."""
+def _key_rows(t: VersionedTable, keys: list[Any]) -> list[dict[str, Any]]:
+    """The parameters of :func:`_key_equals` for each of ``keys``."""
     return [{f"k{i}": v for i, v in enumerate(key_tuple(bound))} for bound in bound_keys(t, keys)]
 
 
@@ -340,10 +331,10 @@ def _expire_exact(sql: Sql, t: VersionedTable, known: dict[Any, Any], rid: int) 
     # final step writes its new id.
     keys = sorted(known, key=repr)
     execute_many(sql, f"UPDATE {t.version_table} FORCE INDEX (PRIMARY) SET {EXPIRED_ID} = :rid "
-                      f"WHERE {key_equals(t)} AND {REVISION_ID} = :previous "
+                      f"WHERE {_key_equals(t)} AND {REVISION_ID} = :previous "
                       f"AND {EXPIRED_ID} IS NULL",
                  [{**row, "rid": rid, "previous": int(known[key])}
-                  for key, row in zip(keys, key_rows(t, keys), strict=True)])
+                  for key, row in zip(keys, _key_rows(t, keys), strict=True)])
 
 
 def write_plan(
