@@ -20,7 +20,7 @@ hand vdm (a session, a connection, a versioned object) with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from vdm.errors import InvalidInputError
@@ -51,6 +51,23 @@ def scalar(sql: Sql, text: str, params: Params = None) -> Any:
     """The first column of the first row ``text`` returns, or None."""
     found = sql.rows(text, params)
     return found[0][0] if found else None
+
+
+def execute_many(sql: Sql, text: str, params: Sequence[Mapping[str, Any]]) -> None:
+    """Run ``text`` (a write) once for each of ``params``.
+
+    A :class:`Sql` may offer ``execute_many(text, params)`` (one
+    ``executemany`` of its driver: one round of statement processing);
+    others run the statement once per parameter set.
+    """
+    if not params:
+        return
+    many = getattr(sql, "execute_many", None)
+    if many is not None:
+        many(text, params)
+        return
+    for one in params:
+        sql.execute(text, one)
 
 
 _SOURCES: list[tuple[type, Callable[[Any], Sql]]] = []

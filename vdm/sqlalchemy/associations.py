@@ -73,13 +73,8 @@ from vdm.sqlalchemy.registry import (
 )
 from vdm.sqlalchemy.revision import attach_revision_tables
 from vdm.sqlalchemy.schema import build_version_table, resolve_version_types
-from vdm.sqlalchemy.writer import (
-    cached_on,
-    chunks,
-    keyed_runner,
-    retire_versions,
-    statements_for,
-)
+from vdm.sqlalchemy.writer import CHUNK, cached_on, chunks, versioned_table
+from vdm.versionwrite import write_plan
 from vdm.writeplan import plan_association_versions
 
 #: The association columns of one side, in order: a side's "key".
@@ -535,12 +530,8 @@ def write_association_versions(
     if not added and not removed:
         return
     plan = plan_association_versions(added, removed, written, association.has_values)
-    st = statements_for(association)  # type: ignore[arg-type]
-    run = keyed_runner(connection, st, revision_id)
-    retire_versions(run, st, plan)
-    for op, keys in plan.copy_live.items():
-        run(st.copy_live(op), keys)
-    run(st.expire_previous, plan.expire_previous)
+    write_plan(connection, versioned_table(connection.dialect, association), plan, revision_id,
+               size=CHUNK)
     written.clear()
     written.update(plan.written)
 

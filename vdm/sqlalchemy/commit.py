@@ -31,7 +31,8 @@ from vdm.operations import Operation
 # Whether a database defers ids to commit is the core's; importable from here.
 from vdm.revisionlife import defers_revision_id as defers_revision_id
 from vdm.sqlalchemy.revision import Revision
-from vdm.sqlalchemy.writer import expire_deferred
+from vdm.sqlalchemy.writer import CHUNK, versioned_table
+from vdm.versionwrite import expire_previous
 
 
 def _tables_of(versioning: Any, names: Any) -> life.RewrittenTables:
@@ -41,10 +42,6 @@ def _tables_of(versioning: Any, names: Any) -> life.RewrittenTables:
     live = versioning.table
     return (names.format_table(versioning.version_table),
             names.format_table(live) if REVISION_ID in live.c else None)
-
-
-def _expire(sql: Any, versioning: Any, keys: set[Any], provisional: int) -> None:
-    expire_deferred(sql.runner, versioning, keys, provisional)
 
 
 def finalise_revision(
@@ -59,5 +56,10 @@ def finalise_revision(
     :func:`vdm.revisionlife.finalise_revision`.
     """
     names = connection.dialect.identifier_preparer
+
+    def expire(sql: Any, versioning: Any, keys: set[Any], provisional: int) -> None:
+        expire_previous(sql, versioned_table(connection.dialect, versioning), keys,
+                        provisional, CHUNK)
+
     life.finalise_revision(connection, revision, written, expire_later,
-                           lambda versioning: _tables_of(versioning, names), _expire)
+                           lambda versioning: _tables_of(versioning, names), expire)

@@ -61,7 +61,8 @@ class Versioning(ClassRecord):
     #: Every live table of the class, its base classes' first.
     tables: list[Table] = field(init=False)
     #: For a subclass in joined inheritance: where its table's versions are
-    #: copied from (see :func:`vdm.sqlalchemy.writer.live_source`).
+    #: copied from (its base table's revision and state: see
+    #: :func:`vdm.sqlalchemy.writer.versioned_table`).
     copy_source: Any = None
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ vdm listens to public ORM events on every :class:`~sqlalchemy.orm.Session`:
 * mapper events stamp ``revision_id`` on the rows written and record which
   keys were inserted, updated or deleted;
 * ``after_flush`` writes their versions, a few statements per table
-  (:mod:`vdm.sqlalchemy.writer`);
+  (:mod:`vdm.versionwrite`, on the tables :mod:`vdm.sqlalchemy.writer` names);
 * ``before_commit`` takes back what changed nothing and, for a
   provisional id, runs the final step that gives the revision its real id
   (:mod:`vdm.sqlalchemy.commit`);
@@ -56,6 +56,7 @@ from vdm.errors import (
     bookkeeping_message,
 )
 from vdm.naming import REVISION_ID, STATE
+from vdm.noopversions import drop_net_no_ops
 from vdm.operations import Operation
 from vdm.revisionlife import refuse_written
 from vdm.revisions import is_provisional, revision_metadata
@@ -85,9 +86,10 @@ from vdm.sqlalchemy.revision import (
     store_revision_metadata,
 )
 from vdm.sqlalchemy.typedsession import set_revision
-from vdm.sqlalchemy.writer import TableChanges, drop_net_no_ops, write_versions
+from vdm.sqlalchemy.writer import CHUNK, versioned_table
 from vdm.states import State
 from vdm.versionreading import VersionReading as Version
+from vdm.versionwrite import TableChanges, write_versions
 
 #: ``Session.info`` key: author of automatic revisions (opt-in).
 AUTO_REVISION_AUTHOR = "vdm.auto_revision_author"
@@ -132,7 +134,7 @@ class TransactionState:
         default_factory=lambda: defaultdict(dict)
     )
     #: MariaDB/MySQL: keys whose previous version the final step of the
-    #: commit closes (:func:`vdm.sqlalchemy.writer.expire_deferred`).
+    #: commit closes (:func:`vdm.versionwrite.expire_previous`).
     expire_later: dict[Versioning, set[Key]] = field(
         default_factory=lambda: defaultdict(set)
     )
@@ -495,9 +497,10 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
             tx.suspects.add(versioning)
         if changes:
             write_versions(
-                connection, versioning, changes, tx.revision.id,
-                tx.written[versioning], tx.current.get(versioning.root),
+                connection, versioned_table(connection.dialect, versioning), changes,
+                tx.revision.id, tx.written[versioning], tx.current.get(versioning.root),
                 tx.expire_later[versioning] if is_provisional(tx.revision.id) else None,
+                CHUNK,
             )
     check_duplicate_links(
         connection, {v: c.inserted for v, c in pending.items() if c.inserted}, tx.written,
@@ -590,7 +593,8 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
             # the hierarchy's versions apart, so they all stay.
             continue
         written = tx.written[versioning]
-        found = drop_net_no_ops(connection, versioning, tx.revision.id, written)
+        found = drop_net_no_ops(connection, versioned_table(connection.dialect, versioning),
+                                tx.revision.id, written)
         for key in found:
             obj = session.identity_map.get(session.identity_key(versioning.cls, key))
             if obj is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +32,9 @@ class SessionSql:
         result: Any = self.runner.execute(_text(sql), dict(params or {}))
         return int(result.rowcount)
 
+    def execute_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        """One ``executemany`` of ``sql`` (see :func:`vdm.sql.execute_many`)."""
+        self.runner.execute(_text(sql), [dict(p) for p in params])
 
 
 @lru_cache(maxsize=512)

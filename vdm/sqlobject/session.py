@@ -22,7 +22,8 @@ How changes become history, through SQLObject's public events:
   creation, in the very INSERT SQLObject is about to run);
 * the ids changed are recorded, and :meth:`Session.flush` (run by
   ``commit()`` and before any history read) writes their versions a few
-  statements per table (:mod:`vdm.sqlobject.writer`);
+  statements per table (:mod:`vdm.versionwrite`), then takes back what a
+  later change undid (:mod:`vdm.noopversions`);
 * ``rollback()`` leaves no trace, and forgets the revision's id.
 
 SQLObject caches objects per connection; values cached by this session
@@ -49,6 +50,7 @@ from vdm.errors import (
     bookkeeping_message,
 )
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
+from vdm.noopversions import drop_net_no_ops
 from vdm.operations import Operation
 from vdm.revisionlife import (
     allocate_provisional_revision,
@@ -65,14 +67,9 @@ from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import DEFER_ON_SERVERS, Revision
 from vdm.sqlobject.sqlrunner import ConnectionSql
-from vdm.sqlobject.writer import (
-    TableChanges,
-    drop_net_noops,
-    drop_recreated_noops,
-    write_versions,
-)
 from vdm.stalewrites import check_unchanged, locked_revisions
 from vdm.states import State
+from vdm.versionwrite import TableChanges, write_versions
 
 _SESSION_KEY = "_vdm_session"
 #: Sessions opened on each SQLite :memory: connection (by id).
@@ -230,22 +227,20 @@ class Session:
     def _write(self, versioning: Versioning, changes: TableChanges, again: set[Any],
                rid: int) -> None:
         written = self._written[versioning]
+        # A single real update cannot end where it started: only a key
+        # updated again, or destroyed and created again, may be no change.
         candidates = {k for k in again if k in changes.updated
                       and k not in changes.inserted and k not in changes.deleted
                       and written.get(k) in (None, Operation.UPDATE)}
-        if candidates:
-            undone = drop_net_noops(self.transaction, versioning, candidates, rid, written)
-            changes.updated -= set(undone)
-            self._restamp(versioning, undone)
-        recreated = {k for k in changes.inserted if written.get(k) is Operation.DELETE}
+        candidates |= {k for k in changes.inserted if written.get(k) is Operation.DELETE}
         if changes:
             deferred = is_provisional(rid) and db_name(self.transaction) == MYSQL
             write_versions(self.transaction, versioning, changes, rid, written,
                            self._current.get(versioning),
                            self._expire_later[versioning] if deferred else None)
-        if recreated:
-            self._restamp(versioning, drop_recreated_noops(
-                self.transaction, versioning, recreated, rid, written))
+        if candidates:
+            self._restamp(versioning, drop_net_no_ops(
+                self.transaction, versioning, rid, written, candidates))
 
     def _restamp(self, versioning: Versioning, revision_ids: dict[Any, int]) -> None:
         """Give cached instances the ``revision_id`` their rows went back to."""
