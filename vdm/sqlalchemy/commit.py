@@ -4,14 +4,13 @@ On PostgreSQL and MariaDB/MySQL a writing transaction works under a
 *provisional* revision id, a random number above every real id that takes
 no lock (:func:`vdm.revisions.provisional_revision_id`): its revision row, its
 version rows and the live rows it changed carry it.  Only at commit, after
-the last flush, :func:`finalise_revision` locks the ``revision_sequence``
-row, takes the next id, stamps the timestamp (never below the previous
-revision's) and rewrites the provisional id in the revision row, in the
-version rows (``revision_id`` and ``expired_id``) and in the live rows of
-the tables the transaction wrote (:func:`vdm.revisionlife.finalise_revision`,
-shared with the SQLObject backend).  The commit that follows releases the
-lock, so writers serialise only for these few statements and ids follow
-commit order.
+the last flush, :func:`end_revision` (the core's ``finalise_revision``)
+locks the ``revision_sequence`` row, takes the next id, stamps the
+timestamp (never below the previous revision's) and rewrites the
+provisional id in the revision row, in the version rows (``revision_id``
+and ``expired_id``) and in the live rows of the tables the transaction
+wrote.  The commit that follows releases the lock, so writers serialise
+only for these few statements and ids follow commit order.
 
 SQLite has one writer at a time (its database lock, held from a
 transaction's first write to its commit), so there the id is final from the
@@ -44,16 +43,17 @@ def _tables_of(versioning: Any, names: Any) -> life.RewrittenTables:
             names.format_table(live) if REVISION_ID in live.c else None)
 
 
-def finalise_revision(
+def end_revision(
     connection: Connection, revision: Revision, written: dict[Any, dict[Any, Operation]],
-    expire_later: dict[Any, set[Any]] | None = None,
-) -> None:
-    """Give ``revision`` (written under a provisional id) its final id and timestamp.
+    stored: dict[str, Any], expire_later: dict[Any, set[Any]] | None = None,
+) -> tuple[bool, dict[str, Any]]:
+    """The revision's part of the commit (:func:`vdm.revisionlife.end_revision`),
+    with the tables named as this connection's dialect names them.
 
     ``written`` maps each versioning the transaction wrote to the keys and
     operations it versioned; ``expire_later`` (MariaDB/MySQL) holds keys
-    whose previous versions are closed now.  See
-    :func:`vdm.revisionlife.finalise_revision`.
+    whose previous versions the final step closes.  Returns (whether the
+    revision was taken back, the metadata now stored).
     """
     names = connection.dialect.identifier_preparer
 
@@ -61,5 +61,5 @@ def finalise_revision(
         expire_previous(sql, versioned_table(connection.dialect, versioning), keys,
                         provisional, CHUNK)
 
-    life.finalise_revision(connection, revision, written, expire_later,
-                           lambda versioning: _tables_of(versioning, names), expire)
+    return life.end_revision(connection, revision, written, stored, expire_later,
+                             lambda versioning: _tables_of(versioning, names), expire)

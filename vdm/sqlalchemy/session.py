@@ -34,7 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, event, update
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -58,7 +58,7 @@ from vdm.errors import (
 from vdm.naming import REVISION_ID, STATE
 from vdm.noopversions import drop_net_no_ops
 from vdm.operations import Operation
-from vdm.revisionlife import refuse_written
+from vdm.revisionlife import allocate_provisional_revision, refuse_written
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import (
@@ -67,7 +67,7 @@ from vdm.sqlalchemy.associations import (
     write_association_versions,
 )
 from vdm.sqlalchemy.columns import RevisionedColumns as Revisioned
-from vdm.sqlalchemy.commit import defers_revision_id, finalise_revision
+from vdm.sqlalchemy.commit import defers_revision_id, end_revision
 from vdm.sqlalchemy.conflicts import (
     check_duplicate_links,
     check_exist,
@@ -77,14 +77,7 @@ from vdm.sqlalchemy.conflicts import (
     referenced_objects,
 )
 from vdm.sqlalchemy.registry import Key, Versioning, versioning_of
-from vdm.sqlalchemy.revision import (
-    Revision,
-    allocate_provisional_revision,
-    allocate_revision,
-    revision_sequence_table,
-    revision_table,
-    store_revision_metadata,
-)
+from vdm.sqlalchemy.revision import Revision, allocate_revision
 from vdm.sqlalchemy.typedsession import set_revision
 from vdm.sqlalchemy.writer import CHUNK, versioned_table
 from vdm.states import State
@@ -543,20 +536,13 @@ def _before_commit(session: Session) -> None:
             session.connection(), tx.revision, revision_metadata(tx.revision) != tx.stored)
     elif tx is not None and tx.revision is not None and tx.revision.id is not None:
         take_back_net_no_ops(session, tx)
-        if tx.empty:
-            return
-        if is_provisional(tx.revision.id):
-            # The final step: the real id, under the sequence lock that the
-            # commit releases.  It writes the metadata as it is now.
-            provisional = tx.revision.id
-            finalise_revision(session.connection(), tx.revision, tx.written,
-                              tx.expire_later)
+        # Taken back if nothing is left; else the final id (under the
+        # sequence lock the commit releases) or the metadata as it is now.
+        provisional = tx.revision.id
+        tx.empty, tx.stored = end_revision(session.connection(), tx.revision, tx.written,
+                                           tx.stored, tx.expire_later)
+        if not tx.empty and tx.revision.id != provisional:
             _show_final_id(session, tx.revision, provisional)
-            tx.stored = revision_metadata(tx.revision)
-        else:
-            # What is on the revision at commit is what is stored: author
-            # or message set after the first flush are written now.
-            tx.stored = store_revision_metadata(session.connection(), tx.revision, tx.stored)
 
 
 def _show_final_id(session: Session, revision: Revision, provisional: int) -> None:
@@ -579,7 +565,8 @@ def _show_final_id(session: Session, revision: Revision, provisional: int) -> No
 
 
 def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
-    """Drop the versions that changed nothing, and the revision if nothing is left.
+    """Drop the versions that changed nothing (the revision goes too if nothing
+    is left: :func:`vdm.revisionlife.end_revision`).
 
     A change undone within the revision (a value set and set back in two
     flushes, a link removed and re-added) stores nothing.
@@ -600,19 +587,6 @@ def take_back_net_no_ops(session: Session, tx: TransactionState) -> None:
             if obj is not None:
                 orm_attributes.set_committed_value(obj, REVISION_ID, found[key])
                 session.expire(obj, ["revision"])
-    if not any(tx.written.values()):
-        connection.execute(delete(revision_table).where(revision_table.c.id == tx.revision.id))
-        if not is_provisional(tx.revision.id):
-            # SQLite took the id at the first flush: give it back (the
-            # database lock keeps every other writer out until commit).
-            connection.execute(_GIVE_BACK, {"rid": tx.revision.id})
-        tx.empty = True
-
-
-_GIVE_BACK = (update(revision_sequence_table)
-              .where(revision_sequence_table.c.id == 1,
-                     revision_sequence_table.c.last_id == bindparam("rid"))
-              .values(last_id=revision_sequence_table.c.last_id - 1))
 
 
 @event.listens_for(Session, "after_commit")
