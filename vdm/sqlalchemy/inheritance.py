@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, literal
+from sqlalchemy import Column, Table, and_
 from sqlalchemy.orm import ColumnProperty, Mapper, class_mapper
 
 from vdm.errors import ConfigurationError
@@ -47,7 +47,6 @@ from vdm.records import refuse_reserved_columns
 from vdm.sqlalchemy.columns import mapped_table
 from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.schema import build_version_table
-from vdm.states import State
 
 #: The bookkeeping columns every version table of a hierarchy shares.
 _SHARED = (REVISION_ID, EXPIRED_ID, OPERATION_TYPE, STATE)
@@ -105,8 +104,6 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
         _add_new_columns(table, version_table)
     versioning = Versioning(cls=cls, mapper=mapper, table=table,
                             version_table=version_table, parent=parent)
-    if joined:
-        versioning.copy_source = lambda: _joined_source(versioning)
     version_cls = type(
         version_class_name(cls.__name__),
         (parent.version_class,),
@@ -166,15 +163,3 @@ def _properties(versioning: Versioning, parent_mapper: Mapper[Any],
                           and any(getattr(c, "key", None) == name for c in p.columns))
             props[shared.key] = [*shared.columns, vt.c[name]]
     return props
-
-
-def _joined_source(versioning: Versioning) -> tuple[Any, list[tuple[str, Any]]]:
-    """Copy a joined subclass's table with its base table's revision and state."""
-    root = versioning.root
-    columns: list[tuple[str, Any]] = [(c.key, c) for c in versioning.table.c]
-    columns.append((REVISION_ID, root.table.c[REVISION_ID]))
-    if root.stateful:
-        columns.append((STATE, root.table.c[STATE]))
-    else:
-        columns.append((STATE, literal(State.ACTIVE, versioning.version_table.c[STATE].type)))
-    return versioning.mapper.persist_selectable, columns

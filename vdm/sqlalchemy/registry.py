@@ -60,10 +60,6 @@ class Versioning(ClassRecord):
     parent: Versioning | None = None
     #: Every live table of the class, its base classes' first.
     tables: list[Table] = field(init=False)
-    #: For a subclass in joined inheritance: where its table's versions are
-    #: copied from (its base table's revision and state: see
-    #: :func:`vdm.sqlalchemy.writer.versioned_table`).
-    copy_source: Any = None
 
     def __post_init__(self) -> None:
         # Column keys, in key order: the version table's columns have the
@@ -108,6 +104,12 @@ class Versioning(ClassRecord):
         """False for a subclass in single-table inheritance: its base's
         versioning writes the table's versions."""
         return self.parent is None or self.table is not self.parent.table
+
+    @property
+    def joined_subclass(self) -> bool:
+        """True for a subclass in joined inheritance: its own table's versions
+        take the revision and state of its base table's row."""
+        return self.parent is not None and self.table is not self.parent.table
 
     @property
     def joined_hierarchy(self) -> bool:

@@ -43,7 +43,7 @@ def _describe(dialect: Dialect, v: Any) -> VersionedTable:
     keys = [live.c[n] for n in v.key_names]
     # A subclass's table in joined inheritance is copied with its base
     # row's revision and state (see vdm.sqlalchemy.inheritance).
-    joined = getattr(v, "copy_source", None) is not None
+    joined = getattr(v, "joined_subclass", False)
     processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in keys]
     return VersionedTable(
         table=names.format_table(live), version_table=names.format_table(v.version_table),
