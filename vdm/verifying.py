@@ -25,7 +25,7 @@ the connection they are given (:func:`vdm.backends.backend_of`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from vdm.backends import backend_of
@@ -33,6 +33,7 @@ from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE, 
 from vdm.operations import Operation
 from vdm.sql import MYSQL, POSTGRESQL, Sql
 from vdm.states import State
+from vdm.versionwrite import VersionedTable
 from vdm.violations import Violation, duplicate_links, violation
 
 Key = tuple[Any, ...]
@@ -44,19 +45,14 @@ class CheckedTable:
 
     #: The live table's name as violations report it (unquoted).
     name: str
-    #: The live table and the version table, as SQL names them.
-    table: str
-    version_table: str
-    #: Primary key columns (as SQL names them), in key order.
-    key_columns: tuple[str, ...]
-    #: Live columns the version table copies (``revision_id`` included).
+    #: Its tables, key and JSON columns as the backend's SQL names them
+    #: (the description the version writer uses).
+    tables: VersionedTable
+    #: Live columns the version table holds (``revision_id`` included), as
+    #: SQL names them: what the current version must equal.
     compared: tuple[str, ...]
     #: How messages name the row with one key (``Book(id=1)``).
     describe: Callable[[Key], str]
-    #: Columns compared as text (PostgreSQL has no ``=`` for ``json``).
-    as_text: frozenset[str] = field(default_factory=frozenset)
-    #: False for a table without a revision stamp of its own (an association).
-    stamped: bool = True
 
 
 @dataclass(frozen=True)
@@ -97,22 +93,23 @@ def as_text(dialect: str, expr: str) -> str:
 
 def history_checks(dialect: str, t: CheckedTable) -> list[tuple[str, str]]:
     """``(kind, SELECT)`` of each check of ``t``; a row is its key columns and a revision id."""
-    live, vt = t.table, t.version_table
+    names = t.tables
+    live, vt, key_columns = names.table, names.version_table, names.key_columns
 
     def cols(alias: str) -> str:
-        return ", ".join(f"{alias}.{c}" for c in t.key_columns)
+        return ", ".join(f"{alias}.{c}" for c in key_columns)
 
     def same(a: str, b: str) -> str:
-        return " AND ".join(f"{a}.{c} = {b}.{c}" for c in t.key_columns)
+        return " AND ".join(f"{a}.{c} = {b}.{c}" for c in key_columns)
 
     def text(expr: str, column: str) -> str:
-        return as_text(dialect, expr) if column in t.as_text else expr
+        return as_text(dialect, expr) if column in names.as_text else expr
 
     current = f"v.{EXPIRED_ID} IS NULL AND v.{OPERATION_TYPE} <> {int(Operation.DELETE)}"
     differs = " OR ".join(is_distinct(dialect, text(f"l.{c}", c), text(f"v.{c}", c))
                           for c in t.compared)
-    first = t.key_columns[0]
-    live_revision = f"l.{REVISION_ID}" if t.stamped else "NULL"
+    first = key_columns[0]
+    live_revision = f"l.{REVISION_ID}" if names.stamped else "NULL"
     return [
         ("missing-version",
          f"SELECT {cols('l')}, {live_revision} FROM {live} l LEFT JOIN {vt} v "
@@ -150,7 +147,7 @@ def verify_tables(sql: Sql, tables: Iterable[CheckedTable]) -> list[Violation]:
     """Every violation of the history invariants in ``tables``, table by table."""
     found: list[Violation] = []
     for t in tables:
-        n = len(t.key_columns)
+        n = len(t.tables.key_columns)
         for kind, query in history_checks(sql.dialect, t):
             for row in sql.rows(query):
                 key = tuple(row[:n])

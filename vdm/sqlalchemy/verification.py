@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, Connection
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import IdentifierPreparer
 
-from vdm.naming import REVISION_ID
 from vdm.sql import sql_of
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.mapping import Versioning
+from vdm.sqlalchemy.writer import versioned_table
 from vdm.verifying import (
     CheckedLinks,
     CheckedTable,
@@ -52,7 +52,8 @@ def _verify_connection(connection: Connection, versionings: Iterable[Versioning]
     links = [_mapped_links(spec, names) for v in versionings
              for spec in getattr(v, "links", {}).values()]
     found = verify_history_of(sql_of(connection),
-                              [_checked_table(v, names) for v in versionings], links)
+                              [_checked_table(v, connection.dialect) for v in versionings],
+                              links)
     # Native versioning: a table whose trigger is missing or stale.
     for metadata in {id(v.table.metadata): v.table.metadata for v in versionings
                      if native.is_native(v.table)}.values():
@@ -66,15 +67,12 @@ def check_mapped_links(connection: Connection, spec: Any) -> list[Violation]:
     return link_violations(sql_of(connection), _mapped_links(spec, names))
 
 
-def _checked_table(v: Versioning, names: IdentifierPreparer) -> CheckedTable:
+def _checked_table(v: Versioning, dialect: Dialect) -> CheckedTable:
     live, vt = v.table, v.version_table
-    compared = [c for c in live.c if c.key in vt.c]
-    return CheckedTable(
-        name=live.name, table=names.format_table(live), version_table=names.format_table(vt),
-        key_columns=tuple(names.quote(live.c[k].name) for k in v.key_names),
-        compared=tuple(names.quote(c.name) for c in compared), describe=v.describe,
-        as_text=frozenset(names.quote(c.name) for c in compared if isinstance(c.type, JSON)),
-        stamped=REVISION_ID in live.c)
+    names = dialect.identifier_preparer
+    # A reflected live table may hold a column its version table lacks.
+    compared = tuple(names.quote(c.name) for c in live.c if c.key in vt.c)
+    return CheckedTable(live.name, versioned_table(dialect, v), compared, v.describe)
 
 
 def _mapped_links(spec: Any, names: IdentifierPreparer) -> CheckedLinks:

@@ -15,6 +15,7 @@ from vdm import verifying
 from vdm.sql import sql_of
 from vdm.sqlobject.registry import Versioning
 from vdm.verifying import CheckedLinks, CheckedTable, link_violations, verify_history_of
+from vdm.versionwrite import versioned_table
 from vdm.violations import Violation
 
 # Importable from here, where they were defined before the core took them over.
@@ -24,10 +25,8 @@ verify_history, check_links = verifying.verify_history, verifying.check_links
 def verify_classes(conn: Any, versionings: Iterable[Versioning]) -> list[Violation]:
     """:func:`verify_history` on an SQLObject connection or vdm session."""
     versionings = list(versionings)
-    tables = [CheckedTable(
-        name=v.table, table=v.table, version_table=v.version_table, key_columns=(v.id_name,),
-        compared=tuple(v.live_columns), describe=_one_column(v.describe))
-        for v in versionings]
+    tables = [CheckedTable(v.table, versioned_table(v), tuple(v.live_columns),
+                           _one_column(v.describe)) for v in versionings]
     links = [_link_columns(spec) for v in versionings for spec in v.links.values()]
     return verify_history_of(sql_of(conn), tables, links)
 
