@@ -76,17 +76,6 @@ def test_purge(connection: Any, session: Session, engine: Any) -> None:
     assert rows(engine, "SELECT COUNT(*) FROM author") == [(0,)]
 
 
-def test_rebuild_db(so_connection: Any, engine: Any) -> None:
-    repo = Repository(so_connection, STORY)
-    repo.create_db()
-    repo.rebuild_db()
-    assert rows(engine, "SELECT last_id FROM revision_sequence") == [(0,)]
-    repo.clean_db()
-    from sqlalchemy import inspect
-
-    assert not {"book", "book_revision", "revision"} & set(inspect(engine).get_table_names())
-
-
 def test_example_story_runs(tmp_path: Any) -> None:
     import subprocess
     import sys
