@@ -151,7 +151,10 @@ def test_revision_scope_commits_one_revision_and_nested_blocks_join_it(story: Ha
         assert inner is outer
         assert story.rows("SELECT COUNT(*) FROM book") == [(0,)]  # not committed yet
     assert story.rows("SELECT id, author, message FROM revision") == [(1, "ann", "two books")]
-    assert story.rows("SELECT name FROM book ORDER BY name") == [("a",), ("b",)]
+    assert story.rows("SELECT name, revision_id FROM book ORDER BY name") == [("a", 1), ("b", 1)]
+    assert story.rows("SELECT name, revision_id FROM book_revision ORDER BY name") == [
+        ("a", 1), ("b", 1)]
+    assert story.session.revision is None  # type: ignore[attr-defined]
 
 
 def test_revision_scope_rolls_back_on_an_error_and_works_as_a_decorator(story: Harness) -> None:

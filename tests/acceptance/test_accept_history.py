@@ -31,6 +31,10 @@ def test_the_seed_story_reads_the_past_as_it_was(story: Harness) -> None:
     assert story.history() == ["fix typo, add author", "first"]
     assert story.rows("SELECT id, author, message FROM revision ORDER BY id") == [
         (1, "tester", "first"), (2, "tester", "fix typo, add author")]
+    assert war.get_as_of(war.revision).title == "War and Peace"
+    assert story.rows("SELECT name, title, revision_id, state FROM book ORDER BY id") == [
+        ("warandpeace", "War and Peace", 2, "active"), ("annakarenina", "Anna", 1, "active")]
+    assert story.verify() == []
 
 
 def test_a_revision_keeps_one_version_per_object_with_the_last_values(story: Harness) -> None:
@@ -91,6 +95,7 @@ def test_soft_delete_and_undelete_are_versioned_changes(story: Harness) -> None:
     assert [v.state for v in anna.versions] == [State.ACTIVE, State.DELETED, State.ACTIVE]
     assert anna.get_as_of(3).state == State.DELETED
     assert anna.get_as_of(3).changeset == {"state": ["active", "deleted"]}
+    assert anna.state == State.ACTIVE and anna.is_active()
 
 
 def test_a_hard_delete_keeps_the_history(story: Harness) -> None:
@@ -199,6 +204,8 @@ def test_every_as_of_read_stands_on_its_own(story: Harness) -> None:
 def test_an_editor_pages_through_history_by_author_and_time(story: Harness) -> None:
     """A catalogue editor lists who did what: newest first, one author's
     revisions, a time window (inclusive), pages, and a revision by id."""
+    assert story.repository().youngest_revision() is None
+    assert story.repository().count_revisions() == 0
     for author, message in (("ann", "one"), ("bob", "two"), ("ann", "three"), ("bob", "four")):
         story.begin(message, author=author)
         story.create("Book", name=message, title=message)
@@ -211,6 +218,7 @@ def test_an_editor_pages_through_history_by_author_and_time(story: Harness) -> N
     stamps = {r.message: r.timestamp for r in repo.history()}
     window = repo.history(since=stamps["two"], until=stamps["three"])
     assert [r.message for r in window] == ["three", "two"]
+    assert [r.message for r in repo.history(since=stamps["three"])] == ["four", "three"]
     assert [r.message for r in repo.history(author="bob", until=stamps["three"])] == ["two"]
     assert repo.count_revisions() == 4
     assert (repo.get_revision(2).author, repo.get_revision(2).message) == ("bob", "two")
@@ -227,3 +235,7 @@ def test_list_changes_names_every_class_even_untouched_ones(story: Harness) -> N
     assert first["Author"] == []
     assert sorted(str(v.name) for v in first["Book"]) == ["annakarenina", "warandpeace"]
     assert {int(v.operation_type) for v in first["Book"]} == {0}
+    second = {cls.__name__: versions
+              for cls, versions in story.repository().list_changes(2).items()}
+    assert [v.changeset for v in second["Book"]] == [
+        {"title": ["War and Peacee", "War and Peace"]}]

@@ -45,7 +45,7 @@ def test_new_revision_starts_a_revision_on_the_session_written_at_commit(
     if where not in starters:
         assert story.backend.startswith("sqlalchemy")  # a plain Session has none
         where = "repository"
-    revision = starters[where](author="ann", message="first")
+    revision = starters[where](author="ann", message="first", extra={"req": 7})
     session: Any = story.session  # type: ignore[attr-defined]
     assert session.revision is revision
     assert (revision.author, revision.message) == ("ann", "first")
@@ -54,7 +54,8 @@ def test_new_revision_starts_a_revision_on_the_session_written_at_commit(
     story.commit()
     assert story.rows("SELECT id, author, message FROM revision") == [(1, "ann", "first")]
     assert story.rows("SELECT name, revision_id FROM book") == [("wp", 1)]
-    assert session.revision is None
+    assert session.revision is None and revision.id == 1
+    assert story.repository().get_revision(1).extra == {"req": 7}
 
 
 def test_new_revision_rolled_back_leaves_nothing(story: Harness) -> None:
