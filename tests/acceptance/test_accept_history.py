@@ -7,6 +7,7 @@ import pytest
 from vdm import ConflictError, NoRevisionError, Operation, ReadOnlyError, State
 
 from .harness import Harness
+from .test_accept_errors import publisher
 
 
 def seed(h: Harness) -> dict[str, object]:
@@ -59,6 +60,9 @@ def test_assigning_unchanged_values_writes_nothing(story: Harness) -> None:
     story.begin("no-op")
     story.update(book, title="t")
     story.commit()
+    # Nothing changes, so no revision is needed either.
+    story.update(book, title="t", name="b")
+    story.commit()
     assert story.rows("SELECT COUNT(*) FROM revision") == [(1,)]
     assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
 
@@ -75,12 +79,19 @@ def test_a_rollback_leaves_no_trace(story: Harness) -> None:
     story.create("Book", name="b")
     story.rollback()
     assert revision.id is None
+    assert story.session.revision is None  # type: ignore[attr-defined]
     for table in ("book", "book_revision", "revision"):
         assert story.rows(f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+    # The rolled-back revision can be used again.
+    story.session.revision = revision  # type: ignore[attr-defined]
+    story.create("Book", name="c")
+    story.commit()
+    assert story.rows("SELECT id, author, message FROM revision") == [(1, "tester", "oops")]
+    assert story.rows("SELECT name, revision_id FROM book") == [("c", 1)]
 
 
 def test_changing_without_a_revision_raises_and_writes_nothing(story: Harness) -> None:
-    with pytest.raises(NoRevisionError, match="revision"):
+    with pytest.raises(NoRevisionError, match=r"has no revision; set session.revision = Revision"):
         story.create("Book", name="b")
         story.commit()
     story.rollback()
@@ -91,6 +102,7 @@ def test_changing_without_a_revision_raises_and_writes_nothing(story: Harness) -
 def test_soft_delete_and_undelete_are_versioned_changes(story: Harness) -> None:
     anna = seed(story)["anna"]
     story.revise("delete anna", lambda: story.soft_delete(anna))
+    assert not anna.is_active() and anna.state == State.DELETED
     story.revise("bring anna back", lambda: story.undelete(anna))
     assert [v.state for v in anna.versions] == [State.ACTIVE, State.DELETED, State.ACTIVE]
     assert anna.get_as_of(3).state == State.DELETED
@@ -100,7 +112,10 @@ def test_soft_delete_and_undelete_are_versioned_changes(story: Harness) -> None:
 
 def test_a_hard_delete_keeps_the_history(story: Harness) -> None:
     anna = seed(story)["anna"]
+    [before] = anna.versions
     story.revise("destroy anna", lambda: story.destroy(anna))
+    assert before.next.operation_type == Operation.DELETE
+    assert before.continuity is None
     assert story.find("Book", name="annakarenina") is None
     assert story.rows("SELECT revision_id, expired_id, operation_type FROM book_revision "
                       "WHERE name = 'annakarenina' ORDER BY revision_id") == [
@@ -126,6 +141,21 @@ def test_as_of_follows_the_foreign_key_stored_then(story: Harness) -> None:
     assert gpl.get_as_of(3).name == "GPL-3"
 
 
+def test_an_unversioned_reference_reads_the_live_object_as_of_a_revision(
+        story: Harness) -> None:
+    penguin = publisher(story)
+    story.begin("r1")
+    gpl = story.create("License", name="gpl")
+    book = story.create("Book", name="b", license=gpl, publisher=penguin)
+    story.commit()
+    story.revise("r2: rename gpl", lambda: story.update(gpl, name="GPL-3"))
+    old = book.get_as_of(1)
+    assert old.license.name == "gpl" and old.license.revision_id == 1
+    assert old.publisher.name == "Penguin"  # not versioned: the live object
+    assert book.revision.id == 1 and old.revision.author == "tester"
+    assert gpl.revision.id == 2
+
+
 def test_versions_know_their_neighbours_changesets_and_diffs(story: Harness) -> None:
     war = seed(story)["war"]
     first, second = war.versions
@@ -143,8 +173,15 @@ def test_versions_know_their_neighbours_changesets_and_diffs(story: Harness) -> 
 
 def test_versions_are_read_only(story: Harness) -> None:
     war = seed(story)["war"]
-    with pytest.raises(ReadOnlyError, match="read-only"):
-        war.get_as_of(1).title = "x"
+    version = war.get_as_of(1)
+    with pytest.raises(ReadOnlyError) as caught:
+        version.title = "x"
+    assert str(caught.value) == (
+        "Book(id=1) as of revision 1 is a version and read-only; change the live "
+        "object (version.continuity) in a new revision, or call version.revert()")
+    with pytest.raises(ReadOnlyError):
+        del version.name
+    assert version.title == "War and Peacee"
 
 
 def test_list_changes_reports_every_version_a_revision_wrote(story: Harness) -> None:
