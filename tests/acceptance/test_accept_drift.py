@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 from typing import Any
 
 import pytest
@@ -197,3 +198,187 @@ def test_restoring_an_unversioned_class_is_refused_alike(story: Harness) -> None
     assert str(error) == ("Publisher is not versioned; restore objects (or versions) "
                           "of versioned classes")
     assert error.cls is unversioned and error.obj is None
+
+
+# -- link classes declared wrongly ----------------------------------------------
+
+BOTH = ["sqlalchemy", "sqlobject"]
+_registries = itertools.count()
+
+
+def declare_catalogue(backend: str) -> dict[str, type]:
+    """Shelves with labels and notes citing notes, declared afresh on ``backend``.
+
+    ``Plain`` is not versioned, ``ShelfLabel`` not stateful, ``LabelOnly``
+    has no foreign key to a shelf, and ``NoteLink`` two to ``Note``.  No
+    table is created: declaring the links is refused first.
+    """
+    classes = _sqlalchemy_catalogue() if backend == "sqlalchemy" else _sqlobject_catalogue()
+    return {cls.__name__: cls for cls in classes}
+
+
+def _sqlalchemy_catalogue() -> list[type]:
+    from sqlalchemy import ForeignKey, Integer
+    from sqlalchemy.orm import DeclarativeBase, mapped_column, relationship
+
+    from vdm.sqlalchemy import Revisioned, Stateful
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Plain(Base):
+        __tablename__ = "plain"
+        id = mapped_column(Integer, primary_key=True)
+
+    class Shelf(Revisioned, Base):
+        __tablename__ = "shelf"
+        id = mapped_column(Integer, primary_key=True)
+
+    class Label(Revisioned, Base):
+        __tablename__ = "label"
+        id = mapped_column(Integer, primary_key=True)
+
+    class ShelfLabel(Revisioned, Base):
+        __tablename__ = "shelf_label"
+        id = mapped_column(Integer, primary_key=True)
+        shelf_id = mapped_column(ForeignKey("shelf.id"))
+        label_id = mapped_column(ForeignKey("label.id"))
+        label = relationship(Label)
+
+    class LabelOnly(Revisioned, Stateful, Base):
+        __tablename__ = "label_only"
+        id = mapped_column(Integer, primary_key=True)
+        label_id = mapped_column(ForeignKey("label.id"))
+        label = relationship(Label)
+
+    class Note(Revisioned, Stateful, Base):
+        __tablename__ = "note"
+        id = mapped_column(Integer, primary_key=True)
+
+    class NoteLink(Revisioned, Stateful, Base):
+        __tablename__ = "note_link"
+        id = mapped_column(Integer, primary_key=True)
+        source_id = mapped_column(ForeignKey("note.id"))
+        target_id = mapped_column(ForeignKey("note.id"))
+        target = relationship(Note, foreign_keys=[target_id])
+
+    return [Plain, Shelf, Label, ShelfLabel, LabelOnly, Note, NoteLink]
+
+
+def _sqlobject_catalogue() -> list[type]:
+    from sqlobject import ForeignKey, SQLObject, StringCol
+
+    from vdm.sqlobject import Revisioned, Stateful
+
+    # SQLObject keeps one class per name in a registry: a fresh one per call.
+    fresh = f"vdm-accept-declarations-{next(_registries)}"
+
+    class Plain(SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        name = StringCol(length=10, default=None)
+
+    class Shelf(Revisioned, SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        name = StringCol(length=10, default=None)
+
+    class Label(Revisioned, SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        name = StringCol(length=10, default=None)
+
+    class ShelfLabel(Revisioned, SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        shelf = ForeignKey("Shelf")
+        label = ForeignKey("Label")
+
+    class LabelOnly(Revisioned, Stateful, SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        label = ForeignKey("Label")
+
+    class Note(Revisioned, SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        text = StringCol(length=10, default=None)
+
+    class NoteLink(Revisioned, Stateful, SQLObject):
+        class sqlmeta:
+            registry = fresh
+
+        source = ForeignKey("Note")
+        target = ForeignKey("Note")
+
+    return [Plain, Shelf, Label, ShelfLabel, LabelOnly, Note, NoteLink]
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_a_link_class_that_is_not_stateful_or_an_unversioned_owner_is_refused_alike(
+        backend: str) -> None:
+    c = declare_catalogue(backend)
+    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
+    with pytest.raises(ConfigurationError) as caught:
+        declare(c["Shelf"], c["ShelfLabel"], "labels", "label", "shelf_labels")
+    assert str(caught.value) == ("ShelfLabel is not stateful; a link class needs the "
+                                 "Stateful mixin so that removing a link marks it deleted")
+    assert caught.value.cls is c["ShelfLabel"]
+    with pytest.raises(ConfigurationError) as caught:
+        declare(c["Plain"], c["LabelOnly"], "labels", "label", "plain_labels")
+    assert str(caught.value) == ("Plain is not versioned; the owner of a versioned link "
+                                 "must use the Revisioned mixin")
+    assert caught.value.cls is c["Plain"]
+    assert not hasattr(c["Shelf"], "labels") and not hasattr(c["Plain"], "labels")
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param("sqlalchemy", marks=pytest.mark.xfail(strict=True, reason=(
+        "drift: vdm.sqlalchemy says \"LabelOnly has no foreign key to Shelf's table "
+        "'shelf'; a link class needs one\", vdm.sqlobject \"LabelOnly has no "
+        "ForeignKey to Shelf; a link class needs one (e.g. shelf = ForeignKey(...))\""))),
+    "sqlobject"])
+def test_a_link_class_without_a_foreign_key_to_the_owner_is_refused_alike(
+        backend: str) -> None:
+    c = declare_catalogue(backend)
+    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
+    with pytest.raises(ConfigurationError) as caught:
+        declare(c["Shelf"], c["LabelOnly"], "labels", "label", "shelf_labels")
+    assert caught.value.cls is c["LabelOnly"]
+    assert not hasattr(c["Shelf"], "labels")
+    assert str(caught.value).startswith("LabelOnly has no ForeignKey to Shelf")
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_a_link_with_two_foreign_keys_to_its_owner_must_say_which_holds_the_owner(
+        backend: str) -> None:
+    """Notes cite notes: the link class has two foreign keys to the note's table."""
+    c = declare_catalogue(backend)
+    note, note_link = c["Note"], c["NoteLink"]
+    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
+    with pytest.raises(ConfigurationError) as caught:
+        declare(note, note_link, "links", "target", "note_links")
+    assert str(caught.value) == (
+        "NoteLink has 2 foreign keys to Note's table 'note' ('source_id', "
+        "'target_id'); say which one holds the owner with owner_key=..., e.g. "
+        "owner_key='source_id'")
+    assert caught.value.cls is note_link
+    with pytest.raises(ConfigurationError) as caught:
+        declare(note, note_link, "links", "target", "note_links", owner_key="id")
+    assert str(caught.value) == (
+        "NoteLink: owner_key='id' is not a foreign key to Note's table 'note'; "
+        "name the link column(s) holding the owner's key (one of 'source_id', "
+        "'target_id')")
+    assert caught.value.cls is note_link
+    assert "links" not in note.__versioning__.links  # type: ignore[attr-defined]
+    assert not hasattr(note, "links")
+    # Named by its column, the key is taken.
+    declare(note, note_link, "cited", "target", "cited_links", owner_key="source_id")
+    assert "cited" in note.__versioning__.links  # type: ignore[attr-defined]
+    assert all(hasattr(note, name) for name in ("cited", "cited_active", "cited_deleted"))
