@@ -156,6 +156,23 @@ def test_an_unversioned_reference_reads_the_live_object_as_of_a_revision(
     assert gpl.revision.id == 2
 
 
+def test_a_soft_deleted_author_is_not_among_the_books_authors_as_of_then(
+        story: Harness) -> None:
+    story.begin("r1")
+    book = story.create("Book", name="b")
+    a1 = story.create("Author", name="a1", book=book)
+    story.commit()
+    story.revise("r2", lambda: story.create("Author", name="a2", book=book))
+    story.begin("r3")
+    story.soft_delete(a1)
+    story.update(book, title="touched")
+    story.commit()
+    assert [a.name for a in book.get_as_of(1).authors] == ["a1"]
+    assert [a.name for a in book.get_as_of(2).authors] == ["a1", "a2"]
+    assert [a.name for a in book.get_as_of(3).authors] == ["a2"]
+    assert book.get_as_of(3).authors[0].book.name == "b"
+
+
 def test_versions_know_their_neighbours_changesets_and_diffs(story: Harness) -> None:
     war = seed(story)["war"]
     first, second = war.versions

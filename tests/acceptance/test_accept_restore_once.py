@@ -95,3 +95,20 @@ def test_a_destroyed_book_comes_back_from_its_old_version(story: Harness) -> Non
     assert story.rows("SELECT id, title, state FROM book") == [(key, "kept", "active")]
     assert story.rows("SELECT revision_id, operation_type FROM book_revision "
                       "ORDER BY revision_id") == [(1, 0), (2, 2), (3, 0)]
+
+
+def test_reverting_to_an_old_version_is_a_new_revision_with_its_values(story: Harness) -> None:
+    story.begin("create")
+    book = story.create("Book", name="wp", title="War and Peacee", text="line one\nline two")
+    story.commit()
+    story.revise("fix", lambda: story.update(book, title="War and Peace", text="line one\nline 2"))
+    story.revise("delete", lambda: story.soft_delete(book))
+    story.begin("revert")
+    assert book.get_as_of(1).revert() is book
+    story.commit()
+    assert book.title == "War and Peacee" and book.state == State.ACTIVE
+    assert [v.revision_id for v in book.versions] == [1, 2, 3, 4]
+    assert book.versions[-1].changeset == {
+        "title": ["War and Peace", "War and Peacee"],
+        "text": ["line one\nline 2", "line one\nline two"],
+        "state": ["deleted", "active"]}

@@ -14,7 +14,7 @@ import pytest
 
 from vdm import InvalidInputError, Operation, RevisionNotFoundError
 
-from .harness import Harness
+from .harness import Harness, expect_drift
 
 
 def three_titles(h: Harness) -> Any:
@@ -33,6 +33,10 @@ def test_a_version_knows_its_neighbours_position_values_and_diff(story: Harness)
     assert [v.index for v in (first, second, third)] == [0, 1, 2]
     assert first.previous is None and third.next is None
     assert first.next == second and third.previous == second
+    assert first.continuity is book
+    assert first.revision.message == "r1" and second.revision.author == "tester"
+    assert first.changeset == {"id": [None, book.id], "name": [None, "b"],
+                               "title": [None, "one"], "state": [None, "active"]}
     assert second.next.title == "three" and second.previous.title == "one"
     assert second.object_key == (book.id,)
     assert second.field_values["title"] == "two"
@@ -50,17 +54,29 @@ def test_a_version_knows_its_neighbours_position_values_and_diff(story: Harness)
     assert book.diff()["title"] == "- two\n+ three"
 
 
+def test_a_versions_neighbours_are_the_listed_version_objects(
+        story: Harness, request: pytest.FixtureRequest) -> None:
+    expect_drift(request, story, "sqlobject",
+                 "vdm.sqlobject's version.next/previous are equal to the listed "
+                 "versions but new objects; vdm.sqlalchemy's are the same objects")
+    book = three_titles(story)
+    first, second, third = book.versions
+    assert first.next is second and second.next is third and third.previous is second
+
+
 def test_a_revision_resolves_alike_as_an_id_a_revision_or_a_datetime(story: Harness) -> None:
     book = three_titles(story)
     revision = story.repository().youngest_revision()
     assert book.get_as_of(revision).title == "three"
     assert book.get_as_of(2).title == "two"
+    # A revision's own timestamp names it.
+    assert book.get_as_of(story.repository().get_revision(2).timestamp).title == "two"
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     assert book.get_as_of(later).title == "three"
     assert book.get_as_of(later.replace(tzinfo=None)).title == "three"
     with pytest.raises(RevisionNotFoundError, match="there is no revision with id 99;"):
         book.get_as_of(99)
-    with pytest.raises(RevisionNotFoundError, match="there is no revision at or before"):
+    with pytest.raises(RevisionNotFoundError, match="there is no revision at or before 2000-01-01"):
         book.get_as_of(dt.datetime(2000, 1, 1))
     with pytest.raises(InvalidInputError, match="not str"):
         book.get_as_of("3")
@@ -75,3 +91,15 @@ def test_a_revision_not_written_yet_is_refused_alike(story: Harness) -> None:
     assert "has not been written yet; flush or commit its changes" in str(caught.value)
     assert caught.value.revision is pending
     story.rollback()
+
+
+def test_a_diff_shows_the_changed_lines_of_a_text_in_vdm_format(story: Harness) -> None:
+    story.begin("r1")
+    book = story.create("Book", name="wp", title="War", text="line one\nline two")
+    story.commit()
+    story.revise("r2", lambda: story.update(book, text="line one\nline 2"))
+    story.revise("r3", lambda: story.soft_delete(book))
+    assert book.diff(to_revision=2, from_revision=1) == {"text": "  line one\n- line two\n+ line 2"}
+    assert book.diff(2) == book.diff(2, 1)
+    assert book.diff() == {"state": "- active\n+ deleted"}
+    assert book.versions[2].changeset == {"state": ["active", "deleted"]}
