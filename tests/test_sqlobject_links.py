@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from acceptance.test_accept_drift import declare_catalogue
 from link_models import Package as ORMPackage
-from sqlobject import ForeignKey, SQLObject, StringCol
 from sqlobject_models import (  # noqa: F401 - fixtures
     LINKS,
     Package,
@@ -26,15 +26,11 @@ from sqlobject_models import (  # noqa: F401 - fixtures
 from vdm import ConfigurationError
 from vdm.sqlobject import (
     Revision,
-    Revisioned,
     Session,
-    Stateful,
     StatefulList,
     add_stateful_versioned_m2m,
     create_tables,
 )
-
-REGISTRY = "vdm-link-errors"
 
 
 @pytest.fixture
@@ -104,23 +100,12 @@ def test_owner_key_takes_a_column_attribute_or_foreignkey_name() -> None:
     # The refusals of a link with two keys to its owner are in
     # tests/acceptance/test_accept_drift.py; SQLObject also names a key by
     # its attribute ("targetID") or ForeignKey name ("source").
-    class Note(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        text = StringCol(length=10, default=None)
-
-    class NoteLink(Revisioned, Stateful, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        source = ForeignKey("Note")
-        target = ForeignKey("Note")
-
+    classes = declare_catalogue("sqlobject")
+    note, note_link = classes["Note"], classes["NoteLink"]
     for name, key in (("cited", "source_id"), ("citing", "targetID"), ("peers", "source")):
-        add_stateful_versioned_m2m(Note, NoteLink, name, "target", f"{name}_links",
+        add_stateful_versioned_m2m(note, note_link, name, "target", f"{name}_links",
                                    owner_key=key)
-        assert Note.__versioning__.links[name].owner_fk.column == (
+        assert note.__versioning__.links[name].owner_fk.column == (  # type: ignore[attr-defined]
             "target_id" if key == "targetID" else "source_id")
 
 

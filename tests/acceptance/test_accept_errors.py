@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from vdm import (
+    InvalidInputError,
     NotVersionedError,
     RevisionInUseError,
     UnknownFieldError,
@@ -64,17 +65,24 @@ def test_viewing_an_unversioned_class_as_of_a_revision_is_refused(story: Harness
     assert caught.value.cls is type(penguin)
 
 
-def test_a_committed_revision_cannot_carry_a_second_transaction(story: Harness) -> None:
+@pytest.mark.parametrize("how", ["kept object", "read back"])
+def test_a_committed_revision_cannot_carry_a_second_transaction(story: Harness,
+                                                                how: str) -> None:
     first = story.begin("first")
     book = story.create("Book", name="wp", title="War")
     story.commit()
+    if how == "read back":
+        first = story.repository().get_revision(1)
     story.session.revision = first  # type: ignore[attr-defined]
     with pytest.raises(RevisionInUseError) as caught:
         story.update(book, title="War and Peace")
+        story.commit()
     assert isinstance(caught.value, RuntimeError)
+    assert "<Revision id=1" in str(caught.value)
     assert "is already written; a revision covers one transaction" in str(caught.value)
     assert "create a new Revision for these changes" in str(caught.value)
     story.rollback()
+    assert story.rows("SELECT title, revision_id FROM book") == [("War", 1)]
 
 
 def test_the_history_of_an_unknown_field_names_the_field(story: Harness) -> None:
@@ -101,3 +109,19 @@ def test_a_version_names_its_object_by_a_key_tuple_and_reads_a_key_column(links:
     assert version.key == "color" and version.value == "red"
     assert version.object_key == (extra.id,)
     assert package.versions[0].object_key == (package.id,)
+
+
+@pytest.mark.parametrize(("values", "error", "message"), [
+    ({"author": 42}, TypeError, "Revision author must be a str, not int"),
+    ({"author": ["me"]}, TypeError, "Revision author must be a str, not list"),
+    ({"message": b"x"}, TypeError, "Revision message must be a str, not bytes"),
+    ({"message": 3.5}, TypeError, "Revision message must be a str, not float"),
+    ({"author": "a" * 201}, ValueError, "Revision author is 201 characters long"),
+    ({"state": "gone"}, ValueError, "'gone' is not a vdm state"),
+])
+def test_revision_metadata_of_the_wrong_type_is_refused_alike(
+        story: Harness, values: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message) as caught:
+        backend_module(story).Revision(**values)
+    assert isinstance(caught.value, VdmError) and isinstance(caught.value, InvalidInputError)
+    assert story.rows("SELECT COUNT(*) FROM revision") == [(0,)]

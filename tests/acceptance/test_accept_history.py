@@ -99,6 +99,21 @@ def test_changing_without_a_revision_raises_and_writes_nothing(story: Harness) -
     assert story.rows("SELECT COUNT(*) FROM revision") == [(0,)]
 
 
+def test_changing_a_book_without_a_revision_raises_and_writes_nothing(story: Harness) -> None:
+    story.begin("create")
+    book = story.create("Book", name="b", title="t")
+    story.commit()
+    with pytest.raises(NoRevisionError, match=r"^Book\(id=1\) changed but the session has no "
+                                              r"revision; set session.revision = Revision"):
+        story.update(book, title="changed")
+        story.commit()
+    story.rollback()
+    assert book.title == "t"
+    assert story.rows("SELECT title, revision_id FROM book") == [("t", 1)]
+    assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
+    assert story.history() == ["create"]
+
+
 def test_soft_delete_and_undelete_are_versioned_changes(story: Harness) -> None:
     anna = seed(story)["anna"]
     story.revise("delete anna", lambda: story.soft_delete(anna))
@@ -207,7 +222,8 @@ def test_list_changes_reports_every_version_a_revision_wrote(story: Harness) -> 
     assert story.list_changes(2) == {"Book": [(1, 1, "active")], "Author": [(1, 0, "active")]}
 
 
-def test_a_write_based_on_a_stale_read_is_a_conflict(story: Harness) -> None:
+@pytest.mark.parametrize("write", ["change", "destroy"])
+def test_a_write_based_on_a_stale_read_is_a_conflict(story: Harness, write: str) -> None:
     seed(story)
     mine = story.find("Book", name="warandpeace")
     assert mine.title == "War and Peace"  # read, and kept, in this transaction
@@ -215,11 +231,41 @@ def test_a_write_based_on_a_stale_read_is_a_conflict(story: Harness) -> None:
     theirs.revise("theirs", lambda: theirs.update(
         theirs.find("Book", name="warandpeace"), title="Theirs"))
     story.begin("mine")
-    with pytest.raises(ConflictError, match=r"Book\(id=1\)"):
-        story.update(mine, title="Mine")
+    with pytest.raises(ConflictError, match=r"^Book\(id=1\) was changed by revision 3 after "
+                                            r"this session read it \(at revision 2\)") as caught:
+        if write == "change":
+            story.update(mine, title="Mine")
+        else:
+            story.destroy(mine)
         story.commit()
+    assert caught.value.revision == 3
     story.rollback()
     assert story.rows("SELECT title FROM book WHERE name = 'warandpeace'") == [("Theirs",)]
+    assert story.history()[0] == "theirs"
+    # Read again after the rollback, the change goes through.
+    story.revise("mine again", lambda: story.update(
+        story.find("Book", name="warandpeace"), title="Mine"))
+    [(last,)] = story.rows("SELECT MAX(id) FROM revision")  # ids may have gaps
+    assert story.rows("SELECT title, revision_id FROM book WHERE name = 'warandpeace'") == [
+        ("Mine", last)]
+    assert story.history()[:2] == ["mine again", "theirs"]
+
+
+def test_changing_a_book_another_editor_destroyed_meanwhile_is_a_conflict(
+        story: Harness) -> None:
+    seed(story)
+    mine = story.find("Book", name="annakarenina")
+    assert mine.title == "Anna"
+    theirs = story.other()
+    theirs.revise("theirs", lambda: theirs.destroy(theirs.find("Book", name="annakarenina")))
+    story.begin("mine")
+    with pytest.raises(ConflictError, match=r"^Book\(id=2\) was deleted by another "
+                                            r"transaction"):
+        story.update(mine, title="Anna K")
+        story.commit()
+    story.rollback()
+    assert story.rows("SELECT COUNT(*) FROM book WHERE name = 'annakarenina'") == [(0,)]
+    assert story.history()[0] == "theirs"
 
 
 def test_every_as_of_read_stands_on_its_own(story: Harness) -> None:

@@ -15,6 +15,7 @@ import pytest
 from vdm import InvalidInputError, Operation, RevisionNotFoundError
 
 from .harness import Harness, expect_drift
+from .test_accept_errors import backend_module
 
 
 def three_titles(h: Harness) -> Any:
@@ -103,3 +104,30 @@ def test_a_diff_shows_the_changed_lines_of_a_text_in_vdm_format(story: Harness) 
     assert book.diff(2) == book.diff(2, 1)
     assert book.diff() == {"state": "- active\n+ deleted"}
     assert book.versions[2].changeset == {"state": ["active", "deleted"]}
+
+
+@pytest.mark.parametrize("revision", [99, 0, -1])
+def test_an_unknown_revision_id_is_refused_alike(story: Harness, revision: int) -> None:
+    book = three_titles(story)
+    as_of = backend_module(story).as_of
+    # An id no revision can have is refused when the view is made; an id
+    # that could exist is checked by the view's first read.
+    with pytest.raises(RevisionNotFoundError) as caught:
+        view = as_of(story.session, revision)  # type: ignore[attr-defined]
+        view.get(story.classes["Book"], book.id)  # type: ignore[attr-defined]
+    assert str(caught.value) == (
+        f"there is no revision with id {revision}; use an id from the history "
+        f"(Repository.history())")
+    with pytest.raises(RevisionNotFoundError):
+        book.get_as_of(revision)
+
+
+def test_a_time_before_the_first_revision_is_refused_alike(story: Harness) -> None:
+    book = three_titles(story)
+    when = story.repository().get_revision(1).timestamp - dt.timedelta(days=1)
+    with pytest.raises(RevisionNotFoundError) as caught:
+        backend_module(story).as_of(story.session, when)  # type: ignore[attr-defined]
+    assert f"there is no revision at or before {when.isoformat()} (UTC)" in str(caught.value)
+    assert "the history starts later" in str(caught.value)
+    with pytest.raises(RevisionNotFoundError):
+        book.get_as_of(when)
