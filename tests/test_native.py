@@ -334,6 +334,19 @@ def test_elsewhere_the_python_mode_writes_and_install_says_why(engine: Engine) -
         native.disable(Base.metadata)
 
 
+def test_the_core_quotes_names_as_sqlalchemys_postgresql_dialect_does() -> None:
+    # The trigger SQL was written with SQLAlchemy's quoting; the core's own
+    # must give the same text, so installed functions' hashes still match.
+    from sqlalchemy.dialects.postgresql import base, dialect
+
+    from vdm.nativetriggers import pg_quote
+
+    quote = dialect().identifier_preparer.quote
+    names = [*sorted(base.RESERVED_WORDS), "order", "Order", "book", "Mixed Case", 'a"b',
+             "1st", "$x", "x$", "_x", "\u00e9t\u00e9", "with-dash", "revision_id", ""]
+    assert [pg_quote(n) for n in names] == [quote(n) for n in names]
+
+
 def test_the_native_benchmark_rows_run(pg: Engine) -> None:
     import subprocess
     import sys

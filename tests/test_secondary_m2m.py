@@ -20,7 +20,6 @@ from sqlalchemy.orm import (
 from vdm import ConfigurationError, ConflictError, IntegrityViolation, NoRevisionError, Operation
 from vdm.sqlalchemy import Repository, Revision, Revisioned, as_of
 from vdm.sqlalchemy.reflection import ReflectedModel
-from vdm.sqlalchemy.tablehistory import row_changes
 
 
 @pytest.fixture
@@ -214,7 +213,7 @@ def test_an_unversioned_reader_bookmarking_versioned_articles_is_history_too(
         model = ReflectedModel(connection)
         assert {"article_keyword", "bookmark", "citation"} <= set(model.by_name)
         assert model.verify() == []
-        assert [(c.table, c.key, c.kind) for c in row_changes(model, 3)] == [
+        assert [(c.table, c.key, c.kind) for c in model.row_changes(3)] == [
             ("bookmark", (reader.id, intro.id), "destroyed")]
 
 

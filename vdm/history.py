@@ -17,6 +17,21 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 
+#: The attribute under which each version of one list finds the others.
+SIBLINGS = "_vdm_siblings"
+
+
+def listed(versions: list[V]) -> list[V]:
+    """``versions`` of one object, each told of the others: the neighbour a
+    listed version reads later (``next``, ``previous``) is the listed object
+    itself, on both backends, not an equal copy."""
+    siblings = {v.revision_id: v for v in versions}  # type: ignore[attr-defined]
+    for v in versions:
+        # Versions are read-only to their users; this is vdm's own note.
+        object.__setattr__(v, SIBLINGS, siblings)
+    return versions
+
+
 @dataclass(frozen=True)
 class HistoryReaders:
     """The functions a backend reads an object's history with."""
@@ -49,12 +64,12 @@ class HistoryMethods(Generic[V, R]):
     @property
     def versions(self) -> list[V]:
         """Every version of this object, oldest first (read from the database)."""
-        return self._vdm_history.versions_of(self)
+        return listed(self._vdm_history.versions_of(self))
 
     @property
     def all_revisions(self) -> list[V]:
         """Every version of this object, newest first (vdm's order)."""
-        return self._vdm_history.versions_of(self, newest_first=True)
+        return listed(self._vdm_history.versions_of(self, newest_first=True))
 
     @property
     def all_related_revisions(self) -> list[R]:

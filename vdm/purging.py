@@ -31,6 +31,7 @@ from vdm.purgeplan import PurgePlan, plan_purge, purge_dependant_error, still_re
 from vdm.sql import MYSQL, Params, Sql
 from vdm.states import State
 from vdm.tables import TableRecord
+from vdm.verifying import check_links
 from vdm.versionwrite import CHUNK, chunks, keys_in
 
 #: A row's key: its key columns' values, in key order.
@@ -138,6 +139,27 @@ def _equals(sql: Sql, columns: Sequence[str], key: Key) -> tuple[str, dict[str, 
 
 # -- purge_revision ----------------------------------------------------------
 
+
+def duplicate_links_among(source: Any, owners: Callable[[], Iterable[Any]]) -> DuplicateLinks:
+    """The :data:`DuplicateLinks` of a model whose owner classes are ``owners()``.
+
+    Each owner record lists its versioned links in ``links`` (specs whose
+    ``link`` carries a ``tables_record``); after a purge the links of the
+    tables it changed are checked with :func:`vdm.verifying.check_links`,
+    and the first owner left with two active links to one target is named.
+    """
+    def first(changed: list[PurgeTable]) -> tuple[type | None, str] | None:
+        idents = {t.ident for t in changed}
+        for owner in list(owners()):
+            for spec in owner.links.values():
+                record = spec.link.tables_record
+                if (record.schema, record.table) not in idents:
+                    continue
+                found = check_links(source, spec)
+                if found:
+                    return owner.cls, found[0].detail
+        return None
+    return first
 
 @dataclass(frozen=True)
 class PurgeSubjects:
@@ -252,23 +274,33 @@ def _refuse_dangling(sql: Sql, plans: dict[PurgeTable, PurgePlan],
         by_referred = dict(zip(ref.referred, ref.columns, strict=True))
         columns = [by_referred[n] for n in target.record.key_columns]
         child = ref.source
+        # One query per span of revisions the vanished objects lived in (a
+        # revision's new objects share one) and batch of keys, not per object.
+        spans: dict[tuple[int, int | None], list[Key]] = defaultdict(list)
         for gone in plan.vanished:
-            same, params = _equals(sql, columns, gone.key)
-            before = "" if gone.end is None else f" AND {REVISION_ID} < :end"
-            row = sql.rows(
-                f"SELECT {_columns(sql, child.record.key_columns)}, {REVISION_ID} "
-                f"FROM {_table(sql, child, child.record.version_table)} "
-                f"WHERE {same} AND {REVISION_ID} <> :rev AND {OPERATION_TYPE} <> :delete "
-                f"AND ({EXPIRED_ID} IS NULL OR {EXPIRED_ID} > :start){before} "
-                f"ORDER BY {REVISION_ID} LIMIT 1",
-                {**params, "rev": revision_id, "delete": int(Operation.DELETE),
-                 "start": gone.start, **({} if gone.end is None else {"end": gone.end})})
-            if row:
-                raise IntegrityViolation(
-                    purge_dependant_error(revision_id, target.describe(gone.key),
-                                          child.describe(tuple(row[0][:-1])), row[0][-1]),
-                    cls=target.cls,
-                )
+            spans[(gone.start, gone.end)].append(gone.key)
+        width = len(child.record.key_columns)
+        for (start, end), keys in spans.items():
+            for batch in chunks(keys, CHUNK):
+                where, params = key_in(sql, columns, batch)
+                before = "" if end is None else f" AND {REVISION_ID} < :end"
+                row = sql.rows(
+                    f"SELECT {_columns(sql, [*child.record.key_columns, *columns])}, "
+                    f"{REVISION_ID} FROM {_table(sql, child, child.record.version_table)} "
+                    f"WHERE {where} AND {REVISION_ID} <> :rev "
+                    f"AND {OPERATION_TYPE} <> :delete "
+                    f"AND ({EXPIRED_ID} IS NULL OR {EXPIRED_ID} > :start){before} "
+                    f"ORDER BY {REVISION_ID} LIMIT 1",
+                    {**params, "rev": revision_id, "delete": int(Operation.DELETE),
+                     "start": start, **({} if end is None else {"end": end})})
+                if row:
+                    hit = row[0]
+                    raise IntegrityViolation(
+                        purge_dependant_error(
+                            revision_id, target.describe(tuple(hit[width:-1])),
+                            child.describe(tuple(hit[:width])), hit[-1]),
+                        cls=target.cls,
+                    )
 
 
 def _apply_versions(sql: Sql, t: PurgeTable, plan: PurgePlan) -> None:

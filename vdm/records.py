@@ -9,11 +9,16 @@ compares, what the core's SQL sees of its tables) is the same everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vdm.errors import ConfigurationError
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE
 from vdm.tables import TableRecord
+
+#: The wording of a refused column that a version table adds itself.
+VERSION_TABLE_NEEDS = ", which vdm's version table needs; rename it"
 
 
 @dataclass(eq=False)
@@ -62,3 +67,19 @@ class ClassRecord:
             name=self.name, table=table, version_table=version_table,
             key_columns=tuple(key_columns), columns=dict(columns), stateful=stateful,
             schema=schema)
+
+
+def refuse_reserved_columns(
+    columns: Iterable[str], subject: str, cls: Any,
+    reserved: Sequence[str] = (EXPIRED_ID, OPERATION_TYPE), why: str = VERSION_TABLE_NEEDS,
+) -> None:
+    """Refuse a table declaring a column vdm adds itself (``expired_id``...).
+
+    ``subject`` names the table in the message (``Book (table 'book')``);
+    ``why`` says what the column is for and what to do.  Checked when the
+    class is declared, so the clash never reaches a flush.
+    """
+    present = set(columns)
+    for name in reserved:
+        if name in present:
+            raise ConfigurationError(f"{subject} has a column named {name!r}{why}", cls=cls)

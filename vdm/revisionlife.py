@@ -30,7 +30,9 @@ from vdm.revisions import (
     PROVISIONAL_IDS_FROM,
     PROVISIONAL_TIMESTAMP,
     changed_metadata,
+    is_provisional,
     provisional_revision_id,
+    revision_metadata,
 )
 from vdm.sql import MYSQL, POSTGRESQL, SQLITE, Sql, scalar, sql_of
 from vdm.states import State
@@ -325,6 +327,44 @@ def finalise_revision(
         sql.execute(f"DELETE FROM {_REV} WHERE id = :vdm_provisional", params)
     revision.id = final
     revision.timestamp = timestamp
+
+
+def take_back_revision(source: Any, revision: Any) -> None:
+    """Remove the row of ``revision``, which wrote nothing in the end, and
+    give back the id it took from the sequence (a provisional id took none).
+
+    The sequence row stays locked from the bump until the commit, so no
+    other writer can have taken a later id meanwhile.
+    """
+    sql = sql_of(source)
+    sql.execute(f"DELETE FROM {_REV} WHERE id = :vdm_id", {"vdm_id": revision.id})
+    if not is_provisional(revision.id):
+        sql.execute(f"UPDATE {_SEQ} SET last_id = last_id - 1 WHERE id = 1 "
+                    f"AND last_id = :vdm_id", {"vdm_id": revision.id})
+
+
+def end_revision(
+    source: Any, revision: Any, written: dict[Any, dict[Any, Any]],
+    stored: dict[str, Any], expire_later: dict[Any, set[Any]] | None = None,
+    tables_of: Callable[[Any], RewrittenTables] | None = None,
+    expire: Callable[[Any, Any, set[Any], int], None] = expire_previous,
+) -> tuple[bool, dict[str, Any]]:
+    """The revision's part of a commit, once the last versions are written.
+
+    A revision whose versions all cancelled out (``written`` holds no key)
+    leaves no row (:func:`take_back_revision`); one written under a
+    provisional id gets its final id (:func:`finalise_revision`); any
+    other has its author, message, state and extra stored as they are now
+    (:func:`store_revision_metadata`).  Returns (whether it was taken
+    back, the metadata now stored).
+    """
+    if not any(written.values()):
+        take_back_revision(source, revision)
+        return True, stored
+    if is_provisional(revision.id):
+        finalise_revision(source, revision, written, expire_later, tables_of, expire)
+        return False, revision_metadata(revision)
+    return False, store_revision_metadata(source, revision, stored)
 
 
 def _record_tables(table: Any) -> RewrittenTables:

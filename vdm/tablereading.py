@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from vdm.changes import (
     FieldBlame,
@@ -37,11 +37,11 @@ from vdm.changes import (
     classify_change,
     diff_table,
 )
-from vdm.errors import RevisionNotFoundError, UnknownRowError
+from vdm.errors import RevisionNotFoundError, UnknownRowError, UnknownTableError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.repository import naive_utc
-from vdm.sql import Sql, scalar
+from vdm.sql import Sql, scalar, sql_of
 from vdm.tables import TableRecord
 from vdm.versionreading import current_as_of
 
@@ -424,8 +424,129 @@ def blame_row(sql: Sql, revisions: RevisionTable, table: VersionTable, key: Key)
     )
 
 
+
+# -- one database's history tables ------------------------------------------
+
+
+class ReadTable(Protocol):
+    """One versioned table of a :class:`TableHistories`: its name and reading."""
+
+    @property
+    def name(self) -> str:
+        """The live table's name."""
+
+    @property
+    def reading(self) -> VersionTable:
+        """How its version table is read."""
+
+
+H = TypeVar("H", bound=ReadTable)
+
+
+class TableHistories(Generic[H]):
+    """The history tables of one vdm database, read as tables: what ``vdm log``,
+    ``show``, ``diff``, ``blame`` and ``vdm serve`` ask of it.
+
+    ``source`` is anything :func:`vdm.sql.sql_of` runs SQL on (a tool may
+    swap it per request); ``histories`` maps each versioned table's name to
+    its :class:`ReadTable`.  A backend finds the tables (by reflection, say)
+    and says how their values decode; the questions are answered here.
+    """
+
+    def __init__(self, source: Any, revision_reading: RevisionTable,
+                 histories: Mapping[str, H]) -> None:
+        self.connection = source
+        #: How the ``revision`` table is read.
+        self.revision_reading = revision_reading
+        #: Every versioned table, by name.
+        self.by_name: dict[str, H] = dict(histories)
+
+    @property
+    def sql(self) -> Sql:
+        """The source as the core reads it."""
+        return sql_of(self.connection)
+
+    @property
+    def histories(self) -> list[H]:
+        """Every versioned table, by name."""
+        return list(self.by_name.values())
+
+    def _readings(self) -> list[VersionTable]:
+        return [h.reading for h in self.histories]
+
+    def history(self, name: str) -> H:
+        """The versioned table called ``name``; :class:`UnknownTableError` if none."""
+        found = self.by_name.get(name)
+        if found is None:
+            known = ", ".join(self.by_name) or "none"
+            raise UnknownTableError(
+                f"there is no versioned table {name!r} in the database "
+                f"(versioned tables: {known})", table=name,
+            )
+        return found
+
+    def revisions(
+        self,
+        limit: int | None = None,
+        offset: int = 0,
+        author: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        before: int | None = None,
+        table: str | None = None,
+    ) -> list[RevisionRecord]:
+        """Revisions, newest first, paged and filtered as ``Repository.history``.
+
+        ``before`` keeps the revisions with a smaller id (paging by key,
+        which stays an index walk however deep the page); ``table`` those
+        that wrote a version of that versioned table.
+        """
+        wrote = self.history(table).reading if table is not None else None
+        return self.revision_reading.page(self.sql, limit, offset, author, since, until,
+                                          before, wrote)
+
+    def count_revisions(self, author: str | None = None, since: dt.datetime | None = None,
+                        until: dt.datetime | None = None) -> int:
+        """How many revisions the filters keep."""
+        return self.revision_reading.count(self.sql, author, since, until)
+
+    def revision(self, revision_id: int) -> RevisionRecord:
+        """The revision ``revision_id``; :class:`RevisionNotFoundError` if none."""
+        return self.revisions_by_id([revision_id])[revision_id]
+
+    def revisions_by_id(self, ids: Iterable[int]) -> dict[int, RevisionRecord]:
+        """``{id: revision}`` for these ids, all of which must exist: one query."""
+        return self.revision_reading.by_id(self.sql, ids)
+
+    def change_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        """``{revision id: versions it wrote}``: one grouped query per table."""
+        return change_counts(self.sql, self._readings(), ids)
+
+    def row_changes(self, revision_id: int) -> list[RowChange]:
+        """Every row ``revision_id`` changed (:func:`row_changes`);
+        :class:`RevisionNotFoundError` for an unknown revision."""
+        self.revision(revision_id)
+        return row_changes(self.sql, self._readings(), revision_id)
+
+    def rows_as_of(self, history: H, revision_id: int) -> dict[Key, dict[str, Any]]:
+        """Every row of ``history``'s table as of ``revision_id``: one query."""
+        return rows_as_of(self.sql, history.reading, revision_id)
+
+    def diff_tables(self, a: int, b: int) -> list[TableDiff]:
+        """How each table differs from revision ``a`` to ``b`` (:func:`diff_tables`);
+        :class:`RevisionNotFoundError` for an unknown revision."""
+        self.revisions_by_id([a, b])
+        return diff_tables(self.sql, self._readings(), a, b)
+
+    def blame_row(self, history: H, key: Key) -> RowBlame:
+        """Blame of the row ``key`` of ``history``'s table (:func:`blame_row`);
+        :class:`UnknownRowError` when the table never held that key."""
+        return blame_row(self.sql, self.revision_reading, history.reading, key)
+
 __all__ = [
     "Decoders",
+    "ReadTable",
+    "TableHistories",
     "RevisionTable",
     "VersionRow",
     "VersionTable",

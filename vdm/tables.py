@@ -33,6 +33,12 @@ class TableRecord:
     #: The schema both tables live in, when not the connection's default
     #: (SQLAlchemy's ``Table(schema=...)``).
     schema: str | None = None
+    #: Whether the live rows carry ``revision_id`` (a versioned class's do;
+    #: a versioned association table's do not).
+    stamped: bool = True
+    #: Columns compared as text, not as values: PostgreSQL's ``json`` has
+    #: no equality (native versioning's triggers compare old and new rows).
+    text_compared: frozenset[str] = frozenset()
 
 
 def versioning_record(obj_or_cls: Any) -> Any:

@@ -36,6 +36,7 @@ from vdm.errors import (
     ReadOnlyError,
     RevisionNotFoundError,
 )
+from vdm.history import SIBLINGS
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, REVISION_TABLE
 from vdm.operations import Operation
 from vdm.sql import scalar, sql_of
@@ -362,22 +363,26 @@ class VersionReading:
 
     # -- neighbours ----------------------------------------------------------
 
-    def _neighbours(self, compare: str, newest_first: bool = False) -> list[Any]:
+    def _neighbour(self, compare: str, newest_first: bool = False) -> Any:
         source, key = type(self)._vdm_locate(self)
-        return type(self)._vdm_read(source, Seek(key, compare, self.revision_id,
-                                                 newest_first, limit=1))
+        found = type(self)._vdm_read(source, Seek(key, compare, self.revision_id,
+                                                  newest_first, limit=1))
+        if not found:
+            return None
+        # Read every time (a later revision may have added one); a version
+        # listed with this one is given back as that same object.
+        siblings = self.__dict__.get(SIBLINGS) or {}
+        return siblings.get(found[0].revision_id, found[0])
 
     @property
     def next(self) -> Any:
         """The version that followed this one, or None."""
-        found = self._neighbours(">")
-        return found[0] if found else None
+        return self._neighbour(">")
 
     @property
     def previous(self) -> Any:
         """The version this one replaced, or None."""
-        found = self._neighbours("<", newest_first=True)
-        return found[0] if found else None
+        return self._neighbour("<", newest_first=True)
 
     @property
     def index(self) -> int:

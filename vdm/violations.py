@@ -44,7 +44,7 @@ MESSAGES = {
     "missing-revision": "a version of {obj} names revision {rev}, which does not exist",
     "duplicate-link": "{obj} has two active {link} links to the same {what} "
                       "({first} and {second}) as of revision {rev}",
-    # Native versioning (vdm/sqlalchemy/native.py): {obj} names the table
+    # Native versioning (vdm/nativetriggers.py): {obj} names the table
     # or the commit-time trigger.
     "missing-trigger": "{obj} has no native versioning trigger; run "
                        "vdm.sqlalchemy.native.install()",

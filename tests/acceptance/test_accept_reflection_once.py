@@ -15,7 +15,6 @@ from vdm import tablereading
 from vdm.changes import RowChange
 from vdm.sql import sql_of
 from vdm.sqlalchemy.reflection import ReflectedModel
-from vdm.sqlalchemy.tablehistory import blame_row, diff_tables, row_changes
 from vdm.tablereading import VersionTable
 
 from .harness import Harness
@@ -36,11 +35,11 @@ def test_the_reflection_reader_agrees_with_the_backend(story: Harness) -> None:
     with story.engine.connect() as connection:
         model = ReflectedModel(connection)
         for revision_id, expected in backend_says.items():
-            assert _plain(row_changes(model, revision_id)) == expected
-        diff = {d.table: d for d in diff_tables(model, 1, 2)}
+            assert _plain(model.row_changes(revision_id)) == expected
+        diff = {d.table: d for d in model.diff_tables(1, 2)}
         assert list(diff) == ["book"]
         assert diff["book"].changed == {wp_key: {"title": ("War", "War and Peace")}}
-        blame = blame_row(model, model.history("book"), wp_key)
+        blame = model.blame_row(model.history("book"), wp_key)
         assert blame.destroyed_by is not None and blame.destroyed_by.id == 5
         assert {f.name: f.revision.id for f in blame.fields}["title"] == 2
 
@@ -55,5 +54,5 @@ def test_the_core_reader_reads_from_a_backend_s_table_records(story: Harness) ->
         for revision_id in range(1, 6):
             from_records = tablereading.row_changes(sql_of(connection), tables, revision_id)
             assert [(c.table, c.key, c.kind) for c in from_records] == [
-                (c.table, c.key, c.kind) for c in row_changes(reflected, revision_id)
+                (c.table, c.key, c.kind) for c in reflected.row_changes(revision_id)
                 if c.table in ("book", "license")]

@@ -125,12 +125,11 @@ def run_log(args: argparse.Namespace, out: TextIO) -> int:
 
 def run_show(args: argparse.Namespace, out: TextIO) -> int:
     """Show what one revision of ``args.url`` changed."""
-    from vdm.sqlalchemy.tablehistory import row_changes
 
     revision_id = _revision_id(args.revision)
     with open_model(args.url) as model:
         revision = model.revision(revision_id)
-        changes = row_changes(model, revision_id)
+        changes = model.row_changes(revision_id)
     if args.json:
         write_json(out, {"revision": revision.as_dict(),
                          "changes": [c.as_dict() for c in changes]})
@@ -158,11 +157,10 @@ def run_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def run_diff(args: argparse.Namespace, out: TextIO) -> int:
     """Show how the model of ``args.url`` differs between two revisions."""
-    from vdm.sqlalchemy.tablehistory import diff_tables
 
     a, b = _revision_id(args.rev_a), _revision_id(args.rev_b)
     with open_model(args.url) as model:
-        diffs = diff_tables(model, a, b)
+        diffs = model.diff_tables(a, b)
     if args.json:
         write_json(out, {"from": a, "to": b, "tables": {d.table: d.as_dict() for d in diffs}})
         return 0
@@ -192,11 +190,10 @@ def run_diff(args: argparse.Namespace, out: TextIO) -> int:
 
 def run_blame(args: argparse.Namespace, out: TextIO) -> int:
     """Show which revision set each field of one row of ``args.url``."""
-    from vdm.sqlalchemy.tablehistory import blame_row
 
     with open_model(args.url) as model:
         history = model.history(args.table)
-        blamed = blame_row(model, history, history.parse_key(args.key))
+        blamed = model.blame_row(history, history.parse_key(args.key))
     if args.json:
         write_json(out, blamed.as_dict())
         return 0

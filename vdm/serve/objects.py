@@ -30,7 +30,6 @@ from vdm.serve.pages import Page, int_param, revision_param, revision_summary
 from vdm.serve.source import PageError
 from vdm.serve.worddiff import word_diff
 from vdm.sqlalchemy.reflection import Key, ReflectedHistory, ReflectedModel
-from vdm.sqlalchemy.tablehistory import blame_row
 from vdm.states import State
 from vdm.tablereading import (
     VersionRow,
@@ -122,7 +121,7 @@ def object_page(model: ReflectedModel, table: str, key_param: str) -> Page:
             "diff_url": None,
         })
     timeline.sort(key=lambda entry: entry["revision"]["id"])
-    blame = blame_row(model, history, key)
+    blame = model.blame_row(history, key)
     latest = rows[-1][REVISION_ID]
     current = values_of(rows[-1])
     return Page("object.html", history.describe(key), {

@@ -31,7 +31,6 @@ from vdm.serve.links import (
 from vdm.serve.source import PageError
 from vdm.sql import scalar
 from vdm.sqlalchemy.reflection import ReflectedModel
-from vdm.sqlalchemy.tablehistory import row_changes
 
 #: Revisions on one page of the log unless ``limit`` says otherwise.
 LOG_PAGE = 50
@@ -127,7 +126,7 @@ def revision_page(model: ReflectedModel, revision_text: str) -> Page:
     revision_id = revision_param(revision_text)
     record = model.revision(revision_id)
     changes: list[dict[str, Any]] = []
-    for change in row_changes(model, revision_id):
+    for change in model.row_changes(revision_id):
         created = change.kind == "created"
         changes.append({
             "table": change.table,

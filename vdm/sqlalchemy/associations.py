@@ -59,6 +59,7 @@ from vdm.changes import classify_change, undo_conflict
 from vdm.errors import ConfigurationError, ConflictError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.records import VERSION_TABLE_NEEDS, refuse_reserved_columns
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.asofreads import relationship_as_of
 from vdm.sqlalchemy.columns import RevisionedColumns
@@ -159,11 +160,6 @@ class Association:
 associations: dict[Table, Association] = {}
 
 
-def association_of(table: Any) -> Association | None:
-    """The :class:`Association` of a live association table, if versioned."""
-    return associations.get(table)
-
-
 def associations_of(metadata: Any) -> list[Association]:
     """The versioned association tables of ``metadata``."""
     return [a for a in associations.values() if a.table.metadata is metadata]
@@ -219,14 +215,11 @@ def version_association(table: Any, cls: type, attr: str) -> Association:
         if where not in found.used_by:
             found.used_by.append(where)
         return found
-    clash = [n for n in (REVISION_ID, EXPIRED_ID, OPERATION_TYPE, STATE) if n in table.c]
-    if clash:
-        raise ConfigurationError(
-            f"{where}: the association table {table.name!r} has a column named "
-            f"{clash[0]!r}, which vdm's version table needs; rename it, or make "
-            f"the association a versioned link class (add_stateful_versioned_m2m)",
-            cls=cls,
-        )
+    refuse_reserved_columns(
+        table.c.keys(), f"{where}: the association table {table.name!r}", cls,
+        reserved=(REVISION_ID, EXPIRED_ID, OPERATION_TYPE, STATE),
+        why=f"{VERSION_TABLE_NEEDS}, or make the association a versioned link class "
+            f"(add_stateful_versioned_m2m)")
     sides = [
         AssociationSide(
             referred=fk.elements[0].target_fullname.rsplit(".", 1)[0],
@@ -618,15 +611,6 @@ def _version_column(target: Any, clause: Any) -> Any:
     if target is not None and isinstance(name, str) and name in target.version_table.c:
         return target.version_table.c[name]
     return clause
-
-
-def link_rows_as_of(connection: Connection, association: Association,
-                    revision_id: int, where: Iterable[Any] = ()) -> set[Key]:
-    """Keys of the association's rows as of ``revision_id`` (one query)."""
-    vt = association.version_table
-    query = select(*(vt.c[n] for n in association.key_names)).where(
-        current_as_of(vt, revision_id), *where)
-    return {tuple(r) for r in connection.execute(query)}
 
 
 # -- restoring, undoing, purging (the versioned writes: vdm.sqlalchemy.restore)

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 _DEFERRED_FK = "vdm.revision_foreign_key"
 
 
+def _own_column(cls: Any, name: str) -> Any:
+    """The column ``name`` of the explicit ``__table__`` ``cls`` is mapped to,
+    if it brings one (else None: the mixin declares the column)."""
+    table = cls.__dict__.get("__table__")
+    return table.c[name] if table is not None and name in table.c else None
+
+
 def _revision_column(cls: Any) -> Any:
     """``revision_id``, with its foreign key to the metadata's own revision table.
 
@@ -96,11 +103,8 @@ class RevisionedColumns:
         @declared_attr
         def revision_id(cls):
             """The id of the revision that last changed this object."""
-            table = cls.__dict__.get("__table__")
-            if table is not None and REVISION_ID in table.c:
-                # A class mapped to an explicit Table brings its own column.
-                return table.c[REVISION_ID]
-            return _revision_column(cls)
+            own = _own_column(cls, REVISION_ID)
+            return own if own is not None else _revision_column(cls)
 
         @declared_attr
         def revision(cls):
@@ -125,9 +129,9 @@ class Stateful(StatefulMethods):
         @declared_attr
         def state(cls):
             """``active``, ``deleted`` or ``pending``."""
-            table = cls.__dict__.get("__table__")
-            if table is not None and STATE in table.c:
-                return table.c[STATE]
+            own = _own_column(cls, STATE)
+            if own is not None:
+                return own
             # No server default: SQLAlchemy would then fetch it back with
             # RETURNING one row at a time on SQLite instead of batching inserts.
             return mapped_column(

@@ -43,6 +43,7 @@ from sqlalchemy.orm import ColumnProperty, Mapper, class_mapper
 
 from vdm.errors import ConfigurationError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE, version_class_name
+from vdm.records import refuse_reserved_columns
 from vdm.sqlalchemy.columns import mapped_table
 from vdm.sqlalchemy.registry import Versioning, versioned_mappers, versioning_of
 from vdm.sqlalchemy.schema import build_version_table
@@ -93,14 +94,11 @@ def make_subclass_versioned(mapper: Mapper[Any], cls: type[Any]) -> Versioning:
     table = mapped_table(mapper, cls)
     joined = table is not parent.table
     if joined:
-        clash = [n for n in (EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE) if n in table.c]
-        if clash:
-            raise ConfigurationError(
-                f"{cls.__name__} (table {table.name!r}) has a column named "
-                f"{clash[0]!r}; in joined inheritance only the base table "
-                f"{parent.root.table.name!r} holds it, rename it",
-                cls=cls,
-            )
+        refuse_reserved_columns(
+            table.c.keys(), f"{cls.__name__} (table {table.name!r})", cls,
+            reserved=(EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE),
+            why=f"; in joined inheritance only the base table "
+                f"{parent.root.table.name!r} holds it, rename it")
         version_table = build_version_table(table)
     else:
         version_table = parent.version_table

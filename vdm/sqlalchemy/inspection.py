@@ -24,16 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from vdm.changes import (
-    KINDS,
-    ClassDiff,
-    FieldChange,
     ModelDiff,
-    ObjectChange,
     RevisionChanges,
     diff_views,
 )
-from vdm.inspecting import blame, changes_in, diff_model, field_history, paired, version_change
+from vdm.inspecting import paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
+from vdm.sharednames import blame, changes_in, diff_model, field_history  # noqa: F401 - importable here too
 from vdm.sqlalchemy.asof import RevisionRef, resolve_revision
 from vdm.sqlalchemy.associations import associations_for, link_changes
 from vdm.sqlalchemy.mapping import (
@@ -45,21 +42,6 @@ from vdm.sqlalchemy.mapping import (
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.timetravel import ModelAsOf
 from vdm.sqlalchemy.versions import Version
-
-# The result classes live in the backend-neutral core; they stay importable
-# from here (and from vdm.sqlalchemy) as before.
-__all__ = [
-    "KINDS",
-    "ClassDiff",
-    "FieldChange",
-    "ModelDiff",
-    "ObjectChange",
-    "RevisionChanges",
-    "blame",
-    "changes_in",
-    "diff_model",
-    "field_history",
-]
 
 
 def _link_classes() -> set[Versioning]:

@@ -39,8 +39,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from vdm.errors import ConfigurationError
 from vdm.linking import (
     LinkBackend,
-    add_stateful_versioned_dict,
-    add_stateful_versioned_m2m,
     choose_owner_foreign_key,
     link_view_as_of,
     register_link_backend,
@@ -55,8 +53,7 @@ from vdm.sqlalchemy.registry import Versioning, versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 
-__all__ = ["LinkSpec", "VersionedDict", "add_stateful_versioned_dict",
-           "add_stateful_versioned_m2m", "links_as_of", "related_revisions"]
+__all__ = ["LinkSpec", "VersionedDict", "links_as_of", "related_revisions"]
 
 
 @dataclass(eq=False)

@@ -11,17 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import Session, object_session
 
 from vdm import purging
 from vdm.errors import DetachedError, NotVersionedError
-from vdm.purging import PurgeSubjects, PurgeTable, Reference
+from vdm.purging import PurgeSubjects, PurgeTable, Reference, duplicate_links_among
 from vdm.sql import sql_of
 from vdm.sqlalchemy import native
 from vdm.sqlalchemy.associations import associations, purge_links
 from vdm.sqlalchemy.mapping import Versioning, versioned_mappers, versioning_of
-from vdm.sqlalchemy.verification import check_links
 from vdm.tables import TableRecord
 
 
@@ -37,21 +36,7 @@ def purge_subjects(session: Session, versionings: Iterable[Versioning]) -> Purge
     tables, references = ({}, []) if not versionings else _metadata_tables(
         versionings[0].table.metadata)
     return PurgeSubjects([tables[v.table] for v in versionings], references,
-                         lambda changed: _duplicate_links(connection, changed))
-
-
-def _duplicate_links(connection: Connection,
-                     changed: list[PurgeTable]) -> tuple[type | None, str] | None:
-    """The first owner left with two active links to one target, and why."""
-    tables = {t.ident for t in changed}
-    for owner in list(versioned_mappers.values()):
-        for spec in owner.links.values():
-            if (spec.link.table.schema, spec.link.table.name) not in tables:
-                continue
-            found = check_links(connection, spec)
-            if found:
-                return owner.cls, found[0].detail
-    return None
+                         duplicate_links_among(connection, versioned_mappers.values))
 
 
 def _metadata_tables(metadata: MetaData) -> tuple[dict[Table, PurgeTable], list[Reference]]:

@@ -18,50 +18,53 @@ For a database that already exists, :func:`install` (also the upgrade)
 and :func:`remove` take a connection, e.g. ``op.get_bind()`` in an Alembic
 migration.  :func:`problems` (and so ``verify()``) reports a versioned
 table whose triggers are missing or stale.
+
+The triggers' SQL is the core's (:mod:`vdm.nativetriggers`); this module
+describes the metadata's versioned tables to it, installs the result on a
+connection and ties the session's revision to the database's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, bindparam, event, select, text
+from sqlalchemy import JSON, Connection, MetaData, Table, bindparam, event, select
 from sqlalchemy import func as sa_func
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from vdm.errors import ConfigurationError, UnsupportedDatabaseError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_TABLE, revision_table_name
-from vdm.sqlalchemy import nativesql
+from vdm.nativetriggers import (
+    FINALIZE_FUNCTION,
+    OUTSIDE_WRITES,
+    NativeMode,
+    install_script,
+    installed_hash,
+    remove_script,
+    trigger_problems,
+    trigger_record,
+)
 from vdm.sqlalchemy.registry import versioning_of
 from vdm.sqlalchemy.revision import Revision, revision_table
-from vdm.violations import Violation, violation
+from vdm.sqlalchemy.sqlrunner import SessionSql
+from vdm.tables import TableRecord
+from vdm.violations import Violation
 
 __all__ = ["NativeMode", "disable", "enable", "install", "install_sql", "is_native",
            "problems", "remove", "remove_sql", "versioned_tables"]
 
 #: ``MetaData.info`` key holding the :class:`NativeMode` of a native metadata.
 INFO_KEY = "vdm.native"
-#: What a write from outside vdm gets.
-OUTSIDE_WRITES = ("automatic", "refuse")
 #: ``Session.info`` key: objects whose stamps to reload after commit.
 _FLUSHED = "vdm.native_flushed"
 #: ``Session.info`` key: objects of the flush under way.
 _FLUSHING = "vdm.native_flushing"
 #: Databases native versioning supports.
 DIALECTS = ("postgresql",)
-
-
-@dataclass(frozen=True)
-class NativeMode:
-    """How a native metadata treats writes from outside vdm."""
-
-    #: ``"automatic"``: an automatic revision; ``"refuse"``: an error.
-    outside_writes: str = "automatic"
-    #: Author of automatic revisions (None: the database user).
-    outside_author: str | None = None
 
 
 def enable(metadata: MetaData, *, outside_writes: str = "automatic",
@@ -131,6 +134,21 @@ def versioned_tables(metadata: MetaData) -> list[tuple[Table, Table]]:
     return pairs
 
 
+def table_record(live: Table, version: Table) -> TableRecord:
+    """What the core's trigger SQL needs to know of one versioned table."""
+    return trigger_record(
+        live.name, version.name, live.schema, {c.key: c.name for c in live.c},
+        [c.name for c in version.primary_key.columns],
+        # PostgreSQL's json has no equality operator (jsonb has).
+        [c.name for c in live.c
+         if isinstance(c.type, JSON) and not isinstance(c.type, postgresql.JSONB)])
+
+
+def table_records(metadata: MetaData) -> list[TableRecord]:
+    """:func:`table_record` of each of ``metadata``'s versioned tables."""
+    return [table_record(live, version) for live, version in versioned_tables(metadata)]
+
+
 def _check_dialect(connection: Connection) -> None:
     if connection.dialect.name not in DIALECTS:
         raise UnsupportedDatabaseError(
@@ -142,20 +160,12 @@ def _check_dialect(connection: Connection) -> None:
 
 def install_sql(metadata: MetaData, mode: NativeMode | None = None) -> str:
     """The SQL :func:`install` runs (for a migration script written offline)."""
-    mode = mode or mode_of(metadata) or NativeMode()
-    sql = [nativesql.settings_function(mode.outside_writes, mode.outside_author),
-           nativesql.common_sql(), nativesql.common_comment()]
-    sql += [nativesql.TableTriggers(live, version).install_sql()
-            for live, version in versioned_tables(metadata)]
-    return "\n".join(sql)
+    return install_script(table_records(metadata), mode or mode_of(metadata) or NativeMode())
 
 
 def remove_sql(metadata: MetaData) -> str:
     """The SQL :func:`remove` runs."""
-    sql = [nativesql.TableTriggers(live, version).remove_sql()
-           for live, version in versioned_tables(metadata)]
-    sql.append(nativesql.remove_common_sql())
-    return "\n".join(sql)
+    return remove_script(table_records(metadata))
 
 
 def install(connection: Connection, metadata: MetaData, mode: NativeMode | None = None) -> None:
@@ -196,31 +206,9 @@ def _after_create(metadata: MetaData, connection: Connection, **kw: Any) -> None
 
 
 def _before_drop(metadata: MetaData, connection: Connection, **kw: Any) -> None:
-    if connection.dialect.name in DIALECTS and is_native(metadata) and _installed_hash(
-            connection, "vdm_finalize_revision", None) is not None:
+    if connection.dialect.name in DIALECTS and is_native(metadata) and installed_hash(
+            SessionSql(connection), FINALIZE_FUNCTION, None) is not None:
         remove(connection, metadata)
-
-
-_HASH_QUERY = text(
-    "SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p "
-    "JOIN pg_namespace n ON n.oid = p.pronamespace "
-    "WHERE p.proname = :name AND n.nspname = coalesce(:schema, current_schema())"
-)
-_TRIGGER_QUERY = text(
-    "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relname = :table AND n.nspname = coalesce(:schema, current_schema()) "
-    "AND NOT t.tgisinternal AND t.tgenabled <> 'D'"
-)
-
-
-def _installed_hash(connection: Connection, name: str, schema: str | None) -> str | None:
-    row = connection.execute(_HASH_QUERY, {"name": name, "schema": schema}).first()
-    if row is None:
-        return None
-    comment = row[0] or ""
-    return comment[len(nativesql.COMMENT_PREFIX):] if comment.startswith(
-        nativesql.COMMENT_PREFIX) else ""
 
 
 def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
@@ -231,26 +219,7 @@ def problems(connection: Connection, metadata: MetaData) -> list[Violation]:
     """
     if connection.dialect.name not in DIALECTS:
         return []
-    found: list[Violation] = []
-    common = _installed_hash(connection, "vdm_finalize_revision", None)
-    if common != nativesql.common_hash():
-        kind = "missing-trigger" if common is None else "stale-trigger"
-        found.append(violation(kind, REVISION_TABLE, None, None,
-                               "the commit-time revision function"))
-    for live, version in versioned_tables(metadata):
-        triggers = nativesql.TableTriggers(live, version)
-        name = triggers.function("delete").split(".")[-1].strip('"')
-        installed = _installed_hash(connection, name, live.schema)
-        present = {r[0] for r in connection.execute(
-            _TRIGGER_QUERY, {"table": live.name, "schema": live.schema})}
-        expected = set(nativesql.TRIGGERS) - (
-            set() if triggers.stamped else {"vdm_stamp", "vdm_stamp_update"})
-        if installed is None or not expected <= present:
-            found.append(violation("missing-trigger", live.name, None, None,
-                                   f"versioned table {live.name!r}"))
-        elif installed != triggers.hash():
-            found.append(violation("stale-trigger", live.name, None, None, repr(live.name)))
-    return found
+    return trigger_problems(SessionSql(connection), table_records(metadata))
 
 
 # -- the session's side ---------------------------------------------------------

@@ -21,15 +21,17 @@ class (``table``, ``version_table``, ``key_names``, ``name``,
 with the core's :class:`vdm.tables.TableRecord` (``record``) and
 :class:`vdm.tablereading.VersionTable` (``reading``: how this database's
 values decode), so what a revision changed, model diffs and blame are read
-by :mod:`vdm.tablereading` (``vdm show``, ``diff``, ``blame`` and
-``vdm serve`` call it through :mod:`vdm.sqlalchemy.tablehistory`).
+by :mod:`vdm.tablereading`: a :class:`ReflectedModel` is the core's
+:class:`~vdm.tablereading.TableHistories` (``model.row_changes(2)``,
+``model.diff_tables(1, 3)``, ``model.blame_row(book, (1,))``), which
+``vdm show``, ``diff``, ``blame`` and ``vdm serve`` call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Column, Connection, Dialect, MetaData, Table, inspect
@@ -38,7 +40,6 @@ from vdm.changes import Key, RevisionRecord, iso_utc
 from vdm.errors import (
     MalformedKeyError,
     NotVdmDatabaseError,
-    UnknownTableError,
 )
 from vdm.naming import (
     BOOKKEEPING_COLUMNS,
@@ -50,9 +51,8 @@ from vdm.naming import (
     revision_table_name,
 )
 from vdm.repository import naive_utc
-from vdm.sql import Sql, sql_of
 from vdm.sqlalchemy.verification import Violation, verify_history
-from vdm.tablereading import Decoders, RevisionTable, VersionTable, change_counts
+from vdm.tablereading import Decoders, RevisionTable, TableHistories, VersionTable
 from vdm.tables import TableRecord
 
 if TYPE_CHECKING:
@@ -196,15 +196,15 @@ def _convert(column: Column[Any], text: str) -> Any:
     return text
 
 
-class ReflectedModel:
-    """The history tables of one vdm database, found by reflection.
+class ReflectedModel(TableHistories[ReflectedHistory]):
+    """The history tables of one vdm database, found by reflection and read
+    by the core (:class:`vdm.tablereading.TableHistories`).
 
     Raises :class:`NotVdmDatabaseError` when the database has no
     ``revision`` table.
     """
 
     def __init__(self, connection: Connection) -> None:
-        self.connection = connection
         dialect = connection.dialect
         names = set(inspect(connection).get_table_names())
         if REVISION_TABLE not in names:
@@ -220,79 +220,17 @@ class ReflectedModel:
         tables = self.metadata.tables
         #: The ``revision`` table.
         self.revision_table: Table = tables[REVISION_TABLE]
-        #: How :mod:`vdm.tablereading` reads it.
-        self.revision_reading = RevisionTable(
+        histories = {
+            name: ReflectedHistory(tables[name], tables[revision_table_name(name)], dialect)
+            for name in candidates
+            if {EXPIRED_ID, OPERATION_TYPE} <= set(tables[revision_table_name(name)].c.keys())
+        }
+        super().__init__(connection, RevisionTable(
             tuple(c.name for c in self.revision_table.columns),
             decode=_decoders(self.revision_table.columns, dialect),
             encode=_encoders(self.revision_table.columns, dialect),
             quote=dialect.identifier_preparer.quote,
-        )
-        #: Every versioned table, by name.
-        self.by_name: dict[str, ReflectedHistory] = {}
-        for name in candidates:
-            version_table = tables[revision_table_name(name)]
-            if EXPIRED_ID in version_table.c and OPERATION_TYPE in version_table.c:
-                self.by_name[name] = ReflectedHistory(tables[name], version_table, dialect)
-
-    @property
-    def sql(self) -> Sql:
-        """The connection as the core reads it (a server swaps the connection per request)."""
-        return sql_of(self.connection)
-
-    @property
-    def histories(self) -> list[ReflectedHistory]:
-        """Every versioned table, by name."""
-        return list(self.by_name.values())
-
-    def history(self, name: str) -> ReflectedHistory:
-        """The versioned table called ``name``; :class:`UnknownTableError` if none."""
-        found = self.by_name.get(name)
-        if found is None:
-            known = ", ".join(self.by_name) or "none"
-            raise UnknownTableError(
-                f"there is no versioned table {name!r} in the database "
-                f"(versioned tables: {known})", table=name,
-            )
-        return found
-
-    # -- revisions ------------------------------------------------------
-
-    def revisions(
-        self,
-        limit: int | None = None,
-        offset: int = 0,
-        author: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        before: int | None = None,
-        table: str | None = None,
-    ) -> list[RevisionRecord]:
-        """Revisions, newest first, paged and filtered as ``Repository.history``.
-
-        ``before`` keeps the revisions with a smaller id (paging by key,
-        which stays an index walk however deep the page); ``table`` those
-        that wrote a version of that versioned table.
-        """
-        wrote = self.history(table).reading if table is not None else None
-        return self.revision_reading.page(self.sql, limit, offset, author, since, until,
-                                          before, wrote)
-
-    def count_revisions(
-        self,
-        author: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> int:
-        """How many revisions the filters keep."""
-        return self.revision_reading.count(self.sql, author, since, until)
-
-    def revision(self, revision_id: int) -> RevisionRecord:
-        """The revision ``revision_id``; :class:`RevisionNotFoundError` if none."""
-        return self.revisions_by_id([revision_id])[revision_id]
-
-    def revisions_by_id(self, ids: Iterable[int]) -> dict[int, RevisionRecord]:
-        """``{id: revision}`` for these ids, all of which must exist: one query."""
-        return self.revision_reading.by_id(self.sql, ids)
+        ), histories)
 
     def verify(self) -> list[Violation]:
         """Check the history invariants of every versioned table (``Repository.verify``)."""
@@ -300,7 +238,3 @@ class ReflectedModel:
         # with a Versioning (table, version_table, key_names, name, describe).
         histories = cast("list[Versioning]", self.histories)
         return verify_history(self.connection, histories)
-
-    def change_counts(self, ids: Sequence[int]) -> dict[int, int]:
-        """``{revision id: versions it wrote}``: one grouped query per table."""
-        return change_counts(self.sql, [h.reading for h in self.histories], ids)

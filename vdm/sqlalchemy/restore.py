@@ -31,11 +31,9 @@ from vdm.restoring import (
     doomed,
     hold,
     restorable,
-    restore_model,
-    restore_object,
     restore_plan,
-    undo_revision,
 )
+from vdm.sharednames import restore_model, restore_object, undo_revision  # noqa: F401 - importable here too
 from vdm.sql import sql_of
 from vdm.sqlalchemy.asof import RevisionRef, current_as_of, resolve_revision
 from vdm.sqlalchemy.associations import (
@@ -270,5 +268,5 @@ def apply_link_undo(session: Session, association: Association,
     _set_links(session, association, wanted, live)
 
 
-__all__ = ["apply_link_undo", "restore_in_session", "restore_links", "restore_model",
-           "restore_model_in_session", "restore_object", "undo_in_session", "undo_revision"]
+__all__ = ["apply_link_undo", "restore_in_session", "restore_links",
+           "restore_model_in_session", "undo_in_session"]

@@ -43,6 +43,7 @@ from vdm.naming import (
     version_foreign_key_name,
     version_revision_index_name,
 )
+from vdm.records import refuse_reserved_columns
 from vdm.sqlalchemy.revision import attach_revision_tables
 from vdm.sqlalchemy.types import OperationType, StateType
 
@@ -95,13 +96,8 @@ def check_versionable(table: Table, class_name: str, stateful: bool | None = Non
             f"declare it",
             cls=class_name,
         )
-    for name in (EXPIRED_ID, OPERATION_TYPE):
-        if name in table.c or any(c.name == name for c in table.c):
-            raise ConfigurationError(
-                f"{class_name} (table {table.name!r}) has a column named "
-                f"{name!r}, which vdm's version table needs; rename it",
-                cls=class_name,
-            )
+    refuse_reserved_columns([*table.c.keys(), *(c.name for c in table.c)],
+                            f"{class_name} (table {table.name!r})", class_name)
 
 
 def _version_type(column: Column[Any]) -> TypeEngine[Any]:

@@ -35,13 +35,13 @@ from vdm import versionreading
 from vdm.errors import DetachedError, UnsupportedQueryError
 from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.restoring import restore_object
 from vdm.sqlalchemy.asof import current_as_of
 from vdm.sqlalchemy.asofreads import AS_OF_OPTION, relationship_as_of, scalars_as_of
 from vdm.sqlalchemy.associations import related_through
 from vdm.sqlalchemy.joins import join_as_of
 from vdm.sqlalchemy.links import links_as_of
 from vdm.sqlalchemy.registry import Versioning, versioning_of
-from vdm.sqlalchemy.restore import restore_object
 from vdm.sqlalchemy.revision import Revision, revision_table
 from vdm.states import State
 from vdm.versionreading import AS_OF_ATTRIBUTE, Seek, VersionReading

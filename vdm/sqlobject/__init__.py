@@ -38,64 +38,32 @@ warnings silenced, ``inspect.getargspec`` provided for SQLObject on
 Python 3.11+); ``import vdm`` alone does not.
 """
 
-from vdm.collections import StatefulDict, StatefulList
-from vdm.operations import Operation
+from vdm.sharednames import *  # noqa: F403 - the names both backends share
+from vdm.sharednames import __all__ as _shared
 from vdm.sqlobject.declaration import Revisioned, Stateful, Versioning, versioning_of
-from vdm.sqlobject.inspection import (
-    ModelDiff,
-    ObjectChange,
-    RevisionChanges,
-    blame,
-    changes_in,
-    diff_model,
-    field_history,
-)
-from vdm.sqlobject.links import (
-    VersionedDict,
-    add_stateful_versioned_dict,
-    add_stateful_versioned_m2m,
-)
+from vdm.sqlobject.links import VersionedDict
 from vdm.sqlobject.repository import Repository
-from vdm.sqlobject.restore import restore_model, restore_object, undo_revision
 from vdm.sqlobject.revision import Revision
 from vdm.sqlobject.schema import create_tables, drop_tables
 from vdm.sqlobject.scope import revision_scope
 from vdm.sqlobject.session import Session
 from vdm.sqlobject.timetravel import ModelAsOf, as_of
 from vdm.sqlobject.versions import Version
-from vdm.states import State
-from vdm.violations import Violation
 
 __all__ = [
+    *_shared,
     "ModelAsOf",
-    "ModelDiff",
-    "ObjectChange",
-    "Operation",
     "Repository",
     "Revision",
-    "RevisionChanges",
     "Revisioned",
     "Session",
-    "State",
     "Stateful",
-    "StatefulDict",
-    "StatefulList",
     "Version",
     "VersionedDict",
     "Versioning",
-    "Violation",
-    "add_stateful_versioned_dict",
-    "add_stateful_versioned_m2m",
     "as_of",
-    "blame",
-    "changes_in",
     "create_tables",
-    "diff_model",
     "drop_tables",
-    "field_history",
-    "restore_model",
-    "restore_object",
     "revision_scope",
-    "undo_revision",
     "versioning_of",
 ]

@@ -37,14 +37,13 @@ from typing import Any, ClassVar
 from vdm.errors import ConfigurationError, UnversionedChangeError
 from vdm.history import HistoryMethods, HistoryReaders
 from vdm.naming import (
-    EXPIRED_ID,
-    OPERATION_TYPE,
     REVISION_ID,
     STATE,
     STATE_LENGTH,
     revision_table_name,
     version_class_name,
 )
+from vdm.records import refuse_reserved_columns
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.links import related_revisions
 from vdm.sqlobject.registry import ForeignKeyInfo, Versioning, versioned_classes, versioning_of
@@ -278,13 +277,8 @@ def _refuse_unversionable(cls: type, meta: Any) -> None:
                 f"vdm.sqlobject.add_stateful_versioned_m2m",
                 cls=cls,
             )
-    for reserved in (EXPIRED_ID, OPERATION_TYPE):
-        if reserved in [c.dbName for c in meta.columnList]:
-            raise ConfigurationError(
-                f"{name} (table {meta.table!r}) has a column named "
-                f"{reserved!r}, which vdm's version table needs; rename it",
-                cls=cls,
-            )
+    refuse_reserved_columns([c.dbName for c in meta.columnList],
+                            f"{name} (table {meta.table!r})", cls)
 
 
 # Strong registration: a weakly held receiver would vanish with nothing

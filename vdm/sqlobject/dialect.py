@@ -14,6 +14,7 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
+from vdm.errors import ConfigurationError
 from vdm.revisionlife import as_datetime as as_datetime
 from vdm.revisionlife import json_text as json_text
 from vdm.versionwrite import chunks as key_chunks
@@ -29,8 +30,6 @@ def db_name(conn: Any) -> str:
     """``sqlite``, ``postgres`` or ``mysql`` for an SQLObject connection."""
     name = str(conn.dbName)
     if name not in (SQLITE, POSTGRES, MYSQL):
-        from vdm.errors import ConfigurationError
-
         raise ConfigurationError(
             f"vdm.sqlobject supports SQLite, PostgreSQL and MySQL/MariaDB, "
             f"not {name!r}; use one of those databases"

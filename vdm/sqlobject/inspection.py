@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from vdm.changes import FieldChange, ModelDiff, ObjectChange, RevisionChanges, diff_views
+from vdm.changes import ModelDiff, ObjectChange, RevisionChanges, diff_views
 from vdm.errors import NotVersionedError
-from vdm.inspecting import blame, changes_in, diff_model, field_history, paired, version_change
+from vdm.inspecting import paired, version_change
 from vdm.naming import EXPIRED_ID, REVISION_ID
+from vdm.sharednames import blame, changes_in, diff_model, field_history  # noqa: F401 - importable here too
 from vdm.sqlobject.dialect import table_exists
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
@@ -135,16 +136,8 @@ def versions_with_revisions(obj: Any) -> tuple[list[Version], Callable[[Version]
 
 
 __all__ = [
-    "FieldChange",
-    "ModelDiff",
-    "ObjectChange",
-    "RevisionChanges",
-    "blame",
-    "changes_in",
     "classify",
     "connection_of",
-    "diff_model",
-    "field_history",
     "link_tables",
     "versionings",
     "written_by",

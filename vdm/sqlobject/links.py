@@ -44,8 +44,6 @@ from vdm.errors import ConfigurationError
 from vdm.linking import (
     LinkBackend,
     VersionedLinks,
-    add_stateful_versioned_dict,
-    add_stateful_versioned_m2m,
     choose_owner_foreign_key,
     link_view_as_of,
     register_link_backend,
@@ -62,8 +60,7 @@ from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.versions import Version, current_as_of, select_versions
 from vdm.states import State
 
-__all__ = ["LinkSpec", "VersionedDict", "add_stateful_versioned_dict",
-           "add_stateful_versioned_m2m", "related_revisions"]
+__all__ = ["LinkSpec", "VersionedDict", "related_revisions"]
 
 #: Targets of a link list read by one statement (the ``IN`` list's length).
 TARGETS_PER_QUERY = 500

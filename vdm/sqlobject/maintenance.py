@@ -14,11 +14,10 @@ from sqlobject.classregistry import findClass
 
 from vdm import purging
 from vdm.errors import NotVersionedError
-from vdm.purging import PurgeSubjects, PurgeTable, Reference
+from vdm.purging import PurgeSubjects, PurgeTable, Reference, duplicate_links_among
 from vdm.sql import sql_of
 from vdm.sqlobject.registry import Versioning, versioned_classes, versioning_of
 from vdm.sqlobject.session import session_of
-from vdm.sqlobject.verification import check_links
 from vdm.tables import TableRecord
 
 
@@ -26,19 +25,9 @@ def class_subjects(conn: Any, versionings: Iterable[Versioning]) -> PurgeSubject
     """What a purge_revision of ``versionings`` covers, in transaction ``conn``."""
     versionings = list(versionings)
     tables, references = _class_tables([v.cls for v in versionings])
-
-    def duplicate_links(changed: list[PurgeTable]) -> tuple[type | None, str] | None:
-        names = {t.record.table for t in changed}
-        for owner in versionings:
-            for spec in owner.links.values():
-                found = check_links(conn, spec) if spec.link.table in names else None
-                if found:
-                    return owner.cls, found[0].detail
-        return None
-
     # SQLObject writes names unquoted: purging's SQL names tables as its own does.
-    return PurgeSubjects([tables[v.cls] for v in versionings], references, duplicate_links,
-                         quoted=False)
+    return PurgeSubjects([tables[v.cls] for v in versionings], references,
+                         duplicate_links_among(conn, lambda: versionings), quoted=False)
 
 
 def _class_tables(classes: Iterable[Any]) -> tuple[dict[Any, PurgeTable], list[Reference]]:

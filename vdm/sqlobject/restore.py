@@ -33,11 +33,9 @@ from vdm.restoring import (
     check_no_dependants,
     hold,
     restorable,
-    restore_model,
-    restore_object,
     restore_plan,
-    undo_revision,
 )
+from vdm.sharednames import restore_model, restore_object, undo_revision  # noqa: F401 - importable here too
 from vdm.sql import sql_of
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.dialect import literal
@@ -196,5 +194,5 @@ def undo_through(session: Session, revision: RevisionRef, classes: Classes = Non
     _write(session, plan, live)
 
 
-__all__ = ["dependency_order", "restore_model", "restore_model_through", "restore_object",
-           "restore_through", "undo_revision", "undo_through"]
+__all__ = ["dependency_order", "restore_model_through",
+           "restore_through", "undo_through"]

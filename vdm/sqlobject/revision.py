@@ -23,13 +23,6 @@ from typing import Any
 
 from vdm.naming import AUTHOR_LENGTH, REVISION_SEQUENCE_TABLE, REVISION_TABLE
 from vdm.revisionlife import REVISION_COLUMNS
-
-# The lifecycle lives in the core; these names stay importable from here.
-from vdm.revisionlife import allocate_provisional_revision as allocate_provisional_revision
-from vdm.revisionlife import allocate_revision as allocate_revision
-from vdm.revisionlife import defers_revision_id as defers_revision_id
-from vdm.revisionlife import finalise_revision as finalise_revision
-from vdm.revisionlife import store_revision_metadata as store_revision_metadata
 from vdm.revisions import RevisionFields
 from vdm.sqlobject.dialect import (
     as_datetime,

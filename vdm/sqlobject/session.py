@@ -50,22 +50,20 @@ from vdm.errors import (
 )
 from vdm.naming import REVISION_ID, REVISION_SEQUENCE_TABLE, REVISION_TABLE, STATE
 from vdm.operations import Operation
-from vdm.revisionlife import refuse_written
+from vdm.revisionlife import (
+    allocate_provisional_revision,
+    allocate_revision,
+    defers_revision_id,
+    end_revision,
+    refuse_written,
+)
 from vdm.revisions import is_provisional, revision_metadata
 from vdm.sql import register_source
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.dialect import MYSQL, db_name, literal, table_exists
 from vdm.sqlobject.linkguard import check_new_link, check_no_new_links
 from vdm.sqlobject.registry import Versioning, versioning_of
-from vdm.sqlobject.revision import (
-    DEFER_ON_SERVERS,
-    Revision,
-    allocate_provisional_revision,
-    allocate_revision,
-    defers_revision_id,
-    finalise_revision,
-    store_revision_metadata,
-)
+from vdm.sqlobject.revision import DEFER_ON_SERVERS, Revision
 from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.sqlobject.writer import (
     TableChanges,
@@ -264,25 +262,13 @@ class Session:
         leaves no row, as if nothing had been written.
         """
         self.flush()
-        allocated = self._allocated
-        empty = allocated is not None and not any(self._written.values())
-        if empty:
-            assert allocated is not None
-            self.transaction.query(f"DELETE FROM {REVISION_TABLE} WHERE id = {allocated.id}")
-            if not is_provisional(allocated.id):
-                # The id was taken at the first write, under the sequence
-                # lock held until commit: give it back.
-                self.transaction.query(
-                    f"UPDATE {REVISION_SEQUENCE_TABLE} SET last_id = last_id - 1 "
-                    f"WHERE id = 1 AND last_id = {int(allocated.id or 0)}")
-        elif allocated is not None and is_provisional(allocated.id):
-            # The final step, under the sequence lock the commit releases.
+        allocated, empty = self._allocated, False
+        if allocated is not None:
             provisional = allocated.id
-            finalise_revision(self.transaction, allocated, self._written, self._expire_later)
-            self._show_final_id(provisional, allocated.id)
-        elif allocated is not None:
-            # What is on the revision at commit is what is stored.
-            store_revision_metadata(self.transaction, allocated, self._stored)
+            empty, self._stored = end_revision(self.transaction, allocated, self._written,
+                                               self._stored, self._expire_later)
+            if not empty and allocated.id != provisional:
+                self._show_final_id(provisional, allocated.id)
         self.transaction.commit()
         if empty:
             assert allocated is not None

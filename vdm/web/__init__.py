@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 #: The author of requests that have no user.
 ANONYMOUS = "anonymous"
@@ -52,6 +52,22 @@ class RequestInfo:
 def succeeded(status: int) -> bool:
     """True for a response whose request's revision is committed (below 400)."""
     return status < 400
+
+
+class RevisionFieldOptions(TypedDict, Generic[_R], total=False):
+    """The keyword arguments of :class:`RevisionFields`, which each web
+    integration takes as its own and hands on."""
+
+    #: The revision's author for a request (None: the default author).
+    author: Callable[[_R], str | None] | None
+    #: The revision's message for a request (None: ``METHOD /path``).
+    message: Callable[[_R], str | None] | None
+    #: More request metadata for the revision's ``extra``.
+    extra: Callable[[_R], Mapping[str, Any] | None] | None
+    #: The author when there is none.
+    anonymous: str
+    #: The header a request id is read from.
+    request_id_header: str
 
 
 class RevisionFields(Generic[_R]):

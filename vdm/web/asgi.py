@@ -39,8 +39,8 @@ in ``middleware=[...]`` (with ``add_middleware``, add it after).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from starlette.requests import HTTPConnection
@@ -49,7 +49,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vdm.errors import NoRevisionError
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.scope import revision_scope
-from vdm.web import ANONYMOUS, REQUEST_ID_HEADER, RequestInfo, RevisionFields, succeeded
+from vdm.web import (
+    RequestInfo,
+    RevisionFieldOptions,
+    RevisionFields,
+    succeeded,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["RevisionMiddleware", "request_revision", "request_session"]
 
@@ -72,17 +80,11 @@ class RevisionMiddleware:
         self,
         app: ASGIApp,
         sessionmaker: Callable[[], Any],
-        *,
-        author: Callable[[HTTPConnection], str | None] | None = None,
-        message: Callable[[HTTPConnection], str | None] | None = None,
-        extra: Callable[[HTTPConnection], Mapping[str, Any] | None] | None = None,
-        anonymous: str = ANONYMOUS,
-        request_id_header: str = REQUEST_ID_HEADER,
+        **options: Unpack[RevisionFieldOptions[HTTPConnection]],
     ) -> None:
         self.app = app
         self.sessionmaker = sessionmaker
-        self.fields: RevisionFields[HTTPConnection] = RevisionFields(
-            author, message, extra, anonymous, request_id_header)
+        self.fields: RevisionFields[HTTPConnection] = RevisionFields(**options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -31,8 +31,8 @@ join the request's revision.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Request, Response, g, request
 from sqlalchemy.orm import Session, scoped_session
@@ -40,7 +40,15 @@ from sqlalchemy.orm import Session, scoped_session
 from vdm.errors import NoRevisionError
 from vdm.sqlalchemy.revision import Revision
 from vdm.sqlalchemy.scope import revision_scope
-from vdm.web import ANONYMOUS, REQUEST_ID_HEADER, RequestInfo, RevisionFields, succeeded
+from vdm.web import (
+    RequestInfo,
+    RevisionFieldOptions,
+    RevisionFields,
+    succeeded,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["RevisionPerRequest", "request_revision"]
 
@@ -62,16 +70,10 @@ class RevisionPerRequest:
         self,
         app: Flask | None = None,
         session: scoped_session[Session] | Callable[[], Session] | None = None,
-        *,
-        author: Callable[[Request], str | None] | None = None,
-        message: Callable[[Request], str | None] | None = None,
-        extra: Callable[[Request], Mapping[str, Any] | None] | None = None,
-        anonymous: str = ANONYMOUS,
-        request_id_header: str = REQUEST_ID_HEADER,
+        **options: Unpack[RevisionFieldOptions[Request]],
     ) -> None:
         self.session = session
-        self.fields: RevisionFields[Request] = RevisionFields(
-            author, message, extra, anonymous, request_id_header)
+        self.fields: RevisionFields[Request] = RevisionFields(**options)
         if app is not None:
             self.init_app(app)
 

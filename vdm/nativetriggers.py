@@ -1,9 +1,13 @@
-"""The PL/pgSQL of native versioning: generated text, one set per versioned table.
+"""Native versioning as PL/pgSQL: what the triggers of a versioned table do.
 
-:mod:`vdm.sqlalchemy.native` decides *when* this SQL is installed; this
-module only writes it.  Every function is generated from the tables of the
-metadata (static SQL per table, no ``EXECUTE`` on the write path), so
-PostgreSQL plans each statement once per connection.
+Native versioning lets the database write the version rows: triggers on
+each versioned table write its ``<table>_revision`` rows in the statement
+that changed it, with the same schema and guarantees as the Python mode.
+This module writes that SQL, from names alone (a :class:`vdm.tables.TableRecord`
+per versioned table), and checks what a database has installed; a backend
+decides *when* it is installed (:mod:`vdm.sqlalchemy.native`).  Every
+function is generated per table (static SQL, no ``EXECUTE`` on the write
+path), so PostgreSQL plans each statement once per connection.
 
 The database keeps the transaction's revision in transaction-local
 settings (``set_config(..., true)``):
@@ -27,46 +31,83 @@ first: the usual case) it becomes final as it is; otherwise the revision
 takes a new id, written over the provisional one in the revision, version
 and live rows.  Either way the ids follow commit order, and the timestamp,
 stamped then, never decreases along them.
+
+Each installed function carries a hash of its source in its comment
+(``vdm native <hash>``): :func:`trigger_problems` compares those with the
+SQL this vdm would install.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import JSON, Table
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
-
-from vdm.naming import (
-    EXPIRED_ID,
-    OPERATION_TYPE,
-    REVISION_ID,
-    REVISION_SEQUENCE_TABLE,
-    REVISION_TABLE,
-    STATE,
-    fit_name,
-)
+from vdm import naming
+from vdm.naming import EXPIRED_ID, OPERATION_TYPE, REVISION_ID, STATE, fit_name
 from vdm.operations import Operation
+from vdm.sql import Sql
 from vdm.states import State
+from vdm.tables import TableRecord
+from vdm.violations import Violation, violation
 
 #: Marks the comment of every function vdm installs: ``vdm native <hash>``.
 COMMENT_PREFIX = "vdm native "
 #: Name of the constraint trigger that runs the final step at commit.
 FINALIZE_TRIGGER = "vdm_finalize_revision"
+#: The function whose comment holds the hash of :func:`common_sql`.
+FINALIZE_FUNCTION = "vdm_finalize_revision"
 #: The sequence provisional revision ids are taken from.
 CANDIDATE_SEQUENCE = "vdm_revision_candidate"
 #: Trigger names on each versioned table.
 TRIGGERS = ("vdm_stamp", "vdm_stamp_update", "vdm_insert", "vdm_update", "vdm_delete",
             "vdm_truncate")
+#: The triggers only a table whose rows carry ``revision_id`` has.
+STAMP_TRIGGERS = ("vdm_stamp", "vdm_stamp_update")
+#: What a write from outside vdm gets.
+OUTSIDE_WRITES = ("automatic", "refuse")
 
 _INS, _UPD, _DEL = (int(Operation.INSERT), int(Operation.UPDATE), int(Operation.DELETE))
 _ACTIVE = State.ACTIVE.value
-# The dialect class is untyped; only its quoting is used.
-_pg = cast(Callable[[], Dialect], postgresql.dialect)()
-_quote = _pg.identifier_preparer.quote
+
+#: PostgreSQL's reserved words, as SQLAlchemy's PostgreSQL dialect lists
+#: them: a name among them is quoted (so the generated text, and the hashes
+#: of installed functions, stay what they were when SQLAlchemy quoted).
+PG_RESERVED_WORDS = frozenset("""
+all analyse analyze and any array as asc asymmetric authorization between binary both
+case cast check collate column constraint create cross current_catalog current_date
+current_role current_schema current_time current_timestamp current_user default
+deferrable desc distinct do else end except false fetch for foreign freeze from full
+grant group having ilike in initially inner intersect into is isnull join leading left
+like limit localtime localtimestamp natural new not notnull null of off offset old on
+only or order outer over overlaps placing primary references returning right select
+session_user similar some symmetric table then to trailing true union unique user using
+variadic verbose when where window with
+""".split())
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+@dataclass(frozen=True)
+class NativeMode:
+    """How a native database treats writes from outside vdm."""
+
+    #: ``"automatic"``: an automatic revision; ``"refuse"``: an error.
+    outside_writes: str = "automatic"
+    #: Author of automatic revisions (None: the database user).
+    outside_author: str | None = None
+
+
+def pg_quote(name: str) -> str:
+    """``name`` as a PostgreSQL identifier: double-quoted when it must be.
+
+    A name is left bare when PostgreSQL reads it back as it is: lower case
+    letters, digits, ``_`` and ``$``, not starting with a digit or ``$``,
+    and not a reserved word (``order`` is quoted, so is ``Book``).
+    """
+    if _PLAIN_NAME.fullmatch(name) and name not in PG_RESERVED_WORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def digest(sql: str) -> str:
@@ -79,7 +120,7 @@ def _literal(text: str) -> str:
 
 
 def _qualified(schema: str | None, name: str) -> str:
-    return _quote(name) if schema is None else f"{_quote(schema)}.{_quote(name)}"
+    return pg_quote(name) if schema is None else f"{pg_quote(schema)}.{pg_quote(name)}"
 
 
 def _comment(function: str, sql: str) -> str:
@@ -101,7 +142,7 @@ def settings_function(outside_writes: str, outside_author: str | None) -> str:
 
 def common_sql() -> str:
     """The shared functions and the commit-time constraint trigger."""
-    rev, seq = _quote(REVISION_TABLE), _quote(REVISION_SEQUENCE_TABLE)
+    rev, seq = pg_quote(naming.REVISION_TABLE), pg_quote(naming.REVISION_SEQUENCE_TABLE)
     return f"""
 CREATE SEQUENCE IF NOT EXISTS {CANDIDATE_SEQUENCE};
 -- Candidates start above every id there is (never moving back).
@@ -260,24 +301,20 @@ CREATE CONSTRAINT TRIGGER {FINALIZE_TRIGGER} AFTER INSERT ON {rev}
 """
 
 
-COMMON_FUNCTIONS = ("vdm_new_revision", "vdm_begin_revision", "vdm_commit_revision",
-                    "vdm_revision_id", "vdm_finalize_revision")
-
-
 def common_hash() -> str:
-    """The version hash of :func:`common_sql` (stored on ``vdm_finalize_revision``)."""
+    """The version hash of :func:`common_sql` (stored on :data:`FINALIZE_FUNCTION`)."""
     return digest(common_sql())
 
 
 def common_comment() -> str:
     """The statement that stores :func:`common_hash`."""
-    return _comment("vdm_finalize_revision", common_sql())
+    return _comment(FINALIZE_FUNCTION, common_sql())
 
 
 def remove_common_sql() -> str:
     """Drop what :func:`common_sql` and :func:`settings_function` created."""
     return "\n".join([
-        f"DROP TRIGGER IF EXISTS {FINALIZE_TRIGGER} ON {_quote(REVISION_TABLE)};",
+        f"DROP TRIGGER IF EXISTS {FINALIZE_TRIGGER} ON {pg_quote(naming.REVISION_TABLE)};",
         "DROP FUNCTION IF EXISTS vdm_finalize_revision();",
         "DROP FUNCTION IF EXISTS vdm_revision_id();",
         "DROP FUNCTION IF EXISTS vdm_commit_revision(boolean, text, text, text, text);",
@@ -290,70 +327,98 @@ def remove_common_sql() -> str:
 
 # -- per versioned table ---------------------------------------------------------
 
+def trigger_record(table: str, version_table: str, schema: str | None,
+                   columns: Mapping[str, str], version_key: Sequence[str],
+                   text_compared: Iterable[str] = ()) -> TableRecord:
+    """The :class:`TableRecord` :class:`TableTriggers` reads, for one versioned table.
+
+    ``columns`` maps attribute names to the names of *all* the live table's
+    columns, in table order; ``version_key`` is the version table's primary
+    key.  ``revision_id`` and ``state`` among them make the table stamped
+    and stateful.
+    """
+    names = set(columns.values())
+    return TableRecord(
+        name=table, table=table, version_table=version_table,
+        key_columns=tuple(k for k in version_key if k != REVISION_ID),
+        columns={a: n for a, n in columns.items() if n != REVISION_ID},
+        stateful=STATE in names, schema=schema, stamped=REVISION_ID in names,
+        text_compared=frozenset(text_compared))
+
+
 @dataclass(frozen=True)
 class TableTriggers:
-    """The generated SQL of one versioned table."""
+    """The generated SQL of one versioned table, from its :class:`TableRecord`.
 
-    live: Table
-    version: Table
+    The record names the live table (``table``, ``schema``), its version
+    table, the key columns, every live column but ``revision_id``
+    (``columns``, in table order: the version rows copy them), whether the
+    live table has ``state`` (``stateful``) and ``revision_id``
+    (``stamped``), and which columns compare as text (``text_compared``).
+    """
+
+    record: TableRecord
 
     @property
     def key(self) -> list[str]:
         """Column names identifying a row (the version key minus ``revision_id``)."""
-        return [c.name for c in self.version.primary_key.columns if c.name != REVISION_ID]
+        return list(self.record.key_columns)
 
     @property
     def stamped(self) -> bool:
         """The live rows carry ``revision_id`` (an association table does not)."""
-        return any(c.name == REVISION_ID for c in self.live.c)
+        return self.record.stamped
 
     @property
     def columns(self) -> list[str]:
         """Live columns copied into versions (``revision_id`` aside)."""
-        return [c.name for c in self.live.c if c.name != REVISION_ID]
+        return list(self.record.columns.values())
 
     def function(self, part: str) -> str:
         """The qualified name of one of the table's functions."""
-        return _qualified(self.live.schema, fit_name(f"{self.live.name}_vdm_{part}"))
+        return _qualified(self.record.schema, self.function_name(part))
+
+    def function_name(self, part: str) -> str:
+        """The unqualified, unquoted name of one of the table's functions."""
+        return fit_name(f"{self.record.table}_vdm_{part}")
 
     def _differ_sql(self, a: str, b: str, names: list[str]) -> str:
         parts = []
         for name in names:
-            col = self.live.c[[c.key for c in self.live.c if c.name == name][0]]
-            cast = "::text" if isinstance(col.type, JSON) and not isinstance(
-                col.type, postgresql.JSONB) else ""
-            parts.append(f"{a}.{_quote(name)}{cast} IS DISTINCT FROM {b}.{_quote(name)}{cast}")
+            cast = "::text" if name in self.record.text_compared else ""
+            parts.append(f"{a}.{pg_quote(name)}{cast} IS DISTINCT FROM {b}.{pg_quote(name)}{cast}")
         return " OR ".join(parts) or "false"
 
     def _key_is(self, alias: str, record: str) -> str:
-        return " AND ".join(f"{alias}.{_quote(k)} = {record}.{_quote(k)}" for k in self.key)
+        return " AND ".join(f"{alias}.{pg_quote(k)} = {record}.{pg_quote(k)}" for k in self.key)
 
     def _version_columns(self) -> tuple[str, str]:
         """Target columns and the extra values for a version row."""
         names = [*self.columns, REVISION_ID, OPERATION_TYPE]
-        state = "" if any(c.name == STATE for c in self.live.c) else f", '{_ACTIVE}'"
+        state = "" if self.record.stateful else f", '{_ACTIVE}'"
         if state:
             names.append(STATE)
-        return ", ".join(_quote(n) for n in names), state
+        return ", ".join(pg_quote(n) for n in names), state
 
     def _values(self, record: str, op: int) -> str:
         _, state = self._version_columns()
-        cols = ", ".join(f"{record}.{_quote(n)}" for n in self.columns)
+        cols = ", ".join(f"{record}.{pg_quote(n)}" for n in self.columns)
         return f"{cols}, rid, {op}{state}"
 
     def _upsert_tail(self, keep_insert: bool) -> str:
-        conflict = ", ".join(_quote(n) for n in [*self.key, REVISION_ID])
-        sets = [f"{_quote(n)} = EXCLUDED.{_quote(n)}" for n in self.columns if n not in self.key]
+        conflict = ", ".join(pg_quote(n) for n in [*self.key, REVISION_ID])
+        sets = [f"{pg_quote(n)} = EXCLUDED.{pg_quote(n)}"
+                for n in self.columns if n not in self.key]
         op = (f"CASE WHEN t.{OPERATION_TYPE} = {_INS} THEN {_INS} ELSE {_UPD} END"
               if keep_insert else str(_UPD))
         sets.append(f"{OPERATION_TYPE} = {op}")
         return f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(sets)}"
 
     def _vt(self) -> str:
-        return _qualified(self.version.schema, self.version.name)
+        return _qualified(self.record.schema, self.record.version_table)
 
     def _lt(self) -> str:
-        return _qualified(self.live.schema, self.live.name)
+        return _qualified(self.record.schema, self.record.table)
 
     def _touch(self) -> str:
         fin = _literal(self.function("finish"))
@@ -409,9 +474,9 @@ class TableTriggers:
     def stamp_sql(self) -> str:
         """BEFORE row trigger: stamp ``revision_id``; keep it on a no-op update."""
         vt = self._vt()
-        rev = _quote(REVISION_ID)
+        rev = pg_quote(REVISION_ID)
         same_as_prev = " AND ".join(
-            f"v.{_quote(n)} IS NOT DISTINCT FROM NEW.{_quote(n)}" for n in self.columns)
+            f"v.{pg_quote(n)} IS NOT DISTINCT FROM NEW.{pg_quote(n)}" for n in self.columns)
         changed = self._differ_sql("NEW", "OLD", self.columns)
         return self._trigger_function(
             'stamp', ('rid integer', 'prev integer'), f"""
@@ -442,10 +507,10 @@ class TableTriggers:
         """AFTER INSERT statement trigger: version the new rows set-based."""
         vt, cols = self._vt(), self._version_columns()[0]
         _, state = self._version_columns()
-        source = ", ".join(f"n.{_quote(n)}" for n in self.columns)
+        source = ", ".join(f"n.{pg_quote(n)}" for n in self.columns)
         same = " AND ".join(
-            f"p.{_quote(n)} IS NOT DISTINCT FROM v.{_quote(n)}" for n in self.columns)
-        keys = ", ".join(f"v.{_quote(k)}" for k in self.key)
+            f"p.{pg_quote(n)} IS NOT DISTINCT FROM v.{pg_quote(n)}" for n in self.columns)
+        keys = ", ".join(f"v.{pg_quote(k)}" for k in self.key)
         live_fix = "" if not self.stamped else f""",
     unexpired AS (
       UPDATE {vt} p SET {EXPIRED_ID} = NULL FROM back b
@@ -493,7 +558,7 @@ class TableTriggers:
     def update_sql(self) -> str:
         """AFTER UPDATE row trigger."""
         vt = self._vt()
-        rev = _quote(REVISION_ID)
+        rev = pg_quote(REVISION_ID)
         set_back = "" if not self.stamped else f"""
   IF NEW.{rev} <> rid THEN
     -- Set back: drop this revision's version, the previous one is current again.
@@ -566,7 +631,7 @@ END $$;
         """
         lt = self._lt()
         live = "current_setting('vdm.bypass', true) IS DISTINCT FROM '1'"
-        rev = _quote(REVISION_ID)
+        rev = pg_quote(REVISION_ID)
         out = [f"DROP TRIGGER IF EXISTS {t} ON {lt};" for t in TRIGGERS]
         if self.stamped:
             out += [
@@ -617,3 +682,75 @@ END $$;
             out.append(f"DROP FUNCTION IF EXISTS {self.function(part)}();")
         out.append(f"DROP FUNCTION IF EXISTS {self.function('finish')}(integer, integer);")
         return "\n".join(out)
+
+
+# -- a database's whole script, and what it has installed --------------------------
+
+def install_script(records: Iterable[TableRecord], mode: NativeMode) -> str:
+    """Every function and trigger of native versioning for these tables.
+
+    Idempotent when run: every function is replaced and every trigger
+    re-created, so it is also the upgrade.
+    """
+    sql = [settings_function(mode.outside_writes, mode.outside_author),
+           common_sql(), common_comment()]
+    sql += [TableTriggers(record).install_sql() for record in records]
+    return "\n".join(sql)
+
+
+def remove_script(records: Iterable[TableRecord]) -> str:
+    """Drop what :func:`install_script` created; the tables and history stay."""
+    sql = [TableTriggers(record).remove_sql() for record in records]
+    sql.append(remove_common_sql())
+    return "\n".join(sql)
+
+
+_HASH_QUERY = (
+    "SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p "
+    "JOIN pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE p.proname = :name AND n.nspname = coalesce(:schema, current_schema())"
+)
+_TRIGGER_QUERY = (
+    "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relname = :table AND n.nspname = coalesce(:schema, current_schema()) "
+    "AND NOT t.tgisinternal AND t.tgenabled <> 'D'"
+)
+
+
+def installed_hash(sql: Sql, name: str, schema: str | None) -> str | None:
+    """The hash in the comment of function ``name``: None when there is no
+    such function, ``""`` when its comment is not vdm's."""
+    rows = sql.rows(_HASH_QUERY, {"name": name, "schema": schema})
+    if not rows:
+        return None
+    comment = rows[0][0] or ""
+    return comment[len(COMMENT_PREFIX):] if comment.startswith(COMMENT_PREFIX) else ""
+
+
+def trigger_problems(sql: Sql, records: Iterable[TableRecord]) -> list[Violation]:
+    """The versioned tables (and the commit-time function) whose triggers
+    are missing or stale on ``sql``'s PostgreSQL database.
+
+    Reported as :class:`vdm.violations.Violation` of kind
+    ``missing-trigger`` or ``stale-trigger``.
+    """
+    found: list[Violation] = []
+    common = installed_hash(sql, FINALIZE_FUNCTION, None)
+    if common != common_hash():
+        kind = "missing-trigger" if common is None else "stale-trigger"
+        found.append(violation(kind, naming.REVISION_TABLE, None, None,
+                               "the commit-time revision function"))
+    for record in records:
+        triggers = TableTriggers(record)
+        installed = installed_hash(sql, triggers.function_name("delete"), record.schema)
+        present = {r[0] for r in sql.rows(
+            _TRIGGER_QUERY, {"table": record.table, "schema": record.schema})}
+        expected = set(TRIGGERS) - (set() if triggers.stamped else set(STAMP_TRIGGERS))
+        if installed is None or not expected <= present:
+            found.append(violation("missing-trigger", record.table, None, None,
+                                   f"versioned table {record.table!r}"))
+        elif installed != triggers.hash():
+            found.append(violation("stale-trigger", record.table, None, None,
+                                   repr(record.table)))
+    return found
