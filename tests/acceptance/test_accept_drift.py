@@ -273,69 +273,44 @@ def _sqlobject_catalogue() -> list[type]:
     # SQLObject keeps one class per name in a registry: a fresh one per call.
     fresh = f"vdm-accept-declarations-{next(_registries)}"
 
-    class Plain(SQLObject):
-        class sqlmeta:
-            registry = fresh
+    def declare(cls_name: str, /, *mixins: type, **columns: Any) -> type:
+        sqlmeta = type("sqlmeta", (), {"registry": fresh})
+        return type(cls_name, (*mixins, SQLObject), {"sqlmeta": sqlmeta, **columns})
 
-        name = StringCol(length=10, default=None)
+    return [
+        declare("Plain", name=StringCol(length=10, default=None)),
+        declare("Shelf", Revisioned, name=StringCol(length=10, default=None)),
+        declare("Label", Revisioned, name=StringCol(length=10, default=None)),
+        declare("ShelfLabel", Revisioned, shelf=ForeignKey("Shelf"), label=ForeignKey("Label")),
+        declare("LabelOnly", Revisioned, Stateful, label=ForeignKey("Label")),
+        declare("Note", Revisioned, text=StringCol(length=10, default=None)),
+        declare("NoteLink", Revisioned, Stateful, source=ForeignKey("Note"),
+                target=ForeignKey("Note")),
+    ]
 
-    class Shelf(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = fresh
 
-        name = StringCol(length=10, default=None)
-
-    class Label(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = fresh
-
-        name = StringCol(length=10, default=None)
-
-    class ShelfLabel(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = fresh
-
-        shelf = ForeignKey("Shelf")
-        label = ForeignKey("Label")
-
-    class LabelOnly(Revisioned, Stateful, SQLObject):
-        class sqlmeta:
-            registry = fresh
-
-        label = ForeignKey("Label")
-
-    class Note(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = fresh
-
-        text = StringCol(length=10, default=None)
-
-    class NoteLink(Revisioned, Stateful, SQLObject):
-        class sqlmeta:
-            registry = fresh
-
-        source = ForeignKey("Note")
-        target = ForeignKey("Note")
-
-    return [Plain, Shelf, Label, ShelfLabel, LabelOnly, Note, NoteLink]
+def refused(backend: str, classes: dict[str, type], owner: str, link: str, other: str,
+            **options: Any) -> ConfigurationError:
+    """The error declaring ``owner.links`` through ``link`` (to ``other``) raises."""
+    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
+    with pytest.raises(ConfigurationError) as caught:
+        declare(classes[owner], classes[link], "links", other, "link_rows", **options)
+    assert not hasattr(classes[owner], "links")
+    return caught.value
 
 
 @pytest.mark.parametrize("backend", BOTH)
 def test_a_link_class_that_is_not_stateful_or_an_unversioned_owner_is_refused_alike(
         backend: str) -> None:
     c = declare_catalogue(backend)
-    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
-    with pytest.raises(ConfigurationError) as caught:
-        declare(c["Shelf"], c["ShelfLabel"], "labels", "label", "shelf_labels")
-    assert str(caught.value) == ("ShelfLabel is not stateful; a link class needs the "
-                                 "Stateful mixin so that removing a link marks it deleted")
-    assert caught.value.cls is c["ShelfLabel"]
-    with pytest.raises(ConfigurationError) as caught:
-        declare(c["Plain"], c["LabelOnly"], "labels", "label", "plain_labels")
-    assert str(caught.value) == ("Plain is not versioned; the owner of a versioned link "
-                                 "must use the Revisioned mixin")
-    assert caught.value.cls is c["Plain"]
-    assert not hasattr(c["Shelf"], "labels") and not hasattr(c["Plain"], "labels")
+    error = refused(backend, c, "Shelf", "ShelfLabel", "label")
+    assert str(error) == ("ShelfLabel is not stateful; a link class needs the "
+                          "Stateful mixin so that removing a link marks it deleted")
+    assert error.cls is c["ShelfLabel"]
+    error = refused(backend, c, "Plain", "LabelOnly", "label")
+    assert str(error) == ("Plain is not versioned; the owner of a versioned link "
+                          "must use the Revisioned mixin")
+    assert error.cls is c["Plain"]
 
 
 @pytest.mark.parametrize("backend", [
@@ -347,12 +322,9 @@ def test_a_link_class_that_is_not_stateful_or_an_unversioned_owner_is_refused_al
 def test_a_link_class_without_a_foreign_key_to_the_owner_is_refused_alike(
         backend: str) -> None:
     c = declare_catalogue(backend)
-    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
-    with pytest.raises(ConfigurationError) as caught:
-        declare(c["Shelf"], c["LabelOnly"], "labels", "label", "shelf_labels")
-    assert caught.value.cls is c["LabelOnly"]
-    assert not hasattr(c["Shelf"], "labels")
-    assert str(caught.value).startswith("LabelOnly has no ForeignKey to Shelf")
+    error = refused(backend, c, "Shelf", "LabelOnly", "label")
+    assert error.cls is c["LabelOnly"]
+    assert str(error).startswith("LabelOnly has no ForeignKey to Shelf")
 
 
 @pytest.mark.parametrize("backend", BOTH)
@@ -361,24 +333,21 @@ def test_a_link_with_two_foreign_keys_to_its_owner_must_say_which_holds_the_owne
     """Notes cite notes: the link class has two foreign keys to the note's table."""
     c = declare_catalogue(backend)
     note, note_link = c["Note"], c["NoteLink"]
-    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
-    with pytest.raises(ConfigurationError) as caught:
-        declare(note, note_link, "links", "target", "note_links")
-    assert str(caught.value) == (
+    error = refused(backend, c, "Note", "NoteLink", "target")
+    assert str(error) == (
         "NoteLink has 2 foreign keys to Note's table 'note' ('source_id', "
         "'target_id'); say which one holds the owner with owner_key=..., e.g. "
         "owner_key='source_id'")
-    assert caught.value.cls is note_link
-    with pytest.raises(ConfigurationError) as caught:
-        declare(note, note_link, "links", "target", "note_links", owner_key="id")
-    assert str(caught.value) == (
+    assert error.cls is note_link
+    error = refused(backend, c, "Note", "NoteLink", "target", owner_key="id")
+    assert str(error) == (
         "NoteLink: owner_key='id' is not a foreign key to Note's table 'note'; "
         "name the link column(s) holding the owner's key (one of 'source_id', "
         "'target_id')")
-    assert caught.value.cls is note_link
+    assert error.cls is note_link
     assert "links" not in note.__versioning__.links  # type: ignore[attr-defined]
-    assert not hasattr(note, "links")
     # Named by its column, the key is taken.
+    declare = importlib.import_module(f"vdm.{backend}").add_stateful_versioned_m2m
     declare(note, note_link, "cited", "target", "cited_links", owner_key="source_id")
     assert "cited" in note.__versioning__.links  # type: ignore[attr-defined]
     assert all(hasattr(note, name) for name in ("cited", "cited_active", "cited_deleted"))
