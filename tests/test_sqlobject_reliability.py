@@ -47,17 +47,13 @@ from vdm import (
     ConfigurationError,
     ConflictError,
     NoRevisionError,
-    RevisionInUseError,
-    RevisionNotFoundError,
     UnversionedChangeError,
-    VdmError,
 )
 from vdm.sqlobject import (
     Repository,
     Revision,
     Revisioned,
     Session,
-    as_of,
     create_tables,
     revision_scope,
 )
@@ -108,54 +104,6 @@ def test_bad_input_a_change_outside_any_session(story: Session, unchanged: Any,
     assert type(caught.value) is NoRevisionError
     assert str(caught.value).startswith("cannot change Book outside a vdm session")
     assert "pass connection=session.transaction" in str(caught.value)
-
-
-@pytest.fixture
-def other_database_revision(tmp_path: Path) -> Revision:
-    """A revision committed in another (SQLite) database, as id 7 there."""
-    other = connectionForURI(f"sqlite:{tmp_path / 'other.db'}")
-    create_story_tables(other)
-    s = Session(other)
-    for n in range(7):
-        s.revision = rev = Revision(author="elsewhere", message=f"other {n}")
-        Book(name=f"other{n}", connection=s.transaction)
-        s.commit()
-    s.close()
-    other.close()
-    assert rev.id == 7
-    return rev
-
-
-def test_bad_input_a_revision_from_another_database_for_writing(
-        story: Session, unchanged: Any, other_database_revision: Revision) -> None:
-    story.revision = other_database_revision
-    with pytest.raises(VdmError) as caught:
-        book(story).title = "foreign revision"
-    assert type(caught.value) is RevisionInUseError
-    assert "<Revision id=7" in str(caught.value)
-    assert "create a new Revision" in str(caught.value)
-
-
-def test_bad_input_a_revision_from_another_database_for_reading(
-        story: Session, unchanged: Any, other_database_revision: Revision) -> None:
-    # The view checks the revision inside its first read.
-    view = as_of(story, other_database_revision)
-    live = book(story)
-    with pytest.raises(RevisionNotFoundError) as caught:
-        view.get(type(live), live.id)
-    assert "there is no revision with id 7" in str(caught.value)
-    with pytest.raises(RevisionNotFoundError):
-        view.select(type(live))
-
-
-def test_bad_input_a_session_revision_that_is_not_a_revision(story: Session,
-                                                            unchanged: Any) -> None:
-    with pytest.raises(TypeError) as caught:
-        story.revision = "me"  # type: ignore[assignment]
-    assert str(caught.value) == "session.revision must be a vdm.sqlobject.Revision, not str"
-    # The catalogue says: meant to be a VdmError too (as the revision's
-    # author and message checks are).
-    assert isinstance(caught.value, VdmError), "every error vdm raises derives from VdmError"
 
 
 # -- bad input: writing to history ----------------------------------------------

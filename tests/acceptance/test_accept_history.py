@@ -104,9 +104,10 @@ def test_changing_a_book_without_a_revision_raises_and_writes_nothing(story: Har
     book = story.create("Book", name="b", title="t")
     story.commit()
     with pytest.raises(NoRevisionError, match=r"^Book\(id=1\) changed but the session has no "
-                                              r"revision; set session.revision = Revision"):
+                                              r"revision; set session.revision = Revision") as caught:
         story.update(book, title="changed")
         story.commit()
+    assert type(caught.value) is NoRevisionError
     story.rollback()
     assert book.title == "t"
     assert story.rows("SELECT title, revision_id FROM book") == [("t", 1)]
@@ -208,6 +209,7 @@ def test_versions_are_read_only(story: Harness) -> None:
     version = war.get_as_of(1)
     with pytest.raises(ReadOnlyError) as caught:
         version.title = "x"
+    assert type(caught.value) is ReadOnlyError
     assert str(caught.value) == (
         "Book(id=1) as of revision 1 is a version and read-only; change the live "
         "object (version.continuity) in a new revision, or call version.revert()")

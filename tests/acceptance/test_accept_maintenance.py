@@ -125,7 +125,7 @@ def test_purge_refuses_naming_the_first_three_referring_rows_by_key(story: Harne
     assert str(caught.value) == (
         "cannot purge Book(id=1): 5 row(s) of 'author' still refer to it (Author(id=1), "
         "Author(id=2), Author(id=3) and 2 more); purge or change those first")
-    assert caught.value.cls is type(book)
+    assert caught.value.cls is type(book) and type(caught.value) is IntegrityViolation
     story.rollback()
     assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
     assert story.verify() == []

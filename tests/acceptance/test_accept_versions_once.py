@@ -107,6 +107,7 @@ def test_an_unknown_revision_id_is_refused_alike(story: Harness, revision: int) 
     with pytest.raises(RevisionNotFoundError) as caught:
         view = as_of(story.session, revision)  # type: ignore[attr-defined]
         view.get(story.classes["Book"], book.id)  # type: ignore[attr-defined]
+    assert type(caught.value) is RevisionNotFoundError
     assert str(caught.value) == (
         f"there is no revision with id {revision}; use an id from the history "
         f"(Repository.history())")
@@ -119,6 +120,7 @@ def test_a_time_before_the_first_revision_is_refused_alike(story: Harness) -> No
     when = story.repository().get_revision(1).timestamp - dt.timedelta(days=1)
     with pytest.raises(RevisionNotFoundError) as caught:
         backend_module(story).as_of(story.session, when)  # type: ignore[attr-defined]
+    assert type(caught.value) is RevisionNotFoundError
     assert f"there is no revision at or before {when.isoformat()} (UTC)" in str(caught.value)
     assert "the history starts later" in str(caught.value)
     with pytest.raises(RevisionNotFoundError):

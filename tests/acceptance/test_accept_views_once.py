@@ -119,7 +119,7 @@ def test_every_write_through_the_view_is_refused_alike(story: Harness, write: st
     with pytest.raises(ReadOnlyError) as caught:
         getattr(view, write)(object())
     error = caught.value
-    assert isinstance(error, AttributeError)
+    assert type(error) is ReadOnlyError and isinstance(error, AttributeError)
     assert str(error) == ("<ModelAsOf revision 1> is a read-only view of the past; write "
                           "through the session in a new revision (see revert() and restore)")
     assert error.obj is view and error.revision == 1
