@@ -117,37 +117,6 @@ def test_a_paper_lists_the_papers_it_referenced_as_of_each_revision(session, eng
     assert Repository(CatalogueBase.metadata, session).verify() == []
 
 
-def test_a_link_with_two_keys_to_its_owner_must_say_which_holds_the_owner():
-    class Base(DeclarativeBase):
-        pass
-
-    class Note(Revisioned, Stateful, Base):
-        __tablename__ = "note"
-        id: Mapped[int] = mapped_column(primary_key=True)
-
-    class NoteLink(Revisioned, Stateful, Base):
-        __tablename__ = "note_link"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        source_id: Mapped[int] = mapped_column(ForeignKey("note.id"))
-        target_id: Mapped[int] = mapped_column(ForeignKey("note.id"))
-        target: Mapped[Note] = relationship(foreign_keys=[target_id])
-
-    with pytest.raises(ConfigurationError) as caught:
-        add_stateful_versioned_m2m(Note, NoteLink, "links", "target", "note_links")
-    assert str(caught.value) == (
-        "NoteLink has 2 foreign keys to Note's table 'note' ('source_id', "
-        "'target_id'); say which one holds the owner with owner_key=..., e.g. "
-        "owner_key='source_id'")
-    with pytest.raises(ConfigurationError) as caught:
-        add_stateful_versioned_m2m(Note, NoteLink, "links", "target", "note_links",
-                                   owner_key="id")
-    assert str(caught.value) == (
-        "NoteLink: owner_key='id' is not a foreign key to Note's table 'note'; "
-        "name the link column(s) holding the owner's key (one of 'source_id', "
-        "'target_id')")
-    assert "links" not in Note.__versioning__.links
-
-
 def test_a_custom_primaryjoin_keeps_its_condition_on_versions(session):
     revise(session, "r1: two labels, one primary")
     data = Dataset(name="survey")

@@ -1,8 +1,9 @@
 """vdm.sqlobject links: what only the SQLObject backend has to show.
 
 The behaviour both backends share (link histories, list edits, maps,
-purge) is in the acceptance suite; here: declaration errors, statement
-counts of link lists as of a revision, and the SQLObject idiom.
+purge, declaration errors, conflicts) is in the acceptance suite; here:
+statement counts of link lists, owner keys named the SQLObject way, a link
+across backends, and the SQLObject idiom.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from acceptance.test_accept_drift import declare_catalogue
 from link_models import Package as ORMPackage
-from sqlobject import ForeignKey, SQLObject, StringCol
 from sqlobject_models import (  # noqa: F401 - fixtures
     LINKS,
     Package,
@@ -22,18 +23,14 @@ from sqlobject_models import (  # noqa: F401 - fixtures
     so_connection,
 )
 
-from vdm import ConfigurationError, ConflictError
+from vdm import ConfigurationError
 from vdm.sqlobject import (
     Revision,
-    Revisioned,
     Session,
-    Stateful,
     StatefulList,
     add_stateful_versioned_m2m,
     create_tables,
 )
-
-REGISTRY = "vdm-link-errors"
 
 
 @pytest.fixture
@@ -99,76 +96,16 @@ def test_the_views_are_core_stateful_lists_and_links_are_ordinary_rows(
     assert package.package_tags == [link]
 
 
-def test_a_link_class_must_be_stateful_and_point_at_the_owner() -> None:
-    class Shelf(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        name = StringCol(length=10, default=None)
-
-    class Label(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        name = StringCol(length=10, default=None)
-
-    class ShelfLabel(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        shelf = ForeignKey("Shelf")
-        label = ForeignKey("Label")
-
-    class LabelOnly(Revisioned, Stateful, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        label = ForeignKey("Label")
-
-    with pytest.raises(ConfigurationError, match="ShelfLabel is not stateful"):
-        add_stateful_versioned_m2m(Shelf, ShelfLabel, "labels", "label", "shelf_labels")
-    with pytest.raises(ConfigurationError, match="LabelOnly has no ForeignKey to Shelf"):
-        add_stateful_versioned_m2m(Shelf, LabelOnly, "labels", "label", "shelf_labels")
-    with pytest.raises(ConfigurationError, match="Publisher is not versioned"):
-        add_stateful_versioned_m2m(_plain(), LabelOnly, "labels", "label", "x")
-    with pytest.raises(ConfigurationError, match="Package.tags is already defined"):
-        add_stateful_versioned_m2m(Package, PackageTag, "tags", "tag", "package_tags")
-
-
-def test_a_link_with_two_foreign_keys_to_its_owner_names_the_owners() -> None:
-    class Note(Revisioned, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        text = StringCol(length=10, default=None)
-
-    class NoteLink(Revisioned, Stateful, SQLObject):
-        class sqlmeta:
-            registry = REGISTRY
-
-        source = ForeignKey("Note")
-        target = ForeignKey("Note")
-
-    with pytest.raises(ConfigurationError) as caught:
-        add_stateful_versioned_m2m(Note, NoteLink, "links", "target", "note_links")
-    assert str(caught.value) == (
-        "NoteLink has 2 foreign keys to Note's table 'note' ('source_id', "
-        "'target_id'); say which one holds the owner with owner_key=..., e.g. "
-        "owner_key='source_id'")
-    assert caught.value.cls is NoteLink
-    with pytest.raises(ConfigurationError) as caught:
-        add_stateful_versioned_m2m(Note, NoteLink, "links", "target", "note_links",
-                                   owner_key="id")
-    assert str(caught.value) == (
-        "NoteLink: owner_key='id' is not a foreign key to Note's table 'note'; "
-        "name the link column(s) holding the owner's key (one of 'source_id', "
-        "'target_id')")
-    assert "links" not in Note.__versioning__.links
-    # By column, attribute or ForeignKey name alike.
+def test_owner_key_takes_a_column_attribute_or_foreignkey_name() -> None:
+    # The refusals of a link with two keys to its owner are in
+    # tests/acceptance/test_accept_drift.py; SQLObject also names a key by
+    # its attribute ("targetID") or ForeignKey name ("source").
+    classes = declare_catalogue("sqlobject")
+    note, note_link = classes["Note"], classes["NoteLink"]
     for name, key in (("cited", "source_id"), ("citing", "targetID"), ("peers", "source")):
-        add_stateful_versioned_m2m(Note, NoteLink, name, "target", f"{name}_links",
+        add_stateful_versioned_m2m(note, note_link, name, "target", f"{name}_links",
                                    owner_key=key)
-        assert Note.__versioning__.links[name].owner_fk.column == (
+        assert note.__versioning__.links[name].owner_fk.column == (  # type: ignore[attr-defined]
             "target_id" if key == "targetID" else "source_id")
 
 
@@ -180,12 +117,6 @@ def test_a_link_between_classes_of_two_backends_is_refused() -> None:
         "link joins classes of one backend")
     assert caught.value.cls is PackageTag
     assert not hasattr(ORMPackage, "so_tags")
-
-
-def _plain() -> type:
-    from sqlobject_models import Publisher
-
-    return Publisher
 
 
 def test_setting_a_value_on_an_object_expired_by_commit_does_not_hang(
@@ -226,25 +157,3 @@ def test_the_live_link_list_loads_its_targets_with_the_links(
         deleted = [link.tag.name for link in fresh.tags_deleted]
     assert deleted == [f"t{i}" for i in range(0, 50, 5)]
     assert len(statements.log) == 1, statements.log  # the links; the targets are cached
-
-
-def test_linking_a_target_another_writer_linked_meanwhile_is_a_conflict(
-        session: Session, new_session: Any) -> None:
-    t = session.transaction
-    session.revision = Revision(author="me")
-    package, tag = Package(name="p", connection=t), Tag(name="a", connection=t)
-    session.commit()
-    mine = new_session()
-    tags = mine.get(Package, package.id).tags
-    assert list(tags) == []
-    session.revision = Revision(author="them")
-    package.tags.append(tag)
-    session.commit()
-    mine.revision = Revision(author="me", message="tag it")
-    with pytest.raises(ConflictError) as caught:
-        tags.append(mine.get(Tag, tag.id))
-    assert str(caught.value) == (
-        f"Package(id={package.id}) already has a PackageTag for {tag.id} (written by "
-        f"revision 2); reload Package.tags and apply your change again")
-    assert caught.value.cls is PackageTag and caught.value.revision == 2
-    mine.rollback()

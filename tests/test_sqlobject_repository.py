@@ -1,4 +1,5 @@
-"""vdm.sqlobject.Repository: history, changes and purging, on every database."""
+"""vdm.sqlobject.Repository: what only SQLObject has (objects read outside a session),
+and the example story; history, changes and purging are in tests/acceptance."""
 
 from __future__ import annotations
 
@@ -24,67 +25,6 @@ from vdm.sqlobject import Repository, Revision, Session
 def rows(engine: Any, sql: str) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql))]
-
-
-def test_history_and_changes(connection: Any, session: Session) -> None:
-    repo = Repository(connection, STORY)
-    assert repo.youngest_revision() is None
-    t = session.transaction
-    session.revision = repo.new_revision(author="me", message="first", extra={"req": 7})
-    book = Book(name="b", connection=t)
-    session.commit()
-    session.revision = Revision(author="you", message="second")
-    book.title = "t"
-    Author(name="a", book=book, connection=t)
-    session.commit()
-    assert [(r.id, r.author, r.message) for r in repo.history()] == [
-        (2, "you", "second"), (1, "me", "first")]
-    assert [r.id for r in repo.history(limit=1, offset=1)] == [1]
-    assert repo.get_revision(1).extra == {"req": 7}
-    youngest = repo.youngest_revision()
-    assert youngest is not None and youngest.id == 2 and youngest.timestamp is not None
-    changes = repo.list_changes(2)
-    assert {cls: [v.id for v in vs] for cls, vs in changes.items()} == {
-        Book: [1], Author: [1], License: []}  # every versioned class, as vdm 0.2 did
-    assert changes[Book][0].changeset == {"title": [None, "t"]}
-    assert repo.count_revisions() == 2
-    assert [r.id for r in repo.history(author="me")] == [1]
-    second = repo.get_revision(2)
-    assert second.timestamp is not None
-    assert [r.id for r in repo.history(since=second.timestamp)] == [2]
-    assert [r.id for r in repo.history(until=second.timestamp, author="you")] == [2]
-    assert [(c.kind, c.class_name) for c in repo.changes(2).objects] == [
-        ("created", "Author"), ("updated", "Book")]
-    assert repo.as_of(1).get(Book, book.id).title is None
-    assert repo.diff(1, 2).classes["Book"].changed == {(book.id,): {"title": (None, "t")}}
-
-
-def test_purge(connection: Any, session: Session, engine: Any) -> None:
-    repo = Repository(connection, STORY)
-    t = session.transaction
-    session.revision = Revision(author="me")
-    book = Book(name="b", connection=t)
-    author = Author(name="a", book=book, connection=t)
-    session.commit()
-    with pytest.raises(IntegrityViolation, match=r"cannot purge Book\(id=1\): 1 row\(s\) "
-                                                 r"of 'author' still refer to it"):
-        repo.purge(book)
-    repo.purge(author)
-    repo.purge(book)
-    session.commit()
-    assert rows(engine, "SELECT COUNT(*) FROM book_revision") == [(0,)]
-    assert rows(engine, "SELECT COUNT(*) FROM author") == [(0,)]
-
-
-def test_rebuild_db(so_connection: Any, engine: Any) -> None:
-    repo = Repository(so_connection, STORY)
-    repo.create_db()
-    repo.rebuild_db()
-    assert rows(engine, "SELECT last_id FROM revision_sequence") == [(0,)]
-    repo.clean_db()
-    from sqlalchemy import inspect
-
-    assert not {"book", "book_revision", "revision"} & set(inspect(engine).get_table_names())
 
 
 def test_example_story_runs(tmp_path: Any) -> None:

@@ -65,19 +65,6 @@ def test_stale_write_is_a_conflict(connection: Any, new_session: Any, engine: An
     assert rows(engine, "SELECT title, revision_id FROM book") == [("mine", 3)]
 
 
-def test_destroying_a_stale_object_is_a_conflict(connection: Any, new_session: Any) -> None:
-    book_id = seed(new_session)
-    a, b = new_session(), new_session()
-    mine = a.get(Book, book_id)
-    mine.title  # noqa: B018 - read it
-    b.revision = Revision(author="b")
-    b.get(Book, book_id).destroySelf()
-    b.commit()
-    a.revision = Revision(author="a")
-    with pytest.raises(ConflictError, match=r"Book\(id=1\) was deleted by another"):
-        mine.title = "mine"
-
-
 def test_cache_is_fresh_after_the_session_ends(connection: Any, new_session: Any) -> None:
     book_id = seed(new_session)
     a, b = new_session(), new_session()
@@ -206,26 +193,6 @@ def test_a_writer_commits_while_another_writer_is_still_open(
                         "ORDER BY id, revision_id") == [
         (first, "a0", 1, 3), (first, "a1", 3, None),
         (second, "b0", 1, 2), (second, "b1", 2, None)]
-
-
-def test_a_rolled_back_writer_leaves_nothing_and_takes_no_id(
-        connection: Any, new_session: Any, engine: Any) -> None:
-    first, _ = _two_books(new_session)
-    s = new_session()
-    s.revision = rev = Revision(author="gone")
-    s.get(Book, first).title = "never"
-    Book(name="c", title="never", connection=s.transaction)
-    s.flush()
-    s.rollback()
-    assert rev.id is None
-    s.revision = Revision(author="kept")
-    s.get(Book, first).title = "a1"
-    s.commit()
-    assert rows(engine, "SELECT id, author FROM revision ORDER BY id") == [
-        (1, "setup"), (2, "kept")]
-    assert rows(engine, "SELECT title FROM book ORDER BY id") == [("a1",), ("b0",)]
-    assert {r[0] for r in rows(engine, "SELECT revision_id FROM book_revision")} == {1, 2}
-    assert {r[0] for r in rows(engine, "SELECT expired_id FROM book_revision")} == {None, 2}
 
 
 def test_connwrapper_works_without_getargspec(session: Session) -> None:

@@ -15,11 +15,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session as SASession
 
 from vdm.states import State
 from vdm.violations import Violation
+
+
+def expect_drift(request: pytest.FixtureRequest, harness: Harness, backend: str,
+                 reason: str) -> None:
+    """Mark this run a known drift (strict xfail) when ``harness`` is ``backend``.
+
+    The story's assertions stay as they are: where one backend still
+    answers differently, the run on it is expected to fail, and must.
+    """
+    name = "sqlalchemy-native" if getattr(harness, "native", False) else harness.backend
+    if name == backend:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"drift: {reason}"))
 
 
 class Harness:

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from .harness import Harness
+from vdm import ConflictError
+
+from .harness import Harness, expect_drift
 
 
 def names(items: Any) -> list[str]:
@@ -113,6 +115,38 @@ def test_order_is_stable_and_survives_a_reload(links: Harness) -> None:
     assert names(reloaded.get_as_of(2).tags) == ["b", "a", "c"]
 
 
+def test_links_without_a_position_keep_their_creation_order(links: Harness) -> None:
+    package = tagged_package(links)
+    links.begin("r2: two groups")
+    package.groups.extend([links.create("Group", name="g1"), links.create("Group", name="g2")])
+    links.commit()
+    links.revise("r3: leave g1", lambda: package.groups.remove(package.groups[0]))
+    reloaded = links.other().find("Package", name="pkg")
+    assert names(reloaded.groups) == ["g2"]
+    assert names(reloaded.get_as_of(2).groups) == ["g1", "g2"]
+
+
+def test_reverting_a_package_brings_back_the_links_it_had_then(
+        links: Harness, request: pytest.FixtureRequest) -> None:
+    expect_drift(request, links, "sqlobject",
+                 "vdm.sqlobject's version.revert() writes back the object's fields but "
+                 "not its versioned links (restore_object does; Version.revert's "
+                 "docstring says only SQLAlchemy brings the links back)")
+    package = tagged_package(links)
+    links.begin("r2: rename, retag")
+    links.update(package, name="renamed")
+    package.tags = [links.create("Tag", name="c")]
+    links.commit()
+    links.begin("r3: back to r1")
+    package.get_as_of(1).revert()
+    links.commit()
+    reloaded = links.other().find("Package", name="pkg")
+    assert names(reloaded.tags) == ["a", "b"]
+    assert [link.tag.name for link in reloaded.tags_deleted] == ["c"]
+    assert names(reloaded.get_as_of(2).tags) == ["c"]
+    assert names(reloaded.get_as_of(3).tags) == ["a", "b"]
+    assert links.verify() == []
+
 def test_as_of_follows_two_hops_through_old_keys_and_old_names(links: Harness) -> None:
     links.begin("r1")
     gpl, mit = links.create("License", name="GPL"), links.create("License", name="MIT")
@@ -184,4 +218,32 @@ def test_purging_a_revision_restores_the_links_it_removed(links: Harness) -> Non
     links.purge_revision(2)
     assert names(links.find("Package", name="pkg").tags) == ["a", "b"]
     assert links.history() == ["r1"]
+    assert links.verify() == []
+
+
+def test_linking_a_tag_another_editor_linked_meanwhile_is_a_conflict(
+        links: Harness, request: pytest.FixtureRequest) -> None:
+    expect_drift(request, links, "sqlalchemy-native",
+                 "with native versioning (PostgreSQL triggers) the second editor's "
+                 "link to the same tag is written without a ConflictError")
+    links.begin("r1")
+    links.create("Package", name="p")
+    links.create("Tag", name="a")
+    links.commit()
+    mine = links.other()
+    tags = mine.find("Package", name="p").tags
+    assert list(tags) == []
+    links.revise("them", lambda: links.find("Package", name="p").tags.append(
+        links.find("Tag", name="a")))
+    mine.begin("tag it")
+    with pytest.raises(ConflictError) as caught:
+        tags.append(mine.find("Tag", name="a"))
+        mine.commit()
+    assert str(caught.value) == (
+        "Package(id=1) already has a PackageTag for 1 (written by revision 2); "
+        "reload Package.tags and apply your change again")
+    assert caught.value.cls is links.classes["PackageTag"]  # type: ignore[attr-defined]
+    assert caught.value.revision == 2
+    mine.rollback()
+    assert links.rows("SELECT package_id, tag_id, revision_id FROM package_tag") == [(1, 1, 2)]
     assert links.verify() == []

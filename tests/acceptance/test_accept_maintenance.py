@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import inspect
 
 from vdm import IntegrityViolation
 
@@ -124,7 +125,7 @@ def test_purge_refuses_naming_the_first_three_referring_rows_by_key(story: Harne
     assert str(caught.value) == (
         "cannot purge Book(id=1): 5 row(s) of 'author' still refer to it (Author(id=1), "
         "Author(id=2), Author(id=3) and 2 more); purge or change those first")
-    assert caught.value.cls is type(book)
+    assert caught.value.cls is type(book) and type(caught.value) is IntegrityViolation
     story.rollback()
     assert story.rows("SELECT COUNT(*) FROM book_revision") == [(1,)]
     assert story.verify() == []
@@ -147,3 +148,18 @@ def test_a_refused_purge_leaves_nothing_behind_and_the_session_goes_on(story: Ha
         ("A", 1), ("B", 2)]
     assert story.rows("SELECT COUNT(*) FROM author_revision") == [(1,)]
     assert story.verify() == []
+
+
+def test_an_administrator_rebuilds_drops_and_recreates_the_tables(story: Harness) -> None:
+    """A test database is emptied between runs, then dropped and set up again."""
+    repo = story.repository()
+    story.revise("one", lambda: story.create("Book", name="x"))
+    repo.rebuild_db()
+    assert story.rows("SELECT COUNT(*) FROM book") == [(0,)]
+    assert story.rows("SELECT COUNT(*) FROM revision") == [(0,)]
+    assert story.rows("SELECT last_id FROM revision_sequence") == [(0,)]
+    ours = {"revision", "revision_sequence", "book", "book_revision", "author_revision"}
+    repo.clean_db()
+    assert not ours & set(inspect(story.engine).get_table_names())
+    repo.create_db()
+    assert ours <= set(inspect(story.engine).get_table_names())

@@ -89,3 +89,17 @@ def test_link_views_of_two_as_of_reads_stay_apart(links: Harness) -> None:
     assert [t.name for t in then.tags] == ["a", "b"]
     assert [link.tag_id for link in now.tags_deleted] == [then.tags[0].id]
     assert then.tags_deleted == []
+
+
+def test_reading_the_past_leaves_a_pending_change_to_be_written(story: Harness) -> None:
+    story.begin("r1")
+    book = story.create("Book", name="b", title="first")
+    story.commit()
+    story.begin("r2")
+    story.update(book, title="Pending")
+    old = book.get_as_of(1)
+    assert old.title == "first"
+    assert book.title == "Pending"
+    story.commit()
+    assert story.rows("SELECT title, revision_id FROM book") == [("Pending", 2)]
+    assert [v.title for v in book.versions] == ["first", "Pending"]

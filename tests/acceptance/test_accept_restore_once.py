@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vdm import ConflictError, InvalidInputError, NotVersionedError
+from vdm import ConflictError, InvalidInputError, NotVersionedError, State
 
 from .harness import Harness
 
@@ -78,3 +78,37 @@ def test_undo_is_refused_when_a_later_revision_made_a_row_refer_to_what_it_destr
     assert error.cls is story.classes["License"] and error.revision == 1  # type: ignore[attr-defined]
     assert story.rows("SELECT name FROM license") == [("L1",)]
     assert story.rows("SELECT name, license_id FROM book") == [("wp", 1)]
+
+
+def test_a_destroyed_book_comes_back_from_its_old_version(story: Harness) -> None:
+    story.revise("create", lambda: story.create("Book", name="b", title="kept"))
+    book = story.find("Book", name="b")
+    key = book.id
+    story.revise("destroy", lambda: story.destroy(book))
+    # Read through the session: the version brings the book back in it.
+    view = backend_module(story).as_of(story.session, 1)  # type: ignore[attr-defined]
+    version = view.get(story.classes["Book"], key)  # type: ignore[attr-defined]
+    story.begin("bring back")
+    restored = version.revert()
+    story.commit()
+    assert (restored.title, restored.state) == ("kept", State.ACTIVE)
+    assert story.rows("SELECT id, title, state FROM book") == [(key, "kept", "active")]
+    assert story.rows("SELECT revision_id, operation_type FROM book_revision "
+                      "ORDER BY revision_id") == [(1, 0), (2, 2), (3, 0)]
+
+
+def test_reverting_to_an_old_version_is_a_new_revision_with_its_values(story: Harness) -> None:
+    story.begin("create")
+    book = story.create("Book", name="wp", title="War and Peacee", text="line one\nline two")
+    story.commit()
+    story.revise("fix", lambda: story.update(book, title="War and Peace", text="line one\nline 2"))
+    story.revise("delete", lambda: story.soft_delete(book))
+    story.begin("revert")
+    assert book.get_as_of(1).revert() is book
+    story.commit()
+    assert book.title == "War and Peacee" and book.state == State.ACTIVE
+    assert [v.revision_id for v in book.versions] == [1, 2, 3, 4]
+    assert book.versions[-1].changeset == {
+        "title": ["War and Peace", "War and Peacee"],
+        "text": ["line one\nline 2", "line one\nline two"],
+        "state": ["deleted", "active"]}
