@@ -159,15 +159,17 @@ def link_backend_of(record: Any) -> LinkBackend | None:
 def choose_owner_foreign_key(
     owner: Any, link: Any, owner_key: str | Sequence[str] | None,
     candidates: Sequence[tuple[Sequence[str], Collection[Collection[str]], T]],
-) -> T | None:
-    """The link's foreign key to its owner, among ``candidates``; None if there is none.
+    example: str,
+) -> T:
+    """The link's foreign key to its owner, among ``candidates``.
 
     Each candidate is (its column names as messages show them, the sets of
     names that designate it, what the backend keeps of it).  ``owner_key``
     names the link's column(s) holding the owner's key, by column or
     attribute name; it must designate one candidate, and is needed only
     when there are several (a paper citing papers): an ambiguous link is
-    refused rather than guessed.
+    refused rather than guessed.  A link with none is refused, with
+    ``example`` (the backend's declaration of one) as the advice.
     """
     table = owner.tables_record.table
     choices = ", ".join(repr(",".join(shown)) for shown, _, _ in candidates)
@@ -183,8 +185,14 @@ def choose_owner_foreign_key(
             f"holding the owner's key (one of {choices or 'none'})",
             cls=link.cls,
         )
-    if len(candidates) <= 1:
-        return candidates[0][2] if candidates else None
+    if not candidates:
+        raise ConfigurationError(
+            f"{link.name} has no foreign key to {owner.name}'s table {table!r}; a "
+            f"link class needs one (e.g. {example})",
+            cls=link.cls,
+        )
+    if len(candidates) == 1:
+        return candidates[0][2]
     raise ConfigurationError(
         f"{link.name} has {len(candidates)} foreign keys to {owner.name}'s table "
         f"{table!r} ({choices}); say which one holds the owner with "

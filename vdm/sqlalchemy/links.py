@@ -36,7 +36,6 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
-from vdm.errors import ConfigurationError
 from vdm.linking import (
     LinkBackend,
     choose_owner_foreign_key,
@@ -184,18 +183,13 @@ def _owner_pairs(owner: Versioning, link: Versioning,
     fks = sorted((fk for fk in link.table.foreign_key_constraints
                   if fk.referred_table is owner.table),
                  key=lambda fk: [el.parent.name for el in fk.elements])
-    pairs = choose_owner_foreign_key(owner, link, owner_key, [
+    key = owner.tables_record.key_columns[0]
+    return choose_owner_foreign_key(owner, link, owner_key, [
         ([el.parent.name for el in fk.elements],
          [{el.parent.name for el in fk.elements}, {el.parent.key for el in fk.elements}],
          [(el.column.key, el.parent.key) for el in fk.elements])
-        for fk in fks])
-    if pairs is None:
-        raise ConfigurationError(
-            f"{link.name} has no foreign key to {owner.name}'s table "
-            f"{owner.table.name!r}; a link class needs one",
-            cls=link.cls,
-        )
-    return pairs
+        for fk in fks],
+        f"{owner.table.name}_{key} = mapped_column(ForeignKey({owner.table.name + '.' + key!r}))")
 
 
 register_link_backend(Versioning, LinkBackend(

@@ -253,15 +253,10 @@ class _SOLinks(VersionedLinks):
 def _owner_fk(owner: Versioning, link: Versioning, owner_key: Any) -> ForeignKeyInfo:
     fks = sorted((fk for fk in link.foreign_keys.values() if fk.target == owner.name),
                  key=lambda fk: fk.column)
-    found = choose_owner_foreign_key(owner, link, owner_key, [
-        ([fk.column], [{fk.column}, {fk.attr}, {fk.name}], fk) for fk in fks])
-    if found is None:
-        raise ConfigurationError(
-            f"{link.name} has no ForeignKey to {owner.name}; a link class needs "
-            f"one (e.g. {owner.name.lower()} = ForeignKey({owner.name!r}, notNone=True))",
-            cls=link.cls,
-        )
-    return found
+    return choose_owner_foreign_key(
+        owner, link, owner_key, [([fk.column], [{fk.column}, {fk.attr}, {fk.name}], fk)
+                                 for fk in fks],
+        f"{owner.name.lower()} = ForeignKey({owner.name!r}, notNone=True)")
 
 
 register_link_backend(Versioning, LinkBackend(
