@@ -399,8 +399,8 @@ class VersionReading:
 
         Writes like any change, so it needs a revision and becomes a new
         version; a hard-deleted object is created again with its old key.
-        On SQLAlchemy the versioned links come back as of :attr:`as_of`
-        too.  Returns the live object.  A version that records a delete
+        Its versioned links come back as of :attr:`as_of` too (as with
+        ``restore_object``).  Returns the live object.  A version that records a delete
         cannot be reverted to: revert the one before it.
         """
         if self.operation_type == Operation.DELETE:

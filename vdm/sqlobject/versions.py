@@ -31,11 +31,12 @@ from sqlobject.classregistry import findClass
 from vdm import versionreading
 from vdm.naming import OPERATION_TYPE, REVISION_ID, STATE
 from vdm.operations import Operation
+from vdm.restoring import restore_object
 from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
-from vdm.sqlobject.session import session_of
+from vdm.sqlobject.session import _session_for, session_of
 from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.states import State
 from vdm.versionreading import AS_OF_ATTRIBUTE, Seek, VersionReading, register_revision_type
@@ -145,16 +146,16 @@ class Version(VersionReading):
             return None
 
     def _vdm_restore(self) -> Any:
-        v = type(self).__versioning__
+        # The object and its links come back as of the revision the version
+        # is read as of, as restore_object brings them back.
         conn = self.__dict__["_conn"]
-        values = {a: _plain(self.__dict__["_values"][a]) for a, c in v.columns if c != REVISION_ID}
         live = self.continuity
-        if live is None:
-            return v.cls(id=self.object_key[0], connection=conn, **values)
-        changed = {a: val for a, val in values.items() if getattr(live, a) != val}
-        if changed:
-            live.set(**changed)
-        return live
+        # The live object's session writes it (the version may have been
+        # read outside one); without any, the refusal names what to do.
+        session = session_of(conn) or (session_of(live._connection) if live else None)
+        if session is None:
+            _session_for(conn, live if live is not None else self, "revert")
+        return restore_object(session, self, self.as_of)
 
     # -- relationships as of the revision ----------------------------------
 
