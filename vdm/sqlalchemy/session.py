@@ -474,10 +474,15 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     tx.changed = set()
     if tx.revision is None or tx.revision.id is None:
         return
+    connection = session.connection()
+    inserted = {v: c.inserted for v, c in pending.items() if c.inserted}
     if tx.native:
         native.after_flush(session, pending)
+        # The triggers write the versions; two writers linking one owner to
+        # one target are still refused here, as in the Python mode.
+        check_duplicate_links(connection, inserted, {
+            v: dict.fromkeys(keys, Operation.INSERT) for v, keys in inserted.items()})
         return
-    connection = session.connection()
     for association, sides in linked.items():
         write_association_versions(
             connection, association, sides, tx.revision.id,
@@ -495,9 +500,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
                 tx.expire_later[versioning] if is_provisional(tx.revision.id) else None,
                 CHUNK,
             )
-    check_duplicate_links(
-        connection, {v: c.inserted for v, c in pending.items() if c.inserted}, tx.written,
-    )
+    check_duplicate_links(connection, inserted, tx.written)
 
 
 @event.listens_for(Session, "after_transaction_create")
