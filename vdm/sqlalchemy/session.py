@@ -477,16 +477,26 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     connection = session.connection()
     inserted = {v: c.inserted for v, c in pending.items() if c.inserted}
     if tx.native:
+        # The triggers wrote the versions; what this flush created is new.
         native.after_flush(session, pending)
-        # The triggers write the versions; two writers linking one owner to
-        # one target are still refused here, as in the Python mode.
-        check_duplicate_links(connection, inserted, {
-            v: dict.fromkeys(keys, Operation.INSERT) for v, keys in inserted.items()})
-        return
+        written: dict[Any, dict[Key, Operation]] = {
+            v: dict.fromkeys(keys, Operation.INSERT) for v, keys in inserted.items()}
+    else:
+        _write_flush_versions(connection, tx, linked, pending)
+        written = tx.written
+    # Either way, two writers linking one owner to one target are refused.
+    check_duplicate_links(connection, inserted, written)
+
+
+def _write_flush_versions(connection: Connection, tx: TransactionState,
+                          linked: dict[Any, Any], pending: dict[Versioning, TableChanges]
+                          ) -> None:
+    """Write the versions of one flush's changes (the Python mode)."""
+    assert tx.revision is not None and tx.revision.id is not None
     for association, sides in linked.items():
         write_association_versions(
             connection, association, sides, tx.revision.id,
-            tx.written[association],  # type: ignore[index]
+            tx.written[association],
         )
     for versioning, changes in pending.items():
         earlier = tx.written[versioning]
@@ -500,7 +510,6 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
                 tx.expire_later[versioning] if is_provisional(tx.revision.id) else None,
                 CHUNK,
             )
-    check_duplicate_links(connection, inserted, tx.written)
 
 
 @event.listens_for(Session, "after_transaction_create")

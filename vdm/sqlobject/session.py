@@ -439,7 +439,8 @@ def session_of(conn: Any) -> Session | None:
     return vars(conn).get(_SESSION_KEY) if hasattr(conn, "__dict__") else None
 
 
-def _session_for(conn: Any, instance: Any, verb: str) -> Session:
+def require_session(conn: Any, instance: Any, verb: str) -> Session:
+    """The vdm session owning ``conn``; refused, naming what to do, without one."""
     session = session_of(conn)
     if session is None:
         raise NoRevisionError(
@@ -511,7 +512,7 @@ def _row_create(instance: Any, kwargs: dict[str, Any], post_funcs: list[Any]) ->
         return
     _check_bookkeeping(instance, versioning, kwargs, f"a new {versioning.name}")
     conn = kwargs.get("connection") or type(instance)._connection
-    session = _session_for(conn, instance, "create")
+    session = require_session(conn, instance, "create")
     kwargs[REVISION_ID] = session.ensure_revision(f"a new {versioning.name}")
     check_new_link(session.transaction, versioning, kwargs)
     post_funcs.append(lambda inst: session.record(versioning, "inserted", inst.id))
@@ -544,7 +545,7 @@ def _row_update(instance: Any, kwargs: dict[str, Any]) -> None:
                            getattr(instance, REVISION_ID))
     if not _assigns_new_values(instance, kwargs) and not _read_is_stale(instance):
         return
-    session = _session_for(instance._connection, instance, "change")
+    session = require_session(instance._connection, instance, "change")
     session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     session.stamp(instance, versioning)
@@ -555,7 +556,7 @@ def _row_destroy(instance: Any, post_funcs: list[Any]) -> None:
     versioning = versioning_of(instance)
     if versioning is None:
         return
-    session = _session_for(instance._connection, instance, "destroy")
+    session = require_session(instance._connection, instance, "destroy")
     session.ensure_revision(versioning.describe(instance.id))
     session.check_stale(instance, versioning)
     key = instance.id

@@ -36,7 +36,7 @@ from vdm.sqlobject._compat import sqlobject
 from vdm.sqlobject.dialect import literal
 from vdm.sqlobject.registry import Versioning, versioning_of
 from vdm.sqlobject.revision import Revision, select_revisions
-from vdm.sqlobject.session import _session_for, session_of
+from vdm.sqlobject.session import require_session, session_of
 from vdm.sqlobject.sqlrunner import ConnectionSql
 from vdm.states import State
 from vdm.versionreading import AS_OF_ATTRIBUTE, Seek, VersionReading, register_revision_type
@@ -150,11 +150,10 @@ class Version(VersionReading):
         # is read as of, as restore_object brings them back.
         conn = self.__dict__["_conn"]
         live = self.continuity
-        # The live object's session writes it (the version may have been
-        # read outside one); without any, the refusal names what to do.
-        session = session_of(conn) or (session_of(live._connection) if live else None)
-        if session is None:
-            _session_for(conn, live if live is not None else self, "revert")
+        # The version may have been read outside a session: the live
+        # object's session writes it then.
+        session = session_of(conn) or require_session(
+            conn if live is None else live._connection, self if live is None else live, "revert")
         return restore_object(session, self, self.as_of)
 
     # -- relationships as of the revision ----------------------------------
